@@ -1,0 +1,50 @@
+# One entry point per task; every target installs what it needs itself.
+SHELL := /bin/bash
+VENV := .venv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+# Debian packages the tests drive for real: promtool/prometheus, headless chromium, wrk.
+APT_PACKAGES := prometheus chromium chromium-driver wrk
+
+.PHONY: help venv system-deps test lint demo e2e bench soak images minikube-images clean
+
+help:
+	@echo "make demo   - run the whole stack locally (MLflow, trainer, API, Streamlit, Prometheus)"
+	@echo "make test   - run every test (installs what it needs)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmarks side by side with mlflow models serve"
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# The environment is rebuilt whenever the lock file changes.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-extras --python python3
+	touch $@
+
+venv: $(VENV)/.synced
+
+system-deps:
+	@missing=""; \
+	for bin in promtool prometheus chromium wrk; do command -v $$bin >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)) >/dev/null; \
+	  else echo "missing $(APT_PACKAGES): install them with apt-get (tests that need them will say so)"; fi; \
+	fi
+
+test: venv system-deps
+	$(VENV)/bin/pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+demo: venv
+	$(VENV)/bin/mlstack up
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache

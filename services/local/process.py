@@ -1,0 +1,84 @@
+"""Start a service from its spec as a local process and wait until it is ready."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+from services.spec import ServiceSpec
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+def _resolve(argv: list[str]) -> list[str]:
+    """Run console scripts from this interpreter's environment, whatever PATH says."""
+    local = Path(sys.executable).with_name(argv[0])
+    return [str(local), *argv[1:]] if local.exists() else argv
+
+
+def start(
+    spec: ServiceSpec, env: Mapping[str, str], stdout: IO[bytes] | int | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `spec` with `env` on top of this process's environment, in its own process group."""
+    full_env = {**os.environ, **spec.env, **env}
+    return subprocess.Popen(
+        _resolve(spec.command(full_env)),
+        env=full_env,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stdout is not None else None,
+        start_new_session=True,
+    )
+
+
+class NotReady(RuntimeError):
+    pass
+
+
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60.0, name: str = ""
+) -> None:
+    """Poll `url` until it answers 200; fail early if `proc` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise NotReady(f"{name or url} exited with code {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.1)
+    raise NotReady(f"{name or url} was not ready after {timeout:.0f}s ({url})")
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after `timeout`."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,65 @@
+"""Session-wide real services: one MLflow tracking server (SQLite + artifact proxy) per run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.local import process
+from services.spec import TRACKING
+
+ROOT = Path(__file__).resolve().parents[1]
+AIRLINE = ROOT / "services" / "data" / "airline.csv"
+
+
+@dataclass(frozen=True)
+class TrackingServer:
+    uri: str
+    root: Path
+    proc: object
+
+
+def start_tracking_server(root: Path, port: int | None = None) -> tuple[str, object]:
+    port = port or process.free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    env = {
+        "MLFLOW_HOST": "127.0.0.1",
+        "MLFLOW_PORT": str(port),
+        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(root / "artifacts"),
+        "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}",
+    }
+    log = open(root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
+    proc = process.start(TRACKING, env, stdout=log)
+    uri = f"http://127.0.0.1:{port}"
+    process.wait_ready(f"{uri}/health", proc, timeout=120, name="MLflow server")
+    return uri, proc
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
+    """One real MLflow tracking server for the whole session; tests use unique model names."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri, proc = start_tracking_server(root)
+    yield TrackingServer(uri=uri, root=root, proc=proc)
+    process.stop(proc)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tracking_uri(mlflow_server: TrackingServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point this test's MLflow client at the session server."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    return mlflow_server.uri
+
+
+@pytest.fixture
+def model_name(request: pytest.FixtureRequest) -> str:
+    """A registered-model name unique to the test, so tests share one server safely."""
+    return "m-" + request.node.name.replace("[", "-").replace("]", "")[:80] + f"-{os.getpid()}"
