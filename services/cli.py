@@ -1,0 +1,13 @@
+"""`mlstack`: one command in front of every piece; containers run the same commands.
+
+Each subcommand lives beside its service (`services/<name>/cli.py`) and imports its heavy
+dependencies inside the function, so `mlstack serve` never pays for the trainer's imports.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+# Register each subcommand here, one line per service.
