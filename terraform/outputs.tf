@@ -1,0 +1,67 @@
+output "cluster_name" {
+  description = "Name of the EKS cluster."
+  value       = aws_eks_cluster.this.name
+}
+
+output "kubeconfig" {
+  description = "Kubeconfig for the cluster; authenticates with `aws eks get-token` as the caller."
+  sensitive   = true
+  value = yamlencode({
+    apiVersion      = "v1"
+    kind            = "Config"
+    current-context = local.cluster_name
+    clusters = [{
+      name    = local.cluster_name
+      cluster = { server = aws_eks_cluster.this.endpoint, certificate-authority-data = aws_eks_cluster.this.certificate_authority[0].data }
+    }]
+    contexts = [{ name = local.cluster_name, context = { cluster = local.cluster_name, user = local.cluster_name } }]
+    users = [{
+      name = local.cluster_name
+      user = { exec = {
+        apiVersion = "client.authentication.k8s.io/v1beta1"
+        command    = "aws"
+        args       = ["eks", "get-token", "--cluster-name", local.cluster_name, "--region", var.region]
+      } }
+    }]
+  })
+}
+
+output "bucket_name" {
+  description = "S3 bucket holding the training data and MLflow artifacts."
+  value       = aws_s3_bucket.data.bucket
+}
+
+output "data_uri" {
+  description = "S3 URI of the bundled training data, for `mlstack train --data`."
+  value       = "s3://${aws_s3_bucket.data.bucket}/${aws_s3_object.airline.key}"
+}
+
+output "vpc_id" {
+  description = "ID of the VPC."
+  value       = aws_vpc.this.id
+}
+
+output "public_subnet_ids" {
+  description = "IDs of the public subnets, one per availability zone."
+  value       = [for s in aws_subnet.public : s.id]
+}
+
+output "oidc_provider_arn" {
+  description = "ARN of the cluster's IAM OIDC provider."
+  value       = aws_iam_openid_connect_provider.this.arn
+}
+
+output "trainer_role_arn" {
+  description = "IAM role for the trainer's service account (annotate it with eks.amazonaws.com/role-arn)."
+  value       = aws_iam_role.irsa["trainer"].arn
+}
+
+output "mlflow_role_arn" {
+  description = "IAM role for the MLflow server's service account (annotate it with eks.amazonaws.com/role-arn)."
+  value       = aws_iam_role.irsa["mlflow"].arn
+}
+
+output "grafana_port_forward" {
+  description = "Command that opens Grafana on http://localhost:3000."
+  value       = "kubectl -n ${var.monitoring_namespace} port-forward svc/${var.monitoring_release}-grafana 3000:80"
+}

@@ -1,0 +1,223 @@
+# Inputs, mirroring the Pulumi `eks` stack's config keys. The validations enforce the same
+# invariants that stacks/config.py checks, so both tools reject the same bad values.
+
+variable "prefix" {
+  description = "Name prefix for every resource (lowercase letters, digits and dashes)."
+  type        = string
+  default     = "mlstack"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}[a-z0-9]$", var.prefix))
+    error_message = "prefix must be 3-22 characters of lowercase letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags added to every AWS resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR of the VPC; must be a private (RFC 1918) range."
+  type        = string
+  default     = "10.0.0.0/16"
+
+  validation {
+    condition = try(anytrue([
+      for range in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] :
+      tonumber(split("/", var.vpc_cidr)[1]) >= tonumber(split("/", range)[1]) &&
+      cidrhost("${cidrhost(var.vpc_cidr, 0)}/${split("/", range)[1]}", 0) == cidrhost(range, 0)
+    ]), false)
+    error_message = "vpc_cidr must be a CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16."
+  }
+}
+
+variable "availability_zones" {
+  description = "Availability zones for the public subnets; at least two, as EKS requires."
+  type        = list(string)
+  default     = ["us-east-1a", "us-east-1b"]
+
+  validation {
+    condition     = length(var.availability_zones) >= 2 && length(distinct(var.availability_zones)) == length(var.availability_zones)
+    error_message = "availability_zones must list at least two distinct zones."
+  }
+
+  validation {
+    condition     = alltrue([for az in var.availability_zones : startswith(az, var.region)])
+    error_message = "availability_zones must all be in the chosen region."
+  }
+}
+
+variable "public_subnet_cidrs" {
+  description = "One public subnet CIDR per availability zone, each inside vpc_cidr and not overlapping."
+  type        = list(string)
+  default     = ["10.0.0.0/20", "10.0.16.0/20"]
+
+  validation {
+    condition     = length(var.public_subnet_cidrs) == length(var.availability_zones)
+    error_message = "public_subnet_cidrs must have one CIDR per availability zone."
+  }
+
+  validation {
+    # A subnet is inside the VPC when its network, truncated to the VPC's prefix, is the VPC's.
+    condition = try(alltrue([
+      for cidr in var.public_subnet_cidrs :
+      tonumber(split("/", cidr)[1]) >= tonumber(split("/", var.vpc_cidr)[1]) &&
+      cidrhost("${cidrhost(cidr, 0)}/${split("/", var.vpc_cidr)[1]}", 0) == cidrhost(var.vpc_cidr, 0)
+    ]), false)
+    error_message = "public_subnet_cidrs must all be valid CIDRs inside vpc_cidr."
+  }
+
+  validation {
+    # Two subnets overlap when the larger one, truncated, contains the other's network.
+    condition = try(alltrue(flatten([
+      for i, a in var.public_subnet_cidrs : [
+        for j, b in var.public_subnet_cidrs : i >= j || (
+          cidrhost("${cidrhost(b, 0)}/${min(tonumber(split("/", a)[1]), tonumber(split("/", b)[1]))}", 0) !=
+          cidrhost("${cidrhost(a, 0)}/${min(tonumber(split("/", a)[1]), tonumber(split("/", b)[1]))}", 0)
+        )
+      ]
+    ])), false)
+    error_message = "public_subnet_cidrs must not overlap."
+  }
+}
+
+variable "endpoint_public_access_cidrs" {
+  description = "CIDRs allowed to reach the EKS API endpoint; narrow this to your own addresses."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.endpoint_public_access_cidrs) > 0 && alltrue([for c in var.endpoint_public_access_cidrs : can(cidrhost(c, 0))])
+    error_message = "endpoint_public_access_cidrs must be a non-empty list of IPv4 CIDRs."
+  }
+}
+
+variable "kubernetes_version" {
+  description = "EKS Kubernetes version (major.minor)."
+  type        = string
+  default     = "1.33"
+
+  validation {
+    condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
+    error_message = "kubernetes_version must look like 1.33."
+  }
+}
+
+variable "node_instance_type" {
+  description = "EC2 instance type of the managed node group."
+  type        = string
+  default     = "t3.large"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.node_instance_type))
+    error_message = "node_instance_type must be an EC2 instance type such as t3.large."
+  }
+}
+
+variable "node_min_size" {
+  description = "Minimum number of nodes."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.node_min_size >= 1 && floor(var.node_min_size) == var.node_min_size
+    error_message = "node_min_size must be a whole number of at least 1."
+  }
+}
+
+variable "node_desired_size" {
+  description = "Desired number of nodes; between node_min_size and node_max_size."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.node_min_size <= var.node_desired_size && var.node_desired_size <= var.node_max_size
+    error_message = "node sizes must satisfy node_min_size <= node_desired_size <= node_max_size."
+  }
+}
+
+variable "node_max_size" {
+  description = "Maximum number of nodes."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = floor(var.node_max_size) == var.node_max_size && var.node_max_size <= 100
+    error_message = "node_max_size must be a whole number of at most 100."
+  }
+}
+
+variable "node_disk_size" {
+  description = "Root volume size of each node, in GiB."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.node_disk_size >= 20
+    error_message = "node_disk_size must be at least 20 GiB."
+  }
+}
+
+variable "namespace" {
+  description = "Kubernetes namespace of the workloads; part of each IRSA role's trusted subject."
+  type        = string
+  default     = "mlstack"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.namespace))
+    error_message = "namespace must be a Kubernetes DNS label."
+  }
+}
+
+variable "trainer_service_account" {
+  description = "Service account of the trainer Job, which reads training data from the bucket."
+  type        = string
+  default     = "trainer"
+}
+
+variable "mlflow_service_account" {
+  description = "Service account of the MLflow server, which reads and writes artifacts in the bucket."
+  type        = string
+  default     = "mlflow"
+}
+
+variable "data_key" {
+  description = "Object key of the bundled training data in the bucket."
+  type        = string
+  default     = "data/airline.csv"
+}
+
+variable "monitoring_namespace" {
+  description = "Namespace of the kube-prometheus-stack release."
+  type        = string
+  default     = "monitoring"
+}
+
+variable "monitoring_release" {
+  description = "Helm release name of kube-prometheus-stack; ServiceMonitors carry it as their `release` label."
+  type        = string
+  default     = "kube-prometheus-stack"
+}
+
+variable "monitoring_chart_version" {
+  description = "Version of the kube-prometheus-stack chart."
+  type        = string
+  default     = "79.6.1"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.monitoring_chart_version))
+    error_message = "monitoring_chart_version must be an exact chart version such as 79.6.1."
+  }
+}
