@@ -1,0 +1,289 @@
+"""Builds the checked-in Grafana dashboards (`dashboards/*.json`) from a short panel list.
+
+Run `python -m services.serving.monitoring.grafana` after changing a panel; a test fails when
+the JSON files and this module disagree. Queries use only metrics the API exports, selected
+by the `mlstack-api` job, and Grafana's `$__rate_interval`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.serving.monitoring import API_JOB, DASHBOARDS_DIR
+
+JOB = f'job="{API_JOB}"'
+RATE = "$__rate_interval"
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+@dataclass(frozen=True)
+class Target:
+    expr: str
+    legend: str
+    heatmap: bool = False  # `le` buckets drawn as a heatmap rather than lines
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    description: str
+    targets: tuple[Target, ...]
+    kind: str = "timeseries"  # timeseries | stat | heatmap
+    unit: str = "short"
+    width: int = 12
+    height: int = 8
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _quantiles(metric: str, by: str, legend: str) -> tuple[Target, ...]:
+    return tuple(
+        Target(
+            f"histogram_quantile({q}, sum by (le{by}) (rate({metric}_bucket{{{JOB}}}[{RATE}])))",
+            f"p{round(q * 100)}{legend}",
+        )
+        for q in (0.5, 0.95, 0.99)
+    )
+
+
+def _ratio(status: str) -> str:
+    # `or vector(0)`: a ratio of 0 rather than "no data" while there are no errors.
+    errors = f'sum(rate(http_requests_total{{{JOB}, status=~"{status}"}}[{RATE}]))'
+    return f"({errors} or vector(0)) / sum(rate(http_requests_total{{{JOB}}}[{RATE}]))"
+
+
+API_PANELS = (
+    Panel(
+        "Request rate by route",
+        "Requests per second, by route.",
+        (Target(f"sum by (handler) (rate(http_requests_total{{{JOB}}}[{RATE}]))", "{{handler}}"),),
+        unit="reqps",
+    ),
+    Panel(
+        "Error ratio",
+        "Share of requests answered 5xx (server faults) and 4xx (client mistakes).",
+        (Target(_ratio("5.."), "5xx"), Target(_ratio("4.."), "4xx")),
+        unit="percentunit",
+    ),
+    Panel(
+        "Latency p50 / p95 / p99 by route",
+        "Request duration quantiles per route, from the request duration histogram.",
+        _quantiles("http_request_duration_seconds", ", handler", " {{handler}}"),
+        unit="s",
+        width=24,
+    ),
+    Panel(
+        "Errors by route and status",
+        "4xx and 5xx answers per second, by route and status.",
+        (
+            Target(
+                f'sum by (handler, status) (rate(http_requests_total{{{JOB}, status=~"[45].."}}'
+                f"[{RATE}]))",
+                "{{handler}} {{status}}",
+            ),
+        ),
+        unit="reqps",
+    ),
+    Panel(
+        "In-flight requests",
+        "Requests being served right now, per pod.",
+        (Target(f"sum by (instance) (http_requests_in_progress{{{JOB}}})", "{{instance}}"),),
+        width=6,
+    ),
+    Panel(
+        "Pods up",
+        "API pods Prometheus scrapes successfully.",
+        (Target(f"sum(up{{{JOB}}})", "pods up"),),
+        kind="stat",
+        width=6,
+    ),
+)
+
+MODEL_PANELS = (
+    Panel(
+        "Served model",
+        "Name, version and run of the model each pod serves.",
+        (
+            Target(
+                f"max by (model_name, model_version, run_id) (model_info{{{JOB}}})",
+                "{{model_name}} v{{model_version}} (run {{run_id}})",
+            ),
+        ),
+        kind="stat",
+        width=16,
+        height=5,
+        options={"textMode": "name"},
+    ),
+    Panel(
+        "Pods with a model loaded",
+        "Pods that can answer predictions; 0 means every prediction gets 503.",
+        (Target(f"sum(model_loaded{{{JOB}}})", "loaded"),),
+        kind="stat",
+        width=8,
+        height=5,
+    ),
+    Panel(
+        "Served version over time",
+        "Pods serving each model version: a promotion shows as one line handing over to another.",
+        (Target(f"count by (model_version) (model_info{{{JOB}}} == 1)", "v{{model_version}}"),),
+    ),
+    Panel(
+        "Reloads and load failures",
+        "Model reloads by result, and failed calls to the MLflow registry.",
+        (
+            Target(
+                f"sum by (result) (increase(model_reloads_total{{{JOB}}}[{RATE}]))",
+                "reload {{result}}",
+            ),
+            Target(
+                f"sum(increase(model_registry_errors_total{{{JOB}}}[{RATE}]))", "registry errors"
+            ),
+        ),
+    ),
+    Panel(
+        "Load duration",
+        "How long the last model load took (download, load and warm-up), per pod.",
+        (Target(f"max by (instance) (model_load_duration_seconds{{{JOB}}})", "{{instance}}"),),
+        unit="s",
+        width=8,
+    ),
+    Panel(
+        "Time since the served model was trained",
+        "Age of the served model's training run; alerts fire past 7 and 30 days.",
+        (Target(f"time() - max(model_trained_timestamp_seconds{{{JOB}}} > 0)", "age"),),
+        kind="stat",
+        unit="s",
+        width=8,
+    ),
+    Panel(
+        "Time since the model was loaded",
+        "Time since the most recent model load on any pod.",
+        (Target(f"time() - max(model_load_timestamp_seconds{{{JOB}}} > 0)", "since load"),),
+        kind="stat",
+        unit="s",
+        width=8,
+    ),
+    Panel(
+        "Forecast horizon",
+        "Distribution of requested horizons (periods per forecast).",
+        (
+            Target(
+                f"sum by (le) (increase(forecast_horizon_bucket{{{JOB}}}[{RATE}]))",
+                "{{le}}",
+                heatmap=True,
+            ),
+        ),
+        kind="heatmap",
+    ),
+    Panel(
+        "Forecast value distribution",
+        "Distribution of the point forecasts (yhat) the model returns; a shift means drift.",
+        (
+            Target(
+                f"sum by (le) (increase(forecast_value_bucket{{{JOB}}}[{RATE}]))",
+                "{{le}}",
+                heatmap=True,
+            ),
+        ),
+        kind="heatmap",
+    ),
+    Panel(
+        "Forecast value p50 / p95 / p99",
+        "Quantiles of the point forecasts over time.",
+        _quantiles("forecast_value", "", ""),
+        width=24,
+    ),
+)
+
+
+def _target(target: Target, ref: str) -> dict[str, Any]:
+    return {
+        "refId": ref,
+        "datasource": DATASOURCE,
+        "expr": target.expr,
+        "legendFormat": target.legend,
+        "format": "heatmap" if target.heatmap else "time_series",
+        "range": True,
+    }
+
+
+def _panel(panel: Panel, panel_id: int, pos: dict[str, int]) -> dict[str, Any]:
+    options: dict[str, Any] = {"legend": {"displayMode": "list", "placement": "bottom"}}
+    if panel.kind == "stat":
+        options = {"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value"}
+    if panel.kind == "heatmap":
+        options = {"calculate": False, "yAxis": {"unit": "short"}, "cellGap": 1}
+    return {
+        "id": panel_id,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": pos,
+        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+        "options": {**options, **panel.options},
+        "targets": [_target(t, chr(ord("A") + i)) for i, t in enumerate(panel.targets)],
+    }
+
+
+def _layout(panels: tuple[Panel, ...]) -> list[dict[str, Any]]:
+    """Place panels left to right on Grafana's 24-column grid, wrapping to a new row."""
+    out, x, y, row_height = [], 0, 0, 0
+    for panel_id, panel in enumerate(panels, start=1):
+        if x + panel.width > 24:
+            x, y, row_height = 0, y + row_height, 0
+        out.append(_panel(panel, panel_id, {"x": x, "y": y, "w": panel.width, "h": panel.height}))
+        x, row_height = x + panel.width, max(row_height, panel.height)
+    return out
+
+
+def dashboard(uid: str, title: str, panels: tuple[Panel, ...]) -> dict[str, Any]:
+    """A Grafana dashboard model whose panels read the Prometheus picked in `$datasource`."""
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["mlstack"],
+        "timezone": "browser",
+        "editable": True,
+        "schemaVersion": 39,
+        "refresh": "30s",
+        "time": {"from": "now-1h", "to": "now"},
+        "annotations": {"list": []},
+        "templating": {
+            "list": [
+                {
+                    # The chart provisions its Prometheus as the default datasource, uid
+                    # "prometheus"; the variable lets a user pick another one.
+                    "name": "datasource",
+                    "label": "Data source",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "current": {"text": "Prometheus", "value": "prometheus"},
+                    "hide": 0,
+                }
+            ]
+        },
+        "panels": _layout(panels),
+    }
+
+
+DASHBOARDS = {
+    "api.json": dashboard("mlstack-api", "mlstack / API", API_PANELS),
+    "model.json": dashboard("mlstack-model", "mlstack / Model", MODEL_PANELS),
+}
+
+
+def render(model: dict[str, Any]) -> str:
+    return json.dumps(model, indent=2) + "\n"
+
+
+def main() -> None:
+    """Write every dashboard to `dashboards/`."""
+    DASHBOARDS_DIR.mkdir(exist_ok=True)
+    for name, model in DASHBOARDS.items():
+        (DASHBOARDS_DIR / name).write_text(render(model))
+
+
+if __name__ == "__main__":
+    main()
