@@ -97,7 +97,7 @@ resource "aws_launch_template" "node" {
   block_device_mappings {
     device_name = "/dev/xvda"
     ebs {
-      volume_size           = var.node_disk_size
+      volume_size           = var.node_disk_size_gib
       volume_type           = "gp3"
       encrypted             = true
       delete_on_termination = true

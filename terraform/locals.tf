@@ -6,8 +6,10 @@ locals {
     "managed-by"                = "terraform"
   })
 
-  # One public subnet per availability zone, in the order given.
-  public_subnets = zipmap(var.availability_zones, var.public_subnet_cidrs)
+  # One public subnet per availability zone, in the order given; without zones, the region's first.
+  availability_zones = (length(var.availability_zones) > 0 ? var.availability_zones :
+  slice(data.aws_availability_zones.available.names, 0, length(var.public_subnet_cidrs)))
+  public_subnets = zipmap(local.availability_zones, var.public_subnet_cidrs)
 
   # The cluster's OIDC issuer without its scheme, as IAM condition keys spell it.
   oidc_issuer = replace(aws_eks_cluster.this.identity[0].oidc[0].issuer, "https://", "")

@@ -1,6 +1,18 @@
 # VPC with public subnets only: nodes get public IPs and reach the internet through the
 # internet gateway, so there is no NAT gateway to pay for (see the README's cost notes).
 
+# Used only when availability_zones is empty: the region's first zones, taken by name.
+data "aws_availability_zones" "available" {
+  #checkov:skip=CKV_AWS_394:Only the first length(public_subnet_cidrs) zones are used (locals.tf), so a zone added later does not change the subnets; pin availability_zones to fix them by name.
+  state = "available"
+
+  # Regular zones only: Local and Wavelength Zones cannot host EKS control-plane subnets.
+  filter {
+    name   = "zone-type"
+    values = ["availability-zone"]
+  }
+}
+
 resource "aws_vpc" "this" {
   #checkov:skip=CKV2_AWS_11:Flow logs cost per GB ingested and the VPC holds only this cluster; enable them with an aws_flow_log when an audit requires it.
   cidr_block           = var.vpc_cidr

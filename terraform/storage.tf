@@ -5,6 +5,7 @@ resource "aws_s3_bucket" "data" {
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; the data is reproducible from the repo and MLflow runs.
   #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events; the trainer is started by Kubernetes, not by S3.
   bucket_prefix = "${var.prefix}-data-"
+  force_destroy = var.bucket_force_destroy
 }
 
 resource "aws_s3_bucket_ownership_controls" "data" {

@@ -7,8 +7,8 @@ variable "prefix" {
   default     = "mlstack"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,20}[a-z0-9]$", var.prefix))
-    error_message = "prefix must be 3-22 characters of lowercase letters, digits and dashes, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.prefix))
+    error_message = "prefix must be 3-20 characters of lowercase letters, digits and dashes, starting with a letter."
   }
 }
 
@@ -45,13 +45,18 @@ variable "vpc_cidr" {
 }
 
 variable "availability_zones" {
-  description = "Availability zones for the public subnets; at least two, as EKS requires."
+  description = "Availability zones, one per public subnet; empty takes the region's first zones at plan time."
   type        = list(string)
-  default     = ["us-east-1a", "us-east-1b"]
+  default     = []
 
   validation {
-    condition     = length(var.availability_zones) >= 2 && length(distinct(var.availability_zones)) == length(var.availability_zones)
-    error_message = "availability_zones must list at least two distinct zones."
+    condition     = length(var.availability_zones) == 0 || length(distinct(var.availability_zones)) >= 2
+    error_message = "availability_zones must list at least two distinct zones (EKS needs two), or be empty."
+  }
+
+  validation {
+    condition     = length(var.availability_zones) == 0 || length(var.availability_zones) == length(var.public_subnet_cidrs)
+    error_message = "availability_zones must give one zone per public_subnet_cidrs entry."
   }
 
   validation {
@@ -61,13 +66,13 @@ variable "availability_zones" {
 }
 
 variable "public_subnet_cidrs" {
-  description = "One public subnet CIDR per availability zone, each inside vpc_cidr and not overlapping."
+  description = "Public subnet CIDRs, one per availability zone, each inside vpc_cidr and not overlapping."
   type        = list(string)
   default     = ["10.0.0.0/20", "10.0.16.0/20"]
 
   validation {
-    condition     = length(var.public_subnet_cidrs) == length(var.availability_zones)
-    error_message = "public_subnet_cidrs must have one CIDR per availability zone."
+    condition     = length(var.public_subnet_cidrs) >= 2
+    error_message = "public_subnet_cidrs must list at least two subnets: EKS needs two availability zones."
   }
 
   validation {
@@ -118,7 +123,7 @@ variable "kubernetes_version" {
 variable "node_instance_type" {
   description = "EC2 instance type of the managed node group."
   type        = string
-  default     = "t3.large"
+  default     = "t3.medium"
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.node_instance_type))
@@ -159,14 +164,14 @@ variable "node_max_size" {
   }
 }
 
-variable "node_disk_size" {
+variable "node_disk_size_gib" {
   description = "Root volume size of each node, in GiB."
   type        = number
-  default     = 30
+  default     = 20
 
   validation {
-    condition     = var.node_disk_size >= 20
-    error_message = "node_disk_size must be at least 20 GiB."
+    condition     = var.node_disk_size_gib >= 20
+    error_message = "node_disk_size_gib must be at least 20 GiB."
   }
 }
 
@@ -193,6 +198,12 @@ variable "mlflow_service_account" {
   default     = "mlflow"
 }
 
+variable "bucket_force_destroy" {
+  description = "Let `terraform destroy` delete the bucket with its objects (artifacts are lost)."
+  type        = bool
+  default     = true
+}
+
 variable "data_key" {
   description = "Object key of the bundled training data in the bucket."
   type        = string
@@ -214,10 +225,10 @@ variable "monitoring_release" {
 variable "monitoring_chart_version" {
   description = "Version of the kube-prometheus-stack chart."
   type        = string
-  default     = "79.6.1"
+  default     = "79.10.0"
 
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.monitoring_chart_version))
-    error_message = "monitoring_chart_version must be an exact chart version such as 79.6.1."
+    error_message = "monitoring_chart_version must be an exact chart version such as 79.10.0."
   }
 }
