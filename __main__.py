@@ -1,0 +1,10 @@
+"""The Pulumi program: load the stack config, build its target, export the outputs."""
+
+import pulumi
+
+import stacks
+from stacks.config import load
+
+outputs = stacks.build(load(pulumi.Config()))
+for name, value in outputs.exports().items():
+    pulumi.export(name, value)

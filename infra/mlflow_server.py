@@ -1,0 +1,226 @@
+"""The MLflow tracking server: registry store, artifact proxy, and who may reach it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import pod
+from infra.naming import labels, res_name, selector_labels
+from services.spec import TRACKING
+
+DATA = "/data"
+SQLITE_URI = f"sqlite:///{DATA}/mlflow.db"  # four slashes in all: an absolute path
+RESOURCES = pod.Resources(memory_request="512Mi", memory_limit="2Gi")
+
+
+@dataclass(frozen=True)
+class MlflowServerArgs:
+    namespace: pulumi.Input[str]
+    namespace_name: str  # the plain name, for DNS names known before deployment
+    image: str
+    pull_policy: str
+    artifacts_destination: pulumi.Input[str]  # a path on the volume, or s3://bucket/prefix
+    artifacts_on_volume: bool = True
+    database_uri: pulumi.Input[str] | None = None  # PostgreSQL; SQLite on the volume when None
+    storage_size: str = "5Gi"
+    storage_class: pulumi.Input[str] | None = None
+    service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Pods (by label) allowed to reach the server; the node (port-forward) always may.
+    client_selectors: tuple[Mapping[str, str], ...] = ()
+    resources: pod.Resources = RESOURCES
+
+    def __post_init__(self) -> None:
+        dest = self.artifacts_destination
+        if self.artifacts_on_volume and not (isinstance(dest, str) and dest.startswith(DATA)):
+            raise ValueError(f"artifacts on the volume must live under {DATA}, got {dest!r}")
+
+    @property
+    def needs_volume(self) -> bool:
+        return self.database_uri is None or self.artifacts_on_volume
+
+
+def allowed_hosts(service: str, namespace: str, port: int) -> str:
+    """Every name an in-cluster client may use for the Service, with and without the port, and
+    localhost for `kubectl port-forward`: MLflow 3 rejects any other Host header."""
+    names = [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
+    hosts = [h for n in names for h in (n, f"{n}:{port}")]
+    return ",".join([*hosts, "localhost:*", "127.0.0.1:*"])
+
+
+class MlflowServer(pulumi.ComponentResource):
+    """ServiceAccount, PersistentVolumeClaim (SQLite and local artifacts), optional Secret for a
+    PostgreSQL URI, Deployment, ClusterIP Service and the NetworkPolicy that admits clients."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    service_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:infra:MlflowServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self._args, self._name = args, res_name(name, TRACKING.name)
+        self._labels = labels(TRACKING.name, "tracking")
+        self._selector = selector_labels(TRACKING.name, "tracking")
+        account = self._service_account(child)
+        claim = self._volume_claim(child) if args.needs_volume else None
+        self.deployment = self._deployment(account, claim, child)
+        self.service = self._service(child)
+        self._network_policy(child)
+        self.service_name = self.service.metadata.name
+        host = f"{self._name}.{args.namespace_name}.svc.cluster.local"
+        self.url = pulumi.Output.from_input(f"http://{host}:{TRACKING.port}")
+        self.register_outputs({"service_name": self.service_name, "url": self.url})
+
+    def _meta(self, suffix: str = "") -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=self._name + suffix, namespace=self._args.namespace, labels=self._labels
+        )
+
+    def _service_account(self, child: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
+        meta = self._meta()
+        meta.annotations = dict(self._args.service_account_annotations)
+        return k8s.core.v1.ServiceAccount(
+            self._name, metadata=meta, automount_service_account_token=False, opts=child
+        )
+
+    def _volume_claim(self, child: pulumi.ResourceOptions) -> k8s.core.v1.PersistentVolumeClaim:
+        meta = self._meta("-data")
+        # A claim bound on first use would hold `pulumi up` until the pod that uses it exists.
+        meta.annotations = {"pulumi.com/skipAwait": "true"}
+        return k8s.core.v1.PersistentVolumeClaim(
+            self._name + "-data",
+            metadata=meta,
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=self._args.storage_class,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                    requests={"storage": self._args.storage_size}
+                ),
+            ),
+            opts=child,
+        )
+
+    def _env(self) -> tuple[dict[str, pulumi.Input[str]], tuple[k8s.core.v1.EnvVarArgs, ...]]:
+        env: dict[str, pulumi.Input[str]] = {
+            "MLFLOW_ARTIFACTS_DESTINATION": self._args.artifacts_destination,
+            "MLFLOW_SERVER_ALLOWED_HOSTS": allowed_hosts(
+                self._name, self._args.namespace_name, TRACKING.port or 5000
+            ),
+        }
+        if self._args.database_uri is None:
+            env["MLFLOW_BACKEND_STORE_URI"] = SQLITE_URI
+            return env, ()
+        ref = k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=self._name + "-db", key="uri")
+        )
+        return env, (k8s.core.v1.EnvVarArgs(name="MLFLOW_BACKEND_STORE_URI", value_from=ref),)
+
+    def _deployment(
+        self,
+        account: k8s.core.v1.ServiceAccount,
+        claim: k8s.core.v1.PersistentVolumeClaim | None,
+        child: pulumi.ResourceOptions,
+    ) -> k8s.apps.v1.Deployment:
+        if self._args.database_uri is not None:
+            k8s.core.v1.Secret(
+                self._name + "-db",
+                metadata=self._meta("-db"),
+                string_data={"uri": self._args.database_uri},
+                opts=child,
+            )
+        env, secret_env = self._env()
+        volumes = [pod.scratch_volume()]
+        mounts: tuple[k8s.core.v1.VolumeMountArgs, ...] = ()
+        if claim is not None:
+            source = k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                claim_name=claim.metadata.name
+            )
+            volumes.append(k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=source))
+            mounts = (k8s.core.v1.VolumeMountArgs(name="data", mount_path=DATA),)
+        main = pod.container(
+            pod.ContainerArgs(
+                spec=TRACKING,
+                image=self._args.image,
+                pull_policy=self._args.pull_policy,
+                env=env,
+                resources=self._args.resources,
+                secret_env=secret_env,
+                mounts=mounts,
+            )
+        )
+        return k8s.apps.v1.Deployment(
+            self._name,
+            metadata=self._meta(),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                # One writer on a ReadWriteOnce volume: stop the old pod before the new one.
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=account.metadata.name,
+                        automount_service_account_token=bool(
+                            self._args.service_account_annotations
+                        ),  # IRSA needs its token
+                        security_context=pod.pod_security(),
+                        containers=[main],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+
+    def _service(self, child: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            self._name,
+            metadata=self._meta(),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=self._selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="http", port=TRACKING.port, target_port="http")
+                ],
+            ),
+            opts=child,
+        )
+
+    def _network_policy(self, child: pulumi.ResourceOptions) -> None:
+        # Traffic from the pod's own node (kubelet probes, `kubectl port-forward`) is always
+        # allowed by Kubernetes, so only the named client pods need a rule.
+        peers = [
+            k8s.networking.v1.NetworkPolicyPeerArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(sel))
+            )
+            for sel in self._args.client_selectors
+        ]
+        k8s.networking.v1.NetworkPolicy(
+            self._name + "-clients",
+            metadata=self._meta("-clients"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=peers,
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port="http", protocol="TCP")
+                        ],
+                    )
+                ],
+            ),
+            opts=child,
+        )

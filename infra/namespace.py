@@ -1,0 +1,55 @@
+"""The namespace every workload lives in, closed by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.naming import PART_OF, res_name
+
+
+@dataclass(frozen=True)
+class NamespaceArgs:
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("namespace name must not be empty")
+
+
+class Namespace(pulumi.ComponentResource):
+    """A Namespace enforcing the `restricted` Pod Security Standard, and a NetworkPolicy that
+    denies all ingress; each workload then opens exactly the port its clients need."""
+
+    namespace: k8s.core.v1.Namespace
+    name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: NamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:infra:Namespace", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.namespace = k8s.core.v1.Namespace(
+            res_name(name, "ns"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.name,
+                labels={
+                    "app.kubernetes.io/part-of": PART_OF,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        self.name = self.namespace.metadata.name
+        k8s.networking.v1.NetworkPolicy(
+            res_name(name, "default-deny"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny-ingress", namespace=self.name),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]
+            ),
+            opts=child,
+        )
+        self.register_outputs({"name": self.name})

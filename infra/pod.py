@@ -1,0 +1,123 @@
+"""Pod building blocks shared by every workload, built from `services/spec.py`.
+
+Commands, ports, env and probes come from a `ServiceSpec`, never retyped here; this module adds
+only what the cluster needs around them: the hardened security contexts, writable scratch
+volumes for a read-only root filesystem, and resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from services.spec import ServiceSpec
+
+# The non-root user baked into every image (see the Dockerfiles).
+APP_UID = 10001
+SCRATCH = "/tmp"
+# Libraries that write to $HOME or caches get a writable place under the scratch volume.
+SCRATCH_ENV = {
+    "HOME": SCRATCH,
+    "XDG_CACHE_HOME": f"{SCRATCH}/.cache",
+    "MPLCONFIGDIR": f"{SCRATCH}/.matplotlib",
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_request: str = "100m"
+    memory_request: str = "256Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "1Gi"
+
+    def to_k8s(self) -> k8s.core.v1.ResourceRequirementsArgs:
+        return k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": self.cpu_request, "memory": self.memory_request},
+            limits={"cpu": self.cpu_limit, "memory": self.memory_limit},
+        )
+
+
+def pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=APP_UID,
+        run_as_group=APP_UID,
+        fs_group=APP_UID,  # so the non-root user can write a mounted volume
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=APP_UID,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def scratch_volume() -> k8s.core.v1.VolumeArgs:
+    return k8s.core.v1.VolumeArgs(
+        name="scratch", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="512Mi")
+    )
+
+
+def _probe(path: str, initial_delay: int, failures: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port="http"),
+        initial_delay_seconds=initial_delay,
+        period_seconds=10,
+        timeout_seconds=5,
+        failure_threshold=failures,
+    )
+
+
+def env_list(values: Mapping[str, pulumi.Input[str]]) -> list[k8s.core.v1.EnvVarArgs]:
+    return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(values.items())]
+
+
+@dataclass(frozen=True)
+class ContainerArgs:
+    spec: ServiceSpec
+    image: str
+    pull_policy: str
+    env: Mapping[str, pulumi.Input[str]]
+    resources: Resources
+    secret_env: tuple[k8s.core.v1.EnvVarArgs, ...] = ()
+    mounts: tuple[k8s.core.v1.VolumeMountArgs, ...] = ()
+
+
+def container(args: ContainerArgs) -> k8s.core.v1.ContainerArgs:
+    """The spec's argv (with `$(VAR)` left for Kubernetes to expand), port, env and probes."""
+    spec = args.spec
+    env = {**spec.env, **SCRATCH_ENV, **args.env}
+    ports = None
+    if spec.port is not None:
+        ports = [k8s.core.v1.ContainerPortArgs(name="http", container_port=spec.port)]
+    return k8s.core.v1.ContainerArgs(
+        name=spec.name,
+        image=args.image,
+        image_pull_policy=args.pull_policy,
+        # command + args rather than args alone, so the image's ENTRYPOINT cannot change it.
+        command=list(spec.args[:1]),
+        args=list(spec.args[1:]),
+        env=[*env_list(env), *args.secret_env],
+        ports=ports,
+        # A slow first start (imports, migrations) is covered by the startup probe, so liveness
+        # stays strict afterwards.
+        startup_probe=_probe(spec.live_path, 5, 30) if spec.live_path else None,
+        liveness_probe=_probe(spec.live_path, 0, 3) if spec.live_path else None,
+        readiness_probe=_probe(spec.ready_path, 0, 3) if spec.ready_path else None,
+        resources=args.resources.to_k8s(),
+        security_context=container_security(),
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name="scratch", mount_path=SCRATCH),
+            *args.mounts,
+        ],
+    )

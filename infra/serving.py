@@ -1,0 +1,185 @@
+"""The forecasting API: Deployment, Service, autoscaling and disruption budget."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import pod
+from infra.naming import labels, res_name, selector_labels
+from services.spec import API
+
+SERVICE_PORT = 80
+RESOURCES = pod.Resources(cpu_request="250m", memory_request="384Mi", memory_limit="1Gi")
+
+
+@dataclass(frozen=True)
+class ServingArgs:
+    namespace: pulumi.Input[str]
+    image: str
+    pull_policy: str
+    tracking_uri: pulumi.Input[str]
+    model_name: str
+    min_replicas: int = 1
+    max_replicas: int = 3
+    target_cpu_percent: int = 70
+    extra_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    resources: pod.Resources = RESOURCES
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_replicas <= self.max_replicas:
+            raise ValueError(
+                f"need 1 <= min_replicas ({self.min_replicas}) <= max_replicas "
+                f"({self.max_replicas})"
+            )
+
+
+class Serving(pulumi.ComponentResource):
+    """ServiceAccount, Deployment (probes /healthz and /readyz from the spec), ClusterIP Service
+    on port 80 to the named port `http`, HorizontalPodAutoscaler, PodDisruptionBudget and the
+    NetworkPolicy that opens the API port."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    service_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:infra:Serving", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self._args, self._name = args, res_name(name, API.name)
+        self._labels = labels(API.name, "serving")
+        self._selector = selector_labels(API.name, "serving")
+        account = k8s.core.v1.ServiceAccount(
+            self._name, metadata=self._meta(), automount_service_account_token=False, opts=child
+        )
+        self.deployment = self._deployment(account, child)
+        self.service = k8s.core.v1.Service(
+            self._name,
+            metadata=self._meta(),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",  # reached through port-forward or an ingress the user adds
+                selector=self._selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="http", port=SERVICE_PORT, target_port="http")
+                ],
+            ),
+            opts=child,
+        )
+        self._autoscaling(child)
+        self.service_name = self.service.metadata.name
+        self.url = self.service_name.apply(lambda n: f"http://{n}:{SERVICE_PORT}")
+        self.register_outputs({"service_name": self.service_name, "url": self.url})
+
+    def _meta(self, suffix: str = "") -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=self._name + suffix, namespace=self._args.namespace, labels=self._labels
+        )
+
+    def _env(self) -> dict[str, pulumi.Input[str]]:
+        return {
+            "MLFLOW_TRACKING_URI": self._args.tracking_uri,
+            "MODEL_NAME": self._args.model_name,
+            "MODEL_URI": f"models:/{self._args.model_name}@prod",
+            **self._args.extra_env,
+        }
+
+    def _deployment(
+        self, account: k8s.core.v1.ServiceAccount, child: pulumi.ResourceOptions
+    ) -> k8s.apps.v1.Deployment:
+        main = pod.container(
+            pod.ContainerArgs(
+                spec=API,
+                image=self._args.image,
+                pull_policy=self._args.pull_policy,
+                env=self._env(),
+                resources=self._args.resources,
+            )
+        )
+        return k8s.apps.v1.Deployment(
+            self._name,
+            metadata=self._meta(),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=self._args.min_replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_unavailable=0, max_surge=1
+                    ),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=account.metadata.name,
+                        automount_service_account_token=False,
+                        security_context=pod.pod_security(),
+                        termination_grace_period_seconds=30,
+                        containers=[main],
+                        volumes=[pod.scratch_volume()],
+                    ),
+                ),
+            ),
+            # The HPA owns the replica count once it exists.
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])
+            ),
+        )
+
+    def _autoscaling(self, child: pulumi.ResourceOptions) -> None:
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            self._name,
+            metadata=self._meta(),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=self.deployment.metadata.name
+                ),
+                min_replicas=self._args.min_replicas,
+                max_replicas=self._args.max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization",
+                                average_utilization=self._args.target_cpu_percent,
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        # maxUnavailable rather than minAvailable: with one replica a node drain still proceeds.
+        k8s.policy.v1.PodDisruptionBudget(
+            self._name,
+            metadata=self._meta(),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+            ),
+            opts=child,
+        )
+        # Consumers and Prometheus (another namespace) reach the API port; nothing else.
+        k8s.networking.v1.NetworkPolicy(
+            self._name + "-ingress",
+            metadata=self._meta("-ingress"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port="http", protocol="TCP")
+                        ],
+                    )
+                ],
+            ),
+            opts=child,
+        )

@@ -1,0 +1,150 @@
+"""The trainer: a Job per image and data version, and an optional CronJob for retraining."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import pod
+from infra.naming import labels, res_name
+from services.spec import TRAINER
+
+RESOURCES = pod.Resources(
+    cpu_request="500m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"
+)
+
+
+@dataclass(frozen=True)
+class TrainerArgs:
+    namespace: pulumi.Input[str]
+    image: str
+    pull_policy: str
+    tracking_uri: pulumi.Input[str]
+    data_uri: pulumi.Input[str]
+    data_fingerprint: str  # a digest of the training data, so new data means a new Job
+    model_name: str
+    experiment_name: str
+    schedule: str = ""  # cron; empty means no CronJob
+    service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    resources: pod.Resources = RESOURCES
+
+    def __post_init__(self) -> None:
+        if not self.data_fingerprint:
+            raise ValueError("data_fingerprint must not be empty")
+
+
+def job_suffix(image: str, fingerprint: str) -> str:
+    """Eight hex digits that change whenever the image or the data does."""
+    return hashlib.sha256(f"{image}|{fingerprint}".encode()).hexdigest()[:8]
+
+
+class Trainer(pulumi.ComponentResource):
+    """ServiceAccount, a Job named after its image and data (a change re-runs training), and a
+    CronJob with the same pod when a schedule is set."""
+
+    job: k8s.batch.v1.Job
+    cron_job: k8s.batch.v1.CronJob | None
+    job_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: TrainerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:infra:Trainer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self._args, self._name = args, res_name(name, TRAINER.name)
+        self._labels = labels(TRAINER.name, "training")
+        account = k8s.core.v1.ServiceAccount(
+            self._name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=self._name,
+                namespace=args.namespace,
+                labels=self._labels,
+                annotations=dict(args.service_account_annotations),
+            ),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        template = self._pod(account.metadata.name)
+        job_name = f"{self._name}-{job_suffix(args.image, args.data_fingerprint)}"
+        self.job = k8s.batch.v1.Job(
+            job_name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=job_name, namespace=args.namespace, labels=self._labels
+            ),
+            spec=self._job_spec(template),
+            # `pulumi up` waits for training to finish, so the API that needs a model starts
+            # after it; training the bundled data takes minutes, not hours.
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m")
+                ),
+            ),
+        )
+        self.cron_job = self._cron_job(template, child) if args.schedule else None
+        self.job_name = self.job.metadata.name
+        self.register_outputs({"job_name": self.job_name})
+
+    def _env(self) -> dict[str, pulumi.Input[str]]:
+        return {
+            "MLFLOW_TRACKING_URI": self._args.tracking_uri,
+            "DATA_URI": self._args.data_uri,
+            "MODEL_NAME": self._args.model_name,
+            "EXPERIMENT_NAME": self._args.experiment_name,
+        }
+
+    def _pod(self, account: pulumi.Input[str]) -> k8s.core.v1.PodTemplateSpecArgs:
+        main = pod.container(
+            pod.ContainerArgs(
+                spec=TRAINER,
+                image=self._args.image,
+                pull_policy=self._args.pull_policy,
+                env=self._env(),
+                resources=self._args.resources,
+            )
+        )
+        return k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+            spec=k8s.core.v1.PodSpecArgs(
+                service_account_name=account,
+                # The token is only needed to assume the IRSA role that reads S3.
+                automount_service_account_token=bool(self._args.service_account_annotations),
+                restart_policy="Never",
+                security_context=pod.pod_security(),
+                containers=[main],
+                volumes=[pod.scratch_volume()],
+            ),
+        )
+
+    @staticmethod
+    def _job_spec(template: k8s.core.v1.PodTemplateSpecArgs) -> k8s.batch.v1.JobSpecArgs:
+        return k8s.batch.v1.JobSpecArgs(
+            backoff_limit=2, active_deadline_seconds=3600, template=template
+        )
+
+    def _cron_job(
+        self, template: k8s.core.v1.PodTemplateSpecArgs, child: pulumi.ResourceOptions
+    ) -> k8s.batch.v1.CronJob:
+        name = self._name + "-scheduled"
+        return k8s.batch.v1.CronJob(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=name, namespace=self._args.namespace, labels=self._labels
+            ),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule=self._args.schedule,
+                # Two trainers racing for @prod is safe but wasteful.
+                concurrency_policy="Forbid",
+                successful_jobs_history_limit=3,
+                failed_jobs_history_limit=3,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+                    spec=self._job_spec(template),
+                ),
+            ),
+            opts=child,
+        )

@@ -1,0 +1,344 @@
+"""The stack config: typed, frozen, validated once, read only here.
+
+`load(pulumi.Config())` picks `MinikubeConfig` or `EksConfig` from the `target` key (never from the
+stack name), so a new stack file with `target: eks` needs no code. Keys are snake_case and match
+the model fields one to one; every bad key becomes one line of a `pulumi.RunError` with a fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from ipaddress import IPv4Network
+from typing import Annotated, Any, get_args, get_origin
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+PROJECT = "mlflow-serving-stack"
+TARGETS = ("minikube", "eks")
+
+# A reference must pin a tag or a digest: `latest` or no tag makes rollouts unrepeatable.
+_IMAGE = re.compile(
+    r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9._-]+)*"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$"
+)
+_CRON = re.compile(r"^(\S+\s+){4}\S+$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|m|k|M|G)?$")
+_PRIVATE = [IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+
+
+def _image(value: str) -> str:
+    match = _IMAGE.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not an image reference")
+    if not match.group("tag") and "@sha256:" not in value:
+        raise ValueError(f"'{value}' has no tag; pin one, e.g. '{value}:0.1.0'")
+    if match.group("tag") == "latest":
+        raise ValueError(f"'{value}' uses 'latest'; pin a version tag or a digest")
+    return value
+
+
+def _network(value: Any) -> IPv4Network:
+    """A CIDR with no host bits set; `10.0.0.1/16` is a typo, not a network."""
+    try:
+        return IPv4Network(str(value), strict=True)
+    except ValueError as err:
+        raise ValueError(f"'{value}' is not a valid IPv4 CIDR ({err})") from None
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value in ("", None) else value
+
+
+Image = Annotated[str, BeforeValidator(_image)]
+Cidr = Annotated[IPv4Network, BeforeValidator(_network)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_none)]
+SECRET_FIELDS = ("mlflow_database_uri", "grafana_admin_password")
+
+
+class StackConfig(BaseModel):
+    """What both targets share: names, images, workloads and monitoring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: str
+    prefix: str = Field("mlstack", pattern=r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
+    namespace: str = Field("mlstack", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$")
+    mlflow_image: Image = "mlstack-mlflow:0.1.0"
+    trainer_image: Image = "mlstack-trainer:0.1.0"
+    api_image: Image = "mlstack-serving:0.1.0"
+    model_name: str = Field("ForecastModel", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    experiment_name: str = Field("forecasting", min_length=1)
+    trainer_schedule: str = ""
+    api_min_replicas: int = Field(1, ge=1)
+    api_max_replicas: int = Field(3, ge=1)
+    mlflow_storage_size: str = "5Gi"
+    mlflow_database_uri: OptionalSecret = None
+    monitoring_enabled: bool = True
+    monitoring_chart_version: str = Field("79.10.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    grafana_admin_password: OptionalSecret = None
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, value: str) -> str:
+        if value not in TARGETS:
+            raise ValueError(f"'{value}' is not a target; valid values: {', '.join(TARGETS)}")
+        return value
+
+    @field_validator("trainer_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value and not _CRON.match(value.strip()):
+            raise ValueError(f"'{value}' is not a 5-field cron schedule, e.g. '0 3 * * 0'")
+        return value.strip()
+
+    @field_validator("api_max_replicas")
+    @classmethod
+    def _max_at_least_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("api_min_replicas")
+        if low is not None and value < low:
+            raise ValueError(f"{value} is below api_min_replicas ({low})")
+        return value
+
+    @field_validator("mlflow_storage_size")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        if not _QUANTITY.match(value):
+            raise ValueError(f"'{value}' is not a Kubernetes quantity, e.g. '5Gi'")
+        return value
+
+    @field_validator(*SECRET_FIELDS, mode="before")
+    @classmethod
+    def _must_be_secret(cls, value: Any, info: ValidationInfo) -> Any:
+        plain = (info.context or {}).get("plaintext", set())
+        if value not in ("", None) and info.field_name in plain:
+            raise ValueError("is stored in plain text; it must be a Pulumi secret")
+        return value
+
+
+class MinikubeConfig(StackConfig):
+    """A laptop cluster: a kubeconfig context, no cloud."""
+
+    target: str = "minikube"
+    kube_context: str = Field("minikube", min_length=1)
+
+
+class EksConfig(StackConfig):
+    """AWS: network, cluster and bucket, then the same workloads."""
+
+    target: str = "eks"
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+    vpc_cidr: Cidr = IPv4Network("10.0.0.0/16")
+    public_subnet_cidrs: tuple[Cidr, ...] = (
+        IPv4Network("10.0.0.0/20"),
+        IPv4Network("10.0.16.0/20"),
+    )
+    availability_zones: tuple[str, ...] = ()
+    endpoint_public_access_cidrs: tuple[Cidr, ...] = (IPv4Network("0.0.0.0/0"),)
+    node_instance_type: str = Field("t3.medium", pattern=r"^[a-z0-9-]+\.[a-z0-9]+$")
+    node_min_size: int = Field(1, ge=1)
+    node_desired_size: int = Field(2, ge=1)
+    node_max_size: int = Field(3, ge=1)
+    node_disk_size_gib: int = Field(20, ge=20)
+    bucket_force_destroy: bool = True
+
+    @field_validator("mlflow_image", "trainer_image", "api_image")
+    @classmethod
+    def _from_registry(cls, value: str) -> str:
+        head = value.split("/")[0]
+        if "/" not in value or not ("." in head or ":" in head or head == "localhost"):
+            raise ValueError(
+                f"'{value}' names no registry; EKS nodes pull images, e.g. "
+                f"'ghcr.io/<owner>/{value.split('/')[-1]}'"
+            )
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _private(cls, value: IPv4Network) -> IPv4Network:
+        if not any(value.subnet_of(block) for block in _PRIVATE):
+            raise ValueError(f"{value} is not a private (RFC 1918) range")
+        return value
+
+    @field_validator("public_subnet_cidrs")
+    @classmethod
+    def _subnets(cls, value: tuple[IPv4Network, ...], info: ValidationInfo) -> Any:
+        if len(value) < 2:
+            raise ValueError(
+                f"EKS needs subnets in at least two availability zones; got {len(value)}"
+            )
+        vpc = info.data.get("vpc_cidr")
+        for net in value:
+            if vpc is not None and not net.subnet_of(vpc):
+                raise ValueError(f"{net} is outside vpc_cidr {vpc}")
+        for i, net in enumerate(value):
+            for other in value[i + 1 :]:
+                if net.overlaps(other):
+                    raise ValueError(f"{net} overlaps {other}")
+        return value
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...], info: ValidationInfo) -> Any:
+        if not value:
+            return value  # looked up in the region at deploy time
+        subnets = info.data.get("public_subnet_cidrs") or ()
+        if len(set(value)) < 2:
+            raise ValueError(
+                f"EKS needs at least two distinct availability zones; got {list(value)}"
+            )
+        if subnets and len(value) != len(subnets):
+            raise ValueError(
+                f"{len(value)} zones for {len(subnets)} public_subnet_cidrs; "
+                "give one zone per subnet"
+            )
+        region = info.data.get("region")
+        stray = [z for z in value if region and not z.startswith(region)]
+        if stray:
+            raise ValueError(f"{stray} are not in region {region}")
+        return value
+
+    @field_validator("node_desired_size")
+    @classmethod
+    def _desired(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("node_min_size")
+        if low is not None and value < low:
+            raise ValueError(f"{value} is below node_min_size ({low}); need min <= desired <= max")
+        return value
+
+    @field_validator("node_max_size")
+    @classmethod
+    def _max(cls, value: int, info: ValidationInfo) -> int:
+        desired = info.data.get("node_desired_size")
+        if desired is not None and value < desired:
+            raise ValueError(
+                f"{value} is below node_desired_size ({desired}); need min <= desired <= max"
+            )
+        return value
+
+
+Config = MinikubeConfig | EksConfig
+MODELS: dict[str, type[StackConfig]] = {"minikube": MinikubeConfig, "eks": EksConfig}
+# Keys read from other namespaces; everything else lives under the project's own.
+FOREIGN_KEYS = {"region": "aws:region"}
+EXAMPLES = {
+    "target": "eks",
+    "region": "us-east-1",
+    "vpc_cidr": "10.0.0.0/16",
+    "public_subnet_cidrs": '\'["10.0.0.0/20","10.0.16.0/20"]\'',
+    "availability_zones": '\'["us-east-1a","us-east-1b"]\'',
+    "endpoint_public_access_cidrs": "'[\"203.0.113.0/24\"]'",
+    "api_image": "ghcr.io/<owner>/mlstack-serving:0.1.0",
+    "mlflow_image": "ghcr.io/<owner>/mlstack-mlflow:0.1.0",
+    "trainer_image": "ghcr.io/<owner>/mlstack-trainer:0.1.0",
+    "node_min_size": "1",
+    "node_desired_size": "2",
+    "node_max_size": "3",
+    "trainer_schedule": "'0 3 * * 0'",
+}
+
+
+def _is_sequence(model: type[StackConfig], key: str) -> bool:
+    annotation = model.model_fields[key].annotation
+    return get_origin(annotation) in (tuple, list) or any(
+        get_origin(arg) in (tuple, list) for arg in get_args(annotation)
+    )
+
+
+def _raw(cfg: pulumi.Config, model: type[StackConfig]) -> dict[str, Any]:
+    """The model's keys as set in the stack; list-valued keys are stored as JSON."""
+    raw: dict[str, Any] = {}
+    for key in model.model_fields:
+        if key in FOREIGN_KEYS:
+            namespace, name = FOREIGN_KEYS[key].split(":")
+            value = pulumi.Config(namespace).get(name)
+        elif _is_sequence(model, key):
+            value = _json_list(cfg.get(key))
+        else:
+            value = cfg.get(key)
+        if value is not None:
+            raw[key] = value
+    return raw
+
+
+def _json_list(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value  # the model reports it as not a list, naming the key
+
+
+def _hint(key: str) -> str:
+    if key in FOREIGN_KEYS:
+        return f"pulumi config set {FOREIGN_KEYS[key]} {EXAMPLES.get(key, '<value>')}"
+    if key in SECRET_FIELDS:
+        return f"pulumi config set --secret {PROJECT}:{key} <value>"
+    return f"pulumi config set {PROJECT}:{key} {EXAMPLES.get(key, '<value>')}"
+
+
+def format_errors(err: ValidationError) -> str:
+    """One line per bad key: the key, what is wrong, and the command that fixes it."""
+    lines = ["invalid stack config:"]
+    for item in err.errors():
+        key = str(item["loc"][0]) if item["loc"] else "config"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            message = "is required"
+        elif item["type"] == "extra_forbidden":
+            lines.append(f"  {key}: is not a known key (fix: pulumi config rm {PROJECT}:{key})")
+            continue
+        lines.append(f"  {key}: {message} (fix: {_hint(key)})")
+    return "\n".join(lines)
+
+
+def _unknown_keys(cfg: pulumi.Config) -> list[str]:
+    """Project keys no model knows, e.g. a typo like `node_desired_szie`."""
+    known = {k for model in MODELS.values() for k in model.model_fields}
+    prefix = f"{cfg.name}:"
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    return sorted(
+        k.removeprefix(prefix)
+        for k in keys
+        if k.startswith(prefix) and k.removeprefix(prefix) not in known
+    )
+
+
+def parse(raw: dict[str, Any], plaintext: frozenset[str] | set[str] = frozenset()) -> Config:
+    """Validate raw values into the target's model; `plaintext` names keys not stored as secrets."""
+    target = str(raw.get("target", "minikube"))
+    model = MODELS.get(target, MinikubeConfig)
+    return model.model_validate(raw, context={"plaintext": plaintext})  # type: ignore[return-value]
+
+
+def load(cfg: pulumi.Config) -> Config:
+    """Read and validate the stack config, or stop with a `pulumi.RunError` that names each key."""
+    target = cfg.get("target") or "minikube"
+    model = MODELS.get(target, MinikubeConfig)
+    raw = _raw(cfg, model)
+    raw["target"] = target
+    for key in _unknown_keys(cfg):
+        raw[key] = cfg.get(key)
+    plaintext = {k for k in SECRET_FIELDS if not runtime_config.is_config_secret(cfg.full_key(k))}
+    try:
+        return parse(raw, plaintext)
+    except ValidationError as err:
+        raise pulumi.RunError(format_errors(err)) from None
+
+
+def secret(value: SecretStr | None) -> pulumi.Output[str] | None:
+    """A config secret as a Pulumi secret output, so it never lands in state in plain text."""
+    return None if value is None else pulumi.Output.secret(value.get_secret_value())

@@ -1,0 +1,129 @@
+"""The EKS target: network, cluster and bucket, then the same workloads as minikube."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra.cluster import Cluster, ClusterArgs, NodeSizes
+from infra.irsa import ServiceAccountRole, ServiceAccountRoleArgs
+from infra.naming import PART_OF, res_name
+from infra.network import Network, NetworkArgs
+from infra.storage import ARTIFACTS_PREFIX, DATA_PREFIX, Storage, StorageArgs, access_policy
+from stacks.config import EksConfig
+from stacks.outputs import StackOutputs
+from stacks.workloads import (
+    DATA_FILE,
+    MLFLOW_ACCOUNT_ROLE,
+    TRAINER_ACCOUNT_ROLE,
+    Platform,
+    service_account,
+)
+from stacks.workloads import build as build_workloads
+
+STORAGE_CLASS = "gp3"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+def _zones(cfg: EksConfig) -> list[str]:
+    """The configured zones, or the region's first available ones."""
+    if cfg.availability_zones:
+        return list(cfg.availability_zones)
+    names = aws.get_availability_zones(state="available").names
+    if len(names) < len(cfg.public_subnet_cidrs):
+        raise pulumi.RunError(
+            f"region {cfg.region} offers {len(names)} zones for {len(cfg.public_subnet_cidrs)} "
+            "public_subnet_cidrs; set availability_zones or fewer subnets"
+        )
+    return list(names[: len(cfg.public_subnet_cidrs)])
+
+
+def _irsa(
+    cfg: EksConfig, cluster: Cluster, storage: Storage, role: str, prefix: str, write: bool
+) -> ServiceAccountRole:
+    return ServiceAccountRole(
+        res_name(cfg.prefix, f"{role}-irsa"),
+        ServiceAccountRoleArgs(
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            namespace=cfg.namespace,
+            service_account=service_account(cfg.prefix, role),
+            policy=storage.bucket_arn.apply(lambda arn: access_policy(arn, prefix, write)),
+            tags=_tags(cfg),
+        ),
+    )
+
+
+def _tags(cfg: EksConfig) -> dict[str, str]:
+    return {"project": PART_OF, "stack": cfg.prefix, "managed-by": "pulumi"}
+
+
+def _storage_class(provider: k8s.Provider) -> k8s.storage.v1.StorageClass:
+    # Newer EKS versions mark no class as default; the EBS CSI driver provisions this one.
+    return k8s.storage.v1.StorageClass(
+        STORAGE_CLASS,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS),
+        provisioner="ebs.csi.aws.com",
+        parameters={"type": "gp3", "encrypted": "true"},
+        volume_binding_mode="WaitForFirstConsumer",  # in the zone of the pod that mounts it
+        reclaim_policy="Delete",
+        allow_volume_expansion=True,
+        opts=pulumi.ResourceOptions(provider=provider),
+    )
+
+
+def build(cfg: EksConfig) -> StackOutputs:
+    tags = _tags(cfg)
+    network = Network(
+        cfg.prefix,
+        NetworkArgs(
+            cidr=str(cfg.vpc_cidr),
+            public_subnet_cidrs=[str(c) for c in cfg.public_subnet_cidrs],
+            availability_zones=_zones(cfg),
+            tags=tags,
+        ),
+    )
+    cluster = Cluster(
+        cfg.prefix,
+        ClusterArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.public_subnet_ids,
+            kubernetes_version=cfg.kubernetes_version,
+            instance_type=cfg.node_instance_type,
+            sizes=NodeSizes(cfg.node_min_size, cfg.node_desired_size, cfg.node_max_size),
+            disk_size_gib=cfg.node_disk_size_gib,
+            public_access_cidrs=[str(c) for c in cfg.endpoint_public_access_cidrs],
+            tags=tags,
+        ),
+    )
+    storage = Storage(
+        cfg.prefix,
+        StorageArgs(data_file=DATA_FILE, force_destroy=cfg.bucket_force_destroy, tags=tags),
+    )
+    mlflow_role = _irsa(cfg, cluster, storage, MLFLOW_ACCOUNT_ROLE, ARTIFACTS_PREFIX, write=True)
+    trainer_role = _irsa(cfg, cluster, storage, TRAINER_ACCOUNT_ROLE, DATA_PREFIX, write=False)
+    provider = k8s.Provider(
+        res_name(cfg.prefix, "eks"),
+        kubeconfig=cluster.kubeconfig,
+        opts=pulumi.ResourceOptions(depends_on=[cluster.node_group]),
+    )
+    storage_class = _storage_class(provider)
+    workloads = build_workloads(
+        cfg,
+        Platform(
+            opts=pulumi.ResourceOptions(provider=provider),
+            kubectl="kubectl",  # after `pulumi stack output kubeconfig --show-secrets > kubeconfig`
+            pull_policy="IfNotPresent",
+            data_uri=storage.data_uri,
+            # Through MLflow's artifact proxy, so only the server's account holds S3 rights.
+            artifacts_destination=storage.artifacts_uri,
+            artifacts_on_volume=False,
+            storage_class=storage_class.metadata.name,
+            mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
+            trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},
+        ),
+    )
+    return StackOutputs.of(
+        workloads, bucket_name=storage.bucket_name, kubeconfig=cluster.kubeconfig
+    )

@@ -1,0 +1,32 @@
+"""The minikube target: a provider on the kubeconfig context, images already in the node."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.mlflow_server import DATA
+from stacks.config import MinikubeConfig
+from stacks.outputs import StackOutputs
+from stacks.workloads import Platform
+from stacks.workloads import build as build_workloads
+
+# The trainer image carries the bundled data at this path (see services/trainer/Dockerfile).
+IMAGE_DATA = "/app/services/data/airline.csv"
+
+
+def build(cfg: MinikubeConfig) -> StackOutputs:
+    provider = k8s.Provider("minikube", context=cfg.kube_context)
+    workloads = build_workloads(
+        cfg,
+        Platform(
+            opts=pulumi.ResourceOptions(provider=provider),
+            kubectl=f"kubectl --context {cfg.kube_context}",
+            # `make minikube-images` builds straight into the node; never look for them elsewhere.
+            pull_policy="Never",
+            data_uri=IMAGE_DATA,
+            artifacts_destination=f"{DATA}/artifacts",
+            artifacts_on_volume=True,
+        ),
+    )
+    return StackOutputs.of(workloads)

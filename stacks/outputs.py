@@ -1,0 +1,37 @@
+"""What a stack exports, the same names on every target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from stacks.workloads import Workloads
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    namespace: pulumi.Output[str]
+    mlflow_service: pulumi.Output[str]
+    api_service: pulumi.Output[str]
+    trainer_job: pulumi.Output[str]
+    port_forward_api: pulumi.Output[str]
+    port_forward_mlflow: pulumi.Output[str]
+    port_forward_grafana: pulumi.Output[str] | None = None
+    grafana_admin_password: pulumi.Output[str] | None = None
+    bucket_name: pulumi.Output[str] | None = None
+    kubeconfig: pulumi.Output[str] | None = None
+
+    @classmethod
+    def of(cls, workloads: Workloads, **cloud: Any) -> StackOutputs:
+        return cls(**asdict_shallow(workloads), **cloud)
+
+    def exports(self) -> dict[str, pulumi.Output[str]]:
+        """The set outputs by name; secrets stay secret."""
+        return {k: v for k, v in asdict_shallow(self).items() if v is not None}
+
+
+def asdict_shallow(obj: Any) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies, which Outputs do not survive.
+    return {f: getattr(obj, f) for f in obj.__dataclass_fields__}

@@ -1,0 +1,156 @@
+"""The workload set both targets deploy: namespace, MLflow, trainer, API (and monitoring).
+
+The targets differ only in the `Platform` they hand over: how images are pulled, where the data
+and artifacts live, and which IAM roles the service accounts carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+
+from infra.mlflow_server import MlflowServer, MlflowServerArgs
+from infra.namespace import Namespace, NamespaceArgs
+from infra.naming import res_name, selector_labels
+from infra.serving import SERVICE_PORT, Serving, ServingArgs
+from infra.trainer import Trainer, TrainerArgs
+from services.spec import API, TRACKING, TRAINER
+from stacks.config import StackConfig, secret
+
+DATA_FILE = Path(__file__).resolve().parents[1] / "services" / "data" / "airline.csv"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the target provides to the workloads."""
+
+    opts: pulumi.ResourceOptions  # carries the Kubernetes provider
+    kubectl: str  # the kubectl prefix for the printed port-forward commands
+    pull_policy: str
+    data_uri: pulumi.Input[str]
+    artifacts_destination: pulumi.Input[str]
+    artifacts_on_volume: bool
+    storage_class: pulumi.Input[str] | None = None
+    mlflow_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    trainer_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workloads:
+    namespace: pulumi.Output[str]
+    mlflow_service: pulumi.Output[str]
+    api_service: pulumi.Output[str]
+    trainer_job: pulumi.Output[str]
+    port_forward_api: pulumi.Output[str]
+    port_forward_mlflow: pulumi.Output[str]
+    port_forward_grafana: pulumi.Output[str] | None = None
+    grafana_admin_password: pulumi.Output[str] | None = None
+
+
+def service_account(prefix: str, role: str) -> str:
+    """The Kubernetes name of a workload's service account, which IRSA trust policies bind to."""
+    return res_name(prefix, role)
+
+
+MLFLOW_ACCOUNT_ROLE = TRACKING.name
+TRAINER_ACCOUNT_ROLE = TRAINER.name
+
+
+def data_fingerprint(path: Path = DATA_FILE) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _port_forward(
+    kubectl: str, namespace: str, service: pulumi.Output[str], local: int, remote: int
+) -> pulumi.Output[str]:
+    return service.apply(
+        lambda name: f"{kubectl} -n {namespace} port-forward svc/{name} {local}:{remote}"
+    )
+
+
+def build(cfg: StackConfig, platform: Platform) -> Workloads:
+    ns = Namespace(cfg.prefix, NamespaceArgs(name=cfg.namespace), opts=platform.opts)
+    scoped = pulumi.ResourceOptions.merge(platform.opts, pulumi.ResourceOptions(depends_on=[ns]))
+    mlflow = MlflowServer(
+        cfg.prefix,
+        MlflowServerArgs(
+            namespace=ns.name,
+            namespace_name=cfg.namespace,
+            image=cfg.mlflow_image,
+            pull_policy=platform.pull_policy,
+            artifacts_destination=platform.artifacts_destination,
+            artifacts_on_volume=platform.artifacts_on_volume,
+            database_uri=secret(cfg.mlflow_database_uri),
+            storage_size=cfg.mlflow_storage_size,
+            storage_class=platform.storage_class,
+            service_account_annotations=platform.mlflow_annotations,
+            client_selectors=(
+                selector_labels(API.name, "serving"),
+                selector_labels(TRAINER.name, "training"),
+            ),
+        ),
+        opts=scoped,
+    )
+    trainer = Trainer(
+        cfg.prefix,
+        TrainerArgs(
+            namespace=ns.name,
+            image=cfg.trainer_image,
+            pull_policy=platform.pull_policy,
+            tracking_uri=mlflow.url,
+            data_uri=platform.data_uri,
+            data_fingerprint=data_fingerprint(),
+            model_name=cfg.model_name,
+            experiment_name=cfg.experiment_name,
+            schedule=cfg.trainer_schedule,
+            service_account_annotations=platform.trainer_annotations,
+        ),
+        opts=pulumi.ResourceOptions.merge(
+            scoped, pulumi.ResourceOptions(depends_on=[mlflow.deployment])
+        ),
+    )
+    # After the first training: the API is ready only once `@prod` exists.
+    serving = Serving(
+        cfg.prefix,
+        ServingArgs(
+            namespace=ns.name,
+            image=cfg.api_image,
+            pull_policy=platform.pull_policy,
+            tracking_uri=mlflow.url,
+            model_name=cfg.model_name,
+            min_replicas=cfg.api_min_replicas,
+            max_replicas=cfg.api_max_replicas,
+        ),
+        opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(depends_on=[trainer.job])),
+    )
+    monitoring = _monitoring(cfg, platform, serving)
+    return Workloads(
+        namespace=ns.name,
+        mlflow_service=mlflow.service_name,
+        api_service=serving.service_name,
+        trainer_job=trainer.job_name,
+        port_forward_api=_port_forward(
+            platform.kubectl, cfg.namespace, serving.service_name, API.port or 8000, SERVICE_PORT
+        ),
+        port_forward_mlflow=_port_forward(
+            platform.kubectl,
+            cfg.namespace,
+            mlflow.service_name,
+            TRACKING.port or 5000,
+            TRACKING.port or 5000,
+        ),
+        **monitoring,
+    )
+
+
+def _monitoring(
+    cfg: StackConfig, platform: Platform, serving: Serving
+) -> dict[str, pulumi.Output[str]]:
+    """The monitoring seam: filled in by `infra/monitoring.py` when monitoring is enabled."""
+    if not cfg.monitoring_enabled:
+        return {}
+    return {}

@@ -1,0 +1,188 @@
+"""Run the Pulumi program under `pulumi.runtime.set_mocks` and record what it declares.
+
+Config is loaded as the CLI would: the project's declared defaults from `Pulumi.yaml`, then the
+stack file's values, each passed as the string the CLI hands the program (lists as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pulumi
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "mlflow-serving-stack"
+ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+K8S_PREFIX = "kubernetes:"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The object as `kubectl apply` would get it (the SDK sends apiVersion and kind)."""
+        return self.inputs
+
+
+def _known_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs the providers compute, for the types whose outputs the program reads."""
+    arn = f"arn:aws:{typ.split(':')[1].split('/')[0]}::123456789012:{name}"
+    known: dict[str, dict[str, Any]] = {
+        "aws:s3/bucket:Bucket": {"bucket": f"{name}-0a1b2c", "arn": f"arn:aws:s3:::{name}-0a1b2c"},
+        "aws:iam/role:Role": {"arn": arn, "name": name},
+        "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+        "eks:index:Cluster": {
+            "kubeconfig": {"apiVersion": "v1", "kind": "Config"},
+            "kubeconfigJson": json.dumps({"apiVersion": "v1", "kind": "Config"}),
+            "oidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1."
+            "amazonaws.com/id/EXAMPLE",
+            "oidcIssuer": "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+            "oidcProviderUrl": "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+        },
+    }
+    return known.get(typ, {"arn": arn} if typ.startswith("aws:") else {})
+
+
+class Recorder(pulumi.runtime.Mocks):
+    """Echoes inputs as outputs, fills in computed outputs, and keeps every resource."""
+
+    def __init__(self) -> None:
+        self.resources: list[Recorded] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        self.resources.append(Recorded(args.typ, args.name, inputs))
+        return f"{args.name}-id", {**inputs, **_known_outputs(args.typ, args.name, inputs)}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": list(ZONES), "zoneIds": ["use1-az1", "use1-az2", "use1-az4"]}
+        return {}
+
+
+class _Monitor(pulumi.runtime.mocks.MockMonitor):
+    """Names URNs after the real project and stack on every thread.
+
+    The stock monitor reads them from context variables, which resource-reference lookups
+    (run on executor threads) do not see, so `ManagedNodeGroup(node_role=role)` would fail."""
+
+    # Shared by every run in the process: a lookup may reach the monitor of an earlier run,
+    # whose thread-local settings linger on the executor's threads. URNs name the stack.
+    registered: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, stack: str) -> None:
+        super().__init__(mocks)
+        self._stack = stack
+        self.resources = _Monitor.registered
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        if parent:
+            type_ = parent.split("::")[2].split("$").pop() + "$" + type_
+        return "urn:pulumi:" + "::".join([self._stack, PROJECT, type_, name])
+
+
+def _as_config(value: Any) -> str:
+    """What the CLI hands the program: strings, with lists and maps as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def stack_config(
+    stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Project defaults, then `Pulumi.<stack>.yaml`, then overrides (`aws:region` style keys
+    are kept as given; bare keys get the project namespace); `secrets` are set as secrets."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    values: dict[str, Any] = {
+        f"{PROJECT}:{k}": spec["default"]
+        for k, spec in project["config"].items()
+        if "default" in spec
+    }
+    values.update(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
+
+    def full(key: str) -> str:
+        return key if ":" in key else f"{PROJECT}:{key}"
+
+    values.update({full(k): v for k, v in (overrides or {}).items()})
+    values.update({full(k): v for k, v in (secrets or {}).items()})
+    return {k: _as_config(v) for k, v in values.items()}, [full(k) for k in secrets or {}]
+
+
+# What a user sets before `pulumi up -s eks`, per the README.
+EKS_REGION = {"aws:region": "us-east-1"}
+
+
+@dataclass
+class Graph:
+    """Everything one program run declared, and its exports."""
+
+    resources: list[Recorded]
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str, predicate: Callable[[Recorded], bool] = lambda r: True) -> Recorded:
+        found = [r for r in self.of_type(typ) if predicate(r)]
+        assert len(found) == 1, f"expected one {typ}, found {[r.name for r in found]}"
+        return found[0]
+
+    def types(self) -> set[str]:
+        return {r.typ for r in self.resources}
+
+    def kubernetes_objects(self) -> list[Recorded]:
+        return [
+            r
+            for r in self.resources
+            if r.typ.startswith(K8S_PREFIX) and not r.typ.startswith("kubernetes:helm")
+        ]
+
+    def pod_specs(self) -> Iterator[tuple[Recorded, dict[str, Any]]]:
+        """Every pod template: Deployments, Jobs and CronJobs."""
+        for obj in self.kubernetes_objects():
+            spec = obj.inputs.get("spec", {})
+            if obj.typ == "kubernetes:batch/v1:CronJob":
+                spec = spec["jobTemplate"]["spec"]
+            if "template" in spec:
+                yield obj, spec["template"]["spec"]
+
+
+def run_program(
+    stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+) -> Graph:
+    """Run the real program (`stacks.build(load(...))`) for a stack file under mocks."""
+    import stacks
+    from stacks.config import load
+
+    recorder = Recorder()
+    pulumi.runtime.set_mocks(
+        recorder, project=PROJECT, stack=stack, preview=False, monitor=_Monitor(recorder, stack)
+    )
+    config, secret_keys = stack_config(stack, overrides, secrets)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    graph = Graph(recorder.resources)
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        outputs = stacks.build(load(pulumi.Config()))
+        return pulumi.Output.all(**outputs.exports()).apply(graph.exports.update)
+
+    program()
+    return graph
+
+
+def resolve(output: pulumi.Input[Any]) -> Any:
+    """The value of an output created under the mocks (only inside `pulumi.runtime.test`)."""
+    return pulumi.Output.from_input(output).future()
