@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,14 +36,24 @@ def _resolve(argv: list[str]) -> list[str]:
     return [str(local), *argv[1:]] if local.exists() else argv
 
 
+def executable(name: str) -> str | None:
+    """Where `name` would run from (this environment first, then PATH), or None if nowhere."""
+    local = Path(sys.executable).with_name(name)
+    return str(local) if local.exists() else shutil.which(name)
+
+
 def start(
-    spec: ServiceSpec, env: Mapping[str, str], stdout: IO[bytes] | int | None = None
+    spec: ServiceSpec,
+    env: Mapping[str, str],
+    stdout: IO[bytes] | int | None = None,
+    stdin: IO[bytes] | int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `spec` with `env` on top of this process's environment, in its own process group."""
     full_env = {**os.environ, **spec.env, **env}
     return subprocess.Popen(
         _resolve(spec.command(full_env)),
         env=full_env,
+        stdin=stdin,
         stdout=stdout,
         stderr=subprocess.STDOUT if stdout is not None else None,
         start_new_session=True,
@@ -71,14 +83,52 @@ def wait_ready(
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after `timeout`."""
-    if proc.poll() is not None:
-        return
+    """SIGTERM the process group, then SIGKILL whatever is left of it after `timeout`."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+    _reap_group(proc.pid, timeout)
+
+
+def _reap_group(pgid: int, timeout: float) -> None:
+    """Workers a service forked (e.g. uvicorn's) can outlive the leader: end them too."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not group_exists(pgid):
+            return
+        signal_group(pgid, sig)
+        deadline = time.monotonic() + timeout
+        while group_exists(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def group_exists(pgid: int) -> bool:
+    """Whether a live (not zombie) process of the process group `pgid` is still there."""
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    procfs = Path("/proc")
+    if not procfs.is_dir():
+        return True  # no procfs (macOS): trust killpg(0)
+    # An init that reaps slowly (some containers) leaves killed members as zombies for a while.
+    return any(_live_member(entry, pgid) for entry in procfs.iterdir() if entry.name.isdigit())
+
+
+def _live_member(entry: Path, pgid: int) -> bool:
+    try:
+        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] != "Z" and int(fields[2]) == pgid
+
+
+def signal_group(pgid: int, sig: signal.Signals = signal.SIGTERM) -> None:
+    """Signal a process group that may be gone already."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

@@ -1,0 +1,67 @@
+"""The local Prometheus: scrapes the API's `/metrics` with the project's own alert rules loaded.
+
+On Kubernetes, kube-prometheus-stack does this through a ServiceMonitor; locally we run the
+`prometheus` binary when it is on PATH and say how to get it when it is not.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import MappingProxyType
+
+from services.local.config import ALERT_RULES, StackConfig
+from services.spec import ServiceSpec
+
+HINT = (
+    "prometheus is not on PATH, so the stack runs without it "
+    "(Debian/Ubuntu: `sudo apt-get install prometheus`; macOS: `brew install prometheus`)"
+)
+# The job the alert rules select on (`up{job="mlstack-api"}`); the cluster's ServiceMonitor
+# relabels to the same name.
+JOB = "mlstack-api"
+
+
+def available() -> bool:
+    return shutil.which("prometheus") is not None
+
+
+def spec(cfg: StackConfig) -> ServiceSpec:
+    """Prometheus as a ServiceSpec, so it starts, waits and stops like every other service."""
+    return ServiceSpec(
+        name="prometheus",
+        image="prometheus",
+        extra="",
+        args=(
+            "prometheus",
+            f"--config.file={write_config(cfg)}",
+            f"--storage.tsdb.path={cfg.state_dir / 'prometheus'}",
+            f"--web.listen-address={cfg.host}:{cfg.ports['prometheus']}",
+        ),
+        port=cfg.ports["prometheus"],
+        env=MappingProxyType({}),
+        ready_path="/-/ready",
+        live_path="/-/healthy",
+    )
+
+
+def config(cfg: StackConfig, rules: Path = ALERT_RULES) -> dict[str, object]:
+    """The scrape config; rule files are loaded only once issue 6 has put them in place."""
+    scrape: dict[str, object] = {
+        "job_name": JOB,
+        "metrics_path": "/metrics",
+        "static_configs": [{"targets": [f"{cfg.host}:{cfg.ports['api']}"]}],
+    }
+    return {
+        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+        "rule_files": [str(rules)] if rules.exists() else [],
+        "scrape_configs": [scrape],
+    }
+
+
+def write_config(cfg: StackConfig) -> Path:
+    path = cfg.state_dir / "prometheus.yml"
+    # JSON is YAML, so no YAML library is needed for a file nobody edits by hand.
+    path.write_text(json.dumps(config(cfg), indent=2))
+    return path

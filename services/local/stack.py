@@ -1,0 +1,233 @@
+"""`mlstack up`: MLflow, the trainer (once, if `@prod` is unset), the API, the demo, Prometheus.
+
+Each service starts from its `ServiceSpec` in its own process group, waits for its readiness
+probe, and is recorded in the state file; on any failure or stop signal everything started is
+stopped, in reverse order, and the state directory (runs, models, logs) is kept for next time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, replace
+from typing import TextIO
+
+from services.local import process, prometheus
+from services.local.config import StackConfig
+from services.local.logs import LogPump, say
+from services.local.signals import Shutdown, SignalGuard
+from services.local.state import ServiceEntry, StackState, is_supervisor
+from services.spec import API, DEMO, TRACKING, TRAINER, ServiceSpec
+
+# How long each service may take to become ready; the first MLflow start migrates its database.
+READY_TIMEOUT = {"mlflow": 180.0, "api": 300.0, "demo": 120.0, "prometheus": 60.0}
+# Logs reach the console as they are written, not when a pipe buffer fills.
+UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
+
+
+class StackError(RuntimeError):
+    """A failure `mlstack up` explains in one message, naming the service, and stops on."""
+
+
+@dataclass
+class Started:
+    spec: ServiceSpec
+    proc: subprocess.Popen[bytes]
+    pump: LogPump
+    url: str | None
+
+    def entry(self) -> ServiceEntry:
+        ready = f"{self.url}{self.spec.ready_path}" if self.url and self.spec.ready_path else None
+        return ServiceEntry(self.spec.name, self.proc.pid, self.url, ready)
+
+    def failure(self, what: str) -> str:
+        self.pump.join()
+        tail = "\n".join(f"    {line}" for line in list(self.pump.tail)[-10:])
+        return f"{what}\n  last lines of its log:\n{tail}" if tail else what
+
+
+def prod_version(tracking_uri: str, model_name: str) -> str | None:
+    """The version behind `<model>@prod`, or None when the model or the alias does not exist."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = MlflowClient(tracking_uri).get_model_version_by_alias(model_name, "prod")
+    except MlflowException as exc:
+        # No registered model yet, or a model without the alias: both mean "train first".
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise StackError(f"mlflow: cannot read {model_name}@prod: {exc}") from None
+    return str(version.version)
+
+
+class Stack:
+    def __init__(self, cfg: StackConfig, guard: SignalGuard, console: TextIO = sys.stdout) -> None:
+        self.cfg = cfg
+        self.guard = guard
+        self.console = console
+        self.started: list[Started] = []
+        self.model: str | None = None
+        self.with_prometheus = prometheus.available()
+
+    def plan(self) -> list[tuple[ServiceSpec, dict[str, str]]]:
+        """The long-running services in start order, with their environments."""
+        cfg = self.cfg
+        services = [(TRACKING, cfg.tracking_env()), (API, cfg.api_env()), (DEMO, cfg.demo_env())]
+        if self.with_prometheus:
+            services.append((prometheus.spec(cfg), {}))
+        return services
+
+    def preflight(self) -> None:
+        """Refuse to start anything when a port is taken or a command is missing."""
+        self.cfg.logs.mkdir(parents=True, exist_ok=True)
+        running = StackState.load(self.cfg.state_dir)
+        if running and is_supervisor(running.pid):
+            raise StackError(
+                f"a stack is already running from {self.cfg.state_dir} (pid {running.pid}): "
+                "see `mlstack status`, or stop it with `mlstack down`"
+            )
+        for spec, _env in [*self.plan(), (TRAINER, {})]:
+            if process.executable(spec.args[0]) is None:
+                raise StackError(f"{spec.name}: command `{spec.args[0]}` not found")
+        for spec, _env in self.plan():
+            port = self.cfg.ports[spec.name]
+            if process.port_in_use(port, self.cfg.host):
+                raise StackError(
+                    f"{spec.name}: port {port} on {self.cfg.host} is already in use; stop what "
+                    f"holds it, or pick another with --{spec.name}-port N (0 picks a free port)"
+                )
+
+    def up(self) -> None:
+        """Start every service in order, each once what it needs is ready."""
+        self.preflight()
+        if not self.with_prometheus:
+            say(self.console, prometheus.HINT)
+        services = self.plan()
+        self.start(*services[0])
+        self.train_if_needed()
+        for spec, env in services[1:]:
+            self.start(spec, env)
+        self.save("up")
+
+    def launch(self, spec: ServiceSpec, env: dict[str, str]) -> Started:
+        with self.guard.held():  # a stop signal must not land between the start and the record
+            try:
+                proc = process.start(
+                    spec, env | UNBUFFERED, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+                )
+            except OSError as exc:
+                raise StackError(f"{spec.name}: cannot run `{spec.args[0]}`: {exc}") from None
+            assert proc.stdout is not None
+            pump = LogPump(spec.name, proc.stdout, self.console, self.cfg.logs / f"{spec.name}.log")
+            url = self.cfg.url(spec.name) if spec.port else None
+            started = Started(spec, proc, pump, url)
+            self.started.append(started)
+            self.save("starting")
+        return started
+
+    def start(self, spec: ServiceSpec, env: dict[str, str]) -> None:
+        started = self.launch(spec, env)
+        if started.url is None or spec.ready_path is None:
+            return
+        try:
+            process.wait_ready(
+                f"{started.url}{spec.ready_path}",
+                started.proc,
+                timeout=READY_TIMEOUT.get(spec.name, 120.0),
+                name=spec.name,
+            )
+        except process.NotReady as exc:
+            raise StackError(started.failure(str(exc))) from None
+
+    def train_if_needed(self) -> None:
+        cfg = self.cfg
+        version = prod_version(cfg.url("mlflow"), cfg.model_name)
+        if version is None:
+            say(self.console, f"{cfg.model_name}@prod is unset: training once on {cfg.data_uri}")
+            self.train()
+            version = prod_version(cfg.url("mlflow"), cfg.model_name)
+            if version is None:
+                raise StackError(f"trainer: finished, but {cfg.model_name}@prod is still unset")
+        else:
+            say(self.console, f"{cfg.model_name}@prod is version {version}: no training needed")
+        self.model = f"{cfg.model_name}@prod = version {version}"
+
+    def train(self) -> None:
+        spec = TRAINER
+        if self.cfg.families:
+            spec = replace(TRAINER, args=(*TRAINER.args, "--families", self.cfg.families))
+        started = self.launch(spec, self.cfg.trainer_env())
+        code = started.proc.wait()
+        started.pump.join()
+        self.started.remove(started)
+        if code != 0:
+            raise StackError(started.failure(f"trainer exited with code {code}"))
+
+    def watch(self) -> None:
+        """Block until a service exits on its own (an error) or a stop signal arrives."""
+        tick = threading.Event()
+        while True:
+            for started in self.started:
+                code = started.proc.poll()
+                if code is not None:
+                    name = started.spec.name
+                    raise StackError(started.failure(f"{name} exited with code {code}"))
+            tick.wait(0.5)
+
+    def stop(self) -> None:
+        """Stop everything started, newest first; keep the state directory."""
+        self.guard.ignore_more()
+        for started in reversed(self.started):
+            say(self.console, f"stopping {started.spec.name}")
+            process.stop(started.proc)
+            started.pump.join()
+        self.started.clear()
+        StackState.clear(self.cfg.state_dir)
+
+    def save(self, status: str) -> None:
+        entries = [started.entry() for started in self.started]
+        StackState(pid=os.getpid(), status=status, services=entries, model=self.model).save(
+            self.cfg.state_dir
+        )
+
+
+def run(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
+    """Run the stack in the foreground until a stop signal or a failure; the exit code."""
+    guard = SignalGuard()
+    with guard.installed():
+        stack = Stack(cfg.resolved(), guard, console)
+        try:
+            stack.up()
+            console.write(table(StackState.load(stack.cfg.state_dir)))
+            console.flush()
+            stack.watch()
+        except Shutdown as exc:
+            say(console, f"{exc} received: stopping the stack")
+            return 0
+        except StackError as exc:
+            say(console, f"error: {exc}")
+            say(console, "stopping what was started")
+            return 1
+        finally:
+            stack.stop()
+            say(console, f"stopped; {stack.cfg.state_dir} is kept, `mlstack up` resumes from it")
+    return 0
+
+
+def table(state: StackState | None) -> str:
+    """The one table of URLs printed when everything is up (also by `status` and `--detach`)."""
+    if state is None:
+        return "no stack is running\n"
+    rows = [(entry.name, entry.url or "") for entry in state.services if entry.url]
+    api = next((url for name, url in rows if name == "api"), None)
+    if api:
+        rows.append(("api docs", f"{api}/docs"))
+    if state.model:
+        rows.append(("model", state.model))
+    width = max(len(name) for name, _ in rows)
+    lines = [f"  {name:<{width}}  {value}" for name, value in rows]
+    rule = "  " + "-" * max(len(line) - 2 for line in lines)
+    return "\n".join(["", rule, *lines, rule, ""]) + "\n"

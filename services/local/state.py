@@ -1,0 +1,74 @@
+"""The stack's state file: who supervises it and which processes it started, for `down`/`status`.
+
+The supervisor rewrites it after every start, so even a supervisor killed mid-startup leaves
+enough behind for `mlstack down` to stop what it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FILE = "stack.json"
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    name: str
+    pid: int
+    url: str | None = None
+    ready_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StackState:
+    pid: int  # the supervising `mlstack up`
+    status: str = "starting"  # "starting", then "up" once every service is ready
+    services: list[ServiceEntry] = field(default_factory=list)
+    model: str | None = None  # e.g. "ForecastModel@prod = version 1"
+
+    def save(self, state_dir: Path) -> None:
+        tmp = state_dir / (FILE + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(state_dir / FILE)  # atomic, so readers never see half a file
+
+    @classmethod
+    def load(cls, state_dir: Path) -> StackState | None:
+        try:
+            raw = json.loads((state_dir / FILE).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        services = [ServiceEntry(**entry) for entry in raw.pop("services", [])]
+        return cls(services=services, **raw)
+
+    @staticmethod
+    def clear(state_dir: Path) -> None:
+        (state_dir / FILE).unlink(missing_ok=True)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live process (zombies count as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (macOS): trust kill(0)
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def is_supervisor(pid: int) -> bool:
+    """Alive and running `mlstack`: a stale state file's pid may since belong to someone else."""
+    if not alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no procfs (macOS): trust kill(0)
+    return b"mlstack" in cmdline

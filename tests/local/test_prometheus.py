@@ -1,0 +1,60 @@
+"""The local Prometheus config is valid, scrapes the API as the alert rules expect, loads them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services.local import prometheus
+from services.local.config import ALERT_RULES, DEFAULT_PORTS, StackConfig
+
+needs_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None,
+    reason="promtool is not installed (make test installs it with the prometheus package)",
+)
+
+
+def _cfg(tmp_path: Path) -> StackConfig:
+    return StackConfig(state_dir=tmp_path, ports={**DEFAULT_PORTS, "api": 8123})
+
+
+def test_scrape_targets_the_api_metrics_route(tmp_path: Path) -> None:
+    (scrape,) = prometheus.config(_cfg(tmp_path))["scrape_configs"]  # type: ignore[misc]
+    assert scrape["metrics_path"] == "/metrics"
+    assert scrape["static_configs"] == [{"targets": ["127.0.0.1:8123"]}]
+
+
+def test_scrape_job_is_the_job_the_alert_rules_select() -> None:
+    jobs = set(re.findall(r'job="([^"]+)"', ALERT_RULES.read_text()))
+    assert jobs == {prometheus.JOB}
+
+
+def test_alert_rules_are_loaded_when_present_and_skipped_when_not(tmp_path: Path) -> None:
+    assert prometheus.config(_cfg(tmp_path))["rule_files"] == [str(ALERT_RULES)]
+    missing = tmp_path / "none.yaml"
+    assert prometheus.config(_cfg(tmp_path), rules=missing)["rule_files"] == []
+
+
+@needs_promtool
+def test_promtool_accepts_the_written_config_with_its_rules(tmp_path: Path) -> None:
+    path = prometheus.write_config(_cfg(tmp_path))
+    assert json.loads(path.read_text())["rule_files"] == [str(ALERT_RULES)]
+    result = subprocess.run(
+        ["promtool", "check", "config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_spec_listens_on_the_configured_port_and_keeps_data_in_the_state_dir(
+    tmp_path: Path,
+) -> None:
+    spec = prometheus.spec(_cfg(tmp_path))
+    assert f"--web.listen-address=127.0.0.1:{DEFAULT_PORTS['prometheus']}" in spec.args
+    assert f"--storage.tsdb.path={tmp_path / 'prometheus'}" in spec.args
+    assert spec.ready_path == "/-/ready"
