@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
+import pulumi_random as random
 
 from infra.mlflow_server import MlflowServer, MlflowServerArgs
+from infra.monitoring import Monitoring, MonitoringArgs, Size
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import res_name, selector_labels
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
@@ -21,6 +23,7 @@ from infra.trainer import Trainer, TrainerArgs
 from services.spec import API, TRACKING, TRAINER
 from stacks.config import StackConfig, secret
 
+GRAFANA_LOCAL_PORT = 3000
 DATA_FILE = Path(__file__).resolve().parents[1] / "services" / "data" / "airline.csv"
 
 
@@ -37,6 +40,7 @@ class Platform:
     storage_class: pulumi.Input[str] | None = None
     mlflow_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     trainer_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    monitoring_size: Size = "small"
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
         ),
         opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(depends_on=[trainer.job])),
     )
-    monitoring = _monitoring(cfg, platform, serving)
+    monitoring = _monitoring(cfg, platform, ns.name, serving)
     return Workloads(
         namespace=ns.name,
         mlflow_service=mlflow.service_name,
@@ -147,10 +151,37 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
     )
 
 
+def _grafana_password(cfg: StackConfig) -> pulumi.Output[str]:
+    """The configured secret, or a generated one kept in state (exported as a secret)."""
+    configured = secret(cfg.grafana_admin_password)
+    if configured is not None:
+        return configured
+    generated = random.RandomPassword(
+        res_name(cfg.prefix, "grafana-admin"), length=24, special=False
+    )
+    return pulumi.Output.secret(generated.result)
+
+
 def _monitoring(
-    cfg: StackConfig, platform: Platform, serving: Serving
+    cfg: StackConfig, platform: Platform, namespace: pulumi.Output[str], serving: Serving
 ) -> dict[str, pulumi.Output[str]]:
-    """The monitoring seam: filled in by `infra/monitoring.py` when monitoring is enabled."""
+    """kube-prometheus-stack, the API's ServiceMonitor, dashboards and alerts, when enabled."""
     if not cfg.monitoring_enabled:
         return {}
-    return {}
+    password = _grafana_password(cfg)
+    monitoring = Monitoring(
+        cfg.prefix,
+        MonitoringArgs(
+            grafana_admin_password=password,
+            api_namespace=namespace,
+            chart_version=cfg.monitoring_chart_version,
+            size=platform.monitoring_size,
+        ),
+        opts=pulumi.ResourceOptions.merge(
+            platform.opts, pulumi.ResourceOptions(depends_on=[serving.service])
+        ),
+    )
+    forward = pulumi.Output.all(monitoring.namespace, monitoring.grafana_service).apply(
+        lambda v: f"{platform.kubectl} -n {v[0]} port-forward svc/{v[1]} {GRAFANA_LOCAL_PORT}:80"
+    )
+    return {"port_forward_grafana": forward, "grafana_admin_password": password}

@@ -40,6 +40,7 @@ def _known_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
         "aws:s3/bucket:Bucket": {"bucket": f"{name}-0a1b2c", "arn": f"arn:aws:s3:::{name}-0a1b2c"},
         "aws:iam/role:Role": {"arn": arn, "name": name},
         "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+        "random:index/randomPassword:RandomPassword": {"result": "generated-password"},
         "eks:index:Cluster": {
             "kubeconfig": {"apiVersion": "v1", "kind": "Config"},
             "kubeconfigJson": json.dumps({"apiVersion": "v1", "kind": "Config"}),
