@@ -11,3 +11,16 @@ import typer
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 # Register each subcommand here, one line per service.
+from services.serving.cli import serve  # noqa: E402
+
+app.command("serve")(serve)
+from services.demo.cli import demo  # noqa: E402
+from services.local.cli import down, status, up  # noqa: E402
+
+app.command("demo")(demo)
+app.command("up")(up)
+app.command("down")(down)
+app.command("status")(status)
+from services.trainer.cli import train  # noqa: E402
+
+app.command("train")(train)

@@ -1,0 +1,1 @@
+"""The serving API: follows `models:/<name>@<alias>` and serves forecasts over HTTP."""

@@ -1,0 +1,62 @@
+"""Dependencies shared by the routers: the served model and the optional bearer token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.serving.holder import ModelHolder, Served
+from services.serving.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_holder(request: Request) -> ModelHolder:
+    return request.app.state.holder  # type: ignore[no-any-return]
+
+
+def not_loaded(settings: Settings) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"model not loaded: no version of {settings.model_name}@{settings.model_alias} "
+        "is being served yet; retry later",
+        headers={"Retry-After": str(settings.retry_after_seconds)},
+    )
+
+
+def get_served(request: Request) -> Served:
+    """The version this request uses to the end, whatever swaps happen meanwhile."""
+    served = request.app.state.holder.current
+    if served is None:
+        raise not_loaded(request.app.state.settings)
+    return served  # type: ignore[no-any-return]
+
+
+_bearer = HTTPBearer(auto_error=False, description="The API_TOKEN the server was started with.")
+
+
+def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """401 unless the request carries the configured bearer token (compared in constant time)."""
+    expected: bytes | None = request.app.state.settings.token
+    if expected is None:
+        return
+    given = credentials.credentials.encode() if credentials is not None else b""
+    if not hmac.compare_digest(given, expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong bearer token: send 'Authorization: Bearer <API_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+ServedDep = Annotated[Served, Depends(get_served)]

@@ -1,0 +1,101 @@
+"""Computing one forecast from a loaded model, serialising it once, and caching it.
+
+A forecast from a fixed model version is deterministic, so the serialised JSON of each
+(horizon, level) is kept in a bounded LRU that belongs to the served version: a swap drops it
+with the version. Identical requests that arrive while the first is still computing share one
+computation instead of piling onto the worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cachetools import LRUCache
+
+from services.serving.loader import Predictor
+
+Key = tuple[int, float | None]  # (horizon, level); the version is the cache's owner
+
+
+@dataclass(frozen=True)
+class Forecast:
+    body: bytes  # the records as a JSON array, exactly as MLflow's scoring server writes them
+    yhat: tuple[float, ...]
+
+
+def encode_predictions(raw: Any) -> bytes:
+    """JSON for a prediction the way `mlflow models serve` writes it, with orjson when it can."""
+    from mlflow.utils.proto_json_utils import NumpyEncoder, _get_jsonable_obj
+
+    obj = _get_jsonable_obj(raw, pandas_orient="records")
+    if _all_finite(raw):
+        try:
+            return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+        except TypeError:
+            pass
+    # NaN/Infinity (orjson would write null) and types orjson does not know: MLflow's own way.
+    return json.dumps(obj, cls=NumpyEncoder).encode()
+
+
+def _all_finite(raw: Any) -> bool:
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(raw, pd.DataFrame):
+        return False
+    numbers = raw.select_dtypes("number")
+    return bool(np.isfinite(numbers.to_numpy(dtype=float)).all()) if numbers.size else True
+
+
+def compute(model: Predictor, horizon: int, level: float | None) -> Forecast:
+    """Run the model for one request row (blocking: call it from a worker thread)."""
+    import pandas as pd
+
+    columns: dict[str, list[Any]] = {"n_periods": [horizon]}
+    if level is not None:
+        columns["level"] = [level]
+    raw = model.predict(pd.DataFrame(columns))
+    yhat = tuple(float(v) for v in raw["yhat"]) if "yhat" in getattr(raw, "columns", ()) else ()
+    return Forecast(body=encode_predictions(raw), yhat=yhat)
+
+
+class ForecastCache:
+    """A bounded LRU of forecasts with single-flight misses; size 0 computes every request."""
+
+    def __init__(self, size: int, on_computed: Callable[[Key, Forecast], None]) -> None:
+        self._lru: LRUCache[Key, Forecast] | None = LRUCache(size) if size > 0 else None
+        self._pending: dict[Key, asyncio.Future[Forecast]] = {}
+        self._on_computed = on_computed
+
+    def __len__(self) -> int:
+        return len(self._lru) if self._lru is not None else 0
+
+    async def get(self, key: Key, work: Callable[[], Forecast]) -> Forecast:
+        if self._lru is None:
+            return self._done(key, await asyncio.to_thread(work))
+        hit = self._lru.get(key)
+        if hit is not None:
+            return hit
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(work))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda task: self._settle(key, task))
+        # shield: a client that disconnects must not cancel the computation others wait on.
+        return await asyncio.shield(pending)
+
+    def _settle(self, key: Key, task: asyncio.Future[Forecast]) -> None:
+        self._pending.pop(key, None)
+        if task.cancelled() or task.exception() is not None:
+            return  # the waiters see the exception; nothing is cached
+        assert self._lru is not None
+        self._lru[key] = self._done(key, task.result())
+
+    def _done(self, key: Key, forecast: Forecast) -> Forecast:
+        self._on_computed(key, forecast)
+        return forecast

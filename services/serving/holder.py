@@ -1,0 +1,72 @@
+"""The served model: one immutable `Served` at a time, swapped atomically.
+
+A request takes `holder.current` once and uses that object to the end, so a swap never changes
+the model under a request in flight; the old version (and its cache) is freed when the last
+request using it finishes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import orjson
+
+from services.serving.forecasts import Forecast, ForecastCache, Key, compute
+from services.serving.loader import ModelRef, Predictor
+from services.serving.metrics import Metrics
+
+
+@dataclass
+class Served:
+    ref: ModelRef
+    model: Predictor
+    loaded_at: float
+    load_seconds: float
+    cache: ForecastCache
+    model_json: bytes = field(init=False)  # {"name","version","run_id"}, serialised once
+
+    def __post_init__(self) -> None:
+        self.model_json = orjson.dumps(
+            {"name": self.ref.name, "version": self.ref.version, "run_id": self.ref.run_id}
+        )
+
+    async def forecast(self, horizon: int, level: float | None) -> Forecast:
+        return await self.cache.get((horizon, level), partial(compute, self.model, horizon, level))
+
+
+class ModelHolder:
+    """Holds the served version and keeps the model gauges in step with it."""
+
+    def __init__(self, metrics: Metrics, cache_size: int) -> None:
+        self.metrics = metrics
+        self.cache_size = cache_size
+        self.current: Served | None = None
+
+    def build(self, ref: ModelRef, model: Predictor, load_seconds: float) -> Served:
+        """A `Served` for a freshly loaded model, not yet visible to requests."""
+        return Served(
+            ref=ref,
+            model=model,
+            loaded_at=time.time(),
+            load_seconds=load_seconds,
+            cache=ForecastCache(self.cache_size, self._observe),
+        )
+
+    def swap(self, served: Served) -> Served | None:
+        """Serve `served` from the next request on; returns the version it replaced."""
+        previous, self.current = self.current, served
+        self.metrics.served(
+            served.ref, previous.ref if previous else None, served.loaded_at, served.load_seconds
+        )
+        return previous
+
+    def clear(self) -> None:
+        self.current = None
+        self.metrics.model_loaded.set(0)
+
+    def _observe(self, key: Key, forecast: Forecast) -> None:
+        observe = self.metrics.value.observe
+        for value in forecast.yhat:
+            observe(value)

@@ -1,0 +1,160 @@
+"""MLflow's scoring protocol for `/invocations`, answered as `mlflow models serve` answers it.
+
+Two paths. The fast one recognises the forecasting requests this API exists for (rows of an
+integer `n_periods` and an optional float `level`, in any of the four JSON formats) and answers
+them from the forecast cache, row by row, without pandas. Everything else (CSV, `params`, other
+columns, odd types, out-of-range values, malformed JSON) takes MLflow's own scoring code, so
+its answers and its error messages are MLflow's by construction; a guard in front of the model
+adds the horizon limit and names the field at fault.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from services.serving.loader import Predictor
+
+FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
+COLUMNS = frozenset({"n_periods", "level"})
+JSON = "application/json"
+Row = tuple[int, float | None]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    media_type: str = JSON
+
+
+def fast_rows(body: bytes, content_type: str | None, max_horizon: int) -> list[Row] | None:
+    """The request's (n_periods, level) rows when it is a plain, valid forecast request."""
+    if content_type not in (JSON, "application/json; charset=utf-8"):
+        return None
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict) or len(payload) != 1:
+        return None  # `params`, several formats or none: MLflow decides
+    ((fmt, data),) = payload.items()
+    records = _records(fmt, data)
+    if not records:
+        return None
+    rows = [_row(record, max_horizon) for record in records]
+    return None if None in rows else rows  # type: ignore[return-value]
+
+
+def _records(fmt: str, data: Any) -> list[dict[str, Any]] | None:
+    if fmt == "dataframe_split":
+        return _from_split(data)
+    if fmt in FORMATS:  # records, or for inputs/instances also a dict of equal-length columns
+        if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+            lengths = {len(v) for v in data.values()}
+            if len(lengths) != 1:
+                return None
+            columns = zip(*data.values(), strict=True)
+            return [dict(zip(data, values, strict=True)) for values in columns]
+        if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+            keys = {frozenset(r) for r in data}
+            return data if len(keys) == 1 else None  # missing cells become NaN in MLflow
+    return None
+
+
+def _from_split(data: Any) -> list[dict[str, Any]] | None:
+    if not isinstance(data, dict) or not set(data) <= {"columns", "data", "index"}:
+        return None
+    columns, values = data.get("columns"), data.get("data")
+    if not isinstance(columns, list) or not isinstance(values, list):
+        return None
+    if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+        return None
+    if not all(isinstance(v, list) and len(v) == len(columns) for v in values):
+        return None
+    return [dict(zip(columns, v, strict=True)) for v in values]
+
+
+def _row(record: dict[str, Any], max_horizon: int) -> Row | None:
+    if not record.keys() <= COLUMNS:
+        return None
+    horizon, level = record.get("n_periods"), record.get("level")
+    if type(horizon) is not int or not 1 <= horizon <= max_horizon:
+        return None
+    if level is None and "level" not in record:
+        return horizon, None
+    if type(level) is not float or not 0.0 < level < 1.0:
+        return None
+    return horizon, level
+
+
+def join_predictions(bodies: list[bytes]) -> bytes:
+    """`{"predictions": [...]}` from per-row JSON arrays, without parsing them again."""
+    if len(bodies) == 1:
+        return b'{"predictions":' + bodies[0] + b"}"
+    return b'{"predictions":[' + b",".join(b[1:-1] for b in bodies if len(b) > 2) + b"]}"
+
+
+def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: int) -> Answer:
+    """MLflow's own `/invocations` logic (blocking: run it in a worker thread)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    guarded = _Guarded(model, max_horizon)
+    schema = guarded.metadata.get_input_schema()
+    try:
+        result = scoring_server.invocations(body, content_type or "", guarded, schema)
+    except MlflowException as exc:
+        return Answer(_client_status(exc.get_http_status_code()), exc.serialize_as_json().encode())
+    except Exception as exc:  # anything the client sent that MLflow did not anticipate
+        message = f"Could not score the request ({type(exc).__name__}): {exc}"
+        return Answer(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": message}))
+    return Answer(result.status, result.response.encode(), result.mimetype)
+
+
+def _client_status(status: int) -> int:
+    return status if 400 <= status < 500 else 400
+
+
+class _Guarded:
+    """The model behind a check of `n_periods` and `level`, before any forecasting work."""
+
+    def __init__(self, model: Any, max_horizon: int) -> None:
+        self._model = model
+        self._max = max_horizon
+        self.metadata = model.metadata
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):
+            _check(data, self._max)
+        return self._model.predict(data, params=params)
+
+
+def _check(frame: Any, max_horizon: int) -> None:
+    from mlflow.exceptions import MlflowException
+
+    if "n_periods" in frame and len(frame):
+        values = frame["n_periods"]
+        bad = [v for v in values if not _is_number(v) or not 1 <= v <= max_horizon]
+        if bad:
+            raise MlflowException.invalid_parameter_value(
+                f"n_periods must be an integer from 1 to {max_horizon}; got {bad[0]!r}"
+            )
+    if "level" in frame and len(frame):
+        bad = [v for v in frame["level"] if not _is_number(v) or not 0 < v < 1]
+        if bad:
+            raise MlflowException.invalid_parameter_value(
+                f"level must be a number strictly between 0 and 1; got {bad[0]!r}"
+            )
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

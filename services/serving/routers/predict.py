@@ -1,0 +1,41 @@
+"""`POST /predict`: a forecast of `horizon` periods with intervals, and the version behind it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.exceptions import RequestValidationError
+
+from services.serving.deps import HolderDep, ServedDep, SettingsDep
+from services.serving.schemas import PredictRequest, PredictResponse, Problem
+
+router = APIRouter(tags=["forecast"])
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "API_TOKEN is set and the bearer token is wrong"},
+    413: {"description": "Request body over the size limit"},
+    503: {"model": Problem, "description": "No model version loaded yet (see Retry-After)"},
+}
+
+
+@router.post("/predict", response_model=PredictResponse, responses=ERRORS)
+async def predict(
+    request: PredictRequest, served: ServedDep, settings: SettingsDep, holder: HolderDep
+) -> Response:
+    """Forecast the next `horizon` periods; identical requests are answered from a cache."""
+    if request.horizon > settings.max_horizon:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": ("body", "horizon"),
+                    "msg": f"Input should be less than or equal to {settings.max_horizon}",
+                    "input": request.horizon,
+                    "ctx": {"le": settings.max_horizon},
+                }
+            ]
+        )
+    forecast = await served.forecast(request.horizon, request.level)
+    holder.metrics.horizon.observe(request.horizon)
+    # Both parts are JSON serialised once (at load and on the cache miss); joining is enough.
+    body = b'{"model":' + served.model_json + b',"forecast":' + forecast.body + b"}"
+    return Response(body, media_type="application/json")

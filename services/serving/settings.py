@@ -1,0 +1,33 @@
+"""Serving settings, read from the environment (names as the deployment sets them)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything `mlstack serve` needs; each field's env name is its upper-case name."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", protected_namespaces=())
+
+    mlflow_tracking_uri: str | None = None
+    model_name: str = "ForecastModel"
+    model_alias: str = "prod"
+    model_poll_seconds: float = Field(30.0, gt=0)
+    max_horizon: int = Field(365, ge=1)
+    api_token: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    forecast_cache_size: int = Field(512, ge=0)  # 0 disables the cache (benchmarks)
+    retry_after_seconds: int = Field(5, ge=1)
+    log_level: str = "info"
+
+    @property
+    def token(self) -> bytes | None:
+        """The bearer token as bytes for a constant-time compare; None when auth is off."""
+        if self.api_token is None or not self.api_token.get_secret_value():
+            return None
+        return self.api_token.get_secret_value().encode()
