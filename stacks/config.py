@@ -29,22 +29,27 @@ PROJECT = "mlflow-serving-stack"
 TARGETS = ("minikube", "eks")
 
 # A reference must pin a tag or a digest: `latest` or no tag makes rollouts unrepeatable.
-_IMAGE = re.compile(
-    r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9._-]+)*"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$"
-)
+_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|m|k|M|G)?$")
 _PRIVATE = [IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 
 
 def _image(value: str) -> str:
-    match = _IMAGE.match(value)
-    if not match:
+    name, _, digest = value.partition("@")
+    head, _, last = name.rpartition("/")
+    repo, _, tag = last.partition(":")
+    path = f"{head}/{repo}" if head else repo
+    if not _NAME.match(path) or (tag and not _TAG.match(tag)) or (
+        digest and not _DIGEST.match(digest)
+    ):
         raise ValueError(f"'{value}' is not an image reference")
-    if not match.group("tag") and "@sha256:" not in value:
+    if not tag and not digest:
         raise ValueError(f"'{value}' has no tag; pin one, e.g. '{value}:0.1.0'")
-    if match.group("tag") == "latest":
+    if tag == "latest" and not digest:
         raise ValueError(f"'{value}' uses 'latest'; pin a version tag or a digest")
     return value
 
@@ -301,6 +306,8 @@ def format_errors(err: ValidationError) -> str:
         elif item["type"] == "extra_forbidden":
             lines.append(f"  {key}: is not a known key (fix: pulumi config rm {PROJECT}:{key})")
             continue
+        # Values are echoed: escape control characters so each key stays on one line.
+        message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
         lines.append(f"  {key}: {message} (fix: {_hint(key)})")
     return "\n".join(lines)
 

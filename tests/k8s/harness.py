@@ -6,6 +6,7 @@ stack file's values, each passed as the string the CLI hands the program (lists 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,26 @@ class Recorded:
     @property
     def manifest(self) -> dict[str, Any]:
         """The object as `kubectl apply` would get it (the SDK sends apiVersion and kind)."""
-        return self.inputs
+        return unsecret(self.inputs)
+
+
+SECRET_SIG = pulumi.runtime.rpc._special_secret_sig
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a recorded input arrived as a Pulumi secret."""
+    return isinstance(value, dict) and value.get(pulumi.runtime.rpc._special_sig_key) == SECRET_SIG
+
+
+def unsecret(value: Any) -> Any:
+    """The recorded inputs with secret wrappers replaced by their values."""
+    if is_secret(value):
+        return unsecret(value["value"])
+    if isinstance(value, dict):
+        return {k: unsecret(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsecret(v) for v in value]
+    return value
 
 
 def _known_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +120,11 @@ def _as_config(value: Any) -> str:
     return str(value)
 
 
+@functools.cache
+def _yaml(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
 def stack_config(
     stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
@@ -153,7 +178,7 @@ class Graph:
     def pod_specs(self) -> Iterator[tuple[Recorded, dict[str, Any]]]:
         """Every pod template: Deployments, Jobs and CronJobs."""
         for obj in self.kubernetes_objects():
-            spec = obj.inputs.get("spec", {})
+            spec = obj.manifest.get("spec", {})
             if obj.typ == "kubernetes:batch/v1:CronJob":
                 spec = spec["jobTemplate"]["spec"]
             if "template" in spec:
@@ -187,3 +212,34 @@ def run_program(
 def resolve(output: pulumi.Input[Any]) -> Any:
     """The value of an output created under the mocks (only inside `pulumi.runtime.test`)."""
     return pulumi.Output.from_input(output).future()
+
+
+_RUNS: dict[tuple[str, str, str], Graph] = {}
+
+
+def program(stack: str, overrides: dict[str, Any] | None = None,
+            secrets: dict[str, str] | None = None) -> Graph:
+    """`run_program`, run once per distinct config in the session: a run costs seconds."""
+    key = (stack, json.dumps(overrides or {}, sort_keys=True),
+           json.dumps(secrets or {}, sort_keys=True))
+    if key not in _RUNS:
+        _RUNS[key] = run_program(stack, overrides, secrets)
+    return _RUNS[key]
+
+
+def minikube() -> Graph:
+    return program("minikube")
+
+
+def eks() -> Graph:
+    return program("eks", EKS_REGION)
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    """A container's env as name -> value (or the valueFrom reference)."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def containers(graph: Graph, name: str) -> list[dict[str, Any]]:
+    """Every container called `name` (a ServiceSpec name) across the graph's pod templates."""
+    return [c for _, spec in graph.pod_specs() for c in spec["containers"] if c["name"] == name]

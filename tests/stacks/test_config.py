@@ -1,0 +1,214 @@
+"""Stack config: every bad key is refused with a message naming it and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from k8s.harness import EKS_REGION, PROJECT, ROOT, stack_config
+from pydantic import ValidationError
+
+from stacks.config import MODELS, EksConfig, MinikubeConfig, format_errors, load, parse
+
+EKS = {"target": "eks", "region": "us-east-1",
+       "mlflow_image": "ghcr.io/o/mlstack-mlflow:1", "trainer_image": "ghcr.io/o/mlstack-trainer:1",
+       "api_image": "ghcr.io/o/mlstack-serving:1"}
+
+
+def errors(raw: dict[str, Any], plaintext: frozenset[str] = frozenset()) -> str:
+    with pytest.raises(ValidationError) as caught:
+        parse(raw, plaintext)
+    return format_errors(caught.value)
+
+
+def load_stack(stack: str, overrides: dict[str, Any] | None = None,
+               secrets: dict[str, str] | None = None) -> Any:
+    config, secret_keys = stack_config(stack, overrides, secrets)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    return load(pulumi.Config(PROJECT))
+
+
+def test_minikube_stack_file_loads_as_minikube_config() -> None:
+    cfg = load_stack("minikube")
+    assert isinstance(cfg, MinikubeConfig)
+    assert cfg.kube_context == "minikube"
+
+
+def test_eks_stack_file_loads_as_eks_config_once_region_is_set() -> None:
+    cfg = load_stack("eks", EKS_REGION)
+    assert isinstance(cfg, EksConfig)
+    assert cfg.region == "us-east-1"
+    assert [str(c) for c in cfg.public_subnet_cidrs] == ["10.0.0.0/20", "10.0.16.0/20"]
+
+
+def test_target_key_not_stack_name_picks_the_model() -> None:
+    # A new stack (say `staging`) only needs `target: eks`; the stack name plays no part.
+    cfg = load_stack("minikube", {"target": "eks", **EKS_REGION, **{k: v for k, v in EKS.items()
+                                                                    if k.endswith("image")}})
+    assert isinstance(cfg, EksConfig)
+
+
+def test_eks_without_region_says_how_to_set_it() -> None:
+    with pytest.raises(pulumi.RunError, match=r"region: is required \(fix: pulumi config set "
+                                              r"aws:region us-east-1\)"):
+        load_stack("eks")
+
+
+def test_unknown_target_lists_valid_values() -> None:
+    assert "target: 'gke' is not a target; valid values: minikube, eks" in errors({"target": "gke"})
+
+
+def test_malformed_cidr_is_refused() -> None:
+    message = errors({**EKS, "vpc_cidr": "10.0.0.300/16"})
+    assert "vpc_cidr: '10.0.0.300/16' is not a valid IPv4 CIDR" in message
+
+
+def test_cidr_with_host_bits_is_refused() -> None:
+    message = errors({**EKS, "endpoint_public_access_cidrs": ["203.0.113.7/24"]})
+    assert "endpoint_public_access_cidrs: '203.0.113.7/24' is not a valid IPv4 CIDR" in message
+
+
+def test_public_vpc_range_is_refused() -> None:
+    assert "vpc_cidr: 8.8.0.0/16 is not a private (RFC 1918) range" in errors(
+        {**EKS, "vpc_cidr": "8.8.0.0/16", "public_subnet_cidrs": ["8.8.0.0/20", "8.8.16.0/20"]})
+
+
+def test_overlapping_subnets_are_refused() -> None:
+    message = errors({**EKS, "public_subnet_cidrs": ["10.0.0.0/20", "10.0.8.0/21"]})
+    assert "public_subnet_cidrs: 10.0.0.0/20 overlaps 10.0.8.0/21" in message
+
+
+def test_subnet_outside_the_vpc_is_refused() -> None:
+    message = errors({**EKS, "public_subnet_cidrs": ["10.0.0.0/20", "10.1.0.0/20"]})
+    assert "public_subnet_cidrs: 10.1.0.0/20 is outside vpc_cidr 10.0.0.0/16" in message
+
+
+def test_one_subnet_is_fewer_than_two_zones() -> None:
+    message = errors({**EKS, "public_subnet_cidrs": ["10.0.0.0/20"]})
+    assert "public_subnet_cidrs: EKS needs subnets in at least two availability zones; got 1" in (
+        message)
+
+
+def test_one_distinct_zone_is_fewer_than_two_zones() -> None:
+    message = errors({**EKS, "availability_zones": ["us-east-1a", "us-east-1a"]})
+    assert "availability_zones: EKS needs at least two distinct availability zones" in message
+
+
+def test_zones_outside_the_region_are_refused() -> None:
+    message = errors({**EKS, "availability_zones": ["eu-west-1a", "eu-west-1b"]})
+    assert "availability_zones: ['eu-west-1a', 'eu-west-1b'] are not in region us-east-1" in message
+
+
+def test_node_min_above_desired_is_refused() -> None:
+    message = errors({**EKS, "node_min_size": 3, "node_desired_size": 2, "node_max_size": 4})
+    assert "node_desired_size: 2 is below node_min_size (3); need min <= desired <= max" in message
+
+
+def test_node_desired_above_max_is_refused() -> None:
+    message = errors({**EKS, "node_min_size": 1, "node_desired_size": 5, "node_max_size": 3})
+    assert "node_max_size: 3 is below node_desired_size (5); need min <= desired <= max" in message
+
+
+@pytest.mark.parametrize("image", ["mlstack-serving", "localhost:5000/mlstack-serving"])
+def test_image_without_tag_is_refused(image: str) -> None:
+    message = errors({"target": "minikube", "api_image": image})
+    assert f"api_image: '{image}' has no tag; pin one, e.g. '{image}:0.1.0'" in message
+
+
+def test_latest_tag_is_refused() -> None:
+    assert "uses 'latest'" in errors({"target": "minikube", "api_image": "mlstack-serving:latest"})
+
+
+def test_digest_pins_an_image_without_tag() -> None:
+    image = "ghcr.io/o/mlstack-serving@sha256:" + "a" * 64
+    assert parse({**EKS, "api_image": image}).api_image == image
+
+
+def test_eks_image_without_registry_is_refused() -> None:
+    message = errors({**EKS, "api_image": "mlstack-serving:0.1.0"})
+    assert "api_image: 'mlstack-serving:0.1.0' names no registry" in message
+
+
+@pytest.mark.parametrize("key", ["grafana_admin_password", "mlflow_database_uri"])
+def test_secret_in_plain_text_is_refused(key: str) -> None:
+    message = errors({"target": "minikube", key: "hunter2"}, frozenset({key}))
+    assert (f"{key}: is stored in plain text; it must be a Pulumi secret "
+            f"(fix: pulumi config set --secret {PROJECT}:{key} <value>)") in message
+    assert "hunter2" not in message
+
+
+def test_secret_set_as_secret_is_accepted_and_kept_secret() -> None:
+    cfg = load_stack("minikube", secrets={"grafana_admin_password": "s3cret-value"})
+    assert cfg.grafana_admin_password is not None
+    assert cfg.grafana_admin_password.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(cfg)
+
+
+def test_plain_secret_through_pulumi_config_stops_with_run_error() -> None:
+    with pytest.raises(pulumi.RunError, match="grafana_admin_password: is stored in plain text"):
+        load_stack("minikube", {"grafana_admin_password": "hunter2"})
+
+
+def test_misspelt_key_is_reported_with_rm_hint() -> None:
+    with pytest.raises(pulumi.RunError, match=rf"node_desired_szie: is not a known key "
+                                              rf"\(fix: pulumi config rm {PROJECT}:node_desired_szie\)"):
+        load_stack("minikube", {"node_desired_szie": "2"})
+
+
+def test_every_bad_key_gets_its_own_line() -> None:
+    message = errors({**EKS, "api_image": "x", "node_min_size": 0, "trainer_schedule": "daily"})
+    lines = message.splitlines()[1:]
+    assert [line.split(":")[0].strip() for line in lines] == [
+        "api_image", "trainer_schedule", "node_min_size"]
+
+
+def test_malformed_list_value_names_the_key() -> None:
+    with pytest.raises(pulumi.RunError, match="public_subnet_cidrs: "):
+        load_stack("eks", {**EKS_REGION, "public_subnet_cidrs": "10.0.0.0/20"})
+
+
+def test_pulumi_yaml_declares_every_key_with_description_and_the_model_default() -> None:
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    fields = {k: f for model in MODELS.values() for k, f in model.model_fields.items()}
+    fields.pop("region")  # the AWS provider's own key, aws:region
+    assert set(declared) == set(fields)
+    for key, spec in declared.items():
+        assert spec.get("description"), key
+        default = fields[key].default
+        if key == "target":
+            continue  # each model defaults to its own target; the project default is minikube
+        expected = "" if default is None else default
+        if isinstance(expected, tuple):
+            expected = [str(v) for v in expected]
+        elif not isinstance(expected, bool | int):
+            expected = str(expected)
+        assert spec["default"] == expected, key
+
+
+@pytest.mark.parametrize("stack", ["minikube", "eks"])
+def test_stack_files_hold_only_declared_keys(stack: str) -> None:
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    values = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert {k.removeprefix(f"{PROJECT}:") for k in values} <= set(declared)
+
+
+KEYS = sorted({k for model in MODELS.values() for k in model.model_fields} - {"region", "target"})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(KEYS), value=st.text(max_size=40), target=st.sampled_from(["minikube",
+                                                                                        "eks"]))
+def test_fuzzed_values_give_a_config_error_never_a_traceback(key: str, value: str,
+                                                             target: str) -> None:
+    overrides = {"target": target, **EKS_REGION, key: value}
+    try:
+        load_stack(target, overrides)
+    except pulumi.RunError as err:
+        # A bad value may also surface on the key checked against it (min vs desired).
+        lines = str(err).splitlines()
+        assert lines[0] == "invalid stack config:"
+        assert all("(fix: pulumi config " in line for line in lines[1:])

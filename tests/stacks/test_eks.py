@@ -1,0 +1,190 @@
+"""The EKS stack's resource graph, from `Pulumi.eks.yaml` (plus `aws:region`) under mocks."""
+
+from __future__ import annotations
+
+import json
+from ipaddress import IPv4Network
+
+import yaml
+from k8s.harness import (
+    EKS_REGION,
+    PROJECT,
+    ROOT,
+    Graph,
+    containers,
+    eks,
+    env_of,
+    is_secret,
+    unsecret,
+)
+
+STACK = {k.removeprefix(f"{PROJECT}:"): v for k, v in
+         yaml.safe_load((ROOT / "Pulumi.eks.yaml").read_text())["config"].items()}
+
+
+def graph() -> Graph:
+    return eks()
+
+
+def subnets() -> list:
+    return graph().of_type("aws:ec2/subnet:Subnet")
+
+
+def test_vpc_has_the_configured_cidr_and_dns_support() -> None:
+    vpc = graph().one("aws:ec2/vpc:Vpc")
+    assert vpc.inputs["cidrBlock"] == STACK["vpc_cidr"]
+    assert vpc.inputs["enableDnsSupport"] is True
+    assert vpc.inputs["enableDnsHostnames"] is True
+
+
+def test_public_subnets_span_two_zones_with_public_ips_and_elb_tag() -> None:
+    found = subnets()
+    assert [s.inputs["cidrBlock"] for s in found] == STACK["public_subnet_cidrs"]
+    assert len({s.inputs["availabilityZone"] for s in found}) == 2
+    vpc = IPv4Network(STACK["vpc_cidr"])
+    for subnet in found:
+        assert IPv4Network(subnet.inputs["cidrBlock"]).subnet_of(vpc)
+        assert subnet.inputs["mapPublicIpOnLaunch"] is True
+        assert subnet.inputs["tags"]["kubernetes.io/role/elb"] == "1"
+
+
+def test_subnets_route_to_the_internet_gateway() -> None:
+    table = graph().one("aws:ec2/routeTable:RouteTable")
+    (route,) = table.inputs["routes"]
+    assert route["cidrBlock"] == "0.0.0.0/0"
+    assert route["gatewayId"] == graph().one("aws:ec2/internetGateway:InternetGateway").name + "-id"
+    associated = {a.inputs["subnetId"] for a in graph().of_type(
+        "aws:ec2/routeTableAssociation:RouteTableAssociation")}
+    assert associated == {s.name + "-id" for s in subnets()}
+
+
+def test_cluster_runs_on_those_subnets_with_api_auth_oidc_and_limited_endpoint() -> None:
+    cluster = graph().one("eks:index:Cluster").inputs
+    assert cluster["publicSubnetIds"] == [s.name + "-id" for s in subnets()]
+    assert cluster["vpcId"] == graph().one("aws:ec2/vpc:Vpc").name + "-id"
+    assert cluster["skipDefaultNodeGroup"] is True
+    assert cluster["authenticationMode"] == "API"
+    assert cluster["createOidcProvider"] is True
+    assert cluster["publicAccessCidrs"] == STACK["endpoint_public_access_cidrs"]
+    assert cluster["version"] == STACK["kubernetes_version"]
+
+
+def test_node_group_sizes_come_from_config() -> None:
+    nodes = graph().one("eks:index:ManagedNodeGroup").inputs
+    assert nodes["scalingConfig"] == {"minSize": STACK["node_min_size"],
+                                      "desiredSize": STACK["node_desired_size"],
+                                      "maxSize": STACK["node_max_size"]}
+    assert nodes["instanceTypes"] == [STACK["node_instance_type"]]
+    assert nodes["subnetIds"] == [s.name + "-id" for s in subnets()]
+
+
+def test_nodes_require_imdsv2_and_encrypt_their_disks() -> None:
+    template = graph().one("aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    (disk,) = template.inputs["blockDeviceMappings"]
+    assert disk["ebs"]["encrypted"] == "true"
+    nodes = graph().one("eks:index:ManagedNodeGroup").inputs
+    assert nodes["launchTemplate"]["id"] == template.name + "-id"
+
+
+def test_bucket_is_versioned_encrypted_private_and_tls_only() -> None:
+    g = graph()
+    bucket = g.one("aws:s3/bucket:Bucket")
+    bucket_id = bucket.name + "-id"
+    versioning = g.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert (versioning["bucket"], versioning["versioningConfiguration"]["status"]) == (
+        bucket_id, "Enabled")
+    (rule,) = g.one("aws:s3/bucketServerSideEncryptionConfiguration:"
+                    "BucketServerSideEncryptionConfiguration").inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    block = g.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy",
+                                          "ignorePublicAcls", "restrictPublicBuckets"))
+    (deny,) = json.loads(g.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_bundled_dataset_is_uploaded_to_the_bucket() -> None:
+    obj = graph().one("aws:s3/bucketObjectv2:BucketObjectv2").inputs
+    assert obj["key"] == "data/airline.csv"
+    assert obj["bucket"] == graph().one("aws:s3/bucket:Bucket").name + "-id"
+
+
+def _trust_subjects() -> dict[str, str]:
+    subjects = {}
+    for role in graph().of_type("aws:iam/role:Role"):
+        (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        condition = statement.get("Condition", {}).get("StringEquals", {})
+        for key, value in condition.items():
+            if key.endswith(":sub"):
+                subjects[role.name] = value
+                assert condition[key.replace(":sub", ":aud")] == "sts.amazonaws.com"
+    return subjects
+
+
+def test_irsa_trust_is_bound_to_the_mlflow_and_trainer_service_accounts() -> None:
+    subjects = set(_trust_subjects().values())
+    assert {"system:serviceaccount:mlstack:mlstack-mlflow",
+            "system:serviceaccount:mlstack:mlstack-trainer"} <= subjects
+    accounts = {r.inputs["metadata"]["name"]: r.inputs["metadata"].get("annotations", {})
+                for r in graph().of_type("kubernetes:core/v1:ServiceAccount")}
+    roles = {v: k for k, v in _trust_subjects().items()}
+    for name in ("mlstack-mlflow", "mlstack-trainer"):
+        role = roles[f"system:serviceaccount:mlstack:{name}"]
+        assert accounts[name]["eks.amazonaws.com/role-arn"].endswith(f":{role}")
+    assert "eks.amazonaws.com/role-arn" not in accounts["mlstack-api"]
+
+
+def test_irsa_policies_reach_only_the_stack_bucket() -> None:
+    bucket = graph().one("aws:s3/bucket:Bucket").name
+    policies = graph().of_type("aws:iam/rolePolicy:RolePolicy")
+    assert len(policies) == 2
+    for policy in policies:
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            resource = statement["Resource"]
+            assert resource.startswith(f"arn:aws:s3:::{bucket}-0a1b2c"), resource
+            assert "*" not in statement["Action"]
+
+
+def test_kubernetes_provider_uses_the_cluster_kubeconfig() -> None:
+    kubeconfig = graph().one("pulumi:providers:kubernetes").inputs["kubeconfig"]
+    assert is_secret(kubeconfig)
+    assert json.loads(unsecret(kubeconfig)) == {"apiVersion": "v1", "kind": "Config"}
+
+
+def test_mlflow_writes_artifacts_to_s3_through_its_proxy_with_irsa_only() -> None:
+    (server,) = containers(graph(), "mlflow")
+    env = env_of(server)
+    assert env["MLFLOW_ARTIFACTS_DESTINATION"] == "s3://mlstack-bucket-0a1b2c/artifacts"
+    everywhere = [name for _, spec in graph().pod_specs() for c in spec["containers"]
+                  for name in env_of(c)]
+    assert "MLFLOW_S3_ENDPOINT_URL" not in everywhere
+    assert not [n for n in everywhere if n.startswith("AWS_")]  # no static credentials
+
+
+def test_trainer_reads_the_dataset_from_s3() -> None:
+    (trainer,) = containers(graph(), "trainer")
+    assert env_of(trainer)["DATA_URI"] == "s3://mlstack-bucket-0a1b2c/data/airline.csv"
+
+
+def test_mlflow_volume_uses_the_ebs_csi_storage_class() -> None:
+    claim = graph().one("kubernetes:core/v1:PersistentVolumeClaim").inputs
+    storage_class = graph().one("kubernetes:storage.k8s.io/v1:StorageClass").inputs
+    assert claim["spec"]["storageClassName"] == storage_class["metadata"]["name"]
+    assert storage_class["provisioner"] == "ebs.csi.aws.com"
+    addon = graph().one("eks:index:Addon").inputs
+    assert addon["addonName"] == "aws-ebs-csi-driver"
+
+
+def test_exports_include_bucket_and_secret_kubeconfig() -> None:
+    exports = graph().exports
+    assert exports["bucket_name"] == "mlstack-bucket-0a1b2c"
+    assert json.loads(exports["kubeconfig"])["kind"] == "Config"
+    assert exports["port_forward_api"] == "kubectl -n mlstack port-forward svc/mlstack-api 8000:80"
+
+
+def test_region_is_the_one_configured() -> None:
+    assert EKS_REGION["aws:region"] == "us-east-1"
+    zones = {s.inputs["availabilityZone"] for s in subnets()}
+    assert all(z.startswith("us-east-1") for z in zones)
