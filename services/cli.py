@@ -21,4 +21,6 @@ app.command("demo")(demo)
 app.command("up")(up)
 app.command("down")(down)
 app.command("status")(status)
+from services.trainer.cli import train  # noqa: E402
 
+app.command("train")(train)

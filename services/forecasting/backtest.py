@@ -1,0 +1,94 @@
+"""Rolling-origin backtest: refit a spec on expanding windows and score the next `horizon` points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from services.forecasting import metrics
+from services.forecasting.models import Forecast, Spec, fit
+
+LEVEL = 0.95  # the interval level scored for coverage
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Test windows `[origin, origin + horizon)`; each fold trains on everything before it."""
+
+    origins: tuple[int, ...]
+    horizon: int
+
+    def split(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(y[:o], y[o : o + self.horizon]) for o in self.origins]
+
+
+def make_folds(n: int, horizon: int, season_length: int, max_folds: int = 3) -> Folds:
+    """Up to `max_folds` non-overlapping windows at the end, keeping >= 2 seasons of training."""
+    min_train = max(2 * season_length + 2, 8)
+    horizon = max(1, min(horizon, n - min_train))
+    origins = [n - k * horizon for k in range(max_folds, 0, -1) if n - k * horizon >= min_train]
+    if not origins:
+        raise ValueError(f"series of {n} points is too short to backtest (needs > {min_train})")
+    return Folds(tuple(origins), horizon)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    spec: Spec
+    forecasts: tuple[Forecast, ...]  # one per fold
+    scores: dict[str, float]
+
+    @property
+    def smape(self) -> float:
+        return self.scores["smape"]
+
+
+def score(spec: Spec, forecasts: tuple[Forecast, ...], y: np.ndarray, folds: Folds, m: int) -> Backtest:
+    """Mean of each metric over the folds."""
+    rows: list[dict[str, float]] = []
+    for (train, test), fc in zip(folds.split(y), forecasts, strict=True):
+        rows.append({
+            "smape": metrics.smape(test, fc.mean),
+            "mase": metrics.mase(test, fc.mean, train, m),
+            "rmse": metrics.rmse(test, fc.mean),
+            "mae": metrics.mae(test, fc.mean),
+            "coverage": metrics.coverage(test, fc.lower, fc.upper),
+        })
+    scores = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+    return Backtest(spec, forecasts, scores)
+
+
+def run(spec: Spec, y: np.ndarray, folds: Folds, m: int) -> Backtest:
+    """Refit `spec` on each fold's training window; a fold that fails to fit scores as inf."""
+    forecasts = []
+    for train, _ in folds.split(y):
+        try:
+            fc = fit(spec, train, m).forecast(folds.horizon, LEVEL)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise BacktestFailed(f"{spec.label} failed to fit: {exc}") from exc
+        if not np.all(np.isfinite(fc.mean)):
+            raise BacktestFailed(f"{spec.label} produced non-finite forecasts")
+        forecasts.append(fc)
+    return score(spec, tuple(forecasts), y, folds, m)
+
+
+def combine(specs: list[Backtest], y: np.ndarray, folds: Folds, m: int) -> Backtest:
+    """The backtest of the mean of several specs, from their fold forecasts (no refits)."""
+    spec = Spec("combo", members=tuple(b.spec for b in specs))
+    forecasts = tuple(
+        Forecast(*(np.mean([getattr(b.forecasts[i], k) for b in specs], axis=0) for k in ("mean", "lower", "upper")))
+        for i in range(len(folds.origins))
+    )
+    return score(spec, forecasts, y, folds, m)
+
+
+class BacktestFailed(RuntimeError):
+    pass
+
+
+def table(backtests: list[Backtest]) -> pd.DataFrame:
+    """One row per candidate, best first."""
+    rows = [{"model": b.spec.label, **b.scores} for b in backtests]
+    return pd.DataFrame(rows).sort_values("smape", kind="stable").reset_index(drop=True)

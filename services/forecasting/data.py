@@ -1,0 +1,244 @@
+"""Read a `ds,y` series from a path, file://, s3:// or http(s):// URI and validate it.
+
+Repaired (and reported): rows out of order are sorted; a few missing values or missing
+timestamps (at most 5% of the series, at most 3 in a row) are filled by linear interpolation.
+Refused with an error that names the problem and where it is: everything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+
+from services.forecasting.frequency import Frequency, infer_frequency
+
+MAX_FILL_SHARE = 0.05
+MAX_FILL_RUN = 3
+MAX_ROWS = 500_000
+_MISSING = {"", "na", "nan", "null", "none"}
+
+
+class DataError(ValueError):
+    """The data cannot be used; the message says what is wrong and where."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """A validated, regular series: values on a complete grid of `frequency`."""
+
+    ds: pd.DatetimeIndex
+    y: np.ndarray
+    frequency: Frequency
+    fingerprint: str
+    repairs: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    def future_dates(self, horizon: int) -> pd.DatetimeIndex:
+        return self.frequency.dates_after(self.ds[-1], horizon)
+
+
+def read_bytes(uri: str, timeout: float = 30.0) -> bytes:
+    """The raw bytes behind `uri`; S3 honours AWS_ENDPOINT_URL or MLFLOW_S3_ENDPOINT_URL."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        path = Path(parsed.path if parsed.scheme == "file" else uri)
+        if not path.is_file():
+            raise DataError(f"data file not found: {path}")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"data file {path} is not readable: {exc.strerror}") from exc
+    if parsed.scheme == "s3":
+        return _read_s3(parsed.netloc, parsed.path.lstrip("/"), timeout)
+    if parsed.scheme in ("http", "https"):
+        try:
+            with urllib.request.urlopen(uri, timeout=timeout) as response:
+                return bytes(response.read())
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise DataError(f"could not download {uri}: {getattr(exc, 'reason', exc)}") from exc
+    raise DataError(f"unsupported data URI scheme {parsed.scheme!r} in {uri}: use a path, file://, s3:// or http(s)://")
+
+
+def _read_s3(bucket: str, key: str, timeout: float) -> bytes:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL")
+    config = Config(
+        connect_timeout=5,
+        read_timeout=timeout,
+        retries={"max_attempts": 4, "mode": "standard"},  # bounded: fail cleanly, never hang
+    )
+    client = boto3.client("s3", endpoint_url=endpoint or None, config=config)
+    try:
+        return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise DataError(f"could not read s3://{bucket}/{key}: {code}") from exc
+    except BotoCoreError as exc:
+        raise DataError(f"could not read s3://{bucket}/{key}: {exc}") from exc
+
+
+def parse_csv(raw: bytes, ds_col: str = "ds", y_col: str = "y") -> pd.DataFrame:
+    """The two columns as strings, with CSV line numbers as the index."""
+    if not raw.strip():
+        raise DataError("data file is empty")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"data is not UTF-8 text (invalid byte at offset {exc.start})") from exc
+    if "\x00" in text:
+        raise DataError("data is binary, not CSV text")
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"data is not valid CSV: {exc}") from exc
+    missing = [col for col in (ds_col, y_col) if col not in frame.columns]
+    if missing:
+        found = ", ".join(repr(c) for c in frame.columns)
+        hint = " (is the delimiter a comma?)" if len(frame.columns) == 1 else ""
+        raise DataError(f"missing column(s) {', '.join(map(repr, missing))}; found {found}{hint}")
+    if frame.empty:
+        raise DataError("data has a header but no rows")
+    if len(frame) > MAX_ROWS:
+        raise DataError(f"data has {len(frame):,} rows, more than the limit of {MAX_ROWS:,}")
+    frame = frame[[ds_col, y_col]].rename(columns={ds_col: "ds", y_col: "y"})
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")  # line 1 is the header
+    return frame
+
+
+def _where(lines: pd.Index, values: pd.Series | None = None, limit: int = 5) -> str:
+    shown = [f"line {line}" + (f" ({values[line]!r})" if values is not None else "") for line in lines[:limit]]
+    more = f" and {len(lines) - limit} more" if len(lines) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _parse_dates(frame: pd.DataFrame) -> pd.Series:
+    raw = frame["ds"].str.strip()
+    try:
+        dates = pd.to_datetime(raw, errors="coerce")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataError(f"column 'ds': dates could not be parsed: {exc}") from exc
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_convert(None)
+    bad = dates.index[dates.isna()]
+    if len(bad):
+        raise DataError(f"column 'ds': {len(bad)} unparseable date(s) at {_where(bad, raw)}")
+    return dates
+
+
+def _parse_values(frame: pd.DataFrame) -> pd.Series:
+    raw = frame["y"].str.strip()
+    missing = raw.str.lower().isin(_MISSING)
+    values = pd.to_numeric(raw.where(~missing), errors="coerce")
+    bad = values.index[values.isna() & ~missing]
+    if len(bad):
+        raise DataError(f"column 'y': {len(bad)} non-numeric value(s) at {_where(bad, raw)}")
+    infinite = values.index[np.isinf(values.to_numpy(dtype=float, na_value=0.0))]
+    if len(infinite):
+        raise DataError(f"column 'y': {len(infinite)} infinite value(s) at {_where(infinite, raw)}")
+    return values.astype(float)
+
+
+def validate(
+    frame: pd.DataFrame,
+    freq: str | None = None,
+    season_length: int | None = None,
+    min_points: int = 10,
+) -> Series:
+    """Check and repair a parsed frame into a regular `Series`, or raise `DataError`."""
+    dates, values = _parse_dates(frame), _parse_values(frame)
+    repairs: list[str] = []
+    dupes = dates.index[dates.duplicated(keep=False)]
+    if len(dupes):
+        raise DataError(f"column 'ds': {dates[dupes].nunique()} duplicate timestamp(s) at {_where(dupes, frame['ds'])}")
+    if not dates.is_monotonic_increasing:
+        repairs.append("rows were out of order and have been sorted by date")
+    order = np.argsort(dates.to_numpy(), kind="stable")
+    index = pd.DatetimeIndex(dates.to_numpy()[order])
+    series = pd.Series(values.to_numpy()[order], index=index)
+    frequency = infer_frequency(index, freq, season_length)
+    series = _fill_grid(series, frequency, repairs)
+    _check_enough(series, frequency, min_points)
+    return Series(
+        ds=pd.DatetimeIndex(series.index),
+        y=series.to_numpy(dtype=float),
+        frequency=frequency,
+        fingerprint=fingerprint(series),
+        repairs=tuple(repairs),
+    )
+
+
+def _fill_grid(series: pd.Series, frequency: Frequency, repairs: list[str]) -> pd.Series:
+    grid = frequency.grid(series.index[0], series.index[-1])
+    off_grid = series.index.difference(grid)
+    if len(off_grid):
+        shown = ", ".join(str(d.date()) for d in off_grid[:5])
+        raise DataError(
+            f"column 'ds': {len(off_grid)} timestamp(s) off the {frequency.name} grid "
+            f"(irregular spacing) at {shown}"
+        )
+    full = series.reindex(grid)
+    gaps = full.index[full.isna()]
+    if len(gaps) == 0:
+        return full
+    absent = full.index.difference(series.index)
+    run = _longest_run(full.isna().to_numpy())
+    where = ", ".join(str(d.date()) for d in gaps[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
+    detail = f"{len(absent)} missing timestamp(s) and {len(gaps) - len(absent)} missing value(s) at {where}"
+    if len(gaps) > MAX_FILL_SHARE * len(full) or run > MAX_FILL_RUN:
+        raise DataError(
+            f"too many gaps to repair: {detail} (longest run {run}); at most "
+            f"{MAX_FILL_SHARE:.0%} of points and {MAX_FILL_RUN} in a row are interpolated"
+        )
+    repairs.append(f"interpolated {detail}")
+    return full.interpolate(method="linear", limit_direction="both")
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    best = run = 0
+    for flag in mask:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def _check_enough(series: pd.Series, frequency: Frequency, min_points: int) -> None:
+    need = max(min_points, 2 * frequency.season_length + 2)
+    if len(series) < need:
+        raise DataError(
+            f"too few points: {len(series)}, need at least {need} for a {frequency.name} series "
+            f"with season length {frequency.season_length}"
+        )
+    if np.ptp(series.to_numpy()) == 0:
+        raise DataError(f"column 'y' is constant ({series.iloc[0]:g} everywhere): nothing to forecast")
+
+
+def fingerprint(series: pd.Series) -> str:
+    """A short, stable digest of dates and values: the same data gives the same fingerprint."""
+    digest = hashlib.sha256()
+    digest.update(series.index.asi8.tobytes())
+    digest.update(np.ascontiguousarray(series.to_numpy(dtype=float)).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def load_series(
+    uri: str,
+    ds_col: str = "ds",
+    y_col: str = "y",
+    freq: str | None = None,
+    season_length: int | None = None,
+) -> Series:
+    return validate(parse_csv(read_bytes(uri), ds_col, y_col), freq, season_length)

@@ -1,0 +1,173 @@
+"""One training run: validate the data, choose a model by backtest, log it to MLflow, register
+a version and decide whether it takes the alias. Any failure ends the run as FAILED and never
+moves the alias."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import urllib.request
+from dataclasses import asdict, dataclass
+from functools import partial
+from importlib.metadata import version as installed
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from services.forecasting import backtest
+from services.forecasting.data import Series, load_series
+from services.forecasting.models import Spec, fit
+from services.forecasting.pyfunc import ARTIFACT, INPUT_EXAMPLE, SIGNATURE, ForecastModel, Forecaster
+from services.forecasting.selection import Selection, select
+from services.trainer.config import TrainConfig
+from services.trainer.promote import promote
+from services.trainer.report import forecast_figure
+
+log = logging.getLogger("mlstack.train")
+
+DEFAULT_HORIZON = {"h": 48, "D": 14, "B": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 6, "YE": 6}
+
+
+class MlflowUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    run_id: str
+    version: str
+    model: str
+    smape: float
+    mase: float
+    rmse: float
+    mae: float
+    coverage: float
+    promoted: bool
+    reason: str
+    champion_version: str | None
+    champion_smape: float | None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+def train(cfg: TrainConfig) -> TrainSummary:
+    client = connect(cfg)
+    experiment = mlflow.set_experiment(cfg.experiment)
+    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:  # FAILED on any exception
+        log.info("run %s in experiment %r", run.info.run_id, cfg.experiment)
+        series = _load(cfg)
+        y, m = series.y, series.frequency.season_length
+        horizon = cfg.horizon or DEFAULT_HORIZON.get(series.frequency.alias.split("-")[0], 2 * m)
+        selection = select(y, m, horizon, cfg.families, progress=log.info)
+        best = selection.best
+        log.info("chosen: %s (smape %.3f)", best.spec.label, best.smape)
+        forecaster = Forecaster(fit(best.spec, y, m), series.frequency, series.ds[-1])
+        _log_run(cfg, series, selection, forecaster, horizon)
+        version = _log_model(cfg, forecaster)
+        log.info("registered %s version %s", cfg.model_name, version)
+        rescore = partial(_rescore, y=y, folds=selection.folds, m=m)
+        decision = promote(client, cfg.model_name, cfg.alias, version, best.smape, rescore, move=cfg.promote)
+        mlflow.set_tags({"decision": "promoted" if decision.promoted else "rejected", "reason": decision.reason})
+        log.info("%s: %s", "promoted" if decision.promoted else "not promoted", decision.reason)
+        return TrainSummary(
+            run_id=run.info.run_id, version=version, model=best.spec.label,
+            **{k: round(v, 6) for k, v in best.scores.items()},
+            promoted=decision.promoted, reason=decision.reason,
+            champion_version=decision.champion_version, champion_smape=decision.champion_smape,
+        )
+
+
+def connect(cfg: TrainConfig) -> MlflowClient:
+    """Point MLflow at the server and wait (bounded, with backoff) until it answers."""
+    from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+    if cfg.tracking_uri:
+        mlflow.set_tracking_uri(cfg.tracking_uri)
+    uri = mlflow.get_tracking_uri()
+    # MLflow's own HTTP retries run for minutes; keep them short so our deadline holds.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+
+    @retry(
+        stop=stop_after_delay(cfg.mlflow_timeout),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        retry=retry_if_exception_type(OSError),
+        before_sleep=lambda state: log.info("MLflow at %s not reachable yet; retrying", uri),
+        reraise=True,
+    )
+    def ping() -> None:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5):
+            pass
+
+    if uri.startswith(("http://", "https://")):
+        try:
+            ping()
+        except OSError as exc:
+            raise MlflowUnavailable(f"MLflow at {uri} is unreachable after {cfg.mlflow_timeout:.0f}s: {exc}") from exc
+    return MlflowClient()
+
+
+def _load(cfg: TrainConfig) -> Series:
+    log.info("data: %s", cfg.data_uri)
+    series = load_series(cfg.data_uri, cfg.ds_column, cfg.y_column, cfg.freq, cfg.season_length)
+    for repair in series.repairs:
+        log.info("  repaired: %s", repair)
+    if len(series) > cfg.max_train_points:
+        log.info("  fitting on the last %d of %d points", cfg.max_train_points, len(series))
+        keep = slice(-cfg.max_train_points, None)
+        series = Series(series.ds[keep], series.y[keep], series.frequency, series.fingerprint, series.repairs)
+    log.info("  %d points, %s (season length %d), %s to %s", len(series), series.frequency.name,
+             series.frequency.season_length, series.ds[0].date(), series.ds[-1].date())
+    frame = pd.DataFrame({"ds": series.ds, "y": series.y})
+    dataset = mlflow.data.from_pandas(frame, source=cfg.data_uri, name=Path(cfg.data_uri).name, digest=series.fingerprint)
+    mlflow.log_input(dataset, context="training")
+    return series
+
+
+def _log_run(cfg: TrainConfig, series: Series, selection: Selection, forecaster: Forecaster, horizon: int) -> None:
+    spec = selection.best.spec
+    mlflow.log_params({
+        "family": spec.family, "model": spec.label[:500], "spec": spec.to_json(),
+        "log_transform": spec.log, "order": spec.order, "seasonal_order": spec.seasonal_order,
+        "frequency": series.frequency.alias, "season_length": series.frequency.season_length,
+        "horizon": horizon, "folds": len(selection.folds.origins), "n_points": len(series),
+        "data_fingerprint": series.fingerprint, "families": ",".join(cfg.families),
+    })
+    mlflow.log_metrics(selection.best.scores)
+    mlflow.set_tags({"data_uri": cfg.data_uri, "repairs": "; ".join(series.repairs) or "none"})
+    mlflow.log_table(backtest.table(list(selection.backtests)), "backtest.json")
+    future = forecaster.forecast(horizon)
+    figure = forecast_figure(series, future, selection.best, selection.folds, f"{cfg.model_name}: {spec.label}")
+    mlflow.log_figure(figure, "forecast.png")
+
+
+def _requirements() -> list[str]:
+    packages = ("mlflow-skinny", "statsmodels", "scipy", "pandas", "numpy", "mlflow-serving-stack")
+    return [f"{name}=={installed(name)}" for name in packages]
+
+
+def _log_model(cfg: TrainConfig, forecaster: Forecaster) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "forecaster.json"
+        path.write_text(forecaster.to_json())
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=ForecastModel(), artifacts={ARTIFACT: str(path)},
+            signature=SIGNATURE, input_example=INPUT_EXAMPLE, pip_requirements=_requirements(),
+            registered_model_name=cfg.model_name,
+        )
+    return str(info.registered_model_version)
+
+
+def _rescore(spec: Spec, y: np.ndarray, folds: backtest.Folds, m: int) -> float | None:
+    """The champion's spec refitted and scored on the challenger's folds."""
+    try:
+        return backtest.run(spec, y, folds, m).smape
+    except backtest.BacktestFailed as exc:
+        log.info("  champion spec %s could not be refitted: %s", spec.label, exc)
+        return None
