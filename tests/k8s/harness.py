@@ -43,13 +43,15 @@ def is_secret(value: Any) -> bool:
 
 
 def unsecret(value: Any) -> Any:
-    """The recorded inputs with secret wrappers replaced by their values."""
+    """The recorded inputs with secret wrappers replaced by their values, integers restored."""
     if is_secret(value):
         return unsecret(value["value"])
     if isinstance(value, dict):
         return {k: unsecret(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unsecret(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the RPC layer carries every number as a double
     return value
 
 
