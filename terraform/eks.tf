@@ -40,7 +40,7 @@ resource "aws_iam_role" "node" {
 }
 
 resource "aws_iam_role_policy_attachment" "node" {
-  for_each = toset(["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"])
+  for_each = toset(local.node_policies)
 
   role       = aws_iam_role.node.name
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/${each.value}"
@@ -87,11 +87,12 @@ resource "aws_launch_template" "node" {
   name_prefix            = "${var.prefix}-node-"
   update_default_version = true
 
-  # IMDSv2 only, one hop: pods cannot reach the node's credentials and use IRSA instead.
+  #checkov:skip=CKV_AWS_341:Two hops as in the Pulumi stack (and EKS's own default for managed nodes), so node agents running in containers still reach IMDS; workloads get AWS rights only through IRSA.
+  # IMDSv2 only: session tokens are required for every metadata request.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 1
+    http_put_response_hop_limit = 2
   }
 
   block_device_mappings {
@@ -139,4 +140,14 @@ resource "aws_iam_openid_connect_provider" "this" {
   # No thumbprint_list: since provider 5.81 IAM verifies the issuer's certificate itself.
   url            = aws_eks_cluster.this.identity[0].oidc[0].issuer
   client_id_list = ["sts.amazonaws.com"]
+}
+
+# The EBS CSI driver provisions the MLflow server's volume (gp3); it runs with its own IRSA role.
+resource "aws_eks_addon" "ebs_csi" {
+  cluster_name             = aws_eks_cluster.this.name
+  addon_name               = "aws-ebs-csi-driver"
+  service_account_role_arn = aws_iam_role.irsa["ebs-csi"].arn
+
+  # Its pods need nodes to run on before the add-on reports ACTIVE.
+  depends_on = [aws_eks_node_group.this, aws_iam_role_policy_attachment.ebs_csi]
 }

@@ -1,8 +1,9 @@
 # IAM roles for Kubernetes service accounts (IRSA): each role trusts exactly one
-# namespace:serviceaccount through the cluster's OIDC provider, and reaches only the data bucket.
+# namespace:serviceaccount through the cluster's OIDC provider. The workloads' roles reach one
+# prefix of the data bucket; the EBS CSI driver's role gets AWS's managed policy.
 
 data "aws_iam_policy_document" "irsa_trust" {
-  for_each = local.service_accounts
+  for_each = local.irsa
 
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -13,7 +14,7 @@ data "aws_iam_policy_document" "irsa_trust" {
     condition {
       test     = "StringEquals"
       variable = "${local.oidc_issuer}:sub"
-      values   = ["system:serviceaccount:${var.namespace}:${each.value.name}"]
+      values   = ["system:serviceaccount:${each.value.namespace}:${each.value.service_account}"]
     }
     condition {
       test     = "StringEquals"
@@ -23,42 +24,41 @@ data "aws_iam_policy_document" "irsa_trust" {
   }
 }
 
-data "aws_iam_policy_document" "irsa_bucket" {
-  for_each = local.service_accounts
-
-  statement {
-    sid       = "ListBucket"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [aws_s3_bucket.data.arn]
-  }
-
-  statement {
-    sid = "Objects"
-    actions = concat(
-      ["s3:GetObject", "s3:GetObjectVersion"],
-      each.value.write ? ["s3:PutObject", "s3:DeleteObject"] : [],
-    )
-    resources = ["${aws_s3_bucket.data.arn}/*"]
-  }
-
-  statement {
-    sid       = "BucketKey"
-    actions   = concat(["kms:Decrypt"], each.value.write ? ["kms:GenerateDataKey"] : [])
-    resources = [aws_kms_key.this.arn]
-  }
-}
-
 resource "aws_iam_role" "irsa" {
-  for_each = local.service_accounts
+  for_each = local.irsa
 
   name_prefix        = "${var.prefix}-${each.key}-"
   assume_role_policy = data.aws_iam_policy_document.irsa_trust[each.key].json
 }
 
-resource "aws_iam_role_policy" "irsa_bucket" {
-  for_each = local.service_accounts
+data "aws_iam_policy_document" "bucket_access" {
+  for_each = local.bucket_access
 
-  name   = "bucket-access"
+  statement {
+    actions   = each.value.actions
+    resources = ["${aws_s3_bucket.data.arn}/${each.value.prefix}/*"]
+  }
+
+  statement {
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.data.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${each.value.prefix}/*", each.value.prefix]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "bucket_access" {
+  for_each = local.bucket_access
+
+  name   = "bucket-${each.value.prefix}"
   role   = aws_iam_role.irsa[each.key].id
-  policy = data.aws_iam_policy_document.irsa_bucket[each.key].json
+  policy = data.aws_iam_policy_document.bucket_access[each.key].json
+}
+
+resource "aws_iam_role_policy_attachment" "ebs_csi" {
+  role       = aws_iam_role.irsa["ebs-csi"].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 }

@@ -1,4 +1,4 @@
-# One customer-managed key for the bucket, the cluster's Kubernetes secrets and its logs.
+# A customer-managed key for the cluster's Kubernetes secrets (envelope encryption) and its logs.
 
 data "aws_iam_policy_document" "kms" {
   #checkov:skip=CKV_AWS_109:A key policy's Resource is always the key itself; "*" is how AWS spells that.
@@ -31,7 +31,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.prefix}: S3 data, EKS secrets and control-plane logs"
+  description             = "${var.prefix}: EKS secrets and control-plane logs"
   enable_key_rotation     = true
   deletion_window_in_days = 7
   policy                  = data.aws_iam_policy_document.kms.json

@@ -14,9 +14,32 @@ locals {
   # The cluster's OIDC issuer without its scheme, as IAM condition keys spell it.
   oidc_issuer = replace(aws_eks_cluster.this.identity[0].oidc[0].issuer, "https://", "")
 
-  # Kubernetes service accounts that get an IAM role (IRSA), and what each may do in the bucket.
-  service_accounts = {
-    trainer = { name = var.trainer_service_account, write = false }
-    mlflow  = { name = var.mlflow_service_account, write = true }
+  # AWS managed policies of the node role.
+  node_policies = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"]
+
+  # The bundled dataset and where it goes in the bucket (stacks/workloads.py, infra/storage.py).
+  data_file = "${path.module}/../services/data/airline.csv"
+  data_key  = "data/airline.csv"
+
+  # Service accounts that get an IAM role (IRSA), named as the Pulumi workloads name them.
+  irsa = {
+    mlflow  = { namespace = var.namespace, service_account = "${var.prefix}-mlflow" }
+    trainer = { namespace = var.namespace, service_account = "${var.prefix}-trainer" }
+    ebs-csi = { namespace = "kube-system", service_account = "ebs-csi-controller-sa" }
+  }
+
+  # What each workload may do in the bucket: one prefix each. MLflow writes artifacts through its
+  # artifact proxy (no other pod holds S3 rights); the trainer only reads the training data.
+  bucket_access = {
+    mlflow  = { prefix = "artifacts", actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] }
+    trainer = { prefix = "data", actions = ["s3:GetObject"] }
+  }
+
+  # kube-prometheus-stack, installed as the Pulumi Monitoring component installs it.
+  monitoring = {
+    namespace  = "monitoring"
+    release    = "kube-prometheus-stack"
+    chart      = "kube-prometheus-stack"
+    repository = "https://prometheus-community.github.io/helm-charts"
   }
 }

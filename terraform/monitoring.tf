@@ -1,11 +1,11 @@
 # kube-prometheus-stack: Prometheus (operator), Alertmanager and Grafana, as the Pulumi stack installs it.
 
 resource "helm_release" "monitoring" {
-  name             = var.monitoring_release
-  repository       = "https://prometheus-community.github.io/helm-charts"
-  chart            = "kube-prometheus-stack"
+  name             = local.monitoring.release
+  repository       = local.monitoring.repository
+  chart            = local.monitoring.chart
   version          = var.monitoring_chart_version
-  namespace        = var.monitoring_namespace
+  namespace        = local.monitoring.namespace
   create_namespace = true
   atomic           = true
   timeout          = 900

@@ -45,9 +45,8 @@ resource "aws_subnet" "public" {
   map_public_ip_on_launch = true
 
   tags = {
-    Name                                          = "${var.prefix}-public-${each.key}"
-    "kubernetes.io/role/elb"                      = "1"
-    "kubernetes.io/cluster/${local.cluster_name}" = "shared"
+    Name                     = "${var.prefix}-public-${each.key}"
+    "kubernetes.io/role/elb" = "1"
   }
 }
 

@@ -52,16 +52,16 @@ output "oidc_provider_arn" {
 }
 
 output "trainer_role_arn" {
-  description = "IAM role for the trainer's service account (annotate it with eks.amazonaws.com/role-arn)."
+  description = "IAM role for the trainer's service account (its eks.amazonaws.com/role-arn annotation)."
   value       = aws_iam_role.irsa["trainer"].arn
 }
 
 output "mlflow_role_arn" {
-  description = "IAM role for the MLflow server's service account (annotate it with eks.amazonaws.com/role-arn)."
+  description = "IAM role for the MLflow server's service account (its eks.amazonaws.com/role-arn annotation)."
   value       = aws_iam_role.irsa["mlflow"].arn
 }
 
-output "grafana_port_forward" {
+output "port_forward_grafana" {
   description = "Command that opens Grafana on http://localhost:3000."
-  value       = "kubectl -n ${var.monitoring_namespace} port-forward svc/${var.monitoring_release}-grafana 3000:80"
+  value       = "kubectl -n ${local.monitoring.namespace} port-forward svc/${local.monitoring.release}-grafana 3000:80"
 }

@@ -1,8 +1,10 @@
-# The bucket for training data and MLflow artifacts: versioned, KMS-encrypted, private, TLS only.
+# The bucket for training data (data/) and MLflow artifacts (artifacts/): versioned, encrypted,
+# private, TLS only.
 
 resource "aws_s3_bucket" "data" {
   #checkov:skip=CKV_AWS_18:Access logging needs a second log bucket; CloudTrail data events are the audit trail when needed.
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; the data is reproducible from the repo and MLflow runs.
+  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) as in the Pulumi stack: who may read is decided by IAM and the bucket policy, and a customer-managed key would add key policies to every IRSA role for no extra protection here.
   #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events; the trainer is started by Kubernetes, not by S3.
   bucket_prefix = "${var.prefix}-data-"
   force_destroy = var.bucket_force_destroy
@@ -29,8 +31,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "data" {
 
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.this.arn
+      sse_algorithm = "AES256"
     }
     bucket_key_enabled = true
   }
@@ -96,10 +97,12 @@ resource "aws_s3_bucket_policy" "data" {
 
 resource "aws_s3_object" "airline" {
   bucket       = aws_s3_bucket.data.id
-  key          = var.data_key
-  source       = "${path.module}/../services/data/airline.csv"
-  source_hash  = filemd5("${path.module}/../services/data/airline.csv")
+  key          = local.data_key
+  source       = local.data_file
+  source_hash  = filemd5(local.data_file)
   content_type = "text/csv"
+
+  server_side_encryption = "AES256"
 
   depends_on = [aws_s3_bucket_server_side_encryption_configuration.data]
 }

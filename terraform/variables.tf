@@ -186,40 +186,10 @@ variable "namespace" {
   }
 }
 
-variable "trainer_service_account" {
-  description = "Service account of the trainer Job, which reads training data from the bucket."
-  type        = string
-  default     = "trainer"
-}
-
-variable "mlflow_service_account" {
-  description = "Service account of the MLflow server, which reads and writes artifacts in the bucket."
-  type        = string
-  default     = "mlflow"
-}
-
 variable "bucket_force_destroy" {
   description = "Let `terraform destroy` delete the bucket with its objects (artifacts are lost)."
   type        = bool
   default     = true
-}
-
-variable "data_key" {
-  description = "Object key of the bundled training data in the bucket."
-  type        = string
-  default     = "data/airline.csv"
-}
-
-variable "monitoring_namespace" {
-  description = "Namespace of the kube-prometheus-stack release."
-  type        = string
-  default     = "monitoring"
-}
-
-variable "monitoring_release" {
-  description = "Helm release name of kube-prometheus-stack; ServiceMonitors carry it as their `release` label."
-  type        = string
-  default     = "kube-prometheus-stack"
 }
 
 variable "monitoring_chart_version" {
