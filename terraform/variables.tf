@@ -42,6 +42,11 @@ variable "vpc_cidr" {
     ]), false)
     error_message = "vpc_cidr must be a CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16."
   }
+
+  validation {
+    condition     = try(cidrhost(var.vpc_cidr, 0) == split("/", var.vpc_cidr)[0], false)
+    error_message = "vpc_cidr must be a network address with no host bits set, e.g. 10.0.0.0/16."
+  }
 }
 
 variable "availability_zones" {
@@ -86,6 +91,11 @@ variable "public_subnet_cidrs" {
   }
 
   validation {
+    condition     = try(alltrue([for cidr in var.public_subnet_cidrs : cidrhost(cidr, 0) == split("/", cidr)[0]]), false)
+    error_message = "public_subnet_cidrs must be network addresses with no host bits set, e.g. 10.0.0.0/20."
+  }
+
+  validation {
     # Two subnets overlap when the larger one, truncated, contains the other's network.
     condition = try(alltrue(flatten([
       for i, a in var.public_subnet_cidrs : [
@@ -104,8 +114,8 @@ variable "endpoint_public_access_cidrs" {
   type        = list(string)
 
   validation {
-    condition     = length(var.endpoint_public_access_cidrs) > 0 && alltrue([for c in var.endpoint_public_access_cidrs : can(cidrhost(c, 0))])
-    error_message = "endpoint_public_access_cidrs must be a non-empty list of IPv4 CIDRs."
+    condition     = length(var.endpoint_public_access_cidrs) > 0 && try(alltrue([for c in var.endpoint_public_access_cidrs : cidrhost(c, 0) == split("/", c)[0]]), false)
+    error_message = "endpoint_public_access_cidrs must be a non-empty list of IPv4 network CIDRs, e.g. 203.0.113.0/24."
   }
 }
 
