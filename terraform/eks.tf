@@ -34,6 +34,20 @@ resource "aws_iam_role_policy_attachment" "cluster" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonEKSClusterPolicy"
 }
 
+# The control plane encrypts Kubernetes secrets with the stack's key (envelope encryption).
+data "aws_iam_policy_document" "cluster_encryption" {
+  statement {
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "cluster_encryption" {
+  name   = "secrets-encryption"
+  role   = aws_iam_role.cluster.id
+  policy = data.aws_iam_policy_document.cluster_encryption.json
+}
+
 resource "aws_iam_role" "node" {
   name_prefix        = "${var.prefix}-node-"
   assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
@@ -80,7 +94,11 @@ resource "aws_eks_cluster" "this" {
     }
   }
 
-  depends_on = [aws_iam_role_policy_attachment.cluster, aws_cloudwatch_log_group.cluster]
+  depends_on = [
+    aws_iam_role_policy_attachment.cluster,
+    aws_iam_role_policy.cluster_encryption,
+    aws_cloudwatch_log_group.cluster,
+  ]
 }
 
 resource "aws_launch_template" "node" {
