@@ -1,0 +1,48 @@
+"""Monitoring fixtures: promtool, and one real API (`mlstack serve`) with traffic on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from services.local import process
+
+from .factories import RunningApi, drive_traffic, start_api, train_and_promote
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """The promtool binary; `make test` installs it (Debian's prometheus package)."""
+    return _binary("promtool")
+
+
+@pytest.fixture(scope="session")
+def prometheus_binary() -> str:
+    return _binary("prometheus")
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not on PATH; `make system-deps` installs Debian's prometheus package"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI installs it, so a missing binary is a broken setup
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def served_api(mlflow_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:  # type: ignore[no-untyped-def]
+    """`mlstack serve` on a free loopback port, serving a model the trainer promoted, after a
+    little traffic of every kind (forecasts, MLflow protocol, health, 4xx)."""
+    name = "monitoring-api"
+    train_and_promote(mlflow_server.uri, name)
+    api = start_api(mlflow_server.uri, name, tmp_path_factory.mktemp("api"))
+    try:
+        drive_traffic(api.url)
+        yield api
+    finally:
+        process.stop(api.proc)

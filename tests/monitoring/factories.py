@@ -1,0 +1,124 @@
+"""Builders for monitoring tests: a promoted model, a running API, traffic and a Prometheus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import httpx
+
+from services.local import process
+from services.serving import monitoring
+from services.spec import API, ServiceSpec
+
+AIRLINE = Path(__file__).resolve().parents[2] / "services" / "data" / "airline.csv"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunningApi:
+    url: str
+    target: str  # host:port, as a Prometheus scrape target
+    proc: subprocess.Popen[bytes]
+
+
+def train_and_promote(tracking_uri: str, name: str) -> str:
+    """Train one version with the project's trainer; the first version always becomes @prod."""
+    from services.trainer.config import TrainConfig
+    from services.trainer.run import train
+
+    summary = train(
+        TrainConfig(
+            data_uri=str(AIRLINE),
+            tracking_uri=tracking_uri,
+            model_name=name,
+            experiment="monitoring-tests",
+            promote=True,
+            families=("seasonal_naive",),
+        )
+    )
+    assert summary.promoted, f"the first version should be promoted: {summary.reason}"
+    return str(summary.version)
+
+
+def start_api(tracking_uri: str, name: str, folder: Path) -> RunningApi:
+    """Run `mlstack serve` (the API's own spec) and wait until it serves a model."""
+    port = process.free_port()
+    env = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MODEL_NAME": name,
+        "MODEL_POLL_SECONDS": "1",
+    }
+    log = open(folder / "api.log", "ab")  # noqa: SIM115 - lives as long as the process
+    proc = process.start(API, env, stdout=log)
+    url = f"http://127.0.0.1:{port}"
+    process.wait_ready(f"{url}{API.ready_path}", proc, timeout=120, name="API")
+    return RunningApi(url=url, target=f"127.0.0.1:{port}", proc=proc)
+
+
+def drive_traffic(url: str) -> None:
+    """One round of every kind of request the dashboards chart: good, bad and health."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for horizon in (1, 6, 12, 24):
+            client.post("/predict", json={"horizon": horizon}).raise_for_status()
+        client.post("/predict", json={"horizon": 12, "level": 0.8}).raise_for_status()
+        split = {"dataframe_split": {"columns": ["n_periods"], "data": [[3]]}}
+        client.post("/invocations", json=split).raise_for_status()
+        assert client.post("/predict", json={"horizon": 0}).status_code == 422
+        assert client.get("/no-such-route").status_code == 404
+        for path in ("/healthz", "/readyz", "/model"):
+            client.get(path).raise_for_status()
+
+
+def start_prometheus(binary: str, folder: Path, targets: list[str]) -> tuple[str, Any]:
+    """A real Prometheus scraping `targets` every second, with the alert rules loaded."""
+    port = process.free_port()
+    config = monitoring.prometheus_config(targets, scrape_interval="1s", evaluation_interval="1s")
+    config_file = folder / "prometheus.yml"
+    config_file.write_text(json.dumps(config))  # JSON is YAML
+    spec = ServiceSpec(
+        name="prometheus",
+        image="prometheus",
+        extra="",
+        args=(
+            Path(binary).name,  # process.start resolves a bare name on PATH
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ),
+        env=MappingProxyType({}),
+    )
+    log = open(folder / "prometheus.log", "ab")  # noqa: SIM115 - lives as long as the process
+    proc = process.start(spec, {}, stdout=log)
+    url = f"http://127.0.0.1:{port}"
+    process.wait_ready(f"{url}/-/ready", proc, timeout=60, name="Prometheus")
+    return url, proc
+
+
+def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
+    """An instant query's result vector (empty when the query has no data)."""
+    response = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+    body = response.json()
+    assert body["status"] == "success", f"{expr}: {body}"
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def poll(fetch: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str) -> T:
+    """Call `fetch` until `done` accepts its value; fail naming `what` and the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {value}")
+        time.sleep(0.5)
