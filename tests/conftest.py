@@ -63,3 +63,32 @@ def tracking_uri(mlflow_server: TrackingServer, monkeypatch: pytest.MonkeyPatch)
 def model_name(request: pytest.FixtureRequest) -> str:
     """A registered-model name unique to the test, so tests share one server safely."""
     return "m-" + request.node.name.replace("[", "-").replace("]", "")[:80] + f"-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    url: str
+    bucket: str
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[S3Endpoint]:
+    """moto's S3 server on a loopback port: the real S3 protocol over HTTP, one bucket."""
+    from moto.server import ThreadedMotoServer
+
+    port = process.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    old = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    import boto3
+
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket="mlstack-data")
+    yield S3Endpoint(url=url, bucket="mlstack-data")
+    server.stop()
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from services.forecasting.frequency import Frequency, infer_frequency
+from services.forecasting.frequency import Frequency, FrequencyError, infer_frequency
 
 MAX_FILL_SHARE = 0.05
 MAX_FILL_RUN = 3
@@ -169,7 +169,10 @@ def validate(
     order = np.argsort(dates.to_numpy(), kind="stable")
     index = pd.DatetimeIndex(dates.to_numpy()[order])
     series = pd.Series(values.to_numpy()[order], index=index)
-    frequency = infer_frequency(index, freq, season_length)
+    try:
+        frequency = infer_frequency(index, freq, season_length)
+    except FrequencyError as exc:
+        raise DataError(f"column 'ds': {exc}") from exc
     series = _fill_grid(series, frequency, repairs)
     _check_enough(series, frequency, min_points)
     return Series(

@@ -42,13 +42,13 @@ def infer_frequency(
     if alias is None:
         alias = _guess_alias(index)
     try:
-        prefix = to_offset(alias).name.split("-")[0]
+        prefix = to_offset(alias).rule_code.split("-")[0]
     except ValueError as exc:
         raise FrequencyError(f"unknown frequency {alias!r}: use a pandas alias such as D, W-SUN, MS, QS, YS") from exc
     m = season_length if season_length is not None else SEASON.get(prefix, 1)
     if m < 1:
         raise FrequencyError(f"season length must be at least 1, got {m}")
-    return Frequency(alias=to_offset(alias).name, season_length=m)
+    return Frequency(alias=to_offset(alias).rule_code, season_length=m)
 
 
 def _guess_alias(index: pd.DatetimeIndex) -> str:
@@ -82,4 +82,4 @@ def _guess_alias(index: pd.DatetimeIndex) -> str:
 
 def _canonical(alias: str) -> str:
     """pandas may say "M"/"Q"/"A"-style aliases; keep the current spelling."""
-    return to_offset(alias).name
+    return to_offset(alias).rule_code

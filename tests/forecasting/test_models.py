@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from services.forecasting import backtest
+from services.forecasting.data import load_series
+from services.forecasting.models import Spec, fit, from_state
+from services.forecasting.pyfunc import Forecaster
+from services.forecasting.selection import select
+from tests.conftest import AIRLINE
+
+AIR = load_series(str(AIRLINE))
+SPECS = [
+    Spec("seasonal_naive"),
+    Spec("ets", log=True, trend="add", damped=True, seasonal="add"),
+    Spec("arima", log=True, order=(0, 1, 1), seasonal_order=(0, 1, 1, 12), trend="n"),
+    Spec("theta", log=True),
+    Spec("combo", members=(Spec("theta"), Spec("ets", trend="add", seasonal="add"))),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.label)
+def test_every_family_forecasts_ordered_intervals_and_round_trips_through_json(spec):
+    fitted = fit(spec, AIR.y, 12)
+    fc = fitted.forecast(18, 0.9)
+    assert fc.mean.shape == (18,)
+    assert np.all(fc.lower <= fc.mean) and np.all(fc.mean <= fc.upper)
+    rebuilt = from_state(Spec.from_json(spec.to_json()), fitted.state())
+    np.testing.assert_allclose(rebuilt.forecast(18, 0.9).mean, fc.mean, rtol=1e-8)
+
+
+def test_wider_level_gives_wider_intervals():
+    fitted = fit(SPECS[1], AIR.y, 12)
+    narrow, wide = fitted.forecast(12, 0.5), fitted.forecast(12, 0.99)
+    assert np.all(wide.upper - wide.lower > narrow.upper - narrow.lower)
+
+
+def test_forecaster_dates_continue_the_calendar():
+    forecaster = Forecaster(fit(Spec("seasonal_naive"), AIR.y, 12), AIR.frequency, AIR.ds[-1])
+    frame = Forecaster.from_json(forecaster.to_json()).forecast(3)
+    assert list(frame["ds"]) == ["1961-01-01", "1961-02-01", "1961-03-01"]
+    assert list(frame["yhat"]) == [417.0, 391.0, 419.0]  # the last season of the series
+
+
+def test_folds_are_non_overlapping_windows_at_the_end():
+    folds = backtest.make_folds(144, 12, 12)
+    assert folds.origins == (108, 120, 132) and folds.horizon == 12
+
+
+def test_selection_on_airline_beats_the_seasonal_naive_floor():
+    selection = select(AIR.y, 12, 12, families=("seasonal_naive", "ets", "theta", "combo"))
+    naive = next(b for b in selection.backtests if b.spec.family == "seasonal_naive")
+    assert selection.best.smape < naive.smape
+    assert selection.best.smape == min(b.smape for b in selection.backtests)
+
+
+def test_unknown_family_is_refused():
+    with pytest.raises(ValueError, match="unknown model families"):
+        select(AIR.y, 12, 12, families=("prophet",))

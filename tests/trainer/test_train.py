@@ -1,0 +1,137 @@
+"""The trainer against a real MLflow server: logging, registration and promotion."""
+
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from services.forecasting.data import DataError
+from services.trainer.config import TrainConfig
+from services.trainer.run import MlflowUnavailable, train
+from tests.conftest import AIRLINE
+
+FAST = ("seasonal_naive", "ets")
+
+
+def config(uri: str, name: str, **overrides) -> TrainConfig:
+    return TrainConfig(tracking_uri=uri, model_name=name, experiment="tests", **{"families": FAST, **overrides})
+
+
+@pytest.fixture(scope="module")
+def champion(mlflow_server):
+    """One model trained with ETS and promoted, shared by the tests that only read it."""
+    name = f"champion-{os.getpid()}"
+    summary = train(config(mlflow_server.uri, name))
+    return name, summary
+
+
+def test_first_run_registers_a_version_and_takes_prod(mlflow_server, champion):
+    name, summary = champion
+    client = MlflowClient(mlflow_server.uri)
+    assert summary.promoted and summary.reason == "first version: @prod was unset"
+    assert client.get_model_version_by_alias(name, "prod").version == summary.version == "1"
+    tags = client.get_model_version(name, summary.version).tags
+    assert tags["decision"] == "promoted" and float(tags["challenger_smape"]) == pytest.approx(summary.smape, abs=1e-5)
+
+
+def test_run_logs_params_metrics_dataset_plot_and_backtest_table(mlflow_server, champion):
+    _, summary = champion
+    client = MlflowClient(mlflow_server.uri)
+    run = client.get_run(summary.run_id)
+    assert run.info.status == "FINISHED"
+    assert {"smape", "mase", "rmse", "mae", "coverage"} <= set(run.data.metrics)
+    assert run.data.params["season_length"] == "12" and run.data.params["frequency"] == "MS"
+    assert run.data.params["family"] in {"ets", "combo"}
+    artifacts = {a.path for a in client.list_artifacts(summary.run_id)}
+    assert {"forecast.png", "backtest.json"} <= artifacts
+    (dataset_input,) = run.inputs.dataset_inputs
+    assert dataset_input.dataset.digest == run.data.params["data_fingerprint"]
+
+
+def test_logged_model_loads_back_and_forecasts_ordered_intervals(mlflow_server, champion):
+    name, _ = champion
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    model = mlflow.pyfunc.load_model(f"models:/{name}@prod")
+    frame = model.predict(pd.DataFrame({"n_periods": [7], "level": [0.8]}))
+    assert list(frame.columns) == ["ds", "yhat", "yhat_lower", "yhat_upper"]
+    assert len(frame) == 7 and frame["ds"].iloc[0] == "1961-01-01"
+    assert (frame["yhat_lower"] <= frame["yhat"]).all() and (frame["yhat"] <= frame["yhat_upper"]).all()
+    assert len(model.predict(pd.DataFrame({"n_periods": [3]}))) == 3  # level is optional
+
+
+def test_a_worse_model_leaves_prod_where_it_was_with_the_reason_in_tags(mlflow_server, champion):
+    name, first = champion
+    worse = train(config(mlflow_server.uri, name, families=("seasonal_naive",)))
+    client = MlflowClient(mlflow_server.uri)
+    assert not worse.promoted
+    assert client.get_model_version_by_alias(name, "prod").version == first.version
+    tags = client.get_model_version(name, worse.version).tags
+    assert tags["decision"] == "rejected" and tags["champion_version"] == first.version
+    assert float(tags["challenger_smape"]) >= float(tags["champion_smape"])
+    assert f"champion v{first.version}" in tags["reason"] and "same holdout" in tags["reason"]
+
+
+def test_a_better_model_takes_prod_compared_on_the_same_holdout(tracking_uri, model_name):
+    naive = train(config(tracking_uri, model_name, families=("seasonal_naive",)))
+    better = train(config(tracking_uri, model_name))
+    client = MlflowClient(tracking_uri)
+    assert better.promoted and client.get_model_version_by_alias(model_name, "prod").version == better.version
+    tags = client.get_model_version(model_name, better.version).tags
+    # The champion's spec refitted on the same folds scores exactly what it scored itself.
+    assert float(tags["champion_smape"]) == pytest.approx(naive.smape, abs=1e-5)
+    assert float(tags["challenger_smape"]) < float(tags["champion_smape"])
+
+
+def test_no_promote_registers_a_version_but_never_moves_prod(tracking_uri, model_name):
+    summary = train(config(tracking_uri, model_name, promote=False))
+    client = MlflowClient(tracking_uri)
+    assert client.get_model_version(model_name, summary.version).tags["decision"] == "rejected"
+    assert "--no-promote" in summary.reason
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        client.get_model_version_by_alias(model_name, "prod")
+
+
+def test_bad_data_fails_the_run_and_leaves_prod_untouched(tracking_uri, champion, tmp_path):
+    name, first = champion
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ds,y\n2020-01-01,1\n2020-02-01,oops\n")
+    with pytest.raises(DataError, match="non-numeric"):
+        train(config(tracking_uri, name, data_uri=str(bad)))
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([mlflow.get_experiment_by_name("tests").experiment_id],
+                              order_by=["attributes.start_time DESC"], max_results=1)
+    assert runs[0].info.status == "FAILED"
+    assert client.get_model_version_by_alias(name, "prod").version == first.version
+
+
+def test_unreachable_mlflow_fails_within_the_bounded_timeout(model_name):
+    with pytest.raises(MlflowUnavailable, match="unreachable after 1s"):
+        train(TrainConfig(tracking_uri="http://127.0.0.1:9", model_name=model_name, mlflow_timeout=1))
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    mlstack = os.path.join(os.path.dirname(sys.executable), "mlstack")
+    return subprocess.run([mlstack, "train", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+
+
+def test_cli_reads_env_prints_progress_on_stderr_and_a_json_summary_last(mlflow_server, model_name):
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "MODEL_NAME": model_name, "DATA_URI": str(AIRLINE),
+           "FAMILIES": "seasonal_naive", "EXPERIMENT_NAME": "tests"}
+    result = run_cli([], env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["promoted"] is True and summary["version"] == "1" and summary["model"] == "seasonal_naive"
+    assert "[train] backtest: 3 folds" in result.stderr
+
+
+def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, model_name, tmp_path):
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "EXPERIMENT_NAME": "tests"}
+    missing = run_cli(["--data", str(tmp_path / "absent.csv"), "--model-name", model_name], env)
+    assert missing.returncode == 1 and "error: data file not found" in missing.stderr
+    bad_flag = run_cli(["--families", "prophet", "--model-name", model_name], env)
+    assert bad_flag.returncode == 2 and "error: families:" in bad_flag.stderr
