@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.k8s.harness import ZONES, Graph, Recorded
-from tests.terraform.hcl import Terraform
+from k8s.harness import ZONES, Graph, Recorded
+
+from terraform.hcl import Terraform
 
 BUCKET = "<bucket>"  # both sides' bucket ARN, which only AWS knows
 FACTS = (

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from k8s.harness import EKS_REGION, Graph, run_program
 
 from stacks.workloads import Workloads
-from tests.k8s.harness import EKS_REGION, Graph, run_program
-from tests.terraform.facts import FACTS, pulumi_facts, terraform_facts
-from tests.terraform.hcl import EXAMPLE_VARS, Terraform
+from terraform.facts import FACTS, pulumi_facts, terraform_facts
+from terraform.hcl import EXAMPLE_VARS, Terraform
 
 TERRAFORM_SIDE = "Terraform (terraform/*.tf, terraform.tfvars.example)"
 PULUMI_SIDE = "Pulumi (eks stack: Pulumi.eks.yaml over Pulumi.yaml)"

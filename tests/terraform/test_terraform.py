@@ -21,7 +21,7 @@ import pytest
 from pydantic import ValidationError
 
 from stacks.config import EksConfig, parse
-from tests.terraform.hcl import EXAMPLE_VARS, TERRAFORM, Terraform
+from terraform.hcl import EXAMPLE_VARS, TERRAFORM, Terraform
 
 TERRAFORM_BIN = shutil.which("terraform")
 needs_terraform = pytest.mark.skipif(
