@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import Depends, FastAPI
+import orjson
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 
 from services.serving.deps import require_token
@@ -59,4 +64,25 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     return app
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 body, made safe to encode: what the client sent is echoed back, and a NaN or
+    a 100-digit integer in it must not turn the 422 into a 500."""
+    assert isinstance(exc, RequestValidationError)
+    body = orjson.dumps({"detail": _encodable(jsonable_encoder(exc.errors()))})
+    return Response(body, status_code=422, media_type="application/json")
+
+
+def _encodable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return str(value)
+    return value

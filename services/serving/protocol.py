@@ -10,6 +10,7 @@ adds the horizon limit and names the field at fault.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -105,14 +106,47 @@ def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: 
 
     guarded = _Guarded(model, max_horizon)
     schema = guarded.metadata.get_input_schema()
+    if _has_non_finite_literal(body, content_type):
+        message = "NaN and Infinity are not JSON numbers: send finite n_periods and level values"
+        return Answer(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": message}))
     try:
         result = scoring_server.invocations(body, content_type or "", guarded, schema)
     except MlflowException as exc:
+        if "n_periods" not in exc.message and "level" not in exc.message:
+            exc.message += _expected(max_horizon)
         return Answer(_client_status(exc.get_http_status_code()), exc.serialize_as_json().encode())
     except Exception as exc:  # anything the client sent that MLflow did not anticipate
         message = f"Could not score the request ({type(exc).__name__}): {exc}"
         return Answer(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": message}))
     return Answer(result.status, result.response.encode(), result.mimetype)
+
+
+def _expected(max_horizon: int) -> str:
+    return (
+        f" Expected columns: n_periods (integer from 1 to {max_horizon}) and optional level"
+        " (number strictly between 0 and 1)."
+    )
+
+
+def _has_non_finite_literal(body: bytes, content_type: str | None) -> bool:
+    """True for JSON that only parses with NaN/Infinity literals (Python accepts them)."""
+    if not (content_type or "").startswith(JSON):
+        return False
+
+    def refuse(_: str) -> None:
+        raise _NonFinite
+
+    try:
+        json.loads(body, parse_constant=refuse)
+    except _NonFinite:
+        return True
+    except (ValueError, RecursionError):  # malformed, not UTF-8, too deep: MLflow says so
+        return False
+    return False
+
+
+class _NonFinite(Exception):
+    pass
 
 
 def _client_status(status: int) -> int:
@@ -128,29 +162,32 @@ class _Guarded:
         self.metadata = model.metadata
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        import pandas as pd
-
-        if isinstance(data, pd.DataFrame):
+        if isinstance(data, dict) or hasattr(data, "columns"):  # a DataFrame or named columns
             _check(data, self._max)
         return self._model.predict(data, params=params)
 
 
-def _check(frame: Any, max_horizon: int) -> None:
+def _column(data: Any, name: str) -> list[Any]:
+    import numpy as np
+
+    return list(np.atleast_1d(np.asarray(data[name], dtype=object))) if name in data else []
+
+
+def _check(data: Any, max_horizon: int) -> None:
     from mlflow.exceptions import MlflowException
 
-    if "n_periods" in frame and len(frame):
-        values = frame["n_periods"]
-        bad = [v for v in values if not _is_number(v) or not 1 <= v <= max_horizon]
-        if bad:
-            raise MlflowException.invalid_parameter_value(
-                f"n_periods must be an integer from 1 to {max_horizon}; got {bad[0]!r}"
-            )
-    if "level" in frame and len(frame):
-        bad = [v for v in frame["level"] if not _is_number(v) or not 0 < v < 1]
-        if bad:
-            raise MlflowException.invalid_parameter_value(
-                f"level must be a number strictly between 0 and 1; got {bad[0]!r}"
-            )
+    bad = [v for v in _column(data, "n_periods") if not _is_number(v) or not 1 <= v <= max_horizon]
+    if bad:
+        raise MlflowException.invalid_parameter_value(
+            f"n_periods must be an integer from 1 to {max_horizon}; got {bad[0]!r}"
+        )
+    # A missing cell (records without "level") arrives as NaN: the model's default applies.
+    levels = [v for v in _column(data, "level") if not (isinstance(v, float) and math.isnan(v))]
+    bad = [v for v in levels if not _is_number(v) or not 0 < v < 1]
+    if bad:
+        raise MlflowException.invalid_parameter_value(
+            f"level must be a number strictly between 0 and 1; got {bad[0]!r}"
+        )
 
 
 def _is_number(value: Any) -> bool:

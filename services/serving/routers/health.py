@@ -11,7 +11,7 @@ from services.serving.schemas import Status
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Status)
+@router.get("/healthz", response_model=Status, response_model_exclude_none=True)
 async def healthz() -> Status:
     """The process is up and answering (it may not have a model yet)."""
     return Status(status="ok")

@@ -1,0 +1,45 @@
+"""Serving fixtures: one trained, promoted model shared by the read-only route tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from services.serving.app import create_app
+
+from .factories import new_version, settings, wait_for
+
+
+@dataclass(frozen=True)
+class Promoted:
+    uri: str
+    name: str
+    version: str
+
+
+@pytest.fixture(scope="session")
+def promoted(mlflow_server) -> Promoted:  # type: ignore[no-untyped-def]
+    """One model version at `@prod` for every test that only reads."""
+    name = "serving-shared"
+    return Promoted(mlflow_server.uri, name, new_version(mlflow_server.uri, name))
+
+
+@dataclass
+class Served:
+    client: TestClient
+    registry: CollectorRegistry
+    model: Promoted
+
+
+@pytest.fixture(scope="module")
+def served(promoted: Promoted) -> Iterator[Served]:
+    """A running app (lifespan on) serving the shared model; waits until it is ready."""
+    registry = CollectorRegistry()
+    app = create_app(settings(promoted.uri, promoted.name), registry=registry)
+    with TestClient(app) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200, what="the model to load")
+        yield Served(client, registry, promoted)

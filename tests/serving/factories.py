@@ -1,0 +1,138 @@
+"""Builders for serving tests: registered model versions and apps wired to a real MLflow.
+
+Versions come from the project's trainer (`services.trainer.run.train`) on a scaled copy of the
+bundled airline series, so each version forecasts visibly different numbers. The alias is moved
+here, not by the trainer's champion rule, because these tests are about following the alias.
+Until the trainer exists, the same pyfunc wrapper it logs is fitted and logged directly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from services.serving.settings import Settings
+
+AIRLINE = Path(__file__).resolve().parents[2] / "services" / "data" / "airline.csv"
+HAVE_TRAINER = importlib.util.find_spec("services.trainer.run") is not None
+
+
+def scaled_csv(folder: Path, scale: float) -> Path:
+    """The airline series times `scale`, so versions are told apart by their forecasts."""
+    import pandas as pd
+
+    frame = pd.read_csv(AIRLINE)
+    frame["y"] = frame["y"] * scale
+    path = folder / f"airline-x{scale:g}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def new_version(tracking_uri: str, name: str, scale: float = 1.0, promote: bool = True) -> str:
+    """Train one version of `name`; point `@prod` at it when `promote`. Returns the version."""
+    import mlflow
+
+    folder = Path(tempfile.mkdtemp(prefix="serving-data-"))
+    data = scaled_csv(folder, scale)
+    version = _train(tracking_uri, name, data) if HAVE_TRAINER else _log(tracking_uri, name, data)
+    if promote:
+        mlflow.MlflowClient(tracking_uri).set_registered_model_alias(name, "prod", version)
+    return version
+
+
+def _train(tracking_uri: str, name: str, data: Path) -> str:
+    from services.trainer.config import TrainConfig
+    from services.trainer.run import train
+
+    summary = train(
+        TrainConfig(
+            data_uri=str(data),
+            tracking_uri=tracking_uri,
+            model_name=name,
+            experiment="serving-tests",
+            promote=False,
+            families=("seasonal_naive",),
+        )
+    )
+    return str(summary.version)
+
+
+def _log(tracking_uri: str, name: str, data: Path) -> str:
+    """What the trainer logs, minus the model search: a seasonal-naive `ForecastModel`."""
+    import mlflow
+
+    from services.forecasting.data import load_series
+    from services.forecasting.models import Spec, fit
+    from services.forecasting.pyfunc import (
+        ARTIFACT,
+        INPUT_EXAMPLE,
+        SIGNATURE,
+        Forecaster,
+        ForecastModel,
+    )
+
+    series = load_series(str(data))
+    fitted = fit(Spec("seasonal_naive"), series.y, series.frequency.season_length)
+    forecaster = Forecaster(fitted, series.frequency, series.ds[-1])
+    state = data.with_suffix(".json")
+    state.write_text(forecaster.to_json())
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("serving-tests")
+    with mlflow.start_run() as run:
+        mlflow.log_metrics({"smape": 10.0, "mase": 1.0, "rmse": 40.0, "mae": 30.0, "coverage": 0.9})
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ForecastModel(),
+            artifacts={ARTIFACT: str(state)},
+            signature=SIGNATURE,
+            input_example=INPUT_EXAMPLE,
+            registered_model_name=name,
+        )
+    del run
+    return str(info.registered_model_version)
+
+
+def break_version(server_root: Path, tracking_uri: str, name: str, version: str) -> None:
+    """Delete a version's artifacts on the server's disk, as a lost or corrupt upload would."""
+    import mlflow
+
+    source = mlflow.MlflowClient(tracking_uri).get_model_version(name, version).source
+    model_id = source.removeprefix("models:/").split("/")[0]
+    found = [p for p in (server_root / "artifacts").rglob(model_id) if p.is_dir()]
+    assert found, f"no artifact folder for {source} under {server_root}"
+    for folder in found:
+        shutil.rmtree(folder)
+
+
+def settings(tracking_uri: str, name: str, **overrides: Any) -> Settings:
+    """Serving settings for tests: a short poll so alias moves show up quickly."""
+    values: dict[str, Any] = {
+        "mlflow_tracking_uri": tracking_uri,
+        "model_name": name,
+        "model_poll_seconds": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def sample(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:
+    return registry.get_sample_value(name, labels or {}) or 0.0
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    """Poll `condition` until it is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.05)

@@ -1,0 +1,71 @@
+"""With API_TOKEN set, prediction routes need the bearer token; health and metrics stay open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from services.serving.app import create_app
+
+from .conftest import Promoted
+from .factories import settings, wait_for
+
+TOKEN = "s3cret-token-for-tests"
+PREDICTIONS = [
+    ("/predict", {"horizon": 2}),
+    ("/invocations", {"inputs": {"n_periods": [2]}}),
+]
+
+
+@pytest.fixture(scope="module")
+def client(promoted: Promoted) -> Iterator[TestClient]:
+    app = create_app(
+        settings(promoted.uri, promoted.name, api_token=TOKEN), registry=CollectorRegistry()
+    )
+    with TestClient(app) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200, what="the model to load")
+        yield client
+
+
+@pytest.mark.parametrize(("route", "body"), PREDICTIONS)
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer "]
+)
+def test_prediction_routes_answer_401_without_the_right_token(
+    client: TestClient, route: str, body: object, header: str | None
+) -> None:
+    headers = {"authorization": header} if header else {}
+    response = client.post(route, json=body, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert TOKEN not in response.text
+
+
+@pytest.mark.parametrize(("route", "body"), PREDICTIONS)
+def test_prediction_routes_answer_with_the_right_token(
+    client: TestClient, route: str, body: object
+) -> None:
+    response = client.post(route, json=body, headers={"authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("route", ["/healthz", "/readyz", "/metrics", "/model", "/openapi.json"])
+def test_health_readiness_metrics_and_model_stay_open(client: TestClient, route: str) -> None:
+    response = client.get(route)
+    assert response.status_code == 200
+    assert TOKEN not in response.text
+
+
+def test_openapi_declares_the_bearer_scheme_on_prediction_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert spec["paths"]["/predict"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in spec["paths"]["/readyz"]["get"]
+
+
+def test_without_a_token_prediction_routes_are_open(served: object) -> None:
+    response = served.client.post("/predict", json={"horizon": 1})  # type: ignore[attr-defined]
+    assert response.status_code == 200

@@ -1,0 +1,185 @@
+"""Every route of the API against a real MLflow server and a model the trainer trained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pytest
+
+from .conftest import Served
+from .factories import sample
+
+FORMATS = {
+    "dataframe_split": {"dataframe_split": {"columns": ["n_periods", "level"], "data": [[4, 0.8]]}},
+    "dataframe_records": {"dataframe_records": [{"n_periods": 4, "level": 0.8}]},
+    "inputs": {"inputs": {"n_periods": [4], "level": [0.8]}},
+    "instances": {"instances": [{"n_periods": 4, "level": 0.8}]},
+}
+
+
+@pytest.fixture(scope="module")
+def in_process(served: Served) -> Any:
+    """The same version loaded in this process the way any MLflow user would load it."""
+    model = served.model
+    return mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")
+
+
+def expected(model: Any, frame: pd.DataFrame) -> dict[str, Any]:
+    return {"predictions": model.predict(frame).to_dict(orient="records")}
+
+
+def test_healthz_answers_while_the_process_is_up(served: Served) -> None:
+    assert served.client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_names_the_loaded_version(served: Served) -> None:
+    response = served.client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "version": served.model.version}
+
+
+def test_mlflow_ping_and_health_answer_like_readyz(served: Served) -> None:
+    assert served.client.get("/ping").status_code == 200
+    assert served.client.get("/health").status_code == 200
+
+
+def test_predict_returns_exactly_horizon_rows_and_the_version(served: Served) -> None:
+    body = served.client.post("/predict", json={"horizon": 7}).json()
+    assert body["model"] == {
+        "name": served.model.name,
+        "version": served.model.version,
+        "run_id": body["model"]["run_id"],
+    }
+    assert len(body["forecast"]) == 7
+    for row in body["forecast"]:
+        assert set(row) == {"ds", "yhat", "yhat_lower", "yhat_upper"}
+        assert row["yhat_lower"] <= row["yhat"] <= row["yhat_upper"]
+
+
+def test_a_lower_level_gives_narrower_intervals(served: Served) -> None:
+    def width(level: float) -> float:
+        row = served.client.post("/predict", json={"horizon": 1, "level": level}).json()
+        return float(row["forecast"][0]["yhat_upper"] - row["forecast"][0]["yhat_lower"])
+
+    assert width(0.5) < width(0.99)
+
+
+def test_predict_equals_the_model_in_process(served: Served, in_process: Any) -> None:
+    body = served.client.post("/predict", json={"horizon": 5, "level": 0.9}).json()
+    frame = pd.DataFrame({"n_periods": [5], "level": [0.9]})
+    assert body["forecast"] == expected(in_process, frame)["predictions"]
+
+
+def test_identical_requests_are_not_recomputed(served: Served) -> None:
+    before = sample(served.registry, "forecast_value_count")
+    first = served.client.post("/predict", json={"horizon": 11, "level": 0.77})
+    after_first = sample(served.registry, "forecast_value_count")
+    second = served.client.post("/predict", json={"horizon": 11, "level": 0.77})
+    assert after_first - before == 11  # computed once: eleven values observed
+    assert sample(served.registry, "forecast_value_count") == after_first  # then cached
+    assert first.content == second.content
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_invocations_equals_the_model_in_process(served: Served, in_process: Any, fmt: str) -> None:
+    response = served.client.post("/invocations", json=FORMATS[fmt])
+    assert response.status_code == 200
+    frame = pd.DataFrame({"n_periods": [4], "level": [0.8]})
+    assert response.json() == expected(in_process, frame)
+
+
+def test_invocations_with_several_rows_concatenates_them_in_order(
+    served: Served, in_process: Any
+) -> None:
+    payload = {"dataframe_records": [{"n_periods": 2}, {"n_periods": 3}]}
+    response = served.client.post("/invocations", json=payload)
+    assert response.json() == expected(in_process, pd.DataFrame({"n_periods": [2, 3]}))
+
+
+def test_invocations_with_params_goes_through_mlflows_parser(
+    served: Served, in_process: Any
+) -> None:
+    payload = {"inputs": {"n_periods": [3]}, "params": {}}
+    response = served.client.post("/invocations", json=payload)
+    assert response.json() == expected(in_process, pd.DataFrame({"n_periods": [3]}))
+
+
+def test_invocations_with_missing_levels_uses_the_default_for_those_rows(
+    served: Served, in_process: Any
+) -> None:
+    payload = {"dataframe_records": [{"n_periods": 2}, {"n_periods": 1, "level": 0.5}]}
+    response = served.client.post("/invocations", json=payload)
+    frame = pd.DataFrame({"n_periods": [2, 1], "level": [None, 0.5]})
+    assert response.json() == expected(in_process, frame)
+
+
+def test_invocations_accepts_csv_like_mlflow(served: Served, in_process: Any) -> None:
+    response = served.client.post(
+        "/invocations", content=b"n_periods\n3\n", headers={"content-type": "text/csv"}
+    )
+    assert response.json() == expected(in_process, pd.DataFrame({"n_periods": [3]}))
+
+
+def test_model_describes_the_served_version_and_its_training(served: Served) -> None:
+    info = served.client.get("/model").json()
+    assert info["name"] == served.model.name
+    assert info["version"] == served.model.version
+    assert info["alias"] == "prod"
+    assert info["run_id"]
+    assert {"smape", "mase", "rmse", "mae", "coverage"} <= set(info["metrics"])
+    assert info["trained_at"] and info["loaded_at"]
+    assert "decision" in info["tags"]
+
+
+def test_metrics_show_the_served_version(served: Served) -> None:
+    text = served.client.get("/metrics").text
+    model = served.model
+    assert f'model_info{{model_name="{model.name}",model_version="{model.version}"' in text
+    assert "model_loaded 1.0" in text
+    assert sample(served.registry, "model_trained_timestamp_seconds") > 0
+    assert sample(served.registry, "model_load_duration_seconds") > 0
+    assert sample(served.registry, "model_reloads_total", {"result": "success"}) == 1
+
+
+def test_requests_are_counted_by_route_template_never_by_raw_path(served: Served) -> None:
+    served.client.get("/no/such/route/123")
+    served.client.get("/no/such/route/456")
+    served.client.post("/predict", json={"horizon": 2})
+    labels = {"handler": "none", "method": "GET", "status": "404"}
+    assert sample(served.registry, "http_requests_total", labels) >= 2
+    handlers = {
+        s.labels["handler"]
+        for f in served.registry.collect()
+        if f.name == "http_requests"
+        for s in f.samples
+    }
+    assert "/predict" in handlers
+    assert not any(h.startswith("/no/") for h in handlers)
+    assert (
+        sample(
+            served.registry,
+            "http_request_duration_seconds_count",
+            {"handler": "/predict", "method": "POST"},
+        )
+        >= 1
+    )
+
+
+def test_forecast_horizons_are_observed(served: Served) -> None:
+    before = sample(served.registry, "forecast_horizon_count")
+    served.client.post("/predict", json={"horizon": 9})
+    assert sample(served.registry, "forecast_horizon_count") == before + 1
+
+
+def test_docs_and_openapi_describe_every_route(served: Served) -> None:
+    assert served.client.get("/docs").status_code == 200
+    paths = served.client.get("/openapi.json").json()["paths"]
+    assert {"/predict", "/invocations", "/model", "/healthz", "/readyz", "/metrics"} <= set(paths)
+    body = paths["/invocations"]["post"]["requestBody"]["content"]["application/json"]
+    assert "dataframe_split" in body["schema"]["properties"]
+
+
+def test_unknown_routes_are_404(served: Served) -> None:
+    assert served.client.get("/nope").status_code == 404
