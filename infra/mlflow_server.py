@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from infra import pod
 from infra.naming import labels, res_name, selector_labels
+from infra.options import child_options
 from services.spec import TRACKING
 
 DATA = "/data"
@@ -69,7 +70,7 @@ class MlflowServer(pulumi.ComponentResource):
         self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:infra:MlflowServer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self._args, self._name = args, res_name(name, TRACKING.name)
         self._labels = labels(TRACKING.name, "tracking")
         self._selector = selector_labels(TRACKING.name, "tracking")

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.naming import PART_OF, res_name
+from infra.options import child_options
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Namespace(pulumi.ComponentResource):
         self, name: str, args: NamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:infra:Namespace", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self.namespace = k8s.core.v1.Namespace(
             res_name(name, "ns"),
             metadata=k8s.meta.v1.ObjectMetaArgs(

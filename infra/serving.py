@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from infra import pod
 from infra.naming import labels, res_name, selector_labels
+from infra.options import child_options
 from services.spec import API
 
 SERVICE_PORT = 80
@@ -51,7 +52,7 @@ class Serving(pulumi.ComponentResource):
         self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:infra:Serving", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self._args, self._name = args, res_name(name, API.name)
         self._labels = labels(API.name, "serving")
         self._selector = selector_labels(API.name, "serving")

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from infra import pod
 from infra.naming import labels, res_name
+from infra.options import child_options
 from services.spec import TRAINER
 
 RESOURCES = pod.Resources(
@@ -54,7 +55,7 @@ class Trainer(pulumi.ComponentResource):
         self, name: str, args: TrainerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:infra:Trainer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self._args, self._name = args, res_name(name, TRAINER.name)
         self._labels = labels(TRAINER.name, "training")
         account = k8s.core.v1.ServiceAccount(

@@ -43,8 +43,10 @@ def _image(value: str) -> str:
     head, _, last = name.rpartition("/")
     repo, _, tag = last.partition(":")
     path = f"{head}/{repo}" if head else repo
-    if not _NAME.match(path) or (tag and not _TAG.match(tag)) or (
-        digest and not _DIGEST.match(digest)
+    if (
+        not _NAME.match(path)
+        or (tag and not _TAG.match(tag))
+        or (digest and not _DIGEST.match(digest))
     ):
         raise ValueError(f"'{value}' is not an image reference")
     if not tag and not digest:

@@ -131,7 +131,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
         ),
         opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(depends_on=[trainer.job])),
     )
-    monitoring = _monitoring(cfg, platform, ns.name, serving)
+    monitoring = _monitoring(cfg, platform, ns.name)
     return Workloads(
         namespace=ns.name,
         mlflow_service=mlflow.service_name,
@@ -163,7 +163,7 @@ def _grafana_password(cfg: StackConfig) -> pulumi.Output[str]:
 
 
 def _monitoring(
-    cfg: StackConfig, platform: Platform, namespace: pulumi.Output[str], serving: Serving
+    cfg: StackConfig, platform: Platform, namespace: pulumi.Output[str]
 ) -> dict[str, pulumi.Output[str]]:
     """kube-prometheus-stack, the API's ServiceMonitor, dashboards and alerts, when enabled."""
     if not cfg.monitoring_enabled:
@@ -177,9 +177,7 @@ def _monitoring(
             chart_version=cfg.monitoring_chart_version,
             size=platform.monitoring_size,
         ),
-        opts=pulumi.ResourceOptions.merge(
-            platform.opts, pulumi.ResourceOptions(depends_on=[serving.service])
-        ),
+        opts=platform.opts,
     )
     forward = pulumi.Output.all(monitoring.namespace, monitoring.grafana_service).apply(
         lambda v: f"{platform.kubectl} -n {v[0]} port-forward svc/{v[1]} {GRAFANA_LOCAL_PORT}:80"

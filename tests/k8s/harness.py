@@ -6,12 +6,13 @@ stack file's values, each passed as the string the CLI hands the program (lists 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 import yaml
@@ -80,6 +81,7 @@ class Recorder(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
+        self.dependencies: dict[str, set[str]] = {}  # resource name -> URNs it waits on
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -93,24 +95,42 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 class _Monitor(pulumi.runtime.mocks.MockMonitor):
-    """Names URNs after the real project and stack on every thread.
+    """Also records each resource's explicit dependencies (not part of `MockResourceArgs`)."""
 
-    The stock monitor reads them from context variables, which resource-reference lookups
-    (run on executor threads) do not see, so `ManagedNodeGroup(node_role=role)` would fail."""
+    def __init__(self, mocks: pulumi.runtime.Mocks, stack: str | None = None) -> None:
+        super().__init__(mocks)  # `stack` is accepted for older callers; URNs use the settings
 
-    # Shared by every run in the process: a lookup may reach the monitor of an earlier run,
-    # whose thread-local settings linger on the executor's threads. URNs name the stack.
-    registered: ClassVar[dict[str, Any]] = {}
+    def RegisterResource(self, request: Any) -> Any:
+        if isinstance(self.mocks, Recorder):
+            self.mocks.dependencies[request.name] = set(request.dependencies)
+        return super().RegisterResource(request)
 
-    def __init__(self, mocks: pulumi.runtime.Mocks, stack: str) -> None:
-        super().__init__(mocks)
-        self._stack = stack
-        self.resources = _Monitor.registered
 
-    def make_urn(self, parent: str, type_: str, name: str) -> str:
-        if parent:
-            type_ = parent.split("::")[2].split("$").pop() + "$" + type_
-        return "urn:pulumi:" + "::".join([self._stack, PROJECT, type_, name])
+_AMBIENT = ("monitor", "engine", "project", "stack", "organization", "root_directory", "dry_run")
+
+
+def _clear_settings() -> None:
+    """Reset Pulumi's ambient settings, so the next `set_mocks` also becomes their default.
+
+    Settings live in context variables whose default is the first value ever set; executor
+    threads (which rehydrate resource references such as `ManagedNodeGroup(node_role=role)`)
+    see only that default, so without this a second run would look resources up in the first
+    run's monitor."""
+    settings = pulumi.runtime.settings.SETTINGS
+    for name in _AMBIENT:
+        setattr(settings, name, None)
+
+
+@contextlib.contextmanager
+def mocks(recorder: Recorder, stack: str) -> Iterator[Recorder]:
+    """Pulumi's mocks for one program run, leaving clean settings for whoever runs next."""
+    _clear_settings()
+    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False,
+                             monitor=_Monitor(recorder))
+    try:
+        yield recorder
+    finally:
+        _clear_settings()
 
 
 def _as_config(value: Any) -> str:
@@ -158,6 +178,11 @@ class Graph:
 
     resources: list[Recorded]
     exports: dict[str, Any] = field(default_factory=dict)
+    dependencies: dict[str, set[str]] = field(default_factory=dict)
+
+    def waits_on(self, name: str, other: str) -> bool:
+        """Whether resource `name` was registered with an explicit dependency on `other`."""
+        return any(urn.endswith(f"::{other}") for urn in self.dependencies.get(name, ()))
 
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ == typ]
@@ -200,7 +225,7 @@ def run_program(
     )
     config, secret_keys = stack_config(stack, overrides, secrets)
     pulumi.runtime.set_all_config(config, secret_keys)
-    graph = Graph(recorder.resources)
+    graph = Graph(recorder.resources, dependencies=recorder.dependencies)
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:

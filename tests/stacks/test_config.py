@@ -154,8 +154,8 @@ def test_plain_secret_through_pulumi_config_stops_with_run_error() -> None:
 
 
 def test_misspelt_key_is_reported_with_rm_hint() -> None:
-    with pytest.raises(pulumi.RunError, match=rf"node_desired_szie: is not a known key "
-                                              rf"\(fix: pulumi config rm {PROJECT}:node_desired_szie\)"):
+    hint = rf"\(fix: pulumi config rm {PROJECT}:node_desired_szie\)"
+    with pytest.raises(pulumi.RunError, match=rf"node_desired_szie: is not a known key {hint}"):
         load_stack("minikube", {"node_desired_szie": "2"})
 
 

@@ -25,7 +25,7 @@ def ours(graph: Graph) -> list[Recorded]:
     """The workload objects (monitoring's chart objects are tested with its component)."""
     return [o for o in graph.kubernetes_objects()
             if o.manifest["metadata"].get("namespace") == NAMESPACE
-            or o.manifest["kind"] == "Namespace" and o.manifest["metadata"]["name"] == NAMESPACE]
+            or (o.manifest["kind"] == "Namespace" and o.manifest["metadata"]["name"] == NAMESPACE)]
 
 
 def pods(graph: Graph) -> list[tuple[Recorded, dict[str, Any], dict[str, str]]]:
@@ -217,9 +217,9 @@ def test_postgres_uri_goes_through_a_secret_and_eks_then_needs_no_volume() -> No
 
 
 def test_api_waits_for_the_first_training_and_training_for_mlflow(graph: Graph) -> None:
-    # Dependencies are not in the inputs; the order of registration shows the wiring instead.
-    order = [o.manifest["kind"] + "/" + o.manifest["metadata"]["name"] for o in ours(graph)]
-    assert order.index("Deployment/mlstack-mlflow") < [i for i, n in enumerate(order)
-                                                      if n.startswith("Job/")][0]
-    assert [i for i, n in enumerate(order) if n.startswith("Job/")][0] < order.index(
-        "Deployment/mlstack-api")
+    # `pulumi up` then rolls out in the order a ready API needs: MLflow, a model, the API.
+    (job,) = graph.of_type("kubernetes:batch/v1:Job")
+    assert graph.waits_on(job.name, "mlstack-mlflow")  # the MLflow Deployment
+    assert graph.waits_on("mlstack-api", job.name)  # the API Deployment (and its children)
+    api = [r for r in graph.resources if r.name == "mlstack-api" and r.typ.startswith("kub")]
+    assert all(graph.waits_on(r.name, job.name) for r in api)

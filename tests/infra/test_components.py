@@ -1,0 +1,53 @@
+"""Each component on its own under Pulumi's mocks: children parented, outputs registered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pulumi
+import pytest
+from k8s.harness import Recorder, mocks
+
+from infra.namespace import Namespace, NamespaceArgs
+from infra.serving import Serving, ServingArgs
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    with mocks(Recorder(), "unit") as recorder:
+        yield recorder
+
+
+def test_namespace_is_restricted_and_closed_to_ingress(recorder: Recorder) -> None:
+    @pulumi.runtime.test
+    def check() -> Any:
+        ns = Namespace("t", NamespaceArgs(name="team"))
+        return ns.name.apply(lambda name: name == "team" or pytest.fail(name))
+
+    check()
+    (namespace,) = [r for r in recorder.resources if r.typ == "kubernetes:core/v1:Namespace"]
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
+        "restricted")
+    (policy,) = [r for r in recorder.resources
+                 if r.typ == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    assert policy.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
+def test_namespace_needs_a_name() -> None:
+    with pytest.raises(ValueError, match="must not be empty"):
+        NamespaceArgs(name="")
+
+
+def test_serving_registers_its_service_name_and_url(recorder: Recorder) -> None:
+    @pulumi.runtime.test
+    def check() -> Any:
+        serving = Serving("t", ServingArgs(namespace="ns", image="api:1", pull_policy="Never",
+                                           tracking_uri="http://mlflow:5000", model_name="M"))
+        return pulumi.Output.all(serving.service_name, serving.url).apply(
+            lambda v: v == ["t-api", "http://t-api:80"] or pytest.fail(str(v)))
+
+    check()
+    kinds = {r.typ.rsplit(":", 1)[1] for r in recorder.resources}
+    assert {"ServiceAccount", "Deployment", "Service", "HorizontalPodAutoscaler",
+            "PodDisruptionBudget", "NetworkPolicy"} <= kinds
