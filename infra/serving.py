@@ -27,6 +27,8 @@ class ServingArgs:
     min_replicas: int = 1
     max_replicas: int = 3
     target_cpu_percent: int = 70
+    model_alias: str = "prod"
+    api_token: pulumi.Input[str] | None = None  # bearer token for the prediction routes
     extra_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     resources: pod.Resources = RESOURCES
 
@@ -86,9 +88,27 @@ class Serving(pulumi.ComponentResource):
         return {
             "MLFLOW_TRACKING_URI": self._args.tracking_uri,
             "MODEL_NAME": self._args.model_name,
-            "MODEL_URI": f"models:/{self._args.model_name}@prod",
+            "MODEL_ALIAS": self._args.model_alias,
             **self._args.extra_env,
         }
+
+    def _token_env(self, child: pulumi.ResourceOptions) -> tuple[k8s.core.v1.EnvVarArgs, ...]:
+        """API_TOKEN from a Secret, so the token is in neither the pod spec nor its logs."""
+        if self._args.api_token is None:
+            return ()
+        k8s.core.v1.Secret(
+            self._name + "-token",
+            metadata=self._meta("-token"),
+            string_data={"token": self._args.api_token},
+            opts=child,
+        )
+        selector = k8s.core.v1.SecretKeySelectorArgs(name=self._name + "-token", key="token")
+        return (
+            k8s.core.v1.EnvVarArgs(
+                name="API_TOKEN",
+                value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=selector),
+            ),
+        )
 
     def _deployment(
         self, account: k8s.core.v1.ServiceAccount, child: pulumi.ResourceOptions
@@ -100,6 +120,7 @@ class Serving(pulumi.ComponentResource):
                 pull_policy=self._args.pull_policy,
                 env=self._env(),
                 resources=self._args.resources,
+                secret_env=self._token_env(child),
             )
         )
         return k8s.apps.v1.Deployment(

@@ -32,7 +32,6 @@ TARGETS = ("minikube", "eks")
 _NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|m|k|M|G)?$")
 _PRIVATE = [IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
@@ -71,7 +70,7 @@ def _blank_is_none(value: Any) -> Any:
 Image = Annotated[str, BeforeValidator(_image)]
 Cidr = Annotated[IPv4Network, BeforeValidator(_network)]
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_none)]
-SECRET_FIELDS = ("mlflow_database_uri", "grafana_admin_password")
+SECRET_FIELDS = ("mlflow_database_uri", "grafana_admin_password", "api_token")
 
 
 class StackConfig(BaseModel):
@@ -93,6 +92,7 @@ class StackConfig(BaseModel):
     api_max_replicas: int = Field(3, ge=1)
     mlflow_storage_size: str = "5Gi"
     mlflow_database_uri: OptionalSecret = None
+    api_token: OptionalSecret = None
     monitoring_enabled: bool = True
     monitoring_chart_version: str = Field("79.10.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
     grafana_admin_password: OptionalSecret = None
@@ -309,7 +309,7 @@ def format_errors(err: ValidationError) -> str:
             lines.append(f"  {key}: is not a known key (fix: pulumi config rm {PROJECT}:{key})")
             continue
         # Values are echoed: escape control characters so each key stays on one line.
-        message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         lines.append(f"  {key}: {message} (fix: {_hint(key)})")
     return "\n".join(lines)
 

@@ -128,6 +128,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             model_name=cfg.model_name,
             min_replicas=cfg.api_min_replicas,
             max_replicas=cfg.api_max_replicas,
+            api_token=secret(cfg.api_token),
         ),
         opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(depends_on=[trainer.job])),
     )

@@ -223,3 +223,21 @@ def test_api_waits_for_the_first_training_and_training_for_mlflow(graph: Graph) 
     assert graph.waits_on("mlstack-api", job.name)  # the API Deployment (and its children)
     api = [r for r in graph.resources if r.name == "mlstack-api" and r.typ.startswith("kub")]
     assert all(graph.waits_on(r.name, job.name) for r in api)
+
+
+def test_api_serves_the_prod_alias_of_the_configured_model(graph: Graph) -> None:
+    (api,) = containers(graph, "api")
+    env = env_of(api)
+    assert (env["MODEL_NAME"], env["MODEL_ALIAS"]) == ("ForecastModel", "prod")
+    assert "API_TOKEN" not in env  # auth is opt-in
+
+
+def test_api_token_reaches_the_api_through_a_secret_only() -> None:
+    token = "t0ken-for-the-api"
+    graph = program("minikube", secrets={"api_token": token})
+    (secret,) = graph.of_type("kubernetes:core/v1:Secret")
+    assert secret.manifest["stringData"] == {"token": token}
+    (api,) = containers(graph, "api")
+    ref = {"secretKeyRef": {"name": "mlstack-api-token", "key": "token"}}
+    assert env_of(api)["API_TOKEN"] == ref
+    assert token not in str(api)
