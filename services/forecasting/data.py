@@ -2,6 +2,7 @@
 
 Repaired (and reported): rows out of order are sorted; a few missing values or missing
 timestamps (at most 5% of the series, at most 3 in a row) are filled by linear interpolation.
+Business-day series keep their dates: weekdays without a row are market holidays, not gaps.
 Refused with an error that names the problem and where it is: everything else.
 """
 
@@ -193,6 +194,12 @@ def _fill_grid(series: pd.Series, frequency: Frequency, repairs: list[str]) -> p
             f"column 'ds': {len(off_grid)} timestamp(s) off the {frequency.name} grid "
             f"(irregular spacing) at {shown}"
         )
+    if frequency.alias == "B":
+        # Business-day series skip market holidays: missing weekdays are not gaps to fill, and
+        # the series is modelled by trading day.
+        if series.isna().any():
+            return _fill_values(series, repairs)
+        return series
     full = series.reindex(grid)
     gaps = full.index[full.isna()]
     if len(gaps) == 0:
@@ -208,6 +215,15 @@ def _fill_grid(series: pd.Series, frequency: Frequency, repairs: list[str]) -> p
         )
     repairs.append(f"interpolated {detail}")
     return full.interpolate(method="linear", limit_direction="both")
+
+
+def _fill_values(series: pd.Series, repairs: list[str]) -> pd.Series:
+    missing = series.index[series.isna()]
+    run = _longest_run(series.isna().to_numpy())
+    if len(missing) > MAX_FILL_SHARE * len(series) or run > MAX_FILL_RUN:
+        raise DataError(f"too many missing values to repair: {len(missing)} (longest run {run})")
+    repairs.append(f"interpolated {len(missing)} missing value(s)")
+    return series.interpolate(method="linear", limit_direction="both")
 
 
 def _longest_run(mask: np.ndarray) -> int:
@@ -243,5 +259,6 @@ def load_series(
     y_col: str = "y",
     freq: str | None = None,
     season_length: int | None = None,
+    timeout: float = 30.0,
 ) -> Series:
-    return validate(parse_csv(read_bytes(uri), ds_col, y_col), freq, season_length)
+    return validate(parse_csv(read_bytes(uri, timeout), ds_col, y_col), freq, season_length)

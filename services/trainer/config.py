@@ -37,6 +37,10 @@ class TrainConfig(BaseSettings):
         2000, ge=50, validation_alias=_env("max_train_points", "MAX_TRAIN_POINTS"),
         description="fit on at most this many of the most recent points (bounds time and memory)",
     )
+    data_timeout: float = Field(
+        30.0, gt=0, validation_alias=_env("data_timeout", "DATA_TIMEOUT_SECONDS"),
+        description="per-request timeout when reading the data over S3 or HTTP",
+    )
     mlflow_timeout: float = Field(
         60.0, gt=0, validation_alias=_env("mlflow_timeout", "MLFLOW_TIMEOUT_SECONDS"),
         description="how long to keep retrying an unreachable MLflow before giving up",

@@ -74,6 +74,10 @@ def compare(challenger: float, champion: ModelVersion, champion_smape: float | N
     )
 
 
+def _version(model_version: ModelVersion | None) -> str | None:
+    return None if model_version is None else model_version.version
+
+
 def promote(
     client: MlflowClient,
     name: str,
@@ -86,20 +90,26 @@ def promote(
 ) -> Decision:
     """Decide, move the alias if allowed and better, and tag the version with the outcome."""
     scored: dict[str, float | None] = {}
+
+    def judge(champion: ModelVersion | None) -> Decision:
+        if champion is None:
+            return Decision(True, f"first version: @{alias} was unset")
+        if champion.version not in scored:
+            spec = spec_of(client, champion)
+            scored[champion.version] = rescore(spec) if spec else None
+        return compare(challenger_smape, champion, scored[champion.version])
+
     decision = Decision(False, "not decided")
     for _ in range(MAX_ROUNDS):
         champion = current(client, name, alias)
-        if champion is None:
-            decision = Decision(True, f"first version: @{alias} was unset")
-        elif champion.version == version:
+        if champion is not None and champion.version == version:
             break
-        else:
-            if champion.version not in scored:
-                spec = spec_of(client, champion)
-                scored[champion.version] = rescore(spec) if spec else None
-            decision = compare(challenger_smape, champion, scored[champion.version])
+        decision = judge(champion)
         if not decision.promoted or not move:
             break
+        # Scoring takes seconds: if the alias moved meanwhile, judge the new holder first.
+        if _version(current(client, name, alias)) != _version(champion):
+            continue
         client.set_registered_model_alias(name, alias, version)
         time.sleep(settle_seconds)  # then re-read: a concurrent trainer may have moved it
     if not move and decision.promoted:

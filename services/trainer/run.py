@@ -115,7 +115,7 @@ def connect(cfg: TrainConfig) -> MlflowClient:
 
 def _load(cfg: TrainConfig) -> Series:
     log.info("data: %s", cfg.data_uri)
-    series = load_series(cfg.data_uri, cfg.ds_column, cfg.y_column, cfg.freq, cfg.season_length)
+    series = load_series(cfg.data_uri, cfg.ds_column, cfg.y_column, cfg.freq, cfg.season_length, cfg.data_timeout)
     for repair in series.repairs:
         log.info("  repaired: %s", repair)
     if len(series) > cfg.max_train_points:
