@@ -57,5 +57,24 @@ audit: venv
 demo: venv
 	$(VENV)/bin/mlstack up
 
+# Images, one per service, named as in services/spec.py and tagged with the project version (the
+# stack config's defaults). REGISTRY=ghcr.io/<owner>/ prefixes them for a cluster that pulls.
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+REGISTRY ?=
+IMAGES := mlflow:mlstack-mlflow trainer:mlstack-trainer serving:mlstack-serving demo:mlstack-demo
+
+images:
+	@for pair in $(IMAGES); do \
+	  dir=$${pair%%:*}; name=$${pair##*:}; \
+	  docker build -f services/$$dir/Dockerfile -t $(REGISTRY)$$name:$(IMAGE_TAG) . || exit 1; \
+	done
+
+# Built inside minikube's own runtime, so pods start them with imagePullPolicy: Never.
+minikube-images:
+	@for pair in $(IMAGES); do \
+	  dir=$${pair%%:*}; name=$${pair##*:}; \
+	  minikube image build -f services/$$dir/Dockerfile -t $$name:$(IMAGE_TAG) . || exit 1; \
+	done
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache

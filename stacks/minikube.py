@@ -12,7 +12,7 @@ from stacks.workloads import Platform
 from stacks.workloads import build as build_workloads
 
 # The trainer image carries the bundled data at this path (see services/trainer/Dockerfile).
-IMAGE_DATA = "/app/services/data/airline.csv"
+IMAGE_DATA = "/app/data/airline.csv"
 
 
 def build(cfg: MinikubeConfig) -> StackOutputs:
