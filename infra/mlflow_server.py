@@ -15,6 +15,9 @@ from services.spec import TRACKING
 
 DATA = "/data"
 SQLITE_URI = f"sqlite:///{DATA}/mlflow.db"  # four slashes in all: an absolute path
+if TRACKING.port is None:  # pragma: no cover - the spec always names the server's port
+    raise RuntimeError("services/spec.py TRACKING must declare its port")
+PORT: int = TRACKING.port
 RESOURCES = pod.Resources(memory_request="512Mi", memory_limit="2Gi")
 
 
@@ -81,7 +84,7 @@ class MlflowServer(pulumi.ComponentResource):
         self._network_policy(child)
         self.service_name = self.service.metadata.name
         host = f"{self._name}.{args.namespace_name}.svc.cluster.local"
-        self.url = pulumi.Output.from_input(f"http://{host}:{TRACKING.port}")
+        self.url = pulumi.Output.from_input(f"http://{host}:{PORT}")
         self.register_outputs({"service_name": self.service_name, "url": self.url})
 
     def _meta(self, suffix: str = "") -> k8s.meta.v1.ObjectMetaArgs:
@@ -117,7 +120,7 @@ class MlflowServer(pulumi.ComponentResource):
         env: dict[str, pulumi.Input[str]] = {
             "MLFLOW_ARTIFACTS_DESTINATION": self._args.artifacts_destination,
             "MLFLOW_SERVER_ALLOWED_HOSTS": allowed_hosts(
-                self._name, self._args.namespace_name, TRACKING.port or 5000
+                self._name, self._args.namespace_name, PORT
             ),
         }
         if self._args.database_uri is None:
@@ -192,9 +195,7 @@ class MlflowServer(pulumi.ComponentResource):
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=self._selector,
-                ports=[
-                    k8s.core.v1.ServicePortArgs(name="http", port=TRACKING.port, target_port="http")
-                ],
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http")],
             ),
             opts=child,
         )

@@ -14,6 +14,9 @@ from infra.options import child_options
 from services.spec import API
 
 SERVICE_PORT = 80
+if API.port is None:  # pragma: no cover - the spec always names the API's port
+    raise RuntimeError("services/spec.py API must declare its port")
+CONTAINER_PORT: int = API.port
 RESOURCES = pod.Resources(cpu_request="250m", memory_request="384Mi", memory_limit="1Gi")
 
 

@@ -14,10 +14,12 @@ from pathlib import Path
 import pulumi
 import pulumi_random as random
 
+from infra.mlflow_server import PORT as MLFLOW_PORT
 from infra.mlflow_server import MlflowServer, MlflowServerArgs
 from infra.monitoring import Monitoring, MonitoringArgs, Size
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import res_name, selector_labels
+from infra.serving import CONTAINER_PORT as API_PORT
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
 from infra.trainer import Trainer, TrainerArgs
 from services.spec import API, TRACKING, TRAINER
@@ -139,14 +141,14 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
         api_service=serving.service_name,
         trainer_job=trainer.job_name,
         port_forward_api=_port_forward(
-            platform.kubectl, cfg.namespace, serving.service_name, API.port or 8000, SERVICE_PORT
+            platform.kubectl, cfg.namespace, serving.service_name, API_PORT, SERVICE_PORT
         ),
         port_forward_mlflow=_port_forward(
             platform.kubectl,
             cfg.namespace,
             mlflow.service_name,
-            TRACKING.port or 5000,
-            TRACKING.port or 5000,
+            MLFLOW_PORT,
+            MLFLOW_PORT,
         ),
         **monitoring,
     )

@@ -17,14 +17,18 @@ ARN = "arn:aws:s3:::bucket"
 
 def test_network_needs_two_subnets() -> None:
     with pytest.raises(ValueError, match="at least two availability zones"):
-        NetworkArgs(cidr="10.0.0.0/16", public_subnet_cidrs=["10.0.0.0/20"],
-                    availability_zones=["a"])
+        NetworkArgs(
+            cidr="10.0.0.0/16", public_subnet_cidrs=["10.0.0.0/20"], availability_zones=["a"]
+        )
 
 
 def test_network_needs_a_zone_per_subnet() -> None:
     with pytest.raises(ValueError, match="1 availability zones for 2 subnets"):
-        NetworkArgs(cidr="10.0.0.0/16", public_subnet_cidrs=["10.0.0.0/20", "10.0.16.0/20"],
-                    availability_zones=["a"])
+        NetworkArgs(
+            cidr="10.0.0.0/16",
+            public_subnet_cidrs=["10.0.0.0/20", "10.0.16.0/20"],
+            availability_zones=["a"],
+        )
 
 
 @pytest.mark.parametrize(("low", "want", "high"), [(2, 1, 3), (1, 4, 3), (0, 0, 1)])
@@ -65,4 +69,6 @@ def test_irsa_trust_names_one_service_account_and_sts_audience() -> None:
     assert statement["Principal"] == {"Federated": "arn:provider"}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"]["StringEquals"] == {
-        f"{issuer}:sub": "system:serviceaccount:ns:sa", f"{issuer}:aud": "sts.amazonaws.com"}
+        f"{issuer}:sub": "system:serviceaccount:ns:sa",
+        f"{issuer}:aud": "sts.amazonaws.com",
+    }

@@ -28,9 +28,11 @@ def test_namespace_is_restricted_and_closed_to_ingress(recorder: Recorder) -> No
     check()
     (namespace,) = [r for r in recorder.resources if r.typ == "kubernetes:core/v1:Namespace"]
     assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
-        "restricted")
-    (policy,) = [r for r in recorder.resources
-                 if r.typ == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+        "restricted"
+    )
+    (policy,) = [
+        r for r in recorder.resources if r.typ == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    ]
     assert policy.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
 
 
@@ -42,12 +44,27 @@ def test_namespace_needs_a_name() -> None:
 def test_serving_registers_its_service_name_and_url(recorder: Recorder) -> None:
     @pulumi.runtime.test
     def check() -> Any:
-        serving = Serving("t", ServingArgs(namespace="ns", image="api:1", pull_policy="Never",
-                                           tracking_uri="http://mlflow:5000", model_name="M"))
+        serving = Serving(
+            "t",
+            ServingArgs(
+                namespace="ns",
+                image="api:1",
+                pull_policy="Never",
+                tracking_uri="http://mlflow:5000",
+                model_name="M",
+            ),
+        )
         return pulumi.Output.all(serving.service_name, serving.url).apply(
-            lambda v: v == ["t-api", "http://t-api:80"] or pytest.fail(str(v)))
+            lambda v: v == ["t-api", "http://t-api:80"] or pytest.fail(str(v))
+        )
 
     check()
     kinds = {r.typ.rsplit(":", 1)[1] for r in recorder.resources}
-    assert {"ServiceAccount", "Deployment", "Service", "HorizontalPodAutoscaler",
-            "PodDisruptionBudget", "NetworkPolicy"} <= kinds
+    assert {
+        "ServiceAccount",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    } <= kinds

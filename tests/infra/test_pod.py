@@ -9,8 +9,11 @@ from services.spec import API, TRAINER
 
 
 def build(spec, **env: str):  # type: ignore[no-untyped-def]
-    return pod.container(pod.ContainerArgs(
-        spec=spec, image="img:1", pull_policy="Never", env=env, resources=pod.Resources()))
+    return pod.container(
+        pod.ContainerArgs(
+            spec=spec, image="img:1", pull_policy="Never", env=env, resources=pod.Resources()
+        )
+    )
 
 
 def test_container_runs_the_spec_argv_unchanged() -> None:
@@ -55,8 +58,9 @@ def test_pod_security_runs_as_the_image_user_and_owns_volumes() -> None:
 
 
 def test_resources_render_requests_and_limits() -> None:
-    rendered = pod.Resources(cpu_request="1", memory_request="1Gi", cpu_limit="2",
-                             memory_limit="2Gi").to_k8s()
+    rendered = pod.Resources(
+        cpu_request="1", memory_request="1Gi", cpu_limit="2", memory_limit="2Gi"
+    ).to_k8s()
     assert rendered.requests == {"cpu": "1", "memory": "1Gi"}
     assert rendered.limits == {"cpu": "2", "memory": "2Gi"}
 

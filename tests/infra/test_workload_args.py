@@ -10,16 +10,30 @@ from infra.trainer import TrainerArgs, job_suffix
 
 
 def mlflow_args(**kw: object) -> MlflowServerArgs:
-    base: dict[str, object] = dict(namespace="ns", namespace_name="ns", image="i:1",
-                                   pull_policy="Never", artifacts_destination="/data/artifacts")
+    base: dict[str, object] = dict(
+        namespace="ns",
+        namespace_name="ns",
+        image="i:1",
+        pull_policy="Never",
+        artifacts_destination="/data/artifacts",
+    )
     return MlflowServerArgs(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def test_allowed_hosts_cover_every_service_name_with_and_without_port() -> None:
     hosts = allowed_hosts("svc", "ns", 5000).split(",")
-    assert hosts == ["svc", "svc:5000", "svc.ns", "svc.ns:5000", "svc.ns.svc", "svc.ns.svc:5000",
-                     "svc.ns.svc.cluster.local", "svc.ns.svc.cluster.local:5000",
-                     "localhost:*", "127.0.0.1:*"]
+    assert hosts == [
+        "svc",
+        "svc:5000",
+        "svc.ns",
+        "svc.ns:5000",
+        "svc.ns.svc",
+        "svc.ns.svc:5000",
+        "svc.ns.svc.cluster.local",
+        "svc.ns.svc.cluster.local:5000",
+        "localhost:*",
+        "127.0.0.1:*",
+    ]
 
 
 def test_artifacts_on_the_volume_must_live_under_the_mount() -> None:
@@ -31,20 +45,36 @@ def test_sqlite_needs_the_volume_and_postgres_with_s3_does_not() -> None:
     assert mlflow_args().needs_volume
     s3 = mlflow_args(artifacts_destination="s3://b/artifacts", artifacts_on_volume=False)
     assert s3.needs_volume  # SQLite still lives on the volume
-    assert not mlflow_args(artifacts_destination="s3://b/a", artifacts_on_volume=False,
-                           database_uri="postgresql://x").needs_volume
+    assert not mlflow_args(
+        artifacts_destination="s3://b/a", artifacts_on_volume=False, database_uri="postgresql://x"
+    ).needs_volume
 
 
 def test_serving_refuses_min_replicas_above_max() -> None:
     with pytest.raises(ValueError, match=r"min_replicas \(3\) <= max_replicas \(2\)"):
-        ServingArgs(namespace="ns", image="i:1", pull_policy="Never", tracking_uri="http://m",
-                    model_name="M", min_replicas=3, max_replicas=2)
+        ServingArgs(
+            namespace="ns",
+            image="i:1",
+            pull_policy="Never",
+            tracking_uri="http://m",
+            model_name="M",
+            min_replicas=3,
+            max_replicas=2,
+        )
 
 
 def test_trainer_needs_a_data_fingerprint() -> None:
     with pytest.raises(ValueError, match="data_fingerprint"):
-        TrainerArgs(namespace="ns", image="i:1", pull_policy="Never", tracking_uri="http://m",
-                    data_uri="/d.csv", data_fingerprint="", model_name="M", experiment_name="e")
+        TrainerArgs(
+            namespace="ns",
+            image="i:1",
+            pull_policy="Never",
+            tracking_uri="http://m",
+            data_uri="/d.csv",
+            data_fingerprint="",
+            model_name="M",
+            experiment_name="e",
+        )
 
 
 def test_job_suffix_is_stable_and_changes_with_image_or_data() -> None:

@@ -125,8 +125,9 @@ def _clear_settings() -> None:
 def mocks(recorder: Recorder, stack: str) -> Iterator[Recorder]:
     """Pulumi's mocks for one program run, leaving clean settings for whoever runs next."""
     _clear_settings()
-    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False,
-                             monitor=_Monitor(recorder))
+    pulumi.runtime.set_mocks(
+        recorder, project=PROJECT, stack=stack, preview=False, monitor=_Monitor(recorder)
+    )
     try:
         yield recorder
     finally:
@@ -244,11 +245,15 @@ def resolve(output: pulumi.Input[Any]) -> Any:
 _RUNS: dict[tuple[str, str, str], Graph] = {}
 
 
-def program(stack: str, overrides: dict[str, Any] | None = None,
-            secrets: dict[str, str] | None = None) -> Graph:
+def program(
+    stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+) -> Graph:
     """`run_program`, run once per distinct config in the session: a run costs seconds."""
-    key = (stack, json.dumps(overrides or {}, sort_keys=True),
-           json.dumps(secrets or {}, sort_keys=True))
+    key = (
+        stack,
+        json.dumps(overrides or {}, sort_keys=True),
+        json.dumps(secrets or {}, sort_keys=True),
+    )
     if key not in _RUNS:
         _RUNS[key] = run_program(stack, overrides, secrets)
     return _RUNS[key]

@@ -37,26 +37,40 @@ def dockerfile(name: str) -> str:
 
 def instructions(text: str, keyword: str) -> list[str]:
     joined = re.sub(r"\\\n\s*", " ", text)
-    return [line[len(keyword) + 1:].strip() for line in joined.splitlines()
-            if line.startswith(keyword + " ")]
+    return [
+        line[len(keyword) + 1 :].strip()
+        for line in joined.splitlines()
+        if line.startswith(keyword + " ")
+    ]
 
 
 def final_stage(text: str) -> str:
-    return text[text.rindex("\nFROM "):]
+    return text[text.rindex("\nFROM ") :]
 
 
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_dockerfile_is_hadolint_clean(name: str) -> None:
-    result = subprocess.run([str(HADOLINT), "--format", "json", "-"], input=dockerfile(name),
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [str(HADOLINT), "--format", "json", "-"],
+        input=dockerfile(name),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     findings = json.loads(result.stdout or "[]")
     assert findings == [], [f"{f['code']} line {f['line']}: {f['message']}" for f in findings]
 
 
 def test_hadolint_does_report_a_bad_dockerfile() -> None:
-    result = subprocess.run([str(HADOLINT), "--format", "json", "-"],
-                            input="FROM python:latest\nRUN apt-get install curl\n",
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [str(HADOLINT), "--format", "json", "-"],
+        input="FROM python:latest\nRUN apt-get install curl\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     codes = {f["code"] for f in json.loads(result.stdout)}
     assert {"DL3007", "DL3008"} <= codes
 
@@ -75,7 +89,8 @@ def test_image_installs_only_its_extra_from_the_lock(name: str, spec: ServiceSpe
     assert uv and all("--frozen" in run and f"--extra {spec.extra}" in run for run in uv)
     assert all("--all-extras" not in run for run in uv)
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]
+        "optional-dependencies"
+    ]
     assert spec.extra in extras
 
 
@@ -106,7 +121,8 @@ def test_make_images_builds_every_dockerfile_under_the_spec_names_and_default_ta
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     defaults = MinikubeConfig()
     assert {defaults.mlflow_image, defaults.trainer_image, defaults.api_image} == {
-        f"{spec.image}:{version}" for spec in (TRACKING, TRAINER, API)}
+        f"{spec.image}:{version}" for spec in (TRACKING, TRAINER, API)
+    }
 
 
 def test_build_context_sends_only_what_the_images_copy() -> None:

@@ -34,8 +34,10 @@ IRSA_TOKEN = ("CKV_K8S_38", ("Deployment.mlstack.mlstack-mlflow", "Job.mlstack.m
 
 def version(stack: str) -> str:
     raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return raw.get("mlflow-serving-stack:kubernetes_version") or parse(
-        {"target": "minikube"}).kubernetes_version
+    return (
+        raw.get("mlflow-serving-stack:kubernetes_version")
+        or parse({"target": "minikube"}).kubernetes_version
+    )
 
 
 def manifest_id(obj: Recorded) -> str:
@@ -71,8 +73,9 @@ def test_rendered_yaml_round_trips_to_the_declared_objects(stack: str, rendered:
 
 
 @pytest.mark.parametrize("stack", sorted(GRAPHS))
-def test_every_object_validates_against_the_configured_kubernetes_schema(stack: str,
-                                                                         rendered: Path) -> None:
+def test_every_object_validates_against_the_configured_kubernetes_schema(
+    stack: str, rendered: Path
+) -> None:
     target = version(stack) + ".0"
     checked = 0
     for path in sorted((rendered / stack).glob("*.yaml")):
@@ -92,36 +95,58 @@ def scan(rendered: Path) -> Any:
     from checkov.kubernetes.runner import Runner
     from checkov.runner_filter import RunnerFilter
 
-    return Runner().run(root_folder=str(rendered),
-                        runner_filter=RunnerFilter(framework=["kubernetes"]))
+    return Runner().run(
+        root_folder=str(rendered), runner_filter=RunnerFilter(framework=["kubernetes"])
+    )
 
 
 def _accepted(check: Any) -> bool:
     if check.check_id in ACCEPTED:
         return True
     check_id, resources = IRSA_TOKEN
-    return (check.check_id == check_id and check.file_path.startswith("/eks/")
-            and check.resource.startswith(resources))
+    return (
+        check.check_id == check_id
+        and check.file_path.startswith("/eks/")
+        and check.resource.startswith(resources)
+    )
 
 
 def test_checkov_finds_nothing_beyond_the_accepted_findings(scan: Any) -> None:
     assert scan.get_summary()["parsing_errors"] == 0
     assert scan.get_summary()["resource_count"] >= 30
-    unexpected = [f"{c.check_id} {c.resource} ({c.file_path}): {c.check_name}"
-                  for c in scan.failed_checks if not _accepted(c)]
+    unexpected = [
+        f"{c.check_id} {c.resource} ({c.file_path}): {c.check_name}"
+        for c in scan.failed_checks
+        if not _accepted(c)
+    ]
     assert unexpected == []
 
 
 def test_service_account_tokens_are_mounted_only_on_eks_irsa_workloads(scan: Any) -> None:
-    mounted = {(c.file_path.split("/")[1], c.resource) for c in scan.failed_checks
-               if c.check_id == "CKV_K8S_38"}
+    mounted = {
+        (c.file_path.split("/")[1], c.resource)
+        for c in scan.failed_checks
+        if c.check_id == "CKV_K8S_38"
+    }
     assert {stack for stack, _ in mounted} == {"eks"}
     assert {r.rsplit("-", 1)[0] if r.startswith("Job.") else r for _, r in mounted} == {
-        "Deployment.mlstack.mlstack-mlflow", "Job.mlstack.mlstack-trainer"}
+        "Deployment.mlstack.mlstack-mlflow",
+        "Job.mlstack.mlstack-trainer",
+    }
 
 
 def test_checkov_checks_the_security_contexts_and_passes_them(scan: Any) -> None:
     passed = {c.check_id for c in scan.passed_checks}
     # Non-root, no privilege escalation, read-only root, capabilities, seccomp, limits, probes.
-    assert {"CKV_K8S_23", "CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_31",
-            "CKV_K8S_11", "CKV_K8S_13", "CKV_K8S_8", "CKV_K8S_9"} <= passed
+    assert {
+        "CKV_K8S_23",
+        "CKV_K8S_20",
+        "CKV_K8S_22",
+        "CKV_K8S_28",
+        "CKV_K8S_37",
+        "CKV_K8S_31",
+        "CKV_K8S_11",
+        "CKV_K8S_13",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    } <= passed

@@ -14,9 +14,13 @@ from pydantic import ValidationError
 
 from stacks.config import MODELS, EksConfig, MinikubeConfig, format_errors, load, parse
 
-EKS = {"target": "eks", "region": "us-east-1",
-       "mlflow_image": "ghcr.io/o/mlstack-mlflow:1", "trainer_image": "ghcr.io/o/mlstack-trainer:1",
-       "api_image": "ghcr.io/o/mlstack-serving:1"}
+EKS = {
+    "target": "eks",
+    "region": "us-east-1",
+    "mlflow_image": "ghcr.io/o/mlstack-mlflow:1",
+    "trainer_image": "ghcr.io/o/mlstack-trainer:1",
+    "api_image": "ghcr.io/o/mlstack-serving:1",
+}
 
 
 def errors(raw: dict[str, Any], plaintext: frozenset[str] = frozenset()) -> str:
@@ -25,8 +29,9 @@ def errors(raw: dict[str, Any], plaintext: frozenset[str] = frozenset()) -> str:
     return format_errors(caught.value)
 
 
-def load_stack(stack: str, overrides: dict[str, Any] | None = None,
-               secrets: dict[str, str] | None = None) -> Any:
+def load_stack(
+    stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+) -> Any:
     config, secret_keys = stack_config(stack, overrides, secrets)
     pulumi.runtime.set_all_config(config, secret_keys)
     return load(pulumi.Config(PROJECT))
@@ -47,14 +52,19 @@ def test_eks_stack_file_loads_as_eks_config_once_region_is_set() -> None:
 
 def test_target_key_not_stack_name_picks_the_model() -> None:
     # A new stack (say `staging`) only needs `target: eks`; the stack name plays no part.
-    cfg = load_stack("minikube", {"target": "eks", **EKS_REGION, **{k: v for k, v in EKS.items()
-                                                                    if k.endswith("image")}})
+    cfg = load_stack(
+        "minikube",
+        {"target": "eks", **EKS_REGION, **{k: v for k, v in EKS.items() if k.endswith("image")}},
+    )
     assert isinstance(cfg, EksConfig)
 
 
 def test_eks_without_region_says_how_to_set_it() -> None:
-    with pytest.raises(pulumi.RunError, match=r"region: is required \(fix: pulumi config set "
-                                              r"aws:region us-east-1\)"):
+    with pytest.raises(
+        pulumi.RunError,
+        match=r"region: is required \(fix: pulumi config set "
+        r"aws:region us-east-1\)",
+    ):
         load_stack("eks")
 
 
@@ -74,7 +84,8 @@ def test_cidr_with_host_bits_is_refused() -> None:
 
 def test_public_vpc_range_is_refused() -> None:
     assert "vpc_cidr: 8.8.0.0/16 is not a private (RFC 1918) range" in errors(
-        {**EKS, "vpc_cidr": "8.8.0.0/16", "public_subnet_cidrs": ["8.8.0.0/20", "8.8.16.0/20"]})
+        {**EKS, "vpc_cidr": "8.8.0.0/16", "public_subnet_cidrs": ["8.8.0.0/20", "8.8.16.0/20"]}
+    )
 
 
 def test_overlapping_subnets_are_refused() -> None:
@@ -90,7 +101,8 @@ def test_subnet_outside_the_vpc_is_refused() -> None:
 def test_one_subnet_is_fewer_than_two_zones() -> None:
     message = errors({**EKS, "public_subnet_cidrs": ["10.0.0.0/20"]})
     assert "public_subnet_cidrs: EKS needs subnets in at least two availability zones; got 1" in (
-        message)
+        message
+    )
 
 
 def test_one_distinct_zone_is_fewer_than_two_zones() -> None:
@@ -136,8 +148,10 @@ def test_eks_image_without_registry_is_refused() -> None:
 @pytest.mark.parametrize("key", ["grafana_admin_password", "mlflow_database_uri"])
 def test_secret_in_plain_text_is_refused(key: str) -> None:
     message = errors({"target": "minikube", key: "hunter2"}, frozenset({key}))
-    assert (f"{key}: is stored in plain text; it must be a Pulumi secret "
-            f"(fix: pulumi config set --secret {PROJECT}:{key} <value>)") in message
+    assert (
+        f"{key}: is stored in plain text; it must be a Pulumi secret "
+        f"(fix: pulumi config set --secret {PROJECT}:{key} <value>)"
+    ) in message
     assert "hunter2" not in message
 
 
@@ -163,7 +177,10 @@ def test_every_bad_key_gets_its_own_line() -> None:
     message = errors({**EKS, "api_image": "x", "node_min_size": 0, "trainer_schedule": "daily"})
     lines = message.splitlines()[1:]
     assert [line.split(":")[0].strip() for line in lines] == [
-        "api_image", "trainer_schedule", "node_min_size"]
+        "api_image",
+        "trainer_schedule",
+        "node_min_size",
+    ]
 
 
 def test_malformed_list_value_names_the_key() -> None:
@@ -200,10 +217,14 @@ KEYS = sorted({k for model in MODELS.values() for k in model.model_fields} - {"r
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(key=st.sampled_from(KEYS), value=st.text(max_size=40), target=st.sampled_from(["minikube",
-                                                                                        "eks"]))
-def test_fuzzed_values_give_a_config_error_never_a_traceback(key: str, value: str,
-                                                             target: str) -> None:
+@given(
+    key=st.sampled_from(KEYS),
+    value=st.text(max_size=40),
+    target=st.sampled_from(["minikube", "eks"]),
+)
+def test_fuzzed_values_give_a_config_error_never_a_traceback(
+    key: str, value: str, target: str
+) -> None:
     overrides = {"target": target, **EKS_REGION, key: value}
     try:
         load_stack(target, overrides)

@@ -18,8 +18,10 @@ from k8s.harness import (
     unsecret,
 )
 
-STACK = {k.removeprefix(f"{PROJECT}:"): v for k, v in
-         yaml.safe_load((ROOT / "Pulumi.eks.yaml").read_text())["config"].items()}
+STACK = {
+    k.removeprefix(f"{PROJECT}:"): v
+    for k, v in yaml.safe_load((ROOT / "Pulumi.eks.yaml").read_text())["config"].items()
+}
 
 
 def graph() -> Graph:
@@ -53,8 +55,10 @@ def test_subnets_route_to_the_internet_gateway() -> None:
     (route,) = table.inputs["routes"]
     assert route["cidrBlock"] == "0.0.0.0/0"
     assert route["gatewayId"] == graph().one("aws:ec2/internetGateway:InternetGateway").name + "-id"
-    associated = {a.inputs["subnetId"] for a in graph().of_type(
-        "aws:ec2/routeTableAssociation:RouteTableAssociation")}
+    associated = {
+        a.inputs["subnetId"]
+        for a in graph().of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
     assert associated == {s.name + "-id" for s in subnets()}
 
 
@@ -71,9 +75,11 @@ def test_cluster_runs_on_those_subnets_with_api_auth_oidc_and_limited_endpoint()
 
 def test_node_group_sizes_come_from_config() -> None:
     nodes = graph().one("eks:index:ManagedNodeGroup").inputs
-    assert nodes["scalingConfig"] == {"minSize": STACK["node_min_size"],
-                                      "desiredSize": STACK["node_desired_size"],
-                                      "maxSize": STACK["node_max_size"]}
+    assert nodes["scalingConfig"] == {
+        "minSize": STACK["node_min_size"],
+        "desiredSize": STACK["node_desired_size"],
+        "maxSize": STACK["node_max_size"],
+    }
     assert nodes["instanceTypes"] == [STACK["node_instance_type"]]
     assert nodes["subnetIds"] == [s.name + "-id" for s in subnets()]
 
@@ -93,13 +99,23 @@ def test_bucket_is_versioned_encrypted_private_and_tls_only() -> None:
     bucket_id = bucket.name + "-id"
     versioning = g.one("aws:s3/bucketVersioning:BucketVersioning").inputs
     assert (versioning["bucket"], versioning["versioningConfiguration"]["status"]) == (
-        bucket_id, "Enabled")
-    (rule,) = g.one("aws:s3/bucketServerSideEncryptionConfiguration:"
-                    "BucketServerSideEncryptionConfiguration").inputs["rules"]
+        bucket_id,
+        "Enabled",
+    )
+    (rule,) = g.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ).inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     block = g.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
-    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy",
-                                          "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        block[k] is True
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
     (deny,) = json.loads(g.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -125,10 +141,14 @@ def _trust_subjects() -> dict[str, str]:
 
 def test_irsa_trust_is_bound_to_the_mlflow_and_trainer_service_accounts() -> None:
     subjects = set(_trust_subjects().values())
-    assert {"system:serviceaccount:mlstack:mlstack-mlflow",
-            "system:serviceaccount:mlstack:mlstack-trainer"} <= subjects
-    accounts = {r.inputs["metadata"]["name"]: r.inputs["metadata"].get("annotations", {})
-                for r in graph().of_type("kubernetes:core/v1:ServiceAccount")}
+    assert {
+        "system:serviceaccount:mlstack:mlstack-mlflow",
+        "system:serviceaccount:mlstack:mlstack-trainer",
+    } <= subjects
+    accounts = {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"].get("annotations", {})
+        for r in graph().of_type("kubernetes:core/v1:ServiceAccount")
+    }
     roles = {v: k for k, v in _trust_subjects().items()}
     for name in ("mlstack-mlflow", "mlstack-trainer"):
         role = roles[f"system:serviceaccount:mlstack:{name}"]
@@ -157,8 +177,9 @@ def test_mlflow_writes_artifacts_to_s3_through_its_proxy_with_irsa_only() -> Non
     (server,) = containers(graph(), "mlflow")
     env = env_of(server)
     assert env["MLFLOW_ARTIFACTS_DESTINATION"] == "s3://mlstack-bucket-0a1b2c/artifacts"
-    everywhere = [name for _, spec in graph().pod_specs() for c in spec["containers"]
-                  for name in env_of(c)]
+    everywhere = [
+        name for _, spec in graph().pod_specs() for c in spec["containers"] for name in env_of(c)
+    ]
     assert "MLFLOW_S3_ENDPOINT_URL" not in everywhere
     assert not [n for n in everywhere if n.startswith("AWS_")]  # no static credentials
 

@@ -22,8 +22,11 @@ def test_provider_uses_the_minikube_kube_context() -> None:
 
 
 def test_images_are_never_pulled_because_they_are_built_into_minikube() -> None:
-    pulled = {c["name"]: c["imagePullPolicy"] for _, spec in graph().pod_specs()
-              for c in spec["containers"]}
+    pulled = {
+        c["name"]: c["imagePullPolicy"]
+        for _, spec in graph().pod_specs()
+        for c in spec["containers"]
+    }
     assert set(pulled) == {"mlflow", "trainer", "api"}
     assert set(pulled.values()) == {"Never"}
 
@@ -46,9 +49,12 @@ def test_mlflow_keeps_store_and_artifacts_on_its_volume() -> None:
 def test_exports_give_port_forward_commands_on_the_minikube_context() -> None:
     exports = graph().exports
     assert exports["port_forward_api"] == (
-        "kubectl --context minikube -n mlstack port-forward svc/mlstack-api 8000:80")
+        "kubectl --context minikube -n mlstack port-forward svc/mlstack-api 8000:80"
+    )
     assert exports["port_forward_mlflow"] == (
-        "kubectl --context minikube -n mlstack port-forward svc/mlstack-mlflow 5000:5000")
+        "kubectl --context minikube -n mlstack port-forward svc/mlstack-mlflow 5000:5000"
+    )
     assert exports["port_forward_grafana"].startswith(
-        "kubectl --context minikube -n monitoring port-forward svc/")
+        "kubectl --context minikube -n monitoring port-forward svc/"
+    )
     assert "bucket_name" not in exports and "kubeconfig" not in exports

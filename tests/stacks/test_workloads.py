@@ -23,9 +23,12 @@ def graph(request: pytest.FixtureRequest) -> Graph:
 
 def ours(graph: Graph) -> list[Recorded]:
     """The workload objects (monitoring's chart objects are tested with its component)."""
-    return [o for o in graph.kubernetes_objects()
-            if o.manifest["metadata"].get("namespace") == NAMESPACE
-            or (o.manifest["kind"] == "Namespace" and o.manifest["metadata"]["name"] == NAMESPACE)]
+    return [
+        o
+        for o in graph.kubernetes_objects()
+        if o.manifest["metadata"].get("namespace") == NAMESPACE
+        or (o.manifest["kind"] == "Namespace" and o.manifest["metadata"]["name"] == NAMESPACE)
+    ]
 
 
 def pods(graph: Graph) -> list[tuple[Recorded, dict[str, Any], dict[str, str]]]:
@@ -41,8 +44,17 @@ def pods(graph: Graph) -> list[tuple[Recorded, dict[str, Any], dict[str, str]]]:
 
 def test_every_namespaced_workload_object_is_in_the_stack_namespace(graph: Graph) -> None:
     kinds = {o.manifest["kind"] for o in ours(graph)}
-    assert {"Namespace", "Deployment", "Service", "Job", "ServiceAccount", "NetworkPolicy",
-            "HorizontalPodAutoscaler", "PodDisruptionBudget", "PersistentVolumeClaim"} <= kinds
+    assert {
+        "Namespace",
+        "Deployment",
+        "Service",
+        "Job",
+        "ServiceAccount",
+        "NetworkPolicy",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "PersistentVolumeClaim",
+    } <= kinds
     for obj in graph.kubernetes_objects():
         meta = obj.manifest["metadata"]
         if obj.manifest["kind"] in ("Namespace", "StorageClass"):
@@ -67,8 +79,11 @@ def test_service_target_ports_are_named_container_ports(graph: Graph) -> None:
 
 
 def test_api_service_is_cluster_ip_port_80_with_monitoring_labels(graph: Graph) -> None:
-    (api,) = [o for o in ours(graph) if o.manifest["kind"] == "Service"
-              and o.manifest["metadata"]["name"] == "mlstack-api"]
+    (api,) = [
+        o
+        for o in ours(graph)
+        if o.manifest["kind"] == "Service" and o.manifest["metadata"]["name"] == "mlstack-api"
+    ]
     spec = api.manifest["spec"]
     assert spec["type"] == "ClusterIP"
     assert spec["ports"][0]["port"] == 80
@@ -76,8 +91,11 @@ def test_api_service_is_cluster_ip_port_80_with_monitoring_labels(graph: Graph) 
 
 
 def test_trainer_and_api_reach_mlflow_at_its_service_dns_name_and_port(graph: Graph) -> None:
-    (mlflow,) = [o for o in ours(graph) if o.manifest["kind"] == "Service"
-                 and o.manifest["metadata"]["name"] == "mlstack-mlflow"]
+    (mlflow,) = [
+        o
+        for o in ours(graph)
+        if o.manifest["kind"] == "Service" and o.manifest["metadata"]["name"] == "mlstack-mlflow"
+    ]
     port = mlflow.manifest["spec"]["ports"][0]["port"]
     assert port == TRACKING.port
     expected = f"http://mlstack-mlflow.{NAMESPACE}.svc.cluster.local:{port}"
@@ -90,8 +108,12 @@ def test_mlflow_allows_every_service_dns_name_and_port_forward(graph: Graph) -> 
     (server,) = containers(graph, "mlflow")
     hosts = env_of(server)["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
     assert hosts == allowed_hosts("mlstack-mlflow", NAMESPACE, 5000).split(",")
-    for name in ("mlstack-mlflow", "mlstack-mlflow.mlstack", "mlstack-mlflow.mlstack.svc",
-                 "mlstack-mlflow.mlstack.svc.cluster.local"):
+    for name in (
+        "mlstack-mlflow",
+        "mlstack-mlflow.mlstack",
+        "mlstack-mlflow.mlstack.svc",
+        "mlstack-mlflow.mlstack.svc.cluster.local",
+    ):
         assert name in hosts and f"{name}:5000" in hosts
     assert "localhost:*" in hosts
 
@@ -106,9 +128,13 @@ def test_containers_run_the_spec_command_port_and_probes(graph: Graph) -> None:
             if service.port is not None:
                 assert container["ports"] == [{"name": "http", "containerPort": service.port}]
                 assert container["livenessProbe"]["httpGet"] == {
-                    "path": service.live_path, "port": "http"}
+                    "path": service.live_path,
+                    "port": "http",
+                }
                 assert container["readinessProbe"]["httpGet"] == {
-                    "path": service.ready_path, "port": "http"}
+                    "path": service.ready_path,
+                    "port": "http",
+                }
 
 
 def test_spec_argument_variables_are_all_declared_in_the_container_env(graph: Graph) -> None:
@@ -160,19 +186,28 @@ def test_api_is_autoscaled_and_protected_by_a_disruption_budget(graph: Graph) ->
 
 
 def test_only_api_and_trainer_pods_may_reach_mlflow(graph: Graph) -> None:
-    policies = {o.manifest["metadata"]["name"]: o.manifest["spec"] for o in ours(graph)
-                if o.manifest["kind"] == "NetworkPolicy"}
+    policies = {
+        o.manifest["metadata"]["name"]: o.manifest["spec"]
+        for o in ours(graph)
+        if o.manifest["kind"] == "NetworkPolicy"
+    }
     assert policies["default-deny-ingress"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
     mlflow = policies["mlstack-mlflow-clients"]
     assert mlflow["podSelector"]["matchLabels"] == selector_labels(TRACKING.name, "tracking")
     (rule,) = mlflow["ingress"]
     allowed = [peer["podSelector"]["matchLabels"] for peer in rule["from"]]
-    assert allowed == [selector_labels(API.name, "serving"),
-                       selector_labels(TRAINER.name, "training")]
+    assert allowed == [
+        selector_labels(API.name, "serving"),
+        selector_labels(TRAINER.name, "training"),
+    ]
     # Each allowed selector picks exactly the pods of that client, and no MLflow pod.
     for selector, client in zip(allowed, ("api", "trainer"), strict=True):
-        picked = {c["name"] for _, spec, lab in pods(graph) if selector.items() <= lab.items()
-                  for c in spec["containers"]}
+        picked = {
+            c["name"]
+            for _, spec, lab in pods(graph)
+            if selector.items() <= lab.items()
+            for c in spec["containers"]
+        }
         assert picked == {client}
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
 
@@ -187,7 +222,8 @@ def test_trainer_job_name_changes_with_its_data() -> None:
     from infra.trainer import job_suffix
 
     assert job_suffix("mlstack-trainer:0.1.0", "a" * 64) != job_suffix(
-        "mlstack-trainer:0.1.0", "b" * 64)
+        "mlstack-trainer:0.1.0", "b" * 64
+    )
 
 
 def test_schedule_adds_a_cron_job_with_the_same_pod() -> None:
@@ -196,8 +232,9 @@ def test_schedule_adds_a_cron_job_with_the_same_pod() -> None:
     (job,) = graph.of_type("kubernetes:batch/v1:Job")
     assert cron.manifest["spec"]["schedule"] == "0 3 * * 0"
     assert cron.manifest["spec"]["concurrencyPolicy"] == "Forbid"
-    assert (cron.manifest["spec"]["jobTemplate"]["spec"]["template"]
-            == job.manifest["spec"]["template"])
+    assert (
+        cron.manifest["spec"]["jobTemplate"]["spec"]["template"] == job.manifest["spec"]["template"]
+    )
 
 
 def test_no_cron_job_without_a_schedule() -> None:
@@ -211,7 +248,8 @@ def test_postgres_uri_goes_through_a_secret_and_eks_then_needs_no_volume() -> No
     assert secret.manifest["stringData"] == {"uri": uri}
     (server,) = containers(graph, "mlflow")
     assert env_of(server)["MLFLOW_BACKEND_STORE_URI"] == {
-        "secretKeyRef": {"name": "mlstack-mlflow-db", "key": "uri"}}
+        "secretKeyRef": {"name": "mlstack-mlflow-db", "key": "uri"}
+    }
     assert uri not in str(server)
     assert graph.of_type("kubernetes:core/v1:PersistentVolumeClaim") == []
 
