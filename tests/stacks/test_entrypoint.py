@@ -1,0 +1,57 @@
+"""`__main__.py`, as `pulumi up` runs it: config in, stack built, outputs exported."""
+
+from __future__ import annotations
+
+import runpy
+from typing import Any
+
+import pulumi
+import pytest
+from k8s.harness import EKS_REGION, ROOT, Recorder, mocks, stack_config
+
+from stacks.outputs import StackOutputs
+
+EXPECTED = {
+    "minikube": {
+        "namespace",
+        "mlflow_service",
+        "api_service",
+        "trainer_job",
+        "port_forward_api",
+        "port_forward_mlflow",
+        "port_forward_grafana",
+        "grafana_admin_password",
+    },
+}
+EXPECTED["eks"] = EXPECTED["minikube"] | {"bucket_name", "kubeconfig"}
+
+
+def run_main(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    exported: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        root = pulumi.runtime.get_root_resource()
+        before = set(root.outputs)  # type: ignore[union-attr]
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        fresh = {k: v for k, v in root.outputs.items() if k not in before}  # type: ignore[union-attr]
+        root.outputs.clear()  # type: ignore[union-attr]
+        return pulumi.Output.all(**fresh).apply(exported.update)
+
+    with mocks(Recorder(), stack):
+        config, secret_keys = stack_config(stack, overrides)
+        pulumi.runtime.set_all_config(config, secret_keys)
+        program()
+    return exported
+
+
+@pytest.mark.parametrize(("stack", "overrides"), [("minikube", {}), ("eks", EKS_REGION)])
+def test_main_exports_the_stack_outputs(stack: str, overrides: dict[str, Any]) -> None:
+    exported = run_main(stack, overrides)
+    assert set(exported) == EXPECTED[stack]
+    assert set(exported) <= set(StackOutputs.__dataclass_fields__)
+
+
+def test_main_stops_on_bad_config_with_the_config_error() -> None:
+    with pytest.raises(pulumi.RunError, match="node_max_size: 1 is below node_desired_size"):
+        run_main("eks", {**EKS_REGION, "node_max_size": 1})
