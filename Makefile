@@ -57,6 +57,11 @@ audit: venv
 demo: venv
 	$(VENV)/bin/mlstack up
 
+# A real browser on the local stack: Debian's headless Chromium driven by Playwright;
+# screenshots land in screenshots/ (git-ignored).
+e2e: venv system-deps
+	$(VENV)/bin/pytest tests/e2e
+
 # Images, one per service, named as in services/spec.py and tagged with the project version (the
 # stack config's defaults). REGISTRY=ghcr.io/<owner>/ prefixes them for a cluster that pulls.
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)

@@ -11,6 +11,7 @@ import pandas as pd
 # SVG (Streamlit switches large charts to canvas) keeps one element per point, so a browser
 # test can count the forecast's points; the names make those elements findable.
 POINTS = "forecast_points"
+COLORS = {"history": "#4c78a8", "forecast": "#f58518", "interval": "#f58518"}
 
 
 def forecast_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -22,19 +23,29 @@ def forecast_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def build(forecast: pd.DataFrame, history: pd.DataFrame | None, level: float) -> alt.LayerChart:
     x = alt.X("ds:T", title="date")
+    interval = f"{level:.0%} interval"
+    names = ["history", "forecast", interval] if history is not None else ["forecast", interval]
+    scale = alt.Scale(domain=names, range=[COLORS[name.split()[-1]] for name in names])
+    color = alt.Color("series:N", scale=scale, legend=alt.Legend(title=None, orient="top-left"))
+
+    def layer(data: pd.DataFrame, name: str) -> alt.Chart:
+        """A chart of `data` whose legend entry is `name`."""
+        return alt.Chart(data).transform_calculate(series=f"'{name}'")
+
     band = (
-        alt.Chart(forecast)
-        .mark_area(opacity=0.25, color="#f58518")
-        .encode(x=x, y=alt.Y("yhat_lower:Q", title="value"), y2="yhat_upper:Q")
+        layer(forecast, interval)
+        .mark_area(opacity=0.25)
+        .encode(x=x, y=alt.Y("yhat_lower:Q", title="value"), y2="yhat_upper:Q", color=color)
         .properties(name="forecast_interval")
     )
-    line = alt.Chart(forecast).mark_line(color="#f58518").encode(x=x, y="yhat:Q")
+    line = layer(forecast, "forecast").mark_line().encode(x=x, y="yhat:Q", color=color)
     points = (
-        alt.Chart(forecast)
-        .mark_point(filled=True, color="#f58518", size=30)
+        layer(forecast, "forecast")
+        .mark_point(filled=True, size=30)
         .encode(
             x=x,
             y="yhat:Q",
+            color=color,
             tooltip=[
                 alt.Tooltip("ds:T", title="date"),
                 alt.Tooltip("yhat:Q", title="forecast", format=",.1f"),
@@ -46,6 +57,6 @@ def build(forecast: pd.DataFrame, history: pd.DataFrame | None, level: float) ->
     )
     layers: list[alt.Chart] = [band, line, points]
     if history is not None:
-        past = alt.Chart(history).mark_line(color="#4c78a8").encode(x=x, y="y:Q")
+        past = layer(history, "history").mark_line().encode(x=x, y="y:Q", color=color)
         layers.insert(0, past.properties(name="history"))
     return alt.LayerChart(layer=layers).properties(usermeta={"embedOptions": {"renderer": "svg"}})

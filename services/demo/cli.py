@@ -21,6 +21,7 @@ def argv(host: str, port: int) -> list[str]:
         "--server.port", str(port),
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # no "Deploy" or developer menu for visitors
     ]  # fmt: skip
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from services.local import process
 
 BUNDLED_DATA = Path(__file__).resolve().parents[1] / "data" / "airline.csv"
-ALERT_RULES = Path(__file__).resolve().parents[1] / "serving" / "monitoring" / "alerts.yaml"
 
 # Ports a newcomer expects: MLflow's, the API's (also what `kubectl port-forward` gives the demo)
 # and Streamlit's. Prometheus gets 9099, not 9090, because Debian's `prometheus` package starts
@@ -59,6 +58,9 @@ class StackConfig:
             "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{self.state_dir / 'mlflow.db'}",
             "MLFLOW_ARTIFACTS_DESTINATION": str(self.state_dir / "artifacts"),
             "MLFLOW_SERVER_ALLOWED_HOSTS": f"{self.host}:{port},localhost:{port}",
+            # MLflow's uvicorn reads UVICORN_* flags; without this, every registry poll of the
+            # API prints two access-log lines into the console.
+            "UVICORN_ACCESS_LOG": "false",
         }
 
     def trainer_env(self) -> dict[str, str]:

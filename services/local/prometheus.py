@@ -11,16 +11,16 @@ import shutil
 from pathlib import Path
 from types import MappingProxyType
 
-from services.local.config import ALERT_RULES, StackConfig
+from services.local.config import StackConfig
+from services.serving.monitoring import ALERTS_FILE, API_JOB
 from services.spec import ServiceSpec
 
 HINT = (
     "prometheus is not on PATH, so the stack runs without it "
     "(Debian/Ubuntu: `sudo apt-get install prometheus`; macOS: `brew install prometheus`)"
 )
-# The job the alert rules select on (`up{job="mlstack-api"}`); the cluster's ServiceMonitor
-# relabels to the same name.
-JOB = "mlstack-api"
+# The job the alert rules select on; the cluster's ServiceMonitor relabels to the same name.
+JOB = API_JOB
 
 
 def available() -> bool:
@@ -46,7 +46,7 @@ def spec(cfg: StackConfig) -> ServiceSpec:
     )
 
 
-def config(cfg: StackConfig, rules: Path = ALERT_RULES) -> dict[str, object]:
+def config(cfg: StackConfig, rules: Path = ALERTS_FILE) -> dict[str, object]:
     """The scrape config; rule files are loaded only once issue 6 has put them in place."""
     scrape: dict[str, object] = {
         "job_name": JOB,

@@ -23,8 +23,9 @@ from services.spec import API, DEMO, TRACKING, TRAINER, ServiceSpec
 
 # How long each service may take to become ready; the first MLflow start migrates its database.
 READY_TIMEOUT = {"mlflow": 180.0, "api": 300.0, "demo": 120.0, "prometheus": 60.0}
-# Logs reach the console as they are written, not when a pipe buffer fills.
-UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
+# Logs reach the console as they are written, not when a pipe buffer fills, and without
+# MLflow's download progress bars, which are unreadable once prefixed line by line.
+QUIET_LOGS = {"PYTHONUNBUFFERED": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
 class StackError(RuntimeError):
@@ -70,6 +71,7 @@ class Stack:
         self.console = console
         self.started: list[Started] = []
         self.model: str | None = None
+        self.owns_state = False  # never remove the state file of another running stack
         self.with_prometheus = prometheus.available()
 
     def plan(self) -> list[tuple[ServiceSpec, dict[str, str]]]:
@@ -116,7 +118,7 @@ class Stack:
         with self.guard.held():  # a stop signal must not land between the start and the record
             try:
                 proc = process.start(
-                    spec, env | UNBUFFERED, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+                    spec, env | QUIET_LOGS, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
                 )
             except OSError as exc:
                 raise StackError(f"{spec.name}: cannot run `{spec.args[0]}`: {exc}") from None
@@ -185,9 +187,11 @@ class Stack:
             process.stop(started.proc)
             started.pump.join()
         self.started.clear()
-        StackState.clear(self.cfg.state_dir)
+        if self.owns_state:
+            StackState.clear(self.cfg.state_dir)
 
     def save(self, status: str) -> None:
+        self.owns_state = True
         entries = [started.entry() for started in self.started]
         StackState(pid=os.getpid(), status=status, services=entries, model=self.model).save(
             self.cfg.state_dir
@@ -212,8 +216,12 @@ def run(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
             say(console, "stopping what was started")
             return 1
         finally:
+            started_any = bool(stack.started)
             stack.stop()
-            say(console, f"stopped; {stack.cfg.state_dir} is kept, `mlstack up` resumes from it")
+            if started_any:
+                say(
+                    console, f"stopped; {stack.cfg.state_dir} is kept, `mlstack up` resumes from it"
+                )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The local stack's values feed the shared specs: every `$(VAR)` expands, state stays in one folder."""
+"""The local stack's values feed the shared specs: every `$(VAR)` expands, state stays put."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from services.local.state import alive
 # A leader that exits on SIGTERM, leaving a worker that ignores SIGTERM in its group.
 STUBBORN_WORKER = """
 import signal, subprocess, sys, time
-worker = subprocess.Popen([sys.executable, "-c",
-    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(600)"],
-    stdout=subprocess.PIPE)
+ignore = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True)"
+worker = subprocess.Popen([sys.executable, "-c", ignore + "; time.sleep(600)"],
+                          stdout=subprocess.PIPE)
 worker.stdout.readline()
 print(worker.pid, flush=True)
 time.sleep(600)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from services.local import prometheus
-from services.local.config import ALERT_RULES, DEFAULT_PORTS, StackConfig
+from services.local.config import DEFAULT_PORTS, StackConfig
+from services.serving.monitoring import ALERTS_FILE as ALERT_RULES
 
 needs_promtool = pytest.mark.skipif(
     shutil.which("promtool") is None,

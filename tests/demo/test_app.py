@@ -1,0 +1,104 @@
+"""The Streamlit page, run by Streamlit's own `AppTest` against real APIs."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.demo.cli import APP
+from services.local import process
+from tests.conftest import AIRLINE
+
+from .conftest import RunningApi
+
+
+def _page(monkeypatch: pytest.MonkeyPatch, api_url: str, history: str = str(AIRLINE)) -> AppTest:
+    monkeypatch.setenv("API_URL", api_url)
+    monkeypatch.setenv("DEMO_HISTORY", history)
+    return AppTest.from_file(str(APP), default_timeout=60).run()
+
+
+def _forecast(page: AppTest, horizon: int, level: float) -> AppTest:
+    page.number_input[0].set_value(horizon)
+    page.slider[0].set_value(level)
+    return page.button[0].click().run()
+
+
+def _chart_rows(page: AppTest, layer: str) -> int:
+    """How many rows the chart layer named `layer` draws (one per point or period)."""
+    (chart,) = page.get("vega_lite_chart")
+    layers = {
+        part.get("name"): part["data"]["name"] for part in json.loads(chart.proto.spec)["layer"]
+    }
+    (dataset,) = [data for data in chart.proto.datasets if data.name == layers[layer]]
+    return int(pa.ipc.open_stream(dataset.data.data).read_all().num_rows)
+
+
+def test_page_shows_the_served_model_and_its_training_smape(
+    monkeypatch: pytest.MonkeyPatch, served_api: RunningApi
+) -> None:
+    page = _page(monkeypatch, served_api.url)
+    assert not page.exception
+    metrics = {metric.label: metric.value for metric in page.metric}
+    assert metrics["Model"] == f"{served_api.model_name}@prod"
+    assert metrics["Version"] == served_api.version
+    assert metrics["Training SMAPE"].endswith("%")
+
+
+def test_forecast_draws_history_and_one_point_per_period_with_a_table(
+    monkeypatch: pytest.MonkeyPatch, served_api: RunningApi
+) -> None:
+    page = _forecast(_page(monkeypatch, served_api.url), horizon=18, level=0.8)
+    assert not page.exception
+    assert page.subheader[0].value == (
+        f"18 periods from {served_api.model_name} version {served_api.version}"
+    )
+    assert _chart_rows(page, "forecast_points") == 18
+    assert _chart_rows(page, "history") == 144
+    (table,) = page.dataframe
+    assert list(table.value.columns) == ["ds", "yhat", "yhat_lower", "yhat_upper"]
+    assert len(table.value) == 18 and table.value["ds"].iloc[0] == "1961-01-01"
+    assert page.get("download_button")
+
+
+def test_a_down_api_gives_a_message_and_a_retry_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = _page(monkeypatch, f"http://127.0.0.1:{process.free_port()}")
+    assert not page.exception
+    assert "not reachable" in page.error[0].value
+    assert [button.label for button in page.button] == ["Retry"]
+
+
+def test_retry_recovers_once_the_api_is_back(
+    monkeypatch: pytest.MonkeyPatch, served_api: RunningApi
+) -> None:
+    page = _page(monkeypatch, f"http://127.0.0.1:{process.free_port()}")
+    assert page.error
+    monkeypatch.setenv("API_URL", served_api.url)  # the API "comes back"
+    page = page.button[0].click().run()
+    assert not page.error and not page.exception
+    assert {metric.label: metric.value for metric in page.metric}["Version"] == served_api.version
+
+
+def test_an_api_without_a_model_gives_a_503_message_and_a_retry(
+    monkeypatch: pytest.MonkeyPatch, modelless_api: str
+) -> None:
+    page = _page(monkeypatch, modelless_api)
+    assert not page.exception
+    assert "no model loaded yet" in page.error[0].value
+    assert [button.label for button in page.button] == ["Retry"]
+
+
+def test_history_that_overlaps_the_forecast_is_left_out(
+    monkeypatch: pytest.MonkeyPatch, served_api: RunningApi, tmp_path
+) -> None:
+    late = tmp_path / "late.csv"
+    late.write_text("ds,y\n1960-12-01,1\n1999-01-01,2\n")
+    page = _forecast(_page(monkeypatch, served_api.url, history=str(late)), horizon=3, level=0.9)
+    assert not page.exception
+    assert any("not drawn" in caption.value for caption in page.caption)
+    assert _chart_rows(page, "forecast_points") == 3

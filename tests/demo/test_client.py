@@ -1,0 +1,52 @@
+"""The demo's API client against real APIs: answers as dicts, every failure as one sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.demo import client
+from services.local import process
+
+from .conftest import RunningApi
+
+
+def test_model_reports_the_served_version_and_training_smape(served_api: RunningApi) -> None:
+    model = client.get_model(client.Api(served_api.url))
+    assert (model["name"], model["version"]) == (served_api.model_name, served_api.version)
+    assert model["metrics"]["smape"] > 0
+
+
+def test_forecast_returns_one_row_per_period_with_its_interval(served_api: RunningApi) -> None:
+    result = client.forecast(client.Api(served_api.url), horizon=7, level=0.8)
+    assert result["model"]["version"] == served_api.version
+    rows = result["forecast"]
+    assert len(rows) == 7
+    assert all(row["yhat_lower"] <= row["yhat"] <= row["yhat_upper"] for row in rows)
+
+
+def test_a_down_api_is_reported_as_not_reachable() -> None:
+    api = client.Api(f"http://127.0.0.1:{process.free_port()}", timeout=2)
+    with pytest.raises(client.ApiError, match="not reachable") as raised:
+        client.get_model(api)
+    assert raised.value.status is None
+
+
+def test_an_api_without_a_model_is_reported_as_503(modelless_api: str) -> None:
+    with pytest.raises(client.ApiError, match="no model loaded yet") as raised:
+        client.forecast(client.Api(modelless_api), horizon=3, level=0.9)
+    assert raised.value.status == 503
+
+
+def test_a_rejected_horizon_names_the_field(served_api: RunningApi) -> None:
+    with pytest.raises(client.ApiError, match="horizon") as raised:
+        client.forecast(client.Api(served_api.url), horizon=0, level=0.9)
+    assert raised.value.status == 422
+
+
+def test_api_url_and_token_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_URL", "http://api.example:8000/")
+    monkeypatch.setenv("API_TOKEN", "s3cret")
+    assert client.Api.from_env() == client.Api("http://api.example:8000", "s3cret")
+    monkeypatch.delenv("API_URL")
+    monkeypatch.delenv("API_TOKEN")
+    assert client.Api.from_env() == client.Api(client.DEFAULT_URL, None)
