@@ -23,7 +23,7 @@ def split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ours(train: np.ndarray, m: int, h: int) -> np.ndarray:
-    selection = select(train, m, min(h, max(m, 6)))
+    selection = select(train, m, h)  # as `mlstack train --horizon h` would
     return fit(selection.best.spec, train, m).forecast(h).mean
 
 

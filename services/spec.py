@@ -57,7 +57,13 @@ TRACKING = ServiceSpec(
         "--workers", "1",
     ),
     port=5000,
-    env=MappingProxyType({"MLFLOW_HOST": "0.0.0.0", "MLFLOW_PORT": "5000"}),
+    env=MappingProxyType({
+        "MLFLOW_HOST": "0.0.0.0",
+        "MLFLOW_PORT": "5000",
+        # The server's job runner (GenAI evaluation jobs) starts a dozen worker processes we
+        # never use: off, it saves ~1 GB and most of the start-up time.
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }),
     ready_path="/health",
     live_path="/health",
 )

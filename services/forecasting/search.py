@@ -83,8 +83,8 @@ def search_arima(y: np.ndarray, m: int, log: bool) -> Spec:
     seasonal = 1 < m <= MAX_SEASONAL_PERIOD and z.size >= 3 * m
     D = int(seasonal and seasonal_strength(z, m) >= 0.64)
     d = n_diffs(z[m:] - z[:-m] if D else z)
-    # A constant only without differencing; with one difference a drift ("t") may help.
-    trends = {0: ("c",), 1: ("n", "t")}.get(d + D, ("n",))
+    # A mean without differencing; after one difference SARIMAX's constant acts as a drift.
+    trends = {0: ("c",), 1: ("n", "c")}.get(d + D, ("n",))
     sm = m if seasonal else 0
     starts = [((2, 2), (1, 1)), ((0, 0), (0, 0)), ((1, 0), (1, 0)), ((0, 1), (0, 1))]
     scores: dict[Spec, float] = {}
