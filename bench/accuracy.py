@@ -18,7 +18,7 @@ from services.forecasting.selection import select
 
 
 def split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    cut = int(round(0.8 * y.size))
+    cut = round(0.8 * y.size)
     return y[:cut], y[cut:]
 
 
@@ -33,8 +33,19 @@ def pmdarima(train: np.ndarray, m: int, h: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = pm.auto_arima(
-            train, seasonal=m > 1, m=m, stepwise=True, information_criterion="aic", start_p=1, start_q=1,
-            max_p=5, max_q=5, max_P=2, max_Q=2, suppress_warnings=True, error_action="ignore",
+            train,
+            seasonal=m > 1,
+            m=m,
+            stepwise=True,
+            information_criterion="aic",
+            start_p=1,
+            start_q=1,
+            max_p=5,
+            max_q=5,
+            max_P=2,
+            max_Q=2,
+            suppress_warnings=True,
+            error_action="ignore",
         )
     return np.asarray(model.predict(n_periods=h))
 
@@ -46,7 +57,9 @@ def naive(train: np.ndarray, m: int, h: int) -> np.ndarray:
 METHODS = {"ours": ours, "pmdarima": pmdarima, "naive": naive}
 
 
-def main(out: Path | None = None, methods: tuple[str, ...] = tuple(METHODS)) -> list[dict[str, object]]:
+def main(
+    out: Path | None = None, methods: tuple[str, ...] = tuple(METHODS)
+) -> list[dict[str, object]]:
     rows = []
     for dataset in DEV_SET:
         series = dataset.load()

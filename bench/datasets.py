@@ -18,8 +18,15 @@ class Dataset:
     load: Callable[[], Series]
 
 
-def _series(ds: pd.DatetimeIndex | pd.Series, y: np.ndarray, freq: str | None = None, m: int | None = None) -> Series:
-    frame = pd.DataFrame({"ds": pd.DatetimeIndex(ds).strftime("%Y-%m-%d"), "y": np.asarray(y, dtype=float).astype(str)})
+def _series(
+    ds: pd.DatetimeIndex | pd.Series, y: np.ndarray, freq: str | None = None, m: int | None = None
+) -> Series:
+    frame = pd.DataFrame(
+        {
+            "ds": pd.DatetimeIndex(ds).strftime("%Y-%m-%d"),
+            "y": np.asarray(y, dtype=float).astype(str),
+        }
+    )
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
     return validate(frame, freq, m)
 
@@ -32,7 +39,9 @@ def nile() -> Series:
     from statsmodels.datasets import nile as data
 
     frame = data.load_pandas().data
-    return _series(pd.to_datetime(frame["year"].astype(int).astype(str)), frame["volume"].to_numpy())
+    return _series(
+        pd.to_datetime(frame["year"].astype(int).astype(str)), frame["volume"].to_numpy()
+    )
 
 
 def elnino() -> Series:
@@ -50,7 +59,9 @@ def _macro(column: str) -> Callable[[], Series]:
         from statsmodels.datasets import macrodata as data
 
         frame = data.load_pandas().data
-        return _series(pd.date_range("1959-01-01", periods=len(frame), freq="QS"), frame[column].to_numpy())
+        return _series(
+            pd.date_range("1959-01-01", periods=len(frame), freq="QS"), frame[column].to_numpy()
+        )
 
     load.__name__ = column
     return load
@@ -75,11 +86,19 @@ def longley() -> Series:
     from statsmodels.datasets import longley as data
 
     frame = data.load_pandas().data
-    return _series(pd.to_datetime(frame["YEAR"].astype(int).astype(str)), frame["TOTEMP"].to_numpy())
+    return _series(
+        pd.to_datetime(frame["YEAR"].astype(int).astype(str)), frame["TOTEMP"].to_numpy()
+    )
 
 
 DEV_SET = (
-    Dataset("airline", airline), Dataset("nile", nile), Dataset("elnino", elnino),
-    Dataset("realgdp", _macro("realgdp")), Dataset("cpi", _macro("cpi")), Dataset("unemp", _macro("unemp")),
-    Dataset("heartrate", heartrate), Dataset("msft", msft), Dataset("longley", longley),
+    Dataset("airline", airline),
+    Dataset("nile", nile),
+    Dataset("elnino", elnino),
+    Dataset("realgdp", _macro("realgdp")),
+    Dataset("cpi", _macro("cpi")),
+    Dataset("unemp", _macro("unemp")),
+    Dataset("heartrate", heartrate),
+    Dataset("msft", msft),
+    Dataset("longley", longley),
 )

@@ -1,4 +1,4 @@
-"""mlflow-serving-stack application code: forecasting core, trainer, serving API, demo, local stack."""
+"""The application code: forecasting core, trainer, serving API, demo, local stack."""
 
 import os
 

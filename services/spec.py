@@ -40,30 +40,36 @@ class ServiceSpec:
         return [_VAR.sub(expand, arg) for arg in self.args]
 
 
+# fmt: off
+_TRACKING_ARGS = (
+    "mlflow", "server",
+    "--host", "$(MLFLOW_HOST)",
+    "--port", "$(MLFLOW_PORT)",
+    "--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)",
+    # The artifact proxy: clients read and write artifacts through the server, so only
+    # the server needs storage credentials (IRSA on EKS).
+    "--serve-artifacts",
+    "--artifacts-destination", "$(MLFLOW_ARTIFACTS_DESTINATION)",
+    "--allowed-hosts", "$(MLFLOW_SERVER_ALLOWED_HOSTS)",
+    "--workers", "1",
+)
+# fmt: on
+
 TRACKING = ServiceSpec(
     name="mlflow",
     image="mlstack-mlflow",
     extra="mlflow",
-    args=(
-        "mlflow", "server",
-        "--host", "$(MLFLOW_HOST)",
-        "--port", "$(MLFLOW_PORT)",
-        "--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)",
-        # The artifact proxy: clients read and write artifacts through the server, so only
-        # the server needs storage credentials (IRSA on EKS).
-        "--serve-artifacts",
-        "--artifacts-destination", "$(MLFLOW_ARTIFACTS_DESTINATION)",
-        "--allowed-hosts", "$(MLFLOW_SERVER_ALLOWED_HOSTS)",
-        "--workers", "1",
-    ),
+    args=_TRACKING_ARGS,
     port=5000,
-    env=MappingProxyType({
-        "MLFLOW_HOST": "0.0.0.0",
-        "MLFLOW_PORT": "5000",
-        # The server's job runner (GenAI evaluation jobs) starts a dozen worker processes we
-        # never use: off, it saves ~1 GB and most of the start-up time.
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-    }),
+    env=MappingProxyType(
+        {
+            "MLFLOW_HOST": "0.0.0.0",
+            "MLFLOW_PORT": "5000",
+            # The server's job runner (GenAI evaluation jobs) starts a dozen worker processes we
+            # never use: off, it saves ~1 GB and most of the start-up time.
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        }
+    ),
     ready_path="/health",
     live_path="/health",
 )

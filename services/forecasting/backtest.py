@@ -1,4 +1,4 @@
-"""Rolling-origin backtest: refit a spec on expanding windows and score the next `horizon` points."""
+"""Rolling-origin backtest: refit a spec on expanding windows, score the next `horizon` points."""
 
 from __future__ import annotations
 
@@ -46,17 +46,21 @@ class Backtest:
         return self.scores["smape"]
 
 
-def score(spec: Spec, forecasts: tuple[Forecast, ...], y: np.ndarray, folds: Folds, m: int) -> Backtest:
+def score(
+    spec: Spec, forecasts: tuple[Forecast, ...], y: np.ndarray, folds: Folds, m: int
+) -> Backtest:
     """Mean of each metric over the folds."""
     rows: list[dict[str, float]] = []
     for (train, test), fc in zip(folds.split(y), forecasts, strict=True):
-        rows.append({
-            "smape": metrics.smape(test, fc.mean),
-            "mase": metrics.mase(test, fc.mean, train, m),
-            "rmse": metrics.rmse(test, fc.mean),
-            "mae": metrics.mae(test, fc.mean),
-            "coverage": metrics.coverage(test, fc.lower, fc.upper),
-        })
+        rows.append(
+            {
+                "smape": metrics.smape(test, fc.mean),
+                "mase": metrics.mase(test, fc.mean, train, m),
+                "rmse": metrics.rmse(test, fc.mean),
+                "mae": metrics.mae(test, fc.mean),
+                "coverage": metrics.coverage(test, fc.lower, fc.upper),
+            }
+        )
     scores = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
     return Backtest(spec, forecasts, scores)
 
@@ -79,7 +83,12 @@ def combine(specs: list[Backtest], y: np.ndarray, folds: Folds, m: int) -> Backt
     """The backtest of the mean of several specs, from their fold forecasts (no refits)."""
     spec = Spec("combo", members=tuple(b.spec for b in specs))
     forecasts = tuple(
-        Forecast(*(np.mean([getattr(b.forecasts[i], k) for b in specs], axis=0) for k in ("mean", "lower", "upper")))
+        Forecast(
+            *(
+                np.mean([getattr(b.forecasts[i], k) for b in specs], axis=0)
+                for k in ("mean", "lower", "upper")
+            )
+        )
         for i in range(len(folds.origins))
     )
     return score(spec, forecasts, y, folds, m)

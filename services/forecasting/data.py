@@ -68,7 +68,9 @@ def read_bytes(uri: str, timeout: float = 30.0) -> bytes:
                 return bytes(response.read())
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise DataError(f"could not download {uri}: {getattr(exc, 'reason', exc)}") from exc
-    raise DataError(f"unsupported data URI scheme {parsed.scheme!r} in {uri}: use a path, file://, s3:// or http(s)://")
+    raise DataError(
+        f"unsupported data URI scheme {parsed.scheme!r} in {uri}: use a path, file://, s3:// or http(s)://"
+    )
 
 
 def _read_s3(bucket: str, key: str, timeout: float) -> bytes:
@@ -103,7 +105,9 @@ def parse_csv(raw: bytes, ds_col: str = "ds", y_col: str = "y") -> pd.DataFrame:
     if "\x00" in text:
         raise DataError("data is binary, not CSV text")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"data is not valid CSV: {exc}") from exc
     missing = [col for col in (ds_col, y_col) if col not in frame.columns]
@@ -121,7 +125,10 @@ def parse_csv(raw: bytes, ds_col: str = "ds", y_col: str = "y") -> pd.DataFrame:
 
 
 def _where(lines: pd.Index, values: pd.Series | None = None, limit: int = 5) -> str:
-    shown = [f"line {line}" + (f" ({values[line]!r})" if values is not None else "") for line in lines[:limit]]
+    shown = [
+        f"line {line}" + (f" ({values[line]!r})" if values is not None else "")
+        for line in lines[:limit]
+    ]
     more = f" and {len(lines) - limit} more" if len(lines) > limit else ""
     return ", ".join(shown) + more
 
@@ -164,7 +171,10 @@ def validate(
     repairs: list[str] = []
     dupes = dates.index[dates.duplicated(keep=False)]
     if len(dupes):
-        raise DataError(f"column 'ds': {dates[dupes].nunique()} duplicate timestamp(s) at {_where(dupes, frame['ds'])}")
+        raise DataError(
+            f"column 'ds': {dates[dupes].nunique()} duplicate timestamp(s) "
+            f"at {_where(dupes, frame['ds'])}"
+        )
     if not dates.is_monotonic_increasing:
         repairs.append("rows were out of order and have been sorted by date")
     order = np.argsort(dates.to_numpy(), kind="stable")
@@ -206,8 +216,11 @@ def _fill_grid(series: pd.Series, frequency: Frequency, repairs: list[str]) -> p
         return full
     absent = full.index.difference(series.index)
     run = _longest_run(full.isna().to_numpy())
-    where = ", ".join(str(d.date()) for d in gaps[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
-    detail = f"{len(absent)} missing timestamp(s) and {len(gaps) - len(absent)} missing value(s) at {where}"
+    where = ", ".join(str(d.date()) for d in gaps[:5]) + (
+        f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
+    )
+    missing_values = len(gaps) - len(absent)
+    detail = f"{len(absent)} missing timestamp(s) and {missing_values} missing value(s) at {where}"
     if len(gaps) > MAX_FILL_SHARE * len(full) or run > MAX_FILL_RUN:
         raise DataError(
             f"too many gaps to repair: {detail} (longest run {run}); at most "
@@ -242,13 +255,15 @@ def _check_enough(series: pd.Series, frequency: Frequency, min_points: int) -> N
             f"with season length {frequency.season_length}"
         )
     if np.ptp(series.to_numpy()) == 0:
-        raise DataError(f"column 'y' is constant ({series.iloc[0]:g} everywhere): nothing to forecast")
+        raise DataError(
+            f"column 'y' is constant ({series.iloc[0]:g} everywhere): nothing to forecast"
+        )
 
 
 def fingerprint(series: pd.Series) -> str:
     """A short, stable digest of dates and values: the same data gives the same fingerprint."""
     digest = hashlib.sha256()
-    digest.update(series.index.asi8.tobytes())
+    digest.update(pd.DatetimeIndex(series.index).asi8.tobytes())
     digest.update(np.ascontiguousarray(series.to_numpy(dtype=float)).tobytes())
     return digest.hexdigest()[:16]
 

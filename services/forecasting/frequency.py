@@ -11,8 +11,18 @@ _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 # Season length by pandas offset prefix.
 SEASON = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "QS": 4, "QE": 4, "YS": 1, "YE": 1}
-NAMES = {"h": "hourly", "D": "daily", "B": "business-daily", "W": "weekly", "MS": "monthly",
-         "ME": "monthly", "QS": "quarterly", "QE": "quarterly", "YS": "yearly", "YE": "yearly"}
+NAMES = {
+    "h": "hourly",
+    "D": "daily",
+    "B": "business-daily",
+    "W": "weekly",
+    "MS": "monthly",
+    "ME": "monthly",
+    "QS": "quarterly",
+    "QE": "quarterly",
+    "YS": "yearly",
+    "YE": "yearly",
+}
 
 
 class FrequencyError(ValueError):
@@ -44,7 +54,9 @@ def infer_frequency(
     try:
         prefix = to_offset(alias).rule_code.split("-")[0]
     except ValueError as exc:
-        raise FrequencyError(f"unknown frequency {alias!r}: use a pandas alias such as D, W-SUN, MS, QS, YS") from exc
+        raise FrequencyError(
+            f"unknown frequency {alias!r}: use a pandas alias such as D, W-SUN, MS, QS, YS"
+        ) from exc
     m = season_length if season_length is not None else SEASON.get(prefix, 1)
     if m < 1:
         raise FrequencyError(f"season length must be at least 1, got {m}")

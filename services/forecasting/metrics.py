@@ -1,4 +1,4 @@
-"""Forecast accuracy metrics. SMAPE is in percent (0 to 200); lower is better for all but coverage."""
+"""Forecast accuracy metrics. SMAPE is in percent (0 to 200); lower is better but for coverage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from numpy.typing import ArrayLike
 def _pair(actual: ArrayLike, forecast: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     a, f = np.asarray(actual, dtype=float), np.asarray(forecast, dtype=float)
     if a.shape != f.shape or a.size == 0:
-        raise ValueError(f"actual and forecast must be non-empty and equal in shape: {a.shape} vs {f.shape}")
+        raise ValueError(
+            f"actual and forecast must be non-empty and equal in shape: {a.shape} vs {f.shape}"
+        )
     return a, f
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -79,7 +78,8 @@ class Forecast:
 
 
 class Fitted(Protocol):
-    spec: Spec
+    @property
+    def spec(self) -> Spec: ...
 
     def forecast(self, horizon: int, level: float = 0.95) -> Forecast: ...
 
@@ -122,7 +122,9 @@ class NaiveFit:
 def _fit_naive(spec: Spec, y: np.ndarray, m: int) -> NaiveFit:
     m = m if y.size > m else 1
     residuals = y[m:] - y[:-m]
-    return NaiveFit(spec, y[-m:].copy(), float(np.std(residuals, ddof=1)) if residuals.size > 1 else 0.0)
+    return NaiveFit(
+        spec, y[-m:].copy(), float(np.std(residuals, ddof=1)) if residuals.size > 1 else 0.0
+    )
 
 
 @dataclass
@@ -147,16 +149,23 @@ class StatsmodelsFit:
             fc = Forecast(mean, bounds[:, 0], bounds[:, 1])
         elif self.spec.family == "arima":
             frame = self._results.get_forecast(horizon).summary_frame(alpha=1 - level)
-            fc = Forecast(*(frame[k].to_numpy() for k in ("mean", "mean_ci_lower", "mean_ci_upper")))
+            fc = Forecast(
+                *(frame[k].to_numpy() for k in ("mean", "mean_ci_lower", "mean_ci_upper"))
+            )
         else:
             n = z.size
-            frame = self._results.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=1 - level)
+            frame = self._results.get_prediction(start=n, end=n + horizon - 1).summary_frame(
+                alpha=1 - level
+            )
             fc = Forecast(*(frame[k].to_numpy() for k in ("mean", "pi_lower", "pi_upper")))
         return _untransform(fc, self.spec.log)
 
     def state(self) -> dict[str, Any]:
-        return {"y": self.y.tolist(), "season_length": self.season_length,
-                "params": None if self.params is None else self.params.tolist()}
+        return {
+            "y": self.y.tolist(),
+            "season_length": self.season_length,
+            "params": None if self.params is None else self.params.tolist(),
+        }
 
 
 @dataclass(frozen=True)
@@ -168,7 +177,9 @@ class ComboFit:
 
     def forecast(self, horizon: int, level: float = 0.95) -> Forecast:
         parts = [m.forecast(horizon, level) for m in self.members]
-        return Forecast(*(np.mean([getattr(p, k) for p in parts], axis=0) for k in ("mean", "lower", "upper")))
+        return Forecast(
+            *(np.mean([getattr(p, k) for p in parts], axis=0) for k in ("mean", "lower", "upper"))
+        )
 
     def state(self) -> dict[str, Any]:
         return {"members": [{"spec": m.spec.to_dict(), "state": m.state()} for m in self.members]}
@@ -188,7 +199,11 @@ def _ets(spec: Spec, z: np.ndarray, m: int) -> Any:
     import pandas as pd
 
     return ETSModel(
-        pd.Series(z), error="add", trend=spec.trend, damped_trend=spec.damped, seasonal=seasonal,
+        pd.Series(z),
+        error="add",
+        trend=spec.trend,
+        damped_trend=spec.damped,
+        seasonal=seasonal,
         seasonal_periods=m if seasonal else None,
         # Long seasons make every initial seasonal state a parameter; the heuristic start is
         # as good there and an order of magnitude faster.
@@ -212,8 +227,12 @@ def _theta(z: np.ndarray, m: int) -> Any:
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
     deseason = m > 1 and z.size >= 2 * m
-    return ThetaModel(z, period=m if deseason else 1, deseasonalize=deseason,
-                      method="additive" if deseason else "auto")
+    return ThetaModel(
+        z,
+        period=m if deseason else 1,
+        deseasonalize=deseason,
+        method="additive" if deseason else "auto",
+    )
 
 
 def fit(spec: Spec, y: np.ndarray, season_length: int) -> Fitted:
@@ -240,6 +259,10 @@ def from_state(spec: Spec, state: dict[str, Any]) -> Fitted:
     if spec.family == "seasonal_naive":
         return NaiveFit(spec, np.asarray(state["last_season"], dtype=float), float(state["sigma"]))
     if spec.family == "combo":
-        return ComboFit(spec, tuple(from_state(Spec.from_dict(m["spec"]), m["state"]) for m in state["members"]))
+        return ComboFit(
+            spec, tuple(from_state(Spec.from_dict(m["spec"]), m["state"]) for m in state["members"])
+        )
     params = None if state.get("params") is None else np.asarray(state["params"], dtype=float)
-    return StatsmodelsFit(spec, np.asarray(state["y"], dtype=float), int(state["season_length"]), params)
+    return StatsmodelsFit(
+        spec, np.asarray(state["y"], dtype=float), int(state["season_length"]), params
+    )

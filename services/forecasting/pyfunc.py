@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 
 from services.forecasting.frequency import Frequency
@@ -47,21 +47,30 @@ class Forecaster:
             raise InvalidInput(f"level must be between 0 and 1 (exclusive), got {level!r}")
         fc = self.fitted.forecast(int(n_periods), float(level))
         dates = self.frequency.dates_after(self.last_ds, int(n_periods))
-        return pd.DataFrame({
-            "ds": dates.strftime("%Y-%m-%dT%H:%M:%S" if self.frequency.alias == "h" else "%Y-%m-%d"),
-            "yhat": fc.mean,
-            # Guard the ordering against numerical noise so lower <= yhat <= upper always holds.
-            "yhat_lower": np.minimum(fc.lower, fc.mean),
-            "yhat_upper": np.maximum(fc.upper, fc.mean),
-        })
+        return pd.DataFrame(
+            {
+                "ds": dates.strftime(
+                    "%Y-%m-%dT%H:%M:%S" if self.frequency.alias == "h" else "%Y-%m-%d"
+                ),
+                "yhat": fc.mean,
+                # Guard the ordering against numerical noise so lower <= yhat <= upper always holds.
+                "yhat_lower": np.minimum(fc.lower, fc.mean),
+                "yhat_upper": np.maximum(fc.upper, fc.mean),
+            }
+        )
 
     def to_json(self) -> str:
-        return json.dumps({
-            "spec": self.fitted.spec.to_dict(),
-            "state": self.fitted.state(),
-            "frequency": {"alias": self.frequency.alias, "season_length": self.frequency.season_length},
-            "last_ds": self.last_ds.isoformat(),
-        })
+        return json.dumps(
+            {
+                "spec": self.fitted.spec.to_dict(),
+                "state": self.fitted.state(),
+                "frequency": {
+                    "alias": self.frequency.alias,
+                    "season_length": self.frequency.season_length,
+                },
+                "last_ds": self.last_ds.isoformat(),
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Forecaster:
@@ -78,11 +87,16 @@ def _rows(model_input: Any) -> list[tuple[Any, float]]:
     frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
     if "n_periods" not in frame.columns:
         raise InvalidInput(f"input needs a column 'n_periods'; got {list(frame.columns)}")
-    levels = frame["level"] if "level" in frame.columns else pd.Series(DEFAULT_LEVEL, index=frame.index)
-    return [(n, DEFAULT_LEVEL if pd.isna(lv) else float(lv)) for n, lv in zip(frame["n_periods"], levels, strict=True)]
+    levels = (
+        frame["level"] if "level" in frame.columns else pd.Series(DEFAULT_LEVEL, index=frame.index)
+    )
+    return [
+        (n, DEFAULT_LEVEL if pd.isna(lv) else float(lv))
+        for n, lv in zip(frame["n_periods"], levels, strict=True)
+    ]
 
 
-class ForecastModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class ForecastModel(PythonModel):
     """One forecast per input row, concatenated in input order."""
 
     forecaster: Forecaster
@@ -99,4 +113,8 @@ class ForecastModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
             from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+        return (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+        )

@@ -50,11 +50,12 @@ def _aic(spec: Spec, z: np.ndarray) -> float:
             # Differencing up front shrinks the state vector (by m for a seasonal difference):
             # several times faster, and AIC stays comparable because d and D are fixed here.
             res = SARIMAX(
-                z, order=spec.order, seasonal_order=spec.seasonal_order, trend=spec.trend,
+                z,
+                order=spec.order,
+                seasonal_order=spec.seasonal_order,
+                trend=spec.trend,
                 simple_differencing=True,
-            ).fit(
-                disp=False, maxiter=50
-            )
+            ).fit(disp=False, maxiter=50)
         except (ValueError, np.linalg.LinAlgError):
             return np.inf
     aic = float(res.aic)

@@ -33,10 +33,18 @@ def candidates(y: np.ndarray, m: int, families: Sequence[str], progress: Progres
     if "seasonal_naive" in families:
         specs.append(Spec("seasonal_naive"))
     if "ets" in families:
-        seasonal = m > 1 and y.size >= 2 * m + 2 and seasonal_strength(np.log(y) if logs[-1] else y, m) > 0.3
+        seasonal = (
+            m > 1
+            and y.size >= 2 * m + 2
+            and seasonal_strength(np.log(y) if logs[-1] else y, m) > 0.3
+        )
         for log in logs:
             for trend, damped in ((None, False), ("add", False), ("add", True)):
-                specs.append(Spec("ets", log, trend=trend, damped=damped, seasonal="add" if seasonal else None))
+                specs.append(
+                    Spec(
+                        "ets", log, trend=trend, damped=damped, seasonal="add" if seasonal else None
+                    )
+                )
     if "theta" in families:
         specs.extend(Spec("theta", log) for log in logs)
     if "arima" in families:
@@ -59,7 +67,10 @@ def select(
     if unknown:
         raise ValueError(f"unknown model families {unknown}; known: {', '.join(FAMILIES)}")
     folds = backtest.make_folds(y.size, horizon, m)
-    progress(f"backtest: {len(folds.origins)} folds of {folds.horizon} points at origins {list(folds.origins)}")
+    progress(
+        f"backtest: {len(folds.origins)} folds of {folds.horizon} points "
+        f"at origins {list(folds.origins)}"
+    )
     results: list[Backtest] = []
     for spec in candidates(y[: folds.origins[0]], m, families, progress):
         try:
@@ -78,7 +89,9 @@ def select(
     return Selection(results[0], tuple(results), folds)
 
 
-def _combos(ranked: list[Backtest], y: np.ndarray, folds: Folds, m: int, progress: Progress) -> list[Backtest]:
+def _combos(
+    ranked: list[Backtest], y: np.ndarray, folds: Folds, m: int, progress: Progress
+) -> list[Backtest]:
     pool = [b for b in ranked if b.spec.family != "seasonal_naive"]
     combos = []
     for size in COMBO_SIZES:

@@ -22,27 +22,45 @@ class TrainConfig(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="forbid")
 
     data_uri: str = Field(str(BUNDLED_DATA), validation_alias=_env("data_uri", "DATA_URI"))
-    tracking_uri: str | None = Field(None, validation_alias=_env("tracking_uri", "MLFLOW_TRACKING_URI"))
-    model_name: str = Field("ForecastModel", min_length=1, validation_alias=_env("model_name", "MODEL_NAME"))
-    experiment: str = Field("forecasting", min_length=1, validation_alias=_env("experiment", "EXPERIMENT_NAME"))
-    alias: str = Field("prod", pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", validation_alias=_env("alias", "MODEL_ALIAS"))
+    tracking_uri: str | None = Field(
+        None, validation_alias=_env("tracking_uri", "MLFLOW_TRACKING_URI")
+    )
+    model_name: str = Field(
+        "ForecastModel", min_length=1, validation_alias=_env("model_name", "MODEL_NAME")
+    )
+    experiment: str = Field(
+        "forecasting", min_length=1, validation_alias=_env("experiment", "EXPERIMENT_NAME")
+    )
+    alias: str = Field(
+        "prod", pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", validation_alias=_env("alias", "MODEL_ALIAS")
+    )
     horizon: int | None = Field(None, ge=1, le=10_000, validation_alias=_env("horizon", "HORIZON"))
     promote: bool = Field(True, validation_alias=_env("promote", "PROMOTE"))
-    families: Annotated[tuple[str, ...], NoDecode] = Field(FAMILIES, validation_alias=_env("families", "FAMILIES"))
+    families: Annotated[tuple[str, ...], NoDecode] = Field(
+        FAMILIES, validation_alias=_env("families", "FAMILIES")
+    )
     ds_column: str = Field("ds", validation_alias=_env("ds_column", "DS_COLUMN"))
     y_column: str = Field("y", validation_alias=_env("y_column", "Y_COLUMN"))
     freq: str | None = Field(None, validation_alias=_env("freq", "FREQ"))
-    season_length: int | None = Field(None, ge=1, le=1000, validation_alias=_env("season_length", "SEASON_LENGTH"))
+    season_length: int | None = Field(
+        None, ge=1, le=1000, validation_alias=_env("season_length", "SEASON_LENGTH")
+    )
     max_train_points: int = Field(
-        2000, ge=50, validation_alias=_env("max_train_points", "MAX_TRAIN_POINTS"),
+        2000,
+        ge=50,
+        validation_alias=_env("max_train_points", "MAX_TRAIN_POINTS"),
         description="fit on at most this many of the most recent points (bounds time and memory)",
     )
     data_timeout: float = Field(
-        30.0, gt=0, validation_alias=_env("data_timeout", "DATA_TIMEOUT_SECONDS"),
+        30.0,
+        gt=0,
+        validation_alias=_env("data_timeout", "DATA_TIMEOUT_SECONDS"),
         description="per-request timeout when reading the data over S3 or HTTP",
     )
     mlflow_timeout: float = Field(
-        60.0, gt=0, validation_alias=_env("mlflow_timeout", "MLFLOW_TIMEOUT_SECONDS"),
+        60.0,
+        gt=0,
+        validation_alias=_env("mlflow_timeout", "MLFLOW_TIMEOUT_SECONDS"),
         description="how long to keep retrying an unreachable MLflow before giving up",
     )
 
@@ -58,5 +76,7 @@ class TrainConfig(BaseSettings):
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = sorted(set(value) - set(FAMILIES))
         if unknown or not value:
-            raise ValueError(f"unknown or no model families {unknown}; choose from {', '.join(FAMILIES)}")
+            raise ValueError(
+                f"unknown or no model families {unknown}; choose from {', '.join(FAMILIES)}"
+            )
         return value

@@ -62,13 +62,17 @@ def spec_of(client: MlflowClient, version: ModelVersion) -> Spec | None:
 
 def compare(challenger: float, champion: ModelVersion, champion_smape: float | None) -> Decision:
     if champion_smape is None:
-        return Decision(False, f"champion v{champion.version} cannot be refitted on this data, so not comparable",
-                        champion.version)
+        return Decision(
+            False,
+            f"champion v{champion.version} cannot be refitted on this data, so not comparable",
+            champion.version,
+        )
     better = challenger < champion_smape
     relation = "<" if better else ">="
     return Decision(
         better,
-        f"smape {challenger:.4f} {relation} champion v{champion.version} {champion_smape:.4f} on the same holdout",
+        f"smape {challenger:.4f} {relation} champion v{champion.version} "
+        f"{champion_smape:.4f} on the same holdout",
         champion.version,
         champion_smape,
     )
@@ -113,8 +117,12 @@ def promote(
         client.set_registered_model_alias(name, alias, version)
         time.sleep(settle_seconds)  # then re-read: a concurrent trainer may have moved it
     if not move and decision.promoted:
-        decision = Decision(False, f"--no-promote given (would have been promoted: {decision.reason})",
-                            decision.champion_version, decision.champion_smape)
+        decision = Decision(
+            False,
+            f"--no-promote given (would have been promoted: {decision.reason})",
+            decision.champion_version,
+            decision.champion_smape,
+        )
     for key, value in decision.tags(challenger_smape).items():
         client.set_model_version_tag(name, version, key, value)
     return decision

@@ -10,7 +10,9 @@ from services.forecasting.backtest import Backtest, Folds
 from services.forecasting.data import Series
 
 
-def forecast_figure(series: Series, future: pd.DataFrame, best: Backtest, folds: Folds, title: str) -> Any:
+def forecast_figure(
+    series: Series, future: pd.DataFrame, best: Backtest, folds: Folds, title: str
+) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,9 +23,16 @@ def forecast_figure(series: Series, future: pd.DataFrame, best: Backtest, folds:
     for origin, fc in zip(folds.origins, best.forecasts, strict=True):
         dates = series.ds[origin : origin + folds.horizon]
         ax.plot(dates, fc.mean[: len(dates)], color="#e07b39", lw=1, ls="--")
-    dates = pd.to_datetime(future["ds"])
-    ax.fill_between(dates, future["yhat_lower"], future["yhat_upper"], color="#2a9d8f", alpha=0.25, label="95% interval")
-    ax.plot(dates, future["yhat"], color="#2a9d8f", lw=1.8, label="forecast")
+    future_dates = pd.to_datetime(future["ds"])
+    ax.fill_between(
+        future_dates,
+        future["yhat_lower"],
+        future["yhat_upper"],
+        color="#2a9d8f",
+        alpha=0.25,
+        label="95% interval",
+    )
+    ax.plot(future_dates, future["yhat"], color="#2a9d8f", lw=1.8, label="forecast")
     ax.plot([], [], color="#e07b39", ls="--", label="backtest folds")
     ax.set_title(title)
     ax.legend(loc="upper left")

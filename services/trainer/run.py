@@ -22,7 +22,13 @@ from mlflow.tracking import MlflowClient
 from services.forecasting import backtest
 from services.forecasting.data import Series, load_series
 from services.forecasting.models import Spec, fit
-from services.forecasting.pyfunc import ARTIFACT, INPUT_EXAMPLE, SIGNATURE, ForecastModel, Forecaster
+from services.forecasting.pyfunc import (
+    ARTIFACT,
+    INPUT_EXAMPLE,
+    SIGNATURE,
+    Forecaster,
+    ForecastModel,
+)
 from services.forecasting.selection import Selection, select
 from services.trainer.config import TrainConfig
 from services.trainer.promote import promote
@@ -30,7 +36,18 @@ from services.trainer.report import forecast_figure
 
 log = logging.getLogger("mlstack.train")
 
-DEFAULT_HORIZON = {"h": 48, "D": 14, "B": 10, "W": 13, "MS": 12, "ME": 12, "QS": 8, "QE": 8, "YS": 6, "YE": 6}
+DEFAULT_HORIZON = {
+    "h": 48,
+    "D": 14,
+    "B": 10,
+    "W": 13,
+    "MS": 12,
+    "ME": 12,
+    "QS": 8,
+    "QE": 8,
+    "YS": 6,
+    "YE": 6,
+}
 
 
 class MlflowUnavailable(RuntimeError):
@@ -72,14 +89,22 @@ def train(cfg: TrainConfig) -> TrainSummary:
         version = _log_model(cfg, forecaster)
         log.info("registered %s version %s", cfg.model_name, version)
         rescore = partial(_rescore, y=y, folds=selection.folds, m=m)
-        decision = promote(client, cfg.model_name, cfg.alias, version, best.smape, rescore, move=cfg.promote)
-        mlflow.set_tags({"decision": "promoted" if decision.promoted else "rejected", "reason": decision.reason})
+        decision = promote(
+            client, cfg.model_name, cfg.alias, version, best.smape, rescore, move=cfg.promote
+        )
+        mlflow.set_tags(
+            {"decision": "promoted" if decision.promoted else "rejected", "reason": decision.reason}
+        )
         log.info("%s: %s", "promoted" if decision.promoted else "not promoted", decision.reason)
         return TrainSummary(
-            run_id=run.info.run_id, version=version, model=best.spec.label,
+            run_id=run.info.run_id,
+            version=version,
+            model=best.spec.label,
             **{k: round(v, 6) for k, v in best.scores.items()},
-            promoted=decision.promoted, reason=decision.reason,
-            champion_version=decision.champion_version, champion_smape=decision.champion_smape,
+            promoted=decision.promoted,
+            reason=decision.reason,
+            champion_version=decision.champion_version,
+            champion_smape=decision.champion_smape,
         )
 
 
@@ -109,41 +134,69 @@ def connect(cfg: TrainConfig) -> MlflowClient:
         try:
             ping()
         except OSError as exc:
-            raise MlflowUnavailable(f"MLflow at {uri} is unreachable after {cfg.mlflow_timeout:.0f}s: {exc}") from exc
+            raise MlflowUnavailable(
+                f"MLflow at {uri} is unreachable after {cfg.mlflow_timeout:.0f}s: {exc}"
+            ) from exc
     return MlflowClient()
 
 
 def _load(cfg: TrainConfig) -> Series:
     log.info("data: %s", cfg.data_uri)
-    series = load_series(cfg.data_uri, cfg.ds_column, cfg.y_column, cfg.freq, cfg.season_length, cfg.data_timeout)
+    series = load_series(
+        cfg.data_uri, cfg.ds_column, cfg.y_column, cfg.freq, cfg.season_length, cfg.data_timeout
+    )
     for repair in series.repairs:
         log.info("  repaired: %s", repair)
     if len(series) > cfg.max_train_points:
         log.info("  fitting on the last %d of %d points", cfg.max_train_points, len(series))
         keep = slice(-cfg.max_train_points, None)
-        series = Series(series.ds[keep], series.y[keep], series.frequency, series.fingerprint, series.repairs)
-    log.info("  %d points, %s (season length %d), %s to %s", len(series), series.frequency.name,
-             series.frequency.season_length, series.ds[0].date(), series.ds[-1].date())
+        series = Series(
+            series.ds[keep], series.y[keep], series.frequency, series.fingerprint, series.repairs
+        )
+    log.info(
+        "  %d points, %s (season length %d), %s to %s",
+        len(series),
+        series.frequency.name,
+        series.frequency.season_length,
+        series.ds[0].date(),
+        series.ds[-1].date(),
+    )
     frame = pd.DataFrame({"ds": series.ds, "y": series.y})
-    dataset = mlflow.data.from_pandas(frame, source=cfg.data_uri, name=Path(cfg.data_uri).name, digest=series.fingerprint)
+    dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+        frame, source=cfg.data_uri, name=Path(cfg.data_uri).name, digest=series.fingerprint
+    )
     mlflow.log_input(dataset, context="training")
     return series
 
 
-def _log_run(cfg: TrainConfig, series: Series, selection: Selection, forecaster: Forecaster, horizon: int) -> None:
+def _log_run(
+    cfg: TrainConfig, series: Series, selection: Selection, forecaster: Forecaster, horizon: int
+) -> None:
     spec = selection.best.spec
-    mlflow.log_params({
-        "family": spec.family, "model": spec.label[:500], "spec": spec.to_json(),
-        "log_transform": spec.log, "order": spec.order, "seasonal_order": spec.seasonal_order,
-        "frequency": series.frequency.alias, "season_length": series.frequency.season_length,
-        "horizon": horizon, "folds": len(selection.folds.origins), "n_points": len(series),
-        "data_fingerprint": series.fingerprint, "families": ",".join(cfg.families),
-    })
+    mlflow.log_params(
+        {
+            "family": spec.family,
+            "model": spec.label[:500],
+            "spec": spec.to_json(),
+            "log_transform": spec.log,
+            "order": spec.order,
+            "seasonal_order": spec.seasonal_order,
+            "frequency": series.frequency.alias,
+            "season_length": series.frequency.season_length,
+            "horizon": horizon,
+            "folds": len(selection.folds.origins),
+            "n_points": len(series),
+            "data_fingerprint": series.fingerprint,
+            "families": ",".join(cfg.families),
+        }
+    )
     mlflow.log_metrics(selection.best.scores)
     mlflow.set_tags({"data_uri": cfg.data_uri, "repairs": "; ".join(series.repairs) or "none"})
     mlflow.log_table(backtest.table(list(selection.backtests)), "backtest.json")
     future = forecaster.forecast(horizon)
-    figure = forecast_figure(series, future, selection.best, selection.folds, f"{cfg.model_name}: {spec.label}")
+    figure = forecast_figure(
+        series, future, selection.best, selection.folds, f"{cfg.model_name}: {spec.label}"
+    )
     mlflow.log_figure(figure, "forecast.png")
 
 
@@ -157,8 +210,12 @@ def _log_model(cfg: TrainConfig, forecaster: Forecaster) -> str:
         path = Path(tmp) / "forecaster.json"
         path.write_text(forecaster.to_json())
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=ForecastModel(), artifacts={ARTIFACT: str(path)},
-            signature=SIGNATURE, input_example=INPUT_EXAMPLE, pip_requirements=_requirements(),
+            name="model",
+            python_model=ForecastModel(),
+            artifacts={ARTIFACT: str(path)},
+            signature=SIGNATURE,
+            input_example=INPUT_EXAMPLE,
+            pip_requirements=_requirements(),
             registered_model_name=cfg.model_name,
         )
     return str(info.registered_model_version)

@@ -73,7 +73,7 @@ def test_unparseable_dates_name_the_line_and_value(tmp_path):
 def test_mixed_date_formats_are_refused(tmp_path):
     frame = monthly()
     frame.loc[10, "ds"] = "11/01/2020"
-    with pytest.raises(DataError, match="unparseable date.*line 12"):
+    with pytest.raises(DataError, match=r"unparseable date.*line 12"):
         load_series(csv(tmp_path, text(frame)))
 
 
@@ -111,12 +111,16 @@ def test_a_few_missing_values_are_interpolated_and_reported(tmp_path):
     frame = frame.drop(index=20)  # a missing timestamp
     series = load_series(csv(tmp_path, text(frame)))
     assert len(series) == 48 and np.isfinite(series.y).all()
-    assert series.repairs == ("interpolated 1 missing timestamp(s) and 1 missing value(s) at 2020-11-01, 2021-09-01",)
+    assert series.repairs == (
+        "interpolated 1 missing timestamp(s) and 1 missing value(s) at 2020-11-01, 2021-09-01",
+    )
 
 
 def test_large_gaps_are_refused_saying_how_many_and_where(tmp_path):
     frame = monthly(48).drop(index=range(20, 26))
-    with pytest.raises(DataError, match=r"too many gaps.*6 missing timestamp\(s\).*2021-09-01.*longest run 6"):
+    with pytest.raises(
+        DataError, match=r"too many gaps.*6 missing timestamp\(s\).*2021-09-01.*longest run 6"
+    ):
         load_series(csv(tmp_path, text(frame)))
 
 
@@ -128,7 +132,7 @@ def test_irregular_spacing_is_refused(tmp_path):
 
 
 def test_too_few_points_for_the_season_length_are_refused(tmp_path):
-    with pytest.raises(DataError, match="too few points: 20, need at least 26 .*season length 12"):
+    with pytest.raises(DataError, match=r"too few points: 20, need at least 26 .*season length 12"):
         load_series(csv(tmp_path, text(monthly(20))))
 
 
@@ -152,8 +156,17 @@ def test_configurable_column_names(tmp_path):
 
 @pytest.mark.parametrize(
     ("alias", "expected", "season"),
-    [("h", "h", 24), ("D", "D", 7), ("B", "B", 5), ("W-SUN", "W-SUN", 52), ("MS", "MS", 12),
-     ("ME", "ME", 12), ("QS-JAN", "QS-JAN", 4), ("QE-DEC", "QE-DEC", 4), ("YS-JAN", "YS-JAN", 1)],
+    [
+        ("h", "h", 24),
+        ("D", "D", 7),
+        ("B", "B", 5),
+        ("W-SUN", "W-SUN", 52),
+        ("MS", "MS", 12),
+        ("ME", "ME", 12),
+        ("QS-JAN", "QS-JAN", 4),
+        ("QE-DEC", "QE-DEC", 4),
+        ("YS-JAN", "YS-JAN", 1),
+    ],
 )
 def test_frequency_and_season_length_are_inferred_even_with_a_gap(alias, expected, season):
     index = pd.date_range("2001-01-01", periods=60, freq=alias)

@@ -54,4 +54,6 @@ def test_mase_is_invariant_to_the_scale_of_the_data(values, factor):
     history, actual = np.concatenate([y, y[::-1] + 1.0]), y
     forecast = actual + 1.0
     base = metrics.mase(actual, forecast, history, 1)
-    assert metrics.mase(actual * factor, forecast * factor, history * factor, 1) == pytest.approx(base, rel=1e-6)
+    assert metrics.mase(actual * factor, forecast * factor, history * factor, 1) == pytest.approx(
+        base, rel=1e-6
+    )

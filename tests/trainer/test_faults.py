@@ -4,12 +4,9 @@ FAILED, nothing half-registered, and @prod never moved."""
 import http.server
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,8 +20,12 @@ from tests.conftest import AIRLINE
 
 
 def config(uri: str, name: str, **overrides) -> TrainConfig:
-    return TrainConfig(tracking_uri=uri, model_name=name, experiment="faults",
-                       **{"families": ("seasonal_naive",), **overrides})
+    return TrainConfig(
+        tracking_uri=uri,
+        model_name=name,
+        experiment="faults",
+        **{"families": ("seasonal_naive",), **overrides},
+    )
 
 
 def _hourly(n: int) -> str:
@@ -47,7 +48,7 @@ CORPUS: dict[str, tuple[bytes | str, str]] = {
     "a-million-rows": (_hourly(1_000_000), "1,000,000 rows, more than the limit"),
     "non-utf8": ("ds,y\n2000-01-01,caf\xe9\n".encode("latin-1"), "not UTF-8"),
     "nan-values": (_monthly(GOOD[:40] + ["NaN"] * 8), "too many gaps"),
-    "inf-values": (_monthly(GOOD[:47] + ["inf"]), "infinite value"),
+    "inf-values": (_monthly([*GOOD[:47], "inf"]), "infinite value"),
     "duplicate-dates": (_monthly(GOOD).replace("2000-02-01", "2000-01-01"), "duplicate timestamp"),
     "one-row": ("ds,y\n2000-01-01,5\n", "too few points"),
 }
@@ -62,12 +63,16 @@ def champion(mlflow_server) -> tuple[str, str]:
 
 def last_run_status(uri: str) -> str:
     experiment = MlflowClient(uri).get_experiment_by_name("faults")
-    runs = MlflowClient(uri).search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)
+    runs = MlflowClient(uri).search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    )
     return runs[0].info.status
 
 
 @pytest.mark.parametrize("case", sorted(CORPUS), ids=str)
-def test_bad_csv_gives_its_error_fails_the_run_and_leaves_prod(case, mlflow_server, champion, tmp_path):
+def test_bad_csv_gives_its_error_fails_the_run_and_leaves_prod(
+    case, mlflow_server, champion, tmp_path
+):
     name, prod = champion
     content, message = CORPUS[case]
     path = tmp_path / "bad.csv"
@@ -86,7 +91,7 @@ class _Failing(http.server.BaseHTTPRequestHandler):
 
     calls = 0
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).calls += 1
         self.send_response(500)
         self.send_header("Content-Type", "application/xml")
@@ -119,13 +124,17 @@ def silent_s3() -> Iterator[str]:
         sock.close()
 
 
-def test_failing_s3_is_retried_a_bounded_number_of_times_then_fails_cleanly(mlflow_server, monkeypatch):
+def test_failing_s3_is_retried_a_bounded_number_of_times_then_fails_cleanly(
+    mlflow_server, monkeypatch
+):
     name = "faults-s3-failing"
     with failing_s3() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with pytest.raises(DataError, match=r"could not read s3://bucket/airline.csv: InternalError"):
+        with pytest.raises(
+            DataError, match=r"could not read s3://bucket/airline.csv: InternalError"
+        ):
             train(config(mlflow_server.uri, name, data_uri="s3://bucket/airline.csv"))
     assert 1 < _Failing.calls <= 5  # retried, but a bounded number of times
     assert last_run_status(mlflow_server.uri) == "FAILED"
@@ -139,7 +148,11 @@ def test_hung_s3_times_out_then_fails_cleanly(mlflow_server, monkeypatch):
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         with pytest.raises(DataError, match=r"could not read s3://bucket/airline.csv"):
-            train(config(mlflow_server.uri, name, data_uri="s3://bucket/airline.csv", data_timeout=0.5))
+            train(
+                config(
+                    mlflow_server.uri, name, data_uri="s3://bucket/airline.csv", data_timeout=0.5
+                )
+            )
     assert last_run_status(mlflow_server.uri) == "FAILED"
     assert MlflowClient(mlflow_server.uri).search_registered_models(f"name='{name}'") == []
 
@@ -153,7 +166,11 @@ def test_two_trainers_promoting_at_once_end_on_the_better_one(mlflow_server):
     worse = train(config(uri, name, families=("theta",), promote=False))
     assert better.smape < worse.smape < champion.smape
     barrier = threading.Barrier(2, timeout=60)
-    scores = {champion.version: champion.smape, better.version: better.smape, worse.version: worse.smape}
+    scores = {
+        champion.version: champion.smape,
+        better.version: better.smape,
+        worse.version: worse.smape,
+    }
     client = MlflowClient(uri)
 
     def rescorer():
@@ -171,8 +188,15 @@ def test_two_trainers_promoting_at_once_end_on_the_better_one(mlflow_server):
     decisions = {}
 
     def run(summary):
-        decisions[summary.version] = promote(MlflowClient(uri), name, "prod", summary.version, summary.smape,
-                                             rescorer(), settle_seconds=0.5)
+        decisions[summary.version] = promote(
+            MlflowClient(uri),
+            name,
+            "prod",
+            summary.version,
+            summary.smape,
+            rescorer(),
+            settle_seconds=0.5,
+        )
 
     threads = [threading.Thread(target=run, args=(s,)) for s in (worse, better)]
     for t in threads:
@@ -212,9 +236,9 @@ def test_validation_names_the_line_of_any_junk_value():
 
     from services.forecasting.data import parse_csv, validate
 
-    junk = st.text(alphabet=st.characters(whitelist_categories=("L",)), min_size=1, max_size=8).filter(
-        lambda s: s.lower() not in {"na", "nan", "null", "none", "inf", "infinity", "e"}
-    )
+    junk = st.text(
+        alphabet=st.characters(whitelist_categories=("L",)), min_size=1, max_size=8
+    ).filter(lambda s: s.lower() not in {"na", "nan", "null", "none", "inf", "infinity", "e"})
 
     @settings(max_examples=25, deadline=None)
     @given(st.integers(min_value=0, max_value=143), junk)

@@ -19,7 +19,9 @@ FAST = ("seasonal_naive", "ets")
 
 
 def config(uri: str, name: str, **overrides) -> TrainConfig:
-    return TrainConfig(tracking_uri=uri, model_name=name, experiment="tests", **{"families": FAST, **overrides})
+    return TrainConfig(
+        tracking_uri=uri, model_name=name, experiment="tests", **{"families": FAST, **overrides}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,9 @@ def test_first_run_registers_a_version_and_takes_prod(mlflow_server, champion):
     assert summary.promoted and summary.reason == "first version: @prod was unset"
     assert client.get_model_version_by_alias(name, "prod").version == summary.version == "1"
     tags = client.get_model_version(name, summary.version).tags
-    assert tags["decision"] == "promoted" and float(tags["challenger_smape"]) == pytest.approx(summary.smape, abs=1e-5)
+    assert tags["decision"] == "promoted" and float(tags["challenger_smape"]) == pytest.approx(
+        summary.smape, abs=1e-5
+    )
 
 
 def test_run_logs_params_metrics_dataset_plot_and_backtest_table(mlflow_server, champion):
@@ -60,7 +64,9 @@ def test_logged_model_loads_back_and_forecasts_ordered_intervals(mlflow_server, 
     frame = model.predict(pd.DataFrame({"n_periods": [7], "level": [0.8]}))
     assert list(frame.columns) == ["ds", "yhat", "yhat_lower", "yhat_upper"]
     assert len(frame) == 7 and frame["ds"].iloc[0] == "1961-01-01"
-    assert (frame["yhat_lower"] <= frame["yhat"]).all() and (frame["yhat"] <= frame["yhat_upper"]).all()
+    assert (frame["yhat_lower"] <= frame["yhat"]).all() and (
+        frame["yhat"] <= frame["yhat_upper"]
+    ).all()
     assert len(model.predict(pd.DataFrame({"n_periods": [3]}))) == 3  # level is optional
 
 
@@ -80,7 +86,10 @@ def test_a_better_model_takes_prod_compared_on_the_same_holdout(tracking_uri, mo
     naive = train(config(tracking_uri, model_name, families=("seasonal_naive",)))
     better = train(config(tracking_uri, model_name))
     client = MlflowClient(tracking_uri)
-    assert better.promoted and client.get_model_version_by_alias(model_name, "prod").version == better.version
+    assert (
+        better.promoted
+        and client.get_model_version_by_alias(model_name, "prod").version == better.version
+    )
     tags = client.get_model_version(model_name, better.version).tags
     # The champion's spec refitted on the same folds scores exactly what it scored itself.
     assert float(tags["champion_smape"]) == pytest.approx(naive.smape, abs=1e-5)
@@ -103,29 +112,49 @@ def test_bad_data_fails_the_run_and_leaves_prod_untouched(tracking_uri, champion
     with pytest.raises(DataError, match="non-numeric"):
         train(config(tracking_uri, name, data_uri=str(bad)))
     client = MlflowClient(tracking_uri)
-    runs = client.search_runs([mlflow.get_experiment_by_name("tests").experiment_id],
-                              order_by=["attributes.start_time DESC"], max_results=1)
+    runs = client.search_runs(
+        [mlflow.get_experiment_by_name("tests").experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     assert runs[0].info.status == "FAILED"
     assert client.get_model_version_by_alias(name, "prod").version == first.version
 
 
 def test_unreachable_mlflow_fails_within_the_bounded_timeout(model_name):
     with pytest.raises(MlflowUnavailable, match="unreachable after 1s"):
-        train(TrainConfig(tracking_uri="http://127.0.0.1:9", model_name=model_name, mlflow_timeout=1))
+        train(
+            TrainConfig(tracking_uri="http://127.0.0.1:9", model_name=model_name, mlflow_timeout=1)
+        )
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     mlstack = os.path.join(os.path.dirname(sys.executable), "mlstack")
-    return subprocess.run([mlstack, "train", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [mlstack, "train", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_cli_reads_env_prints_progress_on_stderr_and_a_json_summary_last(mlflow_server, model_name):
-    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "MODEL_NAME": model_name, "DATA_URI": str(AIRLINE),
-           "FAMILIES": "seasonal_naive", "EXPERIMENT_NAME": "tests"}
+    env = {
+        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "MODEL_NAME": model_name,
+        "DATA_URI": str(AIRLINE),
+        "FAMILIES": "seasonal_naive",
+        "EXPERIMENT_NAME": "tests",
+    }
     result = run_cli([], env)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["promoted"] is True and summary["version"] == "1" and summary["model"] == "seasonal_naive"
+    assert (
+        summary["promoted"] is True
+        and summary["version"] == "1"
+        and summary["model"] == "seasonal_naive"
+    )
     assert "[train] backtest: 3 folds" in result.stderr
 
 
