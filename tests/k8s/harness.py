@@ -100,6 +100,14 @@ class _Monitor(pulumi.runtime.mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks, stack: str | None = None) -> None:
         super().__init__(mocks)  # `stack` is accepted for older callers; URNs use the settings
 
+    def SupportsFeature(self, request: Any) -> Any:
+        # Resource references (`ManagedNodeGroup(cluster=..., node_role=...)`) go over the wire as
+        # plain URNs and IDs: rehydrating them makes the mocks look resources up from executor
+        # threads, which can see another run's monitor.
+        if request.id == "resourceReferences":
+            return type("SupportsFeatureResponse", (), {"hasSupport": False})
+        return super().SupportsFeature(request)
+
     def RegisterResource(self, request: Any) -> Any:
         if isinstance(self.mocks, Recorder):
             self.mocks.dependencies[request.name] = set(request.dependencies)
@@ -119,6 +127,7 @@ def _clear_settings() -> None:
     settings = pulumi.runtime.settings.SETTINGS
     for name in _AMBIENT:
         setattr(settings, name, None)
+    settings.feature_support = {}  # answers are cached per monitor
 
 
 @contextlib.contextmanager
