@@ -76,7 +76,14 @@ class Cluster(pulumi.ComponentResource):
             endpoint_public_access=True,
             endpoint_private_access=True,
             public_access_cidrs=list(args.public_access_cidrs),
-            enabled_cluster_log_types=["api", "audit", "authenticator"],
+            # Control-plane logs to CloudWatch, as terraform/eks.tf does (a few dollars a month).
+            enabled_cluster_log_types=[
+                "api",
+                "audit",
+                "authenticator",
+                "controllerManager",
+                "scheduler",
+            ],
             tags=tags,
             opts=child,
         )

@@ -71,6 +71,13 @@ def test_cluster_runs_on_those_subnets_with_api_auth_oidc_and_limited_endpoint()
     assert cluster["createOidcProvider"] is True
     assert cluster["publicAccessCidrs"] == STACK["endpoint_public_access_cidrs"]
     assert cluster["version"] == STACK["kubernetes_version"]
+    assert set(cluster["enabledClusterLogTypes"]) == {
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    }
 
 
 def test_node_group_sizes_come_from_config() -> None:
