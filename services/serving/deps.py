@@ -12,11 +12,15 @@ from services.serving.holder import ModelHolder, Served
 from services.serving.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in the thread
+# pool, and three thread hops per request cost more than the whole cached answer.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder  # type: ignore[no-any-return]
 
 
@@ -29,7 +33,7 @@ def not_loaded(settings: Settings) -> HTTPException:
     )
 
 
-def get_served(request: Request) -> Served:
+async def get_served(request: Request) -> Served:
     """The version this request uses to the end, whatever swaps happen meanwhile."""
     served = request.app.state.holder.current
     if served is None:
@@ -40,7 +44,7 @@ def get_served(request: Request) -> Served:
 _bearer = HTTPBearer(auto_error=False, description="The API_TOKEN the server was started with.")
 
 
-def require_token(
+async def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

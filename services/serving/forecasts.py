@@ -26,6 +26,7 @@ Key = tuple[int, float | None]  # (horizon, level); the version is the cache's o
 class Forecast:
     body: bytes  # the records as a JSON array, exactly as MLflow's scoring server writes them
     yhat: tuple[float, ...]
+    finite: bool = True  # False when a value is NaN or infinite (the body then is not strict JSON)
 
 
 def encode_predictions(raw: Any) -> bytes:
@@ -61,7 +62,7 @@ def compute(model: Predictor, horizon: int, level: float | None) -> Forecast:
         columns["level"] = [level]
     raw = model.predict(pd.DataFrame(columns))
     yhat = tuple(float(v) for v in raw["yhat"]) if "yhat" in getattr(raw, "columns", ()) else ()
-    return Forecast(body=encode_predictions(raw), yhat=yhat)
+    return Forecast(body=encode_predictions(raw), yhat=yhat, finite=_all_finite(raw))
 
 
 class ForecastCache:

@@ -35,7 +35,21 @@ async def predict(
             ]
         )
     forecast = await served.forecast(request.horizon, request.level)
+    if not forecast.finite:  # e.g. level 0.9999999999999999: the bounds overflow to infinity
+        raise RequestValidationError([_unbounded(request)])
     holder.metrics.horizon.observe(request.horizon)
     # Both parts are JSON serialised once (at load and on the cache miss); joining is enough.
     body = b'{"model":' + served.model_json + b',"forecast":' + forecast.body + b"}"
     return Response(body, media_type="application/json")
+
+
+def _unbounded(request: PredictRequest) -> dict[str, object]:
+    """The 422 error for a forecast with NaN or infinite values: /predict answers strict JSON."""
+    field = "level" if request.level is not None else "horizon"
+    return {
+        "type": "value_error",
+        "loc": ("body", field),
+        "msg": f"The forecast at this {field} is not finite (an interval bound overflows); "
+        "ask for a lower level or a shorter horizon",
+        "input": getattr(request, field),
+    }

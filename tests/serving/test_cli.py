@@ -1,0 +1,87 @@
+"""`mlstack serve`: settings from the environment, flags over them, and uvicorn's arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer
+import uvicorn
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from services.serving.cli import serve
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(serve)
+    return app
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    for name in ("HOST", "PORT", "WORKERS", "API_TOKEN", "PROMETHEUS_MULTIPROC_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return calls
+
+
+def test_serve_runs_one_uvicorn_worker_with_the_env_settings(
+    cli: typer.Typer, ran: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", "8123")
+    monkeypatch.setenv("MODEL_NAME", "Airline")
+    monkeypatch.setenv("MODEL_POLL_SECONDS", "5")
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 0, result.output
+    ((app, kwargs),) = ran
+    assert isinstance(app, FastAPI)
+    assert app.state.settings.model_name == "Airline"
+    assert app.state.settings.model_poll_seconds == 5
+    assert kwargs["port"] == 8123
+    assert kwargs["access_log"] is False
+    assert "workers" not in kwargs
+
+
+def test_flags_override_the_environment(
+    cli: typer.Typer, ran: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", "8123")
+    result = CliRunner().invoke(cli, ["--port", "9001", "--host", "0.0.0.0"])
+    assert result.exit_code == 0, result.output
+    assert ran[0][1]["port"] == 9001
+    assert ran[0][1]["host"] == "0.0.0.0"
+
+
+def test_a_bad_setting_names_the_variable_and_exits_1(
+    cli: typer.Typer, ran: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_HORIZON", "0")
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 1
+    assert "MAX_HORIZON" in result.output
+    assert "Traceback" not in result.output
+    assert ran == []
+
+
+def test_several_workers_need_a_prometheus_multiprocess_dir(
+    cli: typer.Typer, ran: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKERS", "2")
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 1
+    assert "PROMETHEUS_MULTIPROC_DIR" in result.output
+    assert ran == []
+
+
+def test_the_token_is_never_printed(
+    cli: typer.Typer, ran: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_TOKEN", "hunter2-token")
+    monkeypatch.setenv("PORT", "-1")
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 1
+    assert "hunter2-token" not in result.output

@@ -1,0 +1,159 @@
+"""The alias follower's rules, poll by poll, with a scripted registry (no timing involved)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.serving.follower import Follower
+from services.serving.holder import ModelHolder
+from services.serving.loader import ModelRef, RegistryError
+from services.serving.metrics import build_metrics
+from services.serving.settings import Settings
+
+from .factories import sample
+
+
+class Model:
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def predict(self, data: pd.DataFrame, params: object = None) -> pd.DataFrame:
+        n = int(data["n_periods"].iloc[0])
+        return pd.DataFrame({"ds": ["2000-01-01"] * n, "yhat": [float(self.version)] * n})
+
+
+class Registry:
+    """A loader whose alias, outages and broken versions the test sets."""
+
+    def __init__(self) -> None:
+        self.alias: str | None = None
+        self.down = False
+        self.broken: set[str] = set()
+        self.loads: list[str] = []
+
+    def resolve(self, name: str, alias: str) -> ModelRef | None:
+        if self.down:
+            raise RegistryError("connection refused")
+        return None if self.alias is None else ModelRef(name, self.alias, f"run{self.alias}", alias)
+
+    def load(self, ref: ModelRef) -> Model:
+        self.loads.append(ref.version)
+        if ref.version in self.broken:
+            raise OSError("MLmodel not found")
+        return Model(ref.version)
+
+
+@dataclass
+class Rig:
+    follower: Follower
+    registry: Registry
+    holder: ModelHolder
+    prom: CollectorRegistry
+
+    def version(self) -> str | None:
+        return self.holder.current.ref.version if self.holder.current else None
+
+
+@pytest.fixture
+def rig() -> Rig:
+    prom = CollectorRegistry()
+    holder = ModelHolder(build_metrics(prom), cache_size=8)
+    registry = Registry()
+    settings = Settings(model_name="m", model_poll_seconds=30)
+    return Rig(Follower(settings, registry, holder), registry, holder, prom)
+
+
+def poll(follower: Follower, times: int = 1) -> None:
+    async def run() -> None:
+        for _ in range(times):
+            await follower.poll()
+
+    asyncio.run(run())
+
+
+def test_nothing_is_served_while_the_alias_is_unset(rig: Rig) -> None:
+    follower, prom = rig.follower, rig.prom
+    poll(follower, 3)
+    assert rig.version() is None
+    assert sample(prom, "model_registry_errors_total") == 0
+    assert sample(prom, "model_loaded") == 0
+
+
+def test_a_new_version_is_loaded_warmed_and_swapped_in(rig: Rig) -> None:
+    follower, registry, prom = rig.follower, rig.registry, rig.prom
+    registry.alias = "1"
+    poll(follower)
+    registry.alias = "2"
+    poll(follower, 2)
+    assert rig.version() == "2"
+    assert registry.loads == ["1", "2"]  # the served version is not loaded again
+    assert sample(prom, "model_reloads_total", {"result": "success"}) == 2
+    old = {"model_name": "m", "model_version": "1", "run_id": "run1"}
+    assert sample(prom, "model_info", old) == 0
+
+
+def test_a_broken_version_is_counted_and_logged_once_and_the_old_one_keeps_serving(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    follower, registry, prom = rig.follower, rig.registry, rig.prom
+    registry.alias = "1"
+    poll(follower)
+    registry.alias, registry.broken = "2", {"2"}
+    with caplog.at_level(logging.INFO, logger="mlstack.serving"):
+        poll(follower, 10)
+    assert rig.version() == "1"
+    assert sample(prom, "model_reloads_total", {"result": "failure"}) == 1
+    assert registry.loads.count("2") == 1  # retried only after a backoff, not every poll
+    assert len([r for r in caplog.records if "failed to load" in r.getMessage()]) == 1
+
+
+def test_a_version_that_fails_its_warm_up_is_not_served(rig: Rig) -> None:
+    follower, registry, prom = rig.follower, rig.registry, rig.prom
+
+    class Cold(Model):
+        def predict(self, data: pd.DataFrame, params: object = None) -> pd.DataFrame:
+            raise ValueError("cannot forecast")
+
+    registry.load = lambda ref: Cold(ref.version)  # type: ignore[method-assign]
+    registry.alias = "1"
+    poll(follower)
+    assert rig.version() is None
+    assert sample(prom, "model_reloads_total", {"result": "failure"}) == 1
+
+
+def test_a_registry_outage_keeps_the_model_and_is_counted_and_logged_once(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    follower, registry, prom = rig.follower, rig.registry, rig.prom
+    registry.alias = "1"
+    poll(follower)
+    registry.down = True
+    with caplog.at_level(logging.INFO, logger="mlstack.serving"):
+        poll(follower, 4)
+        assert rig.version() == "1"
+        assert sample(prom, "model_registry_errors_total") == 4
+        registry.down = False
+        poll(follower)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "unreachable" in m]) == 1
+    assert len([m for m in messages if "reachable again" in m]) == 1
+
+
+def test_backoff_retries_fast_before_a_model_and_gently_after(rig: Rig) -> None:
+    follower, registry = rig.follower, rig.registry
+    registry.down = True
+    poll(follower, 3)
+    assert follower._delay() == 2.0  # 0.5, 1, 2: nothing served yet, so retry soon
+    poll(follower, 10)
+    assert follower._delay() == 30  # never slower than the poll interval before a model
+    registry.down, registry.alias = False, "1"
+    poll(follower)
+    registry.down = True
+    poll(follower, 10)
+    assert follower._delay() == 120  # serving: back off up to four poll intervals

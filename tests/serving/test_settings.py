@@ -1,0 +1,53 @@
+"""Settings come from the environment variable names the deployment sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.serving.settings import Settings
+
+
+def test_defaults_match_the_issue(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MODEL_NAME", "MODEL_ALIAS", "MODEL_POLL_SECONDS", "MAX_HORIZON", "API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.model_name == "ForecastModel"
+    assert settings.model_alias == "prod"
+    assert settings.model_poll_seconds == 30
+    assert settings.max_horizon == 365
+    assert settings.token is None
+    assert settings.workers == 1
+
+
+def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "MODEL_NAME": "Airline",
+        "MODEL_ALIAS": "staging",
+        "MODEL_POLL_SECONDS": "2.5",
+        "MAX_HORIZON": "48",
+        "API_TOKEN": "t0ken",
+        "HOST": "0.0.0.0",
+        "PORT": "9000",
+        "WORKERS": "1",
+        "MAX_BODY_BYTES": "2048",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.mlflow_tracking_uri == "http://mlflow:5000"
+    assert (settings.model_name, settings.model_alias) == ("Airline", "staging")
+    assert settings.model_poll_seconds == 2.5
+    assert settings.max_horizon == 48
+    assert settings.token == b"t0ken"
+    assert (settings.host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 9000, 2048)
+
+
+def test_the_token_is_hidden_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", "t0ken")
+    assert "t0ken" not in repr(Settings())
+
+
+def test_an_empty_token_means_auth_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", "")
+    assert Settings().token is None
