@@ -11,17 +11,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from services.serving.holder import ModelHolder, Served
 from services.serving.settings import Settings
 
-
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in the thread
 # pool, and three thread hops per request cost more than the whole cached answer.
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 async def get_holder(request: Request) -> ModelHolder:
-    return request.app.state.holder  # type: ignore[no-any-return]
+    return request.app.state.holder
 
 
 def not_loaded(settings: Settings) -> HTTPException:
@@ -38,7 +37,7 @@ async def get_served(request: Request) -> Served:
     served = request.app.state.holder.current
     if served is None:
         raise not_loaded(request.app.state.settings)
-    return served  # type: ignore[no-any-return]
+    return served
 
 
 _bearer = HTTPBearer(auto_error=False, description="The API_TOKEN the server was started with.")
