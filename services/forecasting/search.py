@@ -11,7 +11,7 @@ import numpy as np
 from services.forecasting.models import Spec
 
 MAX_SEASONAL_PERIOD = 24  # beyond this a seasonal SARIMAX is too slow to search; ETS/Theta cover it
-MAX_FITS = 16
+MAX_FITS = 20
 
 
 def seasonal_strength(z: np.ndarray, m: int) -> float:
@@ -34,7 +34,8 @@ def n_diffs(z: np.ndarray, max_d: int = 2) -> int:
     while d < max_d and z.size > 10:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # KPSS warns when p is outside its table
-            p_value = kpss(z, regression="c", nlags="auto")[1]
+            # Short lag truncation, as auto.arima uses: trunc(3 * sqrt(n) / 13).
+            p_value = kpss(z, regression="c", nlags=int(3 * np.sqrt(z.size) / 13))[1]
         if p_value >= 0.05:
             break
         z, d = np.diff(z), d + 1
@@ -67,11 +68,11 @@ def _neighbours(spec: Spec, seasonal: bool, trends: tuple[str, ...]) -> Iterator
     p, d, q = spec.order
     P, D, Q, m = spec.seasonal_order
     for dp, dq in ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1)):
-        if 0 <= p + dp <= 2 and 0 <= q + dq <= 2:
+        if 0 <= p + dp <= 3 and 0 <= q + dq <= 3:
             yield Spec("arima", spec.log, (p + dp, d, q + dq), (P, D, Q, m), spec.trend)
     if seasonal:
         for dP, dQ in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            if 0 <= P + dP <= 1 and 0 <= Q + dQ <= 1:
+            if 0 <= P + dP <= 2 and 0 <= Q + dQ <= 2:
                 yield Spec("arima", spec.log, (p, d, q), (P + dP, D, Q + dQ, m), spec.trend)
     for trend in trends:
         if trend != spec.trend:
