@@ -92,7 +92,8 @@ def down(state_dir: Path, console: TextIO = sys.stdout, timeout: float = 60.0) -
         os.kill(state.pid, signal.SIGTERM)
         _wait(lambda: is_supervisor(state.pid), timeout)
     for entry in state.services:  # only still there when the supervisor died uncleanly
-        _stop_group(entry.pid)
+        if entry.is_ours():
+            _stop_group(entry.pid)
     StackState.clear(state_dir)
     console.write(f"stopped the stack from {state_dir}; its runs and models are kept\n")
     return 0

@@ -18,7 +18,7 @@ from services.local import process, prometheus
 from services.local.config import StackConfig
 from services.local.logs import LogPump, say
 from services.local.signals import Shutdown, SignalGuard
-from services.local.state import ServiceEntry, StackState, is_supervisor
+from services.local.state import ServiceEntry, StackState, is_supervisor, start_ticks
 from services.spec import API, DEMO, TRACKING, TRAINER, ServiceSpec
 
 # How long each service may take to become ready; the first MLflow start migrates its database.
@@ -41,7 +41,8 @@ class Started:
 
     def entry(self) -> ServiceEntry:
         ready = f"{self.url}{self.spec.ready_path}" if self.url and self.spec.ready_path else None
-        return ServiceEntry(self.spec.name, self.proc.pid, self.url, ready)
+        pid = self.proc.pid
+        return ServiceEntry(self.spec.name, pid, self.url, ready, start_ticks(pid))
 
     def failure(self, what: str) -> str:
         self.pump.join()
@@ -94,12 +95,17 @@ class Stack:
         for spec, _env in [*self.plan(), (TRAINER, {})]:
             if process.executable(spec.args[0]) is None:
                 raise StackError(f"{spec.name}: command `{spec.args[0]}` not found")
+        # A state file without its supervisor: an earlier `up` was killed before cleaning up.
+        leftover = (
+            " (an earlier `mlstack up` did not stop cleanly: `mlstack down`)" if running else ""
+        )
         for spec, _env in self.plan():
             port = self.cfg.ports[spec.name]
             if process.port_in_use(port, self.cfg.host):
                 raise StackError(
                     f"{spec.name}: port {port} on {self.cfg.host} is already in use; stop what "
-                    f"holds it, or pick another with --{spec.name}-port N (0 picks a free port)"
+                    f"holds it{leftover}, or pick another with --{spec.name}-port N "
+                    "(0 picks a free port)"
                 )
 
     def up(self) -> None:

@@ -17,9 +17,14 @@ FILE = "stack.json"
 @dataclass(frozen=True)
 class ServiceEntry:
     name: str
-    pid: int
+    pid: int  # also its process group id: each service leads its own group
     url: str | None = None
     ready_url: str | None = None
+    started: int | None = None  # start_ticks(pid) when it was recorded
+
+    def is_ours(self) -> bool:
+        """Still the process we started, not a reused pid (after a reboot, say)."""
+        return self.started is None or start_ticks(self.pid) == self.started
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,15 @@ def alive(pid: int) -> bool:
     except OSError:
         return True  # no procfs (macOS): trust kill(0)
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def start_ticks(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot; None without procfs or process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def is_supervisor(pid: int) -> bool:

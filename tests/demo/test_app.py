@@ -30,9 +30,9 @@ def _forecast(page: AppTest, horizon: int, level: float) -> AppTest:
 def _chart_rows(page: AppTest, layer: str) -> int:
     """How many rows the chart layer named `layer` draws (one per point or period)."""
     (chart,) = page.get("vega_lite_chart")
-    layers = {
-        part.get("name"): part["data"]["name"] for part in json.loads(chart.proto.spec)["layer"]
-    }
+    spec = json.loads(chart.proto.spec)
+    shared = spec.get("data", {}).get("name")  # Altair hoists data all layers have in common
+    layers = {part.get("name"): part.get("data", {}).get("name", shared) for part in spec["layer"]}
     (dataset,) = [data for data in chart.proto.datasets if data.name == layers[layer]]
     return int(pa.ipc.open_stream(dataset.data.data).read_all().num_rows)
 

@@ -102,6 +102,8 @@ def test_api_docs_page_renders_the_prediction_route(stack: Stack, browser: Brows
     page.on("requestfailed", lambda request: failed.append(request.url))
     response = page.goto(f"{stack.urls['api']}/docs", wait_until="networkidle")
     assert response is not None and response.status == 200
+    openapi = page.request.get(f"{stack.urls['api']}/openapi.json").json()
+    assert "/predict" in openapi["paths"]
     external = sorted(
         {urlparse(url).netloc for url in failed} - {urlparse(stack.urls["api"]).netloc}
     )

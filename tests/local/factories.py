@@ -5,9 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from services.local.state import StackState
+
+T = TypeVar("T")
 
 MLSTACK = str(Path(sys.executable).with_name("mlstack"))
 
@@ -59,3 +63,13 @@ def leftovers(state_dir: Path) -> list[str]:
         if needle in cmdline and not zombie:
             found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
     return found
+
+
+def wait_for(probe: Callable[[], T], what: str, timeout: float = 120.0) -> T:
+    """Poll `probe` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := probe():
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting for {what}")

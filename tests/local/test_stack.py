@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from services.local.signals import SignalGuard
 from services.local.stack import Stack, StackError
 from services.local.state import StackState
 
-from .factories import MLSTACK, leftovers, up_command, wait_until_up
+from .factories import MLSTACK, leftovers, up_command, wait_for, wait_until_up
 
 
 @dataclass(frozen=True)
@@ -120,27 +121,50 @@ def test_up_again_resumes_the_same_model_detached_and_down_stops_it(first_run: F
     assert leftovers(state_dir) == []
 
 
+def _active_targets(prometheus_url: str) -> list[dict[str, object]]:
+    targets: list[dict[str, object]] = json.loads(_get(f"{prometheus_url}/api/v1/targets")[1])[
+        "data"
+    ]["activeTargets"]
+    return targets
+
+
+@pytest.fixture(scope="module")
+def detached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A stack started with `--detach`; stopped with `down` at the end whatever happened."""
+    state_dir = tmp_path_factory.mktemp("detached") / ".mlstack"
+    subprocess.run([*up_command(state_dir), "--detach"], check=True, capture_output=True)
+    yield state_dir
+    subprocess.run([MLSTACK, "down", "--state-dir", str(state_dir)], check=True)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not prometheus.available(), reason="prometheus is not installed")
-def test_prometheus_loads_the_alert_rules_and_targets_the_api(
-    tmp_path: Path,
-) -> None:
-    state_dir = tmp_path / ".mlstack"
-    subprocess.run([*up_command(state_dir), "--detach"], check=True, capture_output=True)
-    try:
-        state = StackState.load(state_dir)
-        assert state is not None
-        urls = {s.name: s.url for s in state.services}
-        rules = json.loads(_get(f"{urls['prometheus']}/api/v1/rules")[1])
-        groups = {group["name"] for group in rules["data"]["groups"]}
-        assert {"mlstack-api", "mlstack-model"} <= groups
-        targets = json.loads(_get(f"{urls['prometheus']}/api/v1/targets")[1])
-        (target,) = targets["data"]["activeTargets"]
-        assert target["labels"]["job"] == prometheus.JOB
-        assert target["scrapeUrl"] == f"{urls['api']}/metrics"
-    finally:
-        subprocess.run([MLSTACK, "down", "--state-dir", str(state_dir)], check=True)
-    assert leftovers(state_dir) == []
+def test_prometheus_loads_the_alert_rules_and_targets_the_api(detached: Path) -> None:
+    state = StackState.load(detached)
+    assert state is not None
+    urls = {s.name: s.url for s in state.services}
+    rules = json.loads(_get(f"{urls['prometheus']}/api/v1/rules")[1])
+    groups = {group["name"] for group in rules["data"]["groups"]}
+    assert {"mlstack-api", "mlstack-model"} <= groups
+    # Target discovery runs after Prometheus reports ready, even for static targets.
+    (target,) = wait_for(lambda: _active_targets(urls["prometheus"]), "the API scrape target")
+    assert target["labels"]["job"] == prometheus.JOB
+    assert target["scrapeUrl"] == f"{urls['api']}/metrics"
+
+
+@pytest.mark.slow
+def test_down_stops_what_a_killed_supervisor_left_running(detached: Path) -> None:
+    state = StackState.load(detached)
+    assert state is not None
+    os.kill(state.pid, signal.SIGKILL)  # no chance to clean up
+    orphans = [s for s in state.services if process.group_exists(s.pid)]
+    assert [s.name for s in orphans] == [s.name for s in state.services]
+    down = subprocess.run(
+        [MLSTACK, "down", "--state-dir", str(detached)], capture_output=True, text=True
+    )
+    assert down.returncode == 0, down.stdout
+    assert not [s.name for s in state.services if process.group_exists(s.pid)]
+    assert leftovers(detached) == []
 
 
 @pytest.fixture
