@@ -8,15 +8,13 @@ the model fields one to one; every bad key becomes one line of a `pulumi.RunErro
 from __future__ import annotations
 
 import json
-import re
 from ipaddress import IPv4Network
-from typing import Annotated, Any, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -25,52 +23,10 @@ from pydantic import (
     field_validator,
 )
 
-PROJECT = "mlflow-serving-stack"
+from stacks.errors import FOREIGN_KEYS, SECRET_FIELDS, format_errors
+from stacks.fields import CRON, PRIVATE, QUANTITY, Cidr, Image, OptionalSecret
+
 TARGETS = ("minikube", "eks")
-
-# A reference must pin a tag or a digest: `latest` or no tag makes rollouts unrepeatable.
-_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_CRON = re.compile(r"^(\S+\s+){4}\S+$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|m|k|M|G)?$")
-_PRIVATE = [IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
-
-
-def _image(value: str) -> str:
-    name, _, digest = value.partition("@")
-    head, _, last = name.rpartition("/")
-    repo, _, tag = last.partition(":")
-    path = f"{head}/{repo}" if head else repo
-    if (
-        not _NAME.match(path)
-        or (tag and not _TAG.match(tag))
-        or (digest and not _DIGEST.match(digest))
-    ):
-        raise ValueError(f"'{value}' is not an image reference")
-    if not tag and not digest:
-        raise ValueError(f"'{value}' has no tag; pin one, e.g. '{value}:0.1.0'")
-    if tag == "latest" and not digest:
-        raise ValueError(f"'{value}' uses 'latest'; pin a version tag or a digest")
-    return value
-
-
-def _network(value: Any) -> IPv4Network:
-    """A CIDR with no host bits set; `10.0.0.1/16` is a typo, not a network."""
-    try:
-        return IPv4Network(str(value), strict=True)
-    except ValueError as err:
-        raise ValueError(f"'{value}' is not a valid IPv4 CIDR ({err})") from None
-
-
-def _blank_is_none(value: Any) -> Any:
-    return None if value in ("", None) else value
-
-
-Image = Annotated[str, BeforeValidator(_image)]
-Cidr = Annotated[IPv4Network, BeforeValidator(_network)]
-OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_none)]
-SECRET_FIELDS = ("mlflow_database_uri", "grafana_admin_password", "api_token")
 
 
 class StackConfig(BaseModel):
@@ -107,7 +63,7 @@ class StackConfig(BaseModel):
     @field_validator("trainer_schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if value and not _CRON.match(value.strip()):
+        if value and not CRON.match(value.strip()):
             raise ValueError(f"'{value}' is not a 5-field cron schedule, e.g. '0 3 * * 0'")
         return value.strip()
 
@@ -122,7 +78,7 @@ class StackConfig(BaseModel):
     @field_validator("mlflow_storage_size")
     @classmethod
     def _quantity(cls, value: str) -> str:
-        if not _QUANTITY.match(value):
+        if not QUANTITY.match(value):
             raise ValueError(f"'{value}' is not a Kubernetes quantity, e.g. '5Gi'")
         return value
 
@@ -175,7 +131,7 @@ class EksConfig(StackConfig):
     @field_validator("vpc_cidr")
     @classmethod
     def _private(cls, value: IPv4Network) -> IPv4Network:
-        if not any(value.subnet_of(block) for block in _PRIVATE):
+        if not any(value.subnet_of(block) for block in PRIVATE):
             raise ValueError(f"{value} is not a private (RFC 1918) range")
         return value
 
@@ -238,23 +194,6 @@ class EksConfig(StackConfig):
 
 Config = MinikubeConfig | EksConfig
 MODELS: dict[str, type[StackConfig]] = {"minikube": MinikubeConfig, "eks": EksConfig}
-# Keys read from other namespaces; everything else lives under the project's own.
-FOREIGN_KEYS = {"region": "aws:region"}
-EXAMPLES = {
-    "target": "eks",
-    "region": "us-east-1",
-    "vpc_cidr": "10.0.0.0/16",
-    "public_subnet_cidrs": '\'["10.0.0.0/20","10.0.16.0/20"]\'',
-    "availability_zones": '\'["us-east-1a","us-east-1b"]\'',
-    "endpoint_public_access_cidrs": "'[\"203.0.113.0/24\"]'",
-    "api_image": "ghcr.io/<owner>/mlstack-serving:0.1.0",
-    "mlflow_image": "ghcr.io/<owner>/mlstack-mlflow:0.1.0",
-    "trainer_image": "ghcr.io/<owner>/mlstack-trainer:0.1.0",
-    "node_min_size": "1",
-    "node_desired_size": "2",
-    "node_max_size": "3",
-    "trainer_schedule": "'0 3 * * 0'",
-}
 
 
 def _is_sequence(model: type[StackConfig], key: str) -> bool:
@@ -287,31 +226,6 @@ def _json_list(value: str | None) -> Any:
         return json.loads(value)
     except json.JSONDecodeError:
         return value  # the model reports it as not a list, naming the key
-
-
-def _hint(key: str) -> str:
-    if key in FOREIGN_KEYS:
-        return f"pulumi config set {FOREIGN_KEYS[key]} {EXAMPLES.get(key, '<value>')}"
-    if key in SECRET_FIELDS:
-        return f"pulumi config set --secret {PROJECT}:{key} <value>"
-    return f"pulumi config set {PROJECT}:{key} {EXAMPLES.get(key, '<value>')}"
-
-
-def format_errors(err: ValidationError) -> str:
-    """One line per bad key: the key, what is wrong, and the command that fixes it."""
-    lines = ["invalid stack config:"]
-    for item in err.errors():
-        key = str(item["loc"][0]) if item["loc"] else "config"
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "missing":
-            message = "is required"
-        elif item["type"] == "extra_forbidden":
-            lines.append(f"  {key}: is not a known key (fix: pulumi config rm {PROJECT}:{key})")
-            continue
-        # Values are echoed: escape control characters so each key stays on one line.
-        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-        lines.append(f"  {key}: {message} (fix: {_hint(key)})")
-    return "\n".join(lines)
 
 
 def _unknown_keys(cfg: pulumi.Config) -> list[str]:

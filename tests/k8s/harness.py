@@ -77,7 +77,8 @@ def _known_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
 
 
 class Recorder(pulumi.runtime.Mocks):
-    """Echoes inputs as outputs, fills in computed outputs, and keeps every resource."""
+    """Echoes inputs as outputs, fills in computed outputs, and keeps every resource (in the
+    order registrations complete, which varies between runs: sort before comparing lists)."""
 
     def __init__(self) -> None:
         self.resources: list[Recorded] = []

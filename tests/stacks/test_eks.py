@@ -11,6 +11,7 @@ from k8s.harness import (
     PROJECT,
     ROOT,
     Graph,
+    Recorded,
     containers,
     eks,
     env_of,
@@ -28,8 +29,9 @@ def graph() -> Graph:
     return eks()
 
 
-def subnets() -> list:
-    return graph().of_type("aws:ec2/subnet:Subnet")
+def subnets() -> list[Recorded]:
+    # By name (`-public-0`, `-public-1`): the mocks record resources in completion order.
+    return sorted(graph().of_type("aws:ec2/subnet:Subnet"), key=lambda r: r.name)
 
 
 def test_vpc_has_the_configured_cidr_and_dns_support() -> None:

@@ -1,0 +1,50 @@
+"""Config errors as the user reads them: one line per key, with the command that fixes it."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+PROJECT = "mlflow-serving-stack"
+SECRET_FIELDS = ("mlflow_database_uri", "grafana_admin_password", "api_token")
+# Keys read from other namespaces; everything else lives under the project's own.
+FOREIGN_KEYS = {"region": "aws:region"}
+EXAMPLES = {
+    "target": "eks",
+    "region": "us-east-1",
+    "vpc_cidr": "10.0.0.0/16",
+    "public_subnet_cidrs": '\'["10.0.0.0/20","10.0.16.0/20"]\'',
+    "availability_zones": '\'["us-east-1a","us-east-1b"]\'',
+    "endpoint_public_access_cidrs": "'[\"203.0.113.0/24\"]'",
+    "api_image": "ghcr.io/<owner>/mlstack-serving:0.1.0",
+    "mlflow_image": "ghcr.io/<owner>/mlstack-mlflow:0.1.0",
+    "trainer_image": "ghcr.io/<owner>/mlstack-trainer:0.1.0",
+    "node_min_size": "1",
+    "node_desired_size": "2",
+    "node_max_size": "3",
+    "trainer_schedule": "'0 3 * * 0'",
+}
+
+
+def hint(key: str) -> str:
+    if key in FOREIGN_KEYS:
+        return f"pulumi config set {FOREIGN_KEYS[key]} {EXAMPLES.get(key, '<value>')}"
+    if key in SECRET_FIELDS:
+        return f"pulumi config set --secret {PROJECT}:{key} <value>"
+    return f"pulumi config set {PROJECT}:{key} {EXAMPLES.get(key, '<value>')}"
+
+
+def format_errors(err: ValidationError) -> str:
+    """One line per bad key: the key, what is wrong, and the command that fixes it."""
+    lines = ["invalid stack config:"]
+    for item in err.errors():
+        key = str(item["loc"][0]) if item["loc"] else "config"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            message = "is required"
+        elif item["type"] == "extra_forbidden":
+            lines.append(f"  {key}: is not a known key (fix: pulumi config rm {PROJECT}:{key})")
+            continue
+        # Values are echoed: escape control characters so each key stays on one line.
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        lines.append(f"  {key}: {message} (fix: {hint(key)})")
+    return "\n".join(lines)
