@@ -83,6 +83,16 @@ def test_image_runs_the_spec_command(name: str, spec: ServiceSpec) -> None:
 
 
 @pytest.mark.parametrize(("name", "spec"), sorted(DOCKERFILES.items()))
+def test_image_sets_the_spec_environment(name: str, spec: ServiceSpec) -> None:
+    env = dict(
+        pair.split("=", 1)
+        for line in instructions(final_stage(dockerfile(name)), "ENV")
+        for pair in line.split()
+    )
+    assert spec.env.items() <= env.items()
+
+
+@pytest.mark.parametrize(("name", "spec"), sorted(DOCKERFILES.items()))
 def test_image_installs_only_its_extra_from_the_lock(name: str, spec: ServiceSpec) -> None:
     syncs = instructions(dockerfile(name), "RUN")
     uv = [run for run in syncs if run.startswith("uv sync")]
