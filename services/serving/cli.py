@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,7 +23,7 @@ def serve(
 
     from services.serving.settings import Settings
 
-    flags = {"host": host, "port": port, "workers": workers}
+    flags: dict[str, Any] = {"host": host, "port": port, "workers": workers}
     try:
         settings = Settings(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:
@@ -40,7 +40,7 @@ def serve(
         raise typer.Exit(1)
     log_format = "%(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=settings.log_level.upper(), format=log_format)
-    common = {
+    common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "access_log": False,  # per-request logging costs more than a cached forecast

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from cachetools import LRUCache
 
 from services.serving.loader import Predictor
 
@@ -69,7 +69,7 @@ class ForecastCache:
     """A bounded LRU of forecasts with single-flight misses; size 0 computes every request."""
 
     def __init__(self, size: int, on_computed: Callable[[Key, Forecast], None]) -> None:
-        self._lru: LRUCache[Key, Forecast] | None = LRUCache(size) if size > 0 else None
+        self._lru: _Lru | None = _Lru(size) if size > 0 else None
         self._pending: dict[Key, asyncio.Future[Forecast]] = {}
         self._on_computed = on_computed
 
@@ -95,8 +95,31 @@ class ForecastCache:
         if task.cancelled() or task.exception() is not None:
             return  # the waiters see the exception; nothing is cached
         assert self._lru is not None
-        self._lru[key] = self._done(key, task.result())
+        self._lru.put(key, self._done(key, task.result()))
 
     def _done(self, key: Key, forecast: Forecast) -> Forecast:
         self._on_computed(key, forecast)
         return forecast
+
+
+class _Lru:
+    """Least recently used eviction over an OrderedDict (touched from the event loop only)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Key, Forecast] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: Key) -> Forecast | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: Key, value: Forecast) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)

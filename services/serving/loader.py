@@ -108,7 +108,7 @@ class MlflowLoader:
             tags = [{"key": k, "value": v} for k, v in (found.tags or {}).items()]
             return {"version": found.version, "run_id": found.run_id, "tags": tags}
         body = self._get("/api/2.0/mlflow/registered-models/alias", {"name": name, "alias": alias})
-        return body["model_version"]  # type: ignore[no-any-return]
+        return body["model_version"]
 
     def _run_facts(self, run_id: str) -> tuple[dict[str, float], float | None]:
         if not run_id:
@@ -145,7 +145,7 @@ class MlflowLoader:
         response = http_request(
             creds, endpoint, "GET", max_retries=0, timeout=self.timeout, params=params
         )
-        return verify_rest_response(response, endpoint).json()  # type: ignore[no-any-return]
+        return verify_rest_response(response, endpoint).json()
 
     def load(self, ref: ModelRef) -> Predictor:
         import mlflow.artifacts
@@ -166,4 +166,4 @@ class MlflowLoader:
             raise
         # The files live as long as the model: requests in flight may still use a swapped-out one.
         weakref.finalize(model, shutil.rmtree, folder, True)
-        return model  # type: ignore[no-any-return]
+        return model

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -17,7 +18,8 @@ HORIZON_BUCKETS = (1, 3, 6, 7, 12, 14, 24, 30, 36, 52, 60, 90, 120, 180, 365, 73
 # Forecast values have no known scale; 1-2-5 steps over ten decades keep quantiles readable.
 VALUE_BUCKETS = (0.0, *(m * 10.0**e for e in range(-2, 8) for m in (1, 2, 5)))
 RESULTS = ("success", "failure")
-LIVE = "livemax"  # with WORKERS > 1: the gauge of the live worker that says most
+# With WORKERS > 1, a gauge reads as the highest value among live workers.
+LIVE: Literal["livemax"] = "livemax"
 
 
 @dataclass(frozen=True)

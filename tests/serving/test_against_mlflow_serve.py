@@ -94,7 +94,9 @@ def theirs(
         "-p",
         str(port),
     ]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri}
+    # It runs `uvicorn` by name, so this environment's bin folder must come first on PATH.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": mlflow_server.uri}
     log = open(tmp_path_factory.mktemp("mlflow-serve") / "serve.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -21,7 +21,7 @@ async def metrics(request: Request) -> Response:
 
 def _registry(request: Request) -> CollectorRegistry:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return request.app.state.registry  # type: ignore[no-any-return]
+        return request.app.state.registry
     # Several workers (WORKERS > 1): sum what every worker wrote to the shared folder.
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
