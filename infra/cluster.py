@@ -54,6 +54,7 @@ class Cluster(pulumi.ComponentResource):
 
     cluster: eks.Cluster
     node_group: eks.ManagedNodeGroup
+    ebs_csi: eks.Addon
     kubeconfig: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
@@ -186,7 +187,7 @@ class Cluster(pulumi.ComponentResource):
             opts=child,
         )
         # After the nodes: the add-on's pods need somewhere to run before it reports ACTIVE.
-        eks.Addon(
+        self.ebs_csi = eks.Addon(
             res_name(name, "ebs-csi"),
             cluster=self.cluster,
             addon_name="aws-ebs-csi-driver",

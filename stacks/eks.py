@@ -59,8 +59,10 @@ def _tags(cfg: EksConfig) -> dict[str, str]:
     return {"project": PART_OF, "stack": cfg.prefix, "managed-by": "pulumi"}
 
 
-def _storage_class(provider: k8s.Provider) -> k8s.storage.v1.StorageClass:
-    # Newer EKS versions mark no class as default; the EBS CSI driver provisions this one.
+def _storage_class(provider: k8s.Provider, cluster: Cluster) -> k8s.storage.v1.StorageClass:
+    # Newer EKS versions mark no class as default; the EBS CSI driver provisions this one. The
+    # class waits on the driver, and the MLflow claim on the class, so `pulumi destroy` deletes
+    # the claim (and its EBS volume) while the driver still runs: no orphaned volume.
     return k8s.storage.v1.StorageClass(
         STORAGE_CLASS,
         metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS),
@@ -69,7 +71,7 @@ def _storage_class(provider: k8s.Provider) -> k8s.storage.v1.StorageClass:
         volume_binding_mode="WaitForFirstConsumer",  # in the zone of the pod that mounts it
         reclaim_policy="Delete",
         allow_volume_expansion=True,
-        opts=pulumi.ResourceOptions(provider=provider),
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[cluster.ebs_csi]),
     )
 
 
@@ -108,7 +110,7 @@ def build(cfg: EksConfig) -> StackOutputs:
         kubeconfig=cluster.kubeconfig,
         opts=pulumi.ResourceOptions(depends_on=[cluster.node_group]),
     )
-    storage_class = _storage_class(provider)
+    storage_class = _storage_class(provider, cluster)
     workloads = build_workloads(
         cfg,
         Platform(

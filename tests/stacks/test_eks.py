@@ -19,6 +19,7 @@ from k8s.harness import (
     unsecret,
 )
 
+STORAGE_CLASS = "gp3"
 STACK = {
     k.removeprefix(f"{PROJECT}:"): v
     for k, v in yaml.safe_load((ROOT / "Pulumi.eks.yaml").read_text())["config"].items()
@@ -203,8 +204,10 @@ def test_mlflow_volume_uses_the_ebs_csi_storage_class() -> None:
     storage_class = graph().one("kubernetes:storage.k8s.io/v1:StorageClass").inputs
     assert claim["spec"]["storageClassName"] == storage_class["metadata"]["name"]
     assert storage_class["provisioner"] == "ebs.csi.aws.com"
-    addon = graph().one("eks:index:Addon").inputs
-    assert addon["addonName"] == "aws-ebs-csi-driver"
+    addon = graph().one("eks:index:Addon")
+    assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
+    # Destroyed in reverse: the claim, then the class, then the driver that deletes the volume.
+    assert graph().waits_on(STORAGE_CLASS, addon.name)
 
 
 def test_exports_include_bucket_and_secret_kubeconfig() -> None:
