@@ -8,7 +8,6 @@ broken version once (retries of it back off quietly).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import random
 import time
@@ -96,8 +95,6 @@ class Follower:
             return
         served = self.holder.build(ref, model, time.perf_counter() - started)
         previous = self.holder.swap(served)
-        if previous is None:
-            _freeze_imports()
         self._broken.pop(ref.version, None)
         was = previous.ref.version if previous else "none"
         log.info(
@@ -123,10 +120,3 @@ class Follower:
                 exc,
                 self.holder.current.ref.version if self.holder.current else "nothing",
             )
-
-
-def _freeze_imports() -> None:
-    """Move what the first load brought in (MLflow, pandas, scipy: ~200k objects that live as
-    long as the process) out of the collector's full scans, each of which otherwise stalls the
-    event loop for 100 ms or more under load. Later versions stay collectable as usual."""
-    gc.freeze()
