@@ -1,0 +1,71 @@
+"""A real `mlstack serve` process on a loopback port, its log file, and its metrics.
+
+The reliability tests drive the API over TCP, the way clients and Prometheus do, and read what
+it logged from the process's own output (no in-process log capture to hide behind).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.local import process
+from services.spec import API
+
+
+@dataclass(frozen=True)
+class RunningApi:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """One sample from `/metrics` (0 when the series is absent)."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == (labels or {}):
+                    return float(sample.value)
+        return 0.0
+
+    def version(self) -> str | None:
+        """The version `/model` names, None while nothing is served."""
+        response = httpx.get(f"{self.url}/model", timeout=10)
+        return response.json()["version"] if response.status_code == 200 else None
+
+
+@contextmanager
+def running_api(
+    folder: Path, tracking_uri: str, model_name: str, **env: str
+) -> Iterator[RunningApi]:
+    """`mlstack serve` from the API spec, polling the registry every 0.2 s; stopped on exit."""
+    port = process.free_port()
+    values = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MODEL_NAME": model_name,
+        "MODEL_POLL_SECONDS": "0.2",
+        "API_TOKEN": "",  # auth off unless the test turns it on (never inherited)
+        "LOG_LEVEL": "info",
+        **env,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"api-{port}.log"
+    with log.open("ab") as out:
+        proc = process.start(API, values, stdout=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        process.wait_ready(f"{url}/healthz", proc, timeout=120, name="mlstack serve")
+        yield RunningApi(url, proc, log)
+    finally:
+        process.stop(proc)
