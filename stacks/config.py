@@ -37,7 +37,7 @@ class StackConfig(BaseModel):
     target: str
     prefix: str = Field("mlstack", pattern=r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
     namespace: str = Field("mlstack", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$")
+    kubernetes_version: str = Field("1.35", pattern=r"^1\.[0-9]{2}$")
     mlflow_image: Image = "mlstack-mlflow:0.1.0"
     trainer_image: Image = "mlstack-trainer:0.1.0"
     api_image: Image = "mlstack-serving:0.1.0"

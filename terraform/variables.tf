@@ -122,11 +122,11 @@ variable "endpoint_public_access_cidrs" {
 variable "kubernetes_version" {
   description = "EKS Kubernetes version (major.minor)."
   type        = string
-  default     = "1.33"
+  default     = "1.35"
 
   validation {
     condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
-    error_message = "kubernetes_version must look like 1.33."
+    error_message = "kubernetes_version must look like 1.35."
   }
 }
 
