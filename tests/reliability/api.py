@@ -18,6 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.local import process
 from services.spec import API
 
+TOKEN = "tok-7f3a9c2e51b84d06"  # the API_TOKEN of the guarded API; tests look for it in output
+
 
 @dataclass(frozen=True)
 class RunningApi:
@@ -37,9 +39,27 @@ class RunningApi:
                     return float(sample.value)
         return 0.0
 
+    def server_errors(self) -> list[str]:
+        """Request counters with a 5xx status, except /readyz's 503 before the model loaded."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        return [
+            line
+            for line in text.splitlines()
+            if line.startswith("http_requests_total{")
+            and 'status="5' in line
+            and 'handler="/readyz"' not in line
+        ]
+
+    def assert_healthy(self) -> None:
+        """Still running, still ready, no 5xx counted and no traceback logged."""
+        assert self.proc.poll() is None, "the API process exited"
+        assert httpx.get(f"{self.url}/readyz", timeout=10).status_code == 200
+        assert self.server_errors() == []
+        assert "Traceback" not in self.logs()
+
     def version(self) -> str | None:
-        """The version `/model` names, None while nothing is served."""
-        response = httpx.get(f"{self.url}/model", timeout=10)
+        """The version being served (from /readyz, whose 503s before a model are by design)."""
+        response = httpx.get(f"{self.url}/readyz", timeout=10)
         return response.json()["version"] if response.status_code == 200 else None
 
 

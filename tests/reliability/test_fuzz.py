@@ -4,22 +4,14 @@ and the server healthy afterwards. Generation covers valid and schema-violating 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.openapi.loaders import from_url
 
-from tests.conftest import TrackingServer
-from tests.serving.factories import wait_for
+from .api import TOKEN, RunningApi
 
-from .api import RunningApi, running_api
-
-TOKEN = "fuzz-token-Zq81"
 EXAMPLES = 40  # per route and mode: bounded, so the whole module stays within a minute or two
 # Every check schemathesis has but one: "a schema-valid request is accepted". The schema cannot
 # say MAX_HORIZON (a setting), MLflow's one-format-per-body rule, or that a level a hair below 1
@@ -31,29 +23,6 @@ FUZZ = settings(
     derandomize=True,  # the same cases on every CI run: a red build is reproducible
     suppress_health_check=list(HealthCheck),
 )
-
-
-def _api(
-    tmp: pytest.TempPathFactory, server: TrackingServer, name: str, **env: str
-) -> Iterator[RunningApi]:
-    with running_api(tmp.mktemp("fuzz"), server.uri, name, **env) as api:
-        ready = lambda: httpx.get(f"{api.url}/readyz", timeout=10).status_code == 200  # noqa: E731
-        wait_for(ready, what="the model to load")
-        yield api
-
-
-@pytest.fixture(scope="module")
-def open_api(
-    tmp_path_factory: pytest.TempPathFactory, mlflow_server: TrackingServer, shared_model: str
-) -> Iterator[RunningApi]:
-    yield from _api(tmp_path_factory, mlflow_server, shared_model)
-
-
-@pytest.fixture(scope="module")
-def guarded_api(
-    tmp_path_factory: pytest.TempPathFactory, mlflow_server: TrackingServer, shared_model: str
-) -> Iterator[RunningApi]:
-    yield from _api(tmp_path_factory, mlflow_server, shared_model, API_TOKEN=TOKEN)
 
 
 @pytest.fixture(scope="module")
@@ -102,16 +71,4 @@ def test_the_server_is_healthy_and_answered_no_5xx_after_fuzzing(
     which: str, request: pytest.FixtureRequest
 ) -> None:
     api: RunningApi = request.getfixturevalue(which)
-    assert httpx.get(f"{api.url}/readyz", timeout=10).status_code == 200
-    assert api.proc.poll() is None
-    text = httpx.get(f"{api.url}/metrics", timeout=10).text
-    # /readyz answers 503 by design until the model is loaded; any other 5xx is a bug.
-    server_errors = [
-        line
-        for line in text.splitlines()
-        if line.startswith("http_requests_total{")
-        and 'status="5' in line
-        and 'handler="/readyz"' not in line
-    ]
-    assert server_errors == []
-    assert "Traceback" not in Path(api.log).read_text(errors="replace")
+    api.assert_healthy()

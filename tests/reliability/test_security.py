@@ -9,7 +9,6 @@ import inspect
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,12 +20,9 @@ from services.serving import deps
 from services.serving.app import create_app
 from services.serving.loader import ModelRef
 from services.serving.settings import Settings
-from tests.conftest import TrackingServer
-from tests.serving.factories import wait_for
 
-from .api import RunningApi, running_api
+from .api import TOKEN, RunningApi
 
-TOKEN = "tok-7f3a9c2e51b84d06"
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|PASSWD|SECRET|PRIVATE|ACCESS_KEY|CREDENTIAL)", re.I)
 
@@ -93,22 +89,8 @@ def test_settings_never_print_the_token() -> None:
     assert TOKEN not in repr(settings) and TOKEN not in str(settings.model_dump())
 
 
-@pytest.fixture(scope="module")
-def guarded(
-    tmp_path_factory: pytest.TempPathFactory, mlflow_server: TrackingServer, shared_model: str
-) -> Iterator[RunningApi]:
-    """A real API with the token set and the most talkative log level."""
-    folder = tmp_path_factory.mktemp("security")
-    with running_api(
-        folder, mlflow_server.uri, shared_model, API_TOKEN=TOKEN, LOG_LEVEL="debug"
-    ) as api:
-        ready = lambda: httpx.get(f"{api.url}/readyz").status_code == 200  # noqa: E731
-        wait_for(ready, what="the model to load")
-        yield api
-
-
 def test_the_token_is_in_no_response_and_no_log_line_after_good_and_bad_requests(
-    guarded: RunningApi,
+    guarded_api: RunningApi,
 ) -> None:
     bodies = [
         ("/predict", {"horizon": 2}),
@@ -124,7 +106,7 @@ def test_the_token_is_in_no_response_and_no_log_line_after_good_and_bad_requests
         TOKEN,
     ]
     answers: list[str] = []
-    with httpx.Client(base_url=guarded.url, timeout=30) as http:
+    with httpx.Client(base_url=guarded_api.url, timeout=30) as http:
         for route, body in bodies:
             for header in headers:
                 response = http.post(route, json=body, headers={"authorization": header})
@@ -137,7 +119,7 @@ def test_the_token_is_in_no_response_and_no_log_line_after_good_and_bad_requests
             answers.append(response.text + str(response.headers))
     leaked = [a[:200] for a in answers if TOKEN in a]
     assert leaked == []
-    logs = guarded.logs()
+    logs = guarded_api.logs()
     assert "DEBUG" in logs  # the log level took effect, so the check below means something
     assert TOKEN not in logs
 
