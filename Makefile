@@ -72,10 +72,12 @@ e2e: venv system-deps
 	$(VENV)/bin/pytest tests/e2e
 
 # Reliability under load, faults and hostile input: the tests in tests/reliability, with @prod
-# moved SOAK_SWAPS times under load (`make test` runs the same tests with 2 swaps).
+# moved SOAK_SWAPS times under load and FUZZ_EXAMPLES fresh cases per route and mode (`make test`
+# runs the same tests with 2 swaps and 40 fixed cases).
 SOAK_SWAPS ?= 10
+FUZZ_EXAMPLES ?= 300
 soak: venv
-	SOAK_SWAPS=$(SOAK_SWAPS) $(VENV)/bin/pytest tests/reliability
+	SOAK_SWAPS=$(SOAK_SWAPS) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/reliability
 
 # Images, one per service, named as in services/spec.py and tagged with the project version (the
 # stack config's defaults). REGISTRY=ghcr.io/<owner>/ prefixes them for a cluster that pulls.

@@ -4,6 +4,8 @@ and the server healthy afterwards. Generation covers valid and schema-violating 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -12,7 +14,9 @@ from schemathesis.openapi.loaders import from_url
 
 from .api import TOKEN, RunningApi
 
-EXAMPLES = 40  # per route and mode: bounded, so the whole module stays within a minute or two
+# Per route and mode: bounded in `make test` (the same cases every run, so a red build is
+# reproducible); `make soak` asks for more and lets hypothesis explore new ones each time.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 # Every check schemathesis has but one: "a schema-valid request is accepted". The schema cannot
 # say MAX_HORIZON (a setting), MLflow's one-format-per-body rule, or that a level a hair below 1
 # makes the interval infinite; those get a documented 4xx that names the field instead.
@@ -20,7 +24,7 @@ EXCLUDED = [positive_data_acceptance]
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=True,  # the same cases on every CI run: a red build is reproducible
+    derandomize="FUZZ_EXAMPLES" not in os.environ,
     suppress_health_check=list(HealthCheck),
 )
 
