@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,16 +32,35 @@ class Forecast:
 
 def encode_predictions(raw: Any) -> bytes:
     """JSON for a prediction the way `mlflow models serve` writes it, with orjson when it can."""
+    fast = _records(raw)
+    if fast is not None and fast[1]:
+        return fast[0]
+    return _mlflow_json(raw)
+
+
+def _mlflow_json(raw: Any) -> bytes:
+    """MLflow's own way: NaN/Infinity (orjson would write null) and types orjson does not know."""
     from mlflow.utils.proto_json_utils import NumpyEncoder, _get_jsonable_obj
 
     obj = _get_jsonable_obj(raw, pandas_orient="records")
-    if _all_finite(raw):
-        try:
-            return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
-        except TypeError:
-            pass
-    # NaN/Infinity (orjson would write null) and types orjson does not know: MLflow's own way.
     return json.dumps(obj, cls=NumpyEncoder).encode()
+
+
+def _records(raw: Any) -> tuple[bytes, bool, dict[str, list[Any]]] | None:
+    """(JSON records, all values finite, columns) of a DataFrame of plain columns, built from the
+    columns' Python values: the bytes `to_dict("records")` + orjson give, at a fraction of the
+    cost. None for anything else (MLflow's path then decides)."""
+    import pandas as pd
+
+    if not isinstance(raw, pd.DataFrame) or not raw.columns.is_unique:
+        return None
+    columns = {str(name): raw[name].tolist() for name in raw.columns}
+    finite = all(math.isfinite(v) for col in columns.values() for v in col if isinstance(v, float))
+    rows = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    try:
+        return orjson.dumps(rows), finite, columns
+    except TypeError:  # e.g. Timestamps: not a type orjson writes as MLflow does
+        return None
 
 
 def _all_finite(raw: Any) -> bool:
@@ -61,8 +81,13 @@ def compute(model: Predictor, horizon: int, level: float | None) -> Forecast:
     if level is not None:
         columns["level"] = [level]
     raw = model.predict(pd.DataFrame(columns))
-    yhat = tuple(float(v) for v in raw["yhat"]) if "yhat" in getattr(raw, "columns", ()) else ()
-    return Forecast(body=encode_predictions(raw), yhat=yhat, finite=_all_finite(raw))
+    fast = _records(raw)
+    if fast is None:
+        yhat = tuple(float(v) for v in raw["yhat"]) if "yhat" in getattr(raw, "columns", ()) else ()
+        return Forecast(body=_mlflow_json(raw), yhat=yhat, finite=_all_finite(raw))
+    body, finite, values = fast
+    yhat = tuple(float(v) for v in values.get("yhat", ()))
+    return Forecast(body=body if finite else _mlflow_json(raw), yhat=yhat, finite=finite)
 
 
 class ForecastCache:
