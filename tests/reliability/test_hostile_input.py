@@ -137,6 +137,24 @@ def test_an_enormous_header_is_refused_with_a_4xx_or_a_closed_connection(
     assert 400 <= status < 500
 
 
+# Every path the app answers, including the ones left out of the schema (MLflow's /ping and
+# /health), and one it does not.
+PATHS = ["/healthz", "/readyz", "/ping", "/health", "/model", "/metrics", "/docs", "/openapi.json"]
+PATHS += [*ROUTES, "/nope", "/predict/../metrics", "/%ff%fe"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_any_method_with_junk_query_on_any_path_is_never_a_5xx(
+    guarded_api: RunningApi, path: str
+) -> None:
+    with httpx.Client(base_url=guarded_api.url, timeout=60) as http:
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"):
+            response = http.request(
+                method, path, params={"horizon": "NaN", "x": "\x00" * 10}, headers=AUTH
+            )
+            assert response.status_code < 500, (method, path, response.status_code)
+
+
 def test_the_server_is_healthy_after_all_that(guarded_api: RunningApi) -> None:
     guarded_api.assert_healthy()
     with httpx.Client(base_url=guarded_api.url, timeout=60) as http:
