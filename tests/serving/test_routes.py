@@ -7,6 +7,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from .conftest import Served
 from .factories import sample
@@ -23,7 +24,14 @@ FORMATS = {
 def in_process(served: Served) -> Any:
     """The same version loaded in this process the way any MLflow user would load it."""
     model = served.model
-    return mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")
+    # `models:/` resolves through the process-wide tracking URI, which a trainer run in another
+    # test may have pointed elsewhere: point it here for the load, then put it back.
+    previous = tracking_utils._tracking_uri
+    mlflow.set_tracking_uri(model.uri)
+    try:
+        return mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")
+    finally:
+        tracking_utils._tracking_uri = previous
 
 
 def expected(model: Any, frame: pd.DataFrame) -> dict[str, Any]:
