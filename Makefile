@@ -79,6 +79,13 @@ FUZZ_EXAMPLES ?= 300
 soak: venv
 	SOAK_SWAPS=$(SOAK_SWAPS) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/reliability
 
+# Serving side by side with `mlflow models serve`, hot swap, horizons, trainer growth, accuracy:
+# tables on stdout, everything in bench-results/results.json (git-ignored). wrk comes from
+# system-deps; BENCH_ARGS="--seconds 10 --repeats 3" for steadier figures.
+BENCH_ARGS ?=
+bench: venv system-deps
+	$(PY) -m bench --out bench-results $(BENCH_ARGS)
+
 # Images, one per service, named as in services/spec.py and tagged with the project version (the
 # stack config's defaults). REGISTRY=ghcr.io/<owner>/ prefixes them for a cluster that pulls.
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
