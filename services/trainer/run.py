@@ -206,6 +206,9 @@ def _requirements() -> list[str]:
 
 
 def _log_model(cfg: TrainConfig, forecaster: Forecaster) -> str:
+    # Our pip requirements describe the model's environment; without this MLflow copies the
+    # whole project's uv.lock (800 KB) into every model when run from a checkout.
+    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "forecaster.json"
         path.write_text(forecaster.to_json())
