@@ -15,7 +15,6 @@ from typing import TextIO
 
 from services.local import process
 from services.local.config import StackConfig
-from services.local.stack import table
 from services.local.state import StackState, is_supervisor
 
 # Training on first start takes minutes; the supervisor's own readiness timeouts end a hang
@@ -40,7 +39,7 @@ def detach(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
     running = StackState.load(cfg.state_dir)
     if running and is_supervisor(running.pid):
         console.write(f"a stack is already running from {cfg.state_dir} (pid {running.pid})\n")
-        console.write(table(running))
+        console.write(running.table())
         return 1
     cfg.logs.mkdir(parents=True, exist_ok=True)
     log_path = cfg.logs / "up.log"
@@ -56,12 +55,18 @@ def detach(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
             start_new_session=True,
             env={**os.environ, **env},
         )
-    state = _wait_up(cfg.state_dir, proc)
+    try:
+        state = _wait_up(cfg.state_dir, proc)
+    except KeyboardInterrupt:
+        state = None
     if state is None:
+        if proc.poll() is None:  # gave up or Ctrl-C: the supervisor stops what it started
+            proc.terminate()
+            proc.wait()
         console.write(f"the stack did not come up; its log ({log_path}) ends with:\n")
         console.write(_tail(log_path))
         return 1
-    console.write(table(state))
+    console.write(state.table())
     console.write(f"logs: {cfg.logs}; stop it with `mlstack down`\n")
     return 0
 

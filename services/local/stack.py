@@ -45,7 +45,8 @@ class Started:
         return ServiceEntry(self.spec.name, pid, self.url, ready, start_ticks(pid))
 
     def failure(self, what: str) -> str:
-        self.pump.join()
+        if self.proc.poll() is not None:
+            self.pump.join()  # let its last words reach the tail
         tail = "\n".join(f"    {line}" for line in list(self.pump.tail)[-10:])
         return f"{what}\n  last lines of its log:\n{tail}" if tail else what
 
@@ -66,6 +67,8 @@ def prod_version(tracking_uri: str, model_name: str) -> str | None:
 
 
 class Stack:
+    """The services one `mlstack up` started, in start order, and how it starts and stops them."""
+
     def __init__(self, cfg: StackConfig, guard: SignalGuard, console: TextIO = sys.stdout) -> None:
         self.cfg = cfg
         self.guard = guard
@@ -196,12 +199,13 @@ class Stack:
         if self.owns_state:
             StackState.clear(self.cfg.state_dir)
 
+    def state(self, status: str = "up") -> StackState:
+        entries = [started.entry() for started in self.started]
+        return StackState(pid=os.getpid(), status=status, services=entries, model=self.model)
+
     def save(self, status: str) -> None:
         self.owns_state = True
-        entries = [started.entry() for started in self.started]
-        StackState(pid=os.getpid(), status=status, services=entries, model=self.model).save(
-            self.cfg.state_dir
-        )
+        self.state(status).save(self.cfg.state_dir)
 
 
 def run(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
@@ -211,7 +215,7 @@ def run(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
         stack = Stack(cfg.resolved(), guard, console)
         try:
             stack.up()
-            console.write(table(StackState.load(stack.cfg.state_dir)))
+            console.write(stack.state().table())
             console.flush()
             stack.watch()
         except Shutdown as exc:
@@ -219,7 +223,6 @@ def run(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
             return 0
         except StackError as exc:
             say(console, f"error: {exc}")
-            say(console, "stopping what was started")
             return 1
         finally:
             started_any = bool(stack.started)
@@ -229,19 +232,3 @@ def run(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
                     console, f"stopped; {stack.cfg.state_dir} is kept, `mlstack up` resumes from it"
                 )
     return 0
-
-
-def table(state: StackState | None) -> str:
-    """The one table of URLs printed when everything is up (also by `status` and `--detach`)."""
-    if state is None:
-        return "no stack is running\n"
-    rows = [(entry.name, entry.url or "") for entry in state.services if entry.url]
-    api = next((url for name, url in rows if name == "api"), None)
-    if api:
-        rows.append(("api docs", f"{api}/docs"))
-    if state.model:
-        rows.append(("model", state.model))
-    width = max(len(name) for name, _ in rows)
-    lines = [f"  {name:<{width}}  {value}" for name, value in rows]
-    rule = "  " + "-" * max(len(line) - 2 for line in lines)
-    return "\n".join(["", rule, *lines, rule, ""]) + "\n"

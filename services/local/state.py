@@ -52,6 +52,19 @@ class StackState:
     def clear(state_dir: Path) -> None:
         (state_dir / FILE).unlink(missing_ok=True)
 
+    def table(self) -> str:
+        """The one table of URLs printed once everything is up (and by `up --detach`)."""
+        rows = [(entry.name, entry.url) for entry in self.services if entry.url]
+        api = dict(rows).get("api")
+        if api:
+            rows.append(("api docs", f"{api}/docs"))
+        if self.model:
+            rows.append(("model", self.model))
+        width = max((len(name) for name, _ in rows), default=0)
+        lines = [f"  {name:<{width}}  {value}" for name, value in rows]
+        rule = "  " + "-" * max((len(line) - 2 for line in lines), default=0)
+        return "\n".join(["", rule, *lines, rule, ""]) + "\n"
+
 
 def alive(pid: int) -> bool:
     """Whether `pid` is a live process (zombies count as gone)."""

@@ -82,3 +82,15 @@ def modelless_api(
     url, proc = start_api(mlflow_server.uri, f"never-trained-{os.getpid()}", log)
     yield url
     process.stop(proc)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def token_api(
+    mlflow_server: TrackingServer, served_api: RunningApi, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`mlstack serve` of the same model, started with API_TOKEN=s3cret."""
+    log = tmp_path_factory.mktemp("api-token") / "api.log"
+    url, proc = start_api(mlflow_server.uri, served_api.model_name, log, token="s3cret")
+    process.wait_ready(f"{url}/readyz", proc, timeout=120, name="API")  # type: ignore[arg-type]
+    yield url
+    process.stop(proc)  # type: ignore[arg-type]

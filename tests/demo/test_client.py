@@ -50,3 +50,12 @@ def test_api_url_and_token_come_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("API_URL")
     monkeypatch.delenv("API_TOKEN")
     assert client.Api.from_env() == client.Api(client.DEFAULT_URL, None)
+
+
+def test_the_token_is_sent_as_a_bearer_and_its_absence_is_explained(token_api: str) -> None:
+    assert (
+        len(client.forecast(client.Api(token_api, "s3cret"), horizon=2, level=0.9)["forecast"]) == 2
+    )
+    with pytest.raises(client.ApiError, match="Set API_TOKEN") as raised:
+        client.forecast(client.Api(token_api), horizon=2, level=0.9)
+    assert raised.value.status == 401

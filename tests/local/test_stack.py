@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -69,7 +70,8 @@ def test_up_trains_once_when_prod_is_unset_and_prints_one_table_of_urls(
 ) -> None:
     assert "ForecastModel@prod is unset: training once" in first_run.output
     for service in first_run.state.services:
-        assert first_run.output.count(f"  {service.name:<10}  {service.url}") == 1
+        row = re.compile(rf"^ +{service.name} +{re.escape(str(service.url))}$", re.MULTILINE)
+        assert len(row.findall(first_run.output)) == 1
     assert "/docs" in first_run.output
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,23 @@ def test_an_exited_process_is_not_alive() -> None:
 
 def test_a_live_process_that_is_not_mlstack_is_not_the_supervisor() -> None:
     assert alive(os.getpid()) and not is_supervisor(os.getpid())
+
+
+def test_table_lists_every_service_url_then_the_api_docs_and_the_model() -> None:
+    state = StackState(
+        pid=1,
+        status="up",
+        services=[
+            ServiceEntry("mlflow", 2, "http://127.0.0.1:5000"),
+            ServiceEntry("api", 3, "http://127.0.0.1:8000"),
+        ],
+        model="ForecastModel@prod = version 4",
+    )
+    lines = [line for line in state.table().splitlines() if line.strip() and "---" not in line]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines]
+    assert rows == [
+        ["mlflow", "http://127.0.0.1:5000"],
+        ["api", "http://127.0.0.1:8000"],
+        ["api docs", "http://127.0.0.1:8000/docs"],
+        ["model", "ForecastModel@prod = version 4"],
+    ]
