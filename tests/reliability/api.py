@@ -39,6 +39,16 @@ class RunningApi:
                     return float(sample.value)
         return 0.0
 
+    def requests(self, handler: str) -> float:
+        """All requests counted for one route template, whatever their method and status."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "http_requests_total" and sample.labels["handler"] == handler
+        )
+
     def server_errors(self) -> list[str]:
         """Request counters with a 5xx status, except /readyz's 503 before the model loaded."""
         text = httpx.get(f"{self.url}/metrics", timeout=10).text

@@ -76,3 +76,6 @@ def test_the_server_is_healthy_and_answered_no_5xx_after_fuzzing(
 ) -> None:
     api: RunningApi = request.getfixturevalue(which)
     api.assert_healthy()
+    # The fuzzer really reached the routes that take input (not just a handful of cases).
+    for route in ("/predict", "/invocations"):
+        assert api.requests(route) >= EXAMPLES, route
