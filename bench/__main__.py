@@ -12,8 +12,10 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {results.data['machine']}", flush=True)
     started = time.perf_counter()
     logs = (args.out / "logs").resolve()
+    shutil.rmtree(logs, ignore_errors=True)  # a fresh registry: version 1 is this run's model
     uri, tracking = servers.start_tracking(logs / "mlflow")
     try:
         _sections(args, results, uri, logs)
@@ -152,13 +155,20 @@ def _sections(args: argparse.Namespace, results: Results, uri: str, logs: Path) 
     if "hotswap" not in args.skip:
         r = results.section("hotswap", lambda: hotswap.run(setup), hotswap.hotswap_table)
         results.add_targets(r["_targets"])
-    if "training" not in args.skip:
-        results.section("training", lambda: training.run(uri), training.training_table)
-    if "accuracy" not in args.skip:
-        rows = results.section(
-            "accuracy", lambda: quality.run(args.out / "accuracy.json"), quality.quality_table
-        )
-        results.add_targets(quality.targets(rows))
+    # Trainer growth and accuracy are single-threaded fits: run side by side, one core each,
+    # after the serving runs (which must have the machine to themselves).
+    accuracy_out = args.out / "accuracy.json"
+    accuracy = quality.start(accuracy_out) if "accuracy" not in args.skip else None
+    try:
+        if "training" not in args.skip:
+            results.section("training", lambda: training.run(uri), training.training_table)
+        if accuracy is not None:
+            finish = partial(quality.finish, accuracy, accuracy_out)
+            rows = results.section("accuracy", finish, quality.quality_table)
+            results.add_targets(quality.targets(rows))
+    finally:
+        if accuracy is not None and accuracy.poll() is None:
+            accuracy.kill()
 
 
 if __name__ == "__main__":

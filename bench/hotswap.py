@@ -51,10 +51,11 @@ def copy_versions(tracking_uri: str, model: str, count: int) -> list[str]:
 
     client = MlflowClient(tracking_uri)
     prod = client.get_model_version_by_alias(model, "prod")
+    source = str(prod.source)
+    # MLflow 3 sources are LoggedModels (`models:/m-...`); the registry wants that id repeated.
+    model_id = prod.model_id or source.removeprefix("models:/").split("/")[0]
     made = [
-        client.create_model_version(
-            model, str(prod.source), run_id=prod.run_id, model_id=prod.model_id
-        )
+        client.create_model_version(model, source, run_id=prod.run_id, model_id=model_id)
         for _ in range(count)
     ]
     return [str(v.version) for v in made]

@@ -4,6 +4,7 @@ and the issue's quality targets."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +12,26 @@ from typing import Any
 
 from bench.report import Target, ratio, table
 
+# One thread of BLAS each: the accuracy bench runs beside the trainer growth runs, a core each.
+SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
-def run(out: Path, timeout: float = 1200) -> list[dict[str, Any]]:
-    subprocess.run(
+
+def start(out: Path) -> subprocess.Popen[bytes]:
+    """Start `python -m bench.accuracy OUT` in the background."""
+    return subprocess.Popen(
         [sys.executable, "-m", "bench.accuracy", str(out)],
-        check=True,
-        timeout=timeout,
+        env={**os.environ, **SINGLE_THREADED},
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return json.loads(out.read_text())
+
+
+def finish(proc: subprocess.Popen[bytes], out: Path, timeout: float = 1200) -> list[dict[str, Any]]:
+    """Wait for the accuracy bench and read its rows."""
+    if proc.wait(timeout=timeout) != 0:
+        raise RuntimeError(f"python -m bench.accuracy exited with code {proc.returncode}")
+    rows: list[dict[str, Any]] = json.loads(out.read_text())
+    return rows
 
 
 def targets(rows: list[dict[str, Any]]) -> list[Target]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.quality import SINGLE_THREADED
 from bench.report import table
 
 SIZES = (100, 1_000, 10_000, 100_000)
@@ -69,7 +71,10 @@ def run(
     rows = []
     for n in sizes:
         argv = [sys.executable, "-m", "bench.training", str(n), tracking_uri, f"bench-scale-{n}"]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        env = {**os.environ, **SINGLE_THREADED}
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, check=False, env=env
+        )
         if done.returncode != 0:
             rows.append({"n": n, "error": done.stderr.strip().splitlines()[-1:]})
             continue
