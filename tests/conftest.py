@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,16 @@ from services.spec import TRACKING
 
 ROOT = Path(__file__).resolve().parents[1]
 AIRLINE = ROOT / "services" / "data" / "airline.csv"
+
+
+@pytest.fixture(autouse=True)
+def _event_loop() -> None:
+    """Give the main thread a current event loop: Pulumi's mocks and `pulumi.runtime.test` run on
+    it, and any earlier `asyncio.run()` leaves the thread with none ("no current event loop")."""
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @dataclass(frozen=True)
