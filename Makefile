@@ -16,6 +16,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks side by side with mlflow models serve"
 	@echo "make soak   - API fuzzing, MLflow faults and model swaps under load (longer)"
+	@echo "make e2e    - the demo driven in headless Chromium (screenshots/)"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -37,7 +38,8 @@ system-deps:
 	  else echo "missing $(APT_PACKAGES): install them with apt-get (tests that need them will say so)"; fi; \
 	fi
 
-test: venv system-deps
+# Lint first: it is the quickest to fail. Then every test, the slow end-to-end ones included.
+test: venv system-deps lint
 	$(VENV)/bin/pytest
 
 lint: venv
