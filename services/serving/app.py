@@ -20,7 +20,7 @@ from services.serving.holder import ModelHolder
 from services.serving.loader import MlflowLoader, ModelLoader
 from services.serving.metrics import build_metrics
 from services.serving.middleware import MetricsMiddleware
-from services.serving.routers import health, invocations, metrics, model, predict
+from services.serving.routers import docs, health, invocations, metrics, model, predict
 from services.serving.settings import Settings
 
 
@@ -52,6 +52,8 @@ def create_app(
         summary="Forecasts from the model at the registry alias, with MLflow's scoring protocol.",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        docs_url=None,  # served by routers/docs.py from local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.holder = holder
@@ -63,6 +65,7 @@ def create_app(
     app.include_router(model.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    docs.mount(app)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app
