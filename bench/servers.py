@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.load import Request
 from services.local import process
-from services.spec import API, TRACKING
+from services.spec import API
 
 
 @dataclass
@@ -76,20 +76,7 @@ def wait_for_prediction(
 
 def start_tracking(root: Path) -> tuple[str, subprocess.Popen[bytes]]:
     """A real MLflow server on SQLite with the artifact proxy, as the local stack runs it."""
-    port = process.free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    env = {
-        "MLFLOW_HOST": "127.0.0.1",
-        "MLFLOW_PORT": str(port),
-        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "MLFLOW_ARTIFACTS_DESTINATION": str(root / "artifacts"),
-        "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}",
-    }
-    log = open(root / "mlflow-server.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = process.start(TRACKING, env, stdout=log)
-    uri = f"http://127.0.0.1:{port}"
-    process.wait_ready(f"{uri}/health", proc, timeout=180, name="MLflow server")
-    return uri, proc
+    return process.start_tracking_server(root)
 
 
 def _popen(argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.local import process
-from services.spec import TRACKING
+from services.local.process import start_tracking_server
 
 ROOT = Path(__file__).resolve().parents[1]
 AIRLINE = ROOT / "services" / "data" / "airline.csv"
@@ -34,28 +34,11 @@ class TrackingServer:
     proc: object
 
 
-def start_tracking_server(root: Path, port: int | None = None) -> tuple[str, object]:
-    port = port or process.free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    env = {
-        "MLFLOW_HOST": "127.0.0.1",
-        "MLFLOW_PORT": str(port),
-        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "MLFLOW_ARTIFACTS_DESTINATION": str(root / "artifacts"),
-        "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}",
-    }
-    log = open(root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = process.start(TRACKING, env, stdout=log)
-    uri = f"http://127.0.0.1:{port}"
-    process.wait_ready(f"{uri}/health", proc, timeout=120, name="MLflow server")
-    return uri, proc
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
     """One real MLflow tracking server for the whole session; tests use unique model names."""
     root = tmp_path_factory.mktemp("mlflow")
-    uri, proc = start_tracking_server(root)
+    uri, proc = start_tracking_server(root, timeout=120)
     yield TrackingServer(uri=uri, root=root, proc=proc)
     process.stop(proc)  # type: ignore[arg-type]
 

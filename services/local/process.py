@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from services.spec import ServiceSpec
+from services.spec import TRACKING, ServiceSpec
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -132,3 +132,24 @@ def signal_group(pgid: int, sig: signal.Signals = signal.SIGTERM) -> None:
     """Signal a process group that may be gone already."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def start_tracking_server(
+    root: Path, port: int | None = None, timeout: float = 180.0
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """A real MLflow server from `TRACKING` on loopback: SQLite and artifacts under `root`.
+    For tests and benchmarks; the local stack adds its own ports and logs."""
+    port = port or free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    env = {
+        "MLFLOW_HOST": "127.0.0.1",
+        "MLFLOW_PORT": str(port),
+        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(root / "artifacts"),
+        "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}",
+    }
+    log = open(root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
+    proc = start(TRACKING, env, stdout=log)
+    uri = f"http://127.0.0.1:{port}"
+    wait_ready(f"{uri}/health", proc, timeout=timeout, name="MLflow server")
+    return uri, proc

@@ -12,7 +12,8 @@ import pytest
 
 from services.local import process
 from services.spec import API
-from tests.conftest import AIRLINE, TrackingServer
+from tests.conftest import TrackingServer
+from tests.factories import train_first_version
 
 
 @dataclass(frozen=True)
@@ -20,25 +21,6 @@ class RunningApi:
     url: str
     model_name: str
     version: str
-
-
-def train_quick(tracking_uri: str, model_name: str) -> str:
-    """Train and promote with the fastest family; the demo only needs a real served model."""
-    from services.trainer.config import TrainConfig
-    from services.trainer.run import train
-
-    summary = train(
-        TrainConfig(
-            data_uri=str(AIRLINE),
-            tracking_uri=tracking_uri,
-            model_name=model_name,
-            experiment="demo-tests",
-            promote=True,
-            families=("seasonal_naive",),
-        )
-    )
-    assert summary.promoted, summary.reason
-    return summary.version
 
 
 def start_api(
@@ -65,7 +47,7 @@ def served_api(
 ) -> Iterator[RunningApi]:
     """`mlstack serve` serving a freshly trained `@prod` model, once it is ready."""
     name = f"demo-{os.getpid()}"
-    version = train_quick(mlflow_server.uri, name)
+    version = train_first_version(mlflow_server.uri, name, "demo-tests")
     log = tmp_path_factory.mktemp("api") / "api.log"
     url, proc = start_api(mlflow_server.uri, name, log)
     process.wait_ready(f"{url}/readyz", proc, timeout=120, name="API")  # type: ignore[arg-type]

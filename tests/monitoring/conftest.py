@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from services.local import process
+from tests.factories import train_first_version
 
-from .factories import RunningApi, drive_traffic, start_api, train_and_promote
+from .factories import RunningApi, drive_traffic, start_api
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ def served_api(mlflow_server, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """`mlstack serve` on a free loopback port, serving a model the trainer promoted, after a
     little traffic of every kind (forecasts, MLflow protocol, health, 4xx)."""
     name = "monitoring-api"
-    train_and_promote(mlflow_server.uri, name)
+    train_first_version(mlflow_server.uri, name, "monitoring-tests")
     api = start_api(mlflow_server.uri, name, tmp_path_factory.mktemp("api"))
     try:
         drive_traffic(api.url)

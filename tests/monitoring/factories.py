@@ -17,7 +17,6 @@ from services.local import process
 from services.serving import monitoring
 from services.spec import API, ServiceSpec
 
-AIRLINE = Path(__file__).resolve().parents[2] / "services" / "data" / "airline.csv"
 T = TypeVar("T")
 
 
@@ -26,25 +25,6 @@ class RunningApi:
     url: str
     target: str  # host:port, as a Prometheus scrape target
     proc: subprocess.Popen[bytes]
-
-
-def train_and_promote(tracking_uri: str, name: str) -> str:
-    """Train one version with the project's trainer; the first version always becomes @prod."""
-    from services.trainer.config import TrainConfig
-    from services.trainer.run import train
-
-    summary = train(
-        TrainConfig(
-            data_uri=str(AIRLINE),
-            tracking_uri=tracking_uri,
-            model_name=name,
-            experiment="monitoring-tests",
-            promote=True,
-            families=("seasonal_naive",),
-        )
-    )
-    assert summary.promoted, f"the first version should be promoted: {summary.reason}"
-    return str(summary.version)
 
 
 def start_api(tracking_uri: str, name: str, folder: Path) -> RunningApi:
