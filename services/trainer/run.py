@@ -198,6 +198,9 @@ def _log_run(
         series, future, selection.best, selection.folds, f"{cfg.model_name}: {spec.label}"
     )
     mlflow.log_figure(figure, "forecast.png")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)  # pyplot keeps every figure alive otherwise: a leak in long-lived callers
 
 
 def _requirements() -> list[str]:
