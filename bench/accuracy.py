@@ -1,8 +1,10 @@
-"""Training quality and time on the development set: our selection vs the seed's pmdarima
-`auto_arima` vs seasonal naive, each on a chronological 80/20 split scored by SMAPE."""
+"""Training quality and time: our selection vs the seed's pmdarima `auto_arima` vs seasonal
+naive, each on a chronological 80/20 split scored by SMAPE, on the development set, the holdout
+set, or both (`python -m bench.accuracy [OUT] [--set dev|holdout|both] [--methods ...]`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.datasets import DEV_SET
+from bench.datasets import SETS, Dataset
 from services.forecasting import metrics
 from services.forecasting.models import Spec, fit
 from services.forecasting.selection import select
@@ -58,25 +60,42 @@ METHODS = {"ours": ours, "pmdarima": pmdarima, "naive": naive}
 
 
 def main(
-    out: Path | None = None, methods: tuple[str, ...] = tuple(METHODS)
+    out: Path | None = None,
+    methods: tuple[str, ...] = tuple(METHODS),
+    which: str = "both",
+    only: tuple[str, ...] = (),
 ) -> list[dict[str, object]]:
     rows = []
-    for dataset in DEV_SET:
-        series = dataset.load()
-        train, test = split(series.y)
-        m = series.frequency.season_length
-        row: dict[str, object] = {"series": dataset.name, "n": len(series), "m": m, "h": test.size}
-        for name in methods:
-            start = time.perf_counter()
-            forecast = METHODS[name](train, m, test.size)
-            row[f"{name}_seconds"] = round(time.perf_counter() - start, 2)
-            row[f"{name}_smape"] = round(metrics.smape(test, forecast), 3)
-        print(json.dumps(row), file=sys.stderr, flush=True)
-        rows.append(row)
+    for set_name in ("dev", "holdout") if which == "both" else (which,):
+        for dataset in SETS[set_name]:
+            if not only or dataset.name in only:
+                rows.append(_run(set_name, dataset, methods))
     if out:
         out.write_text(json.dumps(rows, indent=2))
     return rows
 
 
+def _run(set_name: str, dataset: Dataset, methods: tuple[str, ...]) -> dict[str, object]:
+    series = dataset.load()
+    train, test = split(series.y)
+    m = series.frequency.season_length
+    row: dict[str, object] = {
+        "set": set_name, "series": dataset.name, "n": len(series), "m": m, "h": test.size,
+    }  # fmt: skip
+    for method in methods:
+        start = time.perf_counter()
+        forecast = METHODS[method](train, m, test.size)
+        row[f"{method}_seconds"] = round(time.perf_counter() - start, 2)
+        row[f"{method}_smape"] = round(metrics.smape(test, forecast), 3)
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    parser = argparse.ArgumentParser(prog="python -m bench.accuracy")
+    parser.add_argument("out", nargs="?", type=Path, help="write the rows here as JSON")
+    parser.add_argument("--set", dest="which", choices=("dev", "holdout", "both"), default="both")
+    parser.add_argument("--methods", nargs="+", choices=tuple(METHODS), default=tuple(METHODS))
+    parser.add_argument("--only", nargs="+", default=(), help="these series only")
+    args = parser.parse_args()
+    main(args.out, tuple(args.methods), args.which, tuple(args.only))
