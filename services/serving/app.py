@@ -12,9 +12,11 @@ import orjson
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 
 from services.serving.deps import require_token
+from services.serving.fastpath import FastPath
 from services.serving.follower import Follower
 from services.serving.holder import ModelHolder
 from services.serving.loader import MlflowLoader, ModelLoader
@@ -66,7 +68,10 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     docs.mount(app)
-    app.add_middleware(MetricsMiddleware, metrics=holder.metrics)
+    hot = (*predict.router.routes, *invocations.router.routes)
+    routes = {r.path: r for r in hot if isinstance(r, APIRoute)}
+    app.add_middleware(FastPath, settings=settings, holder=holder, routes=routes)
+    app.add_middleware(MetricsMiddleware, metrics=holder.metrics)  # outermost: counts both paths
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 
 from services.serving.deps import HolderDep, ServedDep, SettingsDep
+from services.serving.fastpath import predict_body
 from services.serving.schemas import PredictRequest, PredictResponse, Problem
 
 router = APIRouter(tags=["forecast"])
@@ -36,12 +37,9 @@ async def predict(
                 }
             ]
         )
-    forecast = await served.forecast(request.horizon, request.level)
-    if not forecast.finite:  # e.g. level 0.9999999999999999: the bounds overflow to infinity
+    body = await predict_body(holder, served, request.horizon, request.level)
+    if body is None:  # e.g. level 0.9999999999999999: the bounds overflow to infinity
         raise RequestValidationError([_unbounded(request)])
-    holder.metrics.horizon.observe(request.horizon)
-    # Both parts are JSON serialised once (at load and on the cache miss); joining is enough.
-    body = b'{"model":' + served.model_json + b',"forecast":' + forecast.body + b"}"
     return Response(body, media_type="application/json")
 
 
