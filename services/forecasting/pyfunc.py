@@ -1,99 +1,38 @@
-"""The MLflow pyfunc wrapper: `n_periods` (and optional `level`) in; `ds, yhat, yhat_lower,
-yhat_upper` out. The artifact is one JSON file of parameters and data, not a pickle."""
+"""The MLflow pyfunc around a `Forecaster`, and how the trainer logs it.
+
+The artifact is the forecaster's JSON file, not a pickle, and the model's metadata names its
+format, so the API can load that file without MLflow (`services/serving/loader.py`).
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import os
+import tempfile
+from importlib.metadata import version as installed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 
-from services.forecasting.frequency import Frequency
-from services.forecasting.models import Fitted, Spec, from_state
-
-DEFAULT_LEVEL = 0.95
-ARTIFACT = "forecaster"
-OUTPUT_COLUMNS = ("ds", "yhat", "yhat_lower", "yhat_upper")
+from services.forecasting.forecaster import (
+    ARTIFACT,
+    DEFAULT_LEVEL,
+    FORMAT,
+    FORMAT_KEY,
+    OUTPUT_COLUMNS,
+    Forecaster,
+    InvalidInput,
+)
 
 SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("long", "n_periods"), ColSpec("double", "level", required=False)]),
     outputs=Schema([ColSpec("string", "ds"), *(ColSpec("double", c) for c in OUTPUT_COLUMNS[1:])]),
 )
 INPUT_EXAMPLE = pd.DataFrame({"n_periods": [12], "level": [DEFAULT_LEVEL]})
-
-
-class InvalidInput(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Forecaster:
-    """A fitted model that knows its calendar: forecasts come with their dates."""
-
-    fitted: Fitted
-    frequency: Frequency
-    last_ds: pd.Timestamp
-
-    def forecast(self, n_periods: int, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
-        if not isinstance(n_periods, int | np.integer) or n_periods < 1:
-            raise InvalidInput(f"n_periods must be a positive integer, got {n_periods!r}")
-        if not 0 < level < 1:
-            raise InvalidInput(f"level must be between 0 and 1 (exclusive), got {level!r}")
-        fc = self.fitted.forecast(int(n_periods), float(level))
-        dates = self.frequency.dates_after(self.last_ds, int(n_periods))
-        return pd.DataFrame(
-            {
-                "ds": dates.strftime(
-                    "%Y-%m-%dT%H:%M:%S" if self.frequency.alias == "h" else "%Y-%m-%d"
-                ),
-                "yhat": fc.mean,
-                # Guard the ordering against numerical noise so lower <= yhat <= upper always holds.
-                "yhat_lower": np.minimum(fc.lower, fc.mean),
-                "yhat_upper": np.maximum(fc.upper, fc.mean),
-            }
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "spec": self.fitted.spec.to_dict(),
-                "state": self.fitted.state(),
-                "frequency": {
-                    "alias": self.frequency.alias,
-                    "season_length": self.frequency.season_length,
-                },
-                "last_ds": self.last_ds.isoformat(),
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Forecaster:
-        data = json.loads(text)
-        spec = Spec.from_dict(data["spec"])
-        return cls(
-            from_state(spec, data["state"]),
-            Frequency(**data["frequency"]),
-            pd.Timestamp(data["last_ds"]),
-        )
-
-
-def _rows(model_input: Any) -> list[tuple[Any, float]]:
-    frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-    if "n_periods" not in frame.columns:
-        raise InvalidInput(f"input needs a column 'n_periods'; got {list(frame.columns)}")
-    levels = (
-        frame["level"] if "level" in frame.columns else pd.Series(DEFAULT_LEVEL, index=frame.index)
-    )
-    return [
-        (n, DEFAULT_LEVEL if pd.isna(lv) else float(lv))
-        for n, lv in zip(frame["n_periods"], levels, strict=True)
-    ]
 
 
 class ForecastModel(PythonModel):
@@ -107,14 +46,34 @@ class ForecastModel(PythonModel):
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         try:
-            frames = [self.forecaster.forecast(n, level) for n, level in _rows(model_input)]
+            return self.forecaster.predict(model_input)
         except InvalidInput as exc:
             from mlflow.exceptions import MlflowException
             from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
-        return (
-            pd.concat(frames, ignore_index=True)
-            if frames
-            else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+
+
+def log_forecaster(forecaster: Forecaster, registered_model_name: str) -> Any:
+    """Log `forecaster` as the active run's model and register it; MLflow's `ModelInfo`."""
+    # Our pip requirements describe the model's environment; without this MLflow copies the
+    # whole project's uv.lock (800 KB) into every model when run from a checkout.
+    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{ARTIFACT}.json"
+        path.write_text(forecaster.to_json())
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ForecastModel(),
+            artifacts={ARTIFACT: str(path)},
+            signature=SIGNATURE,
+            input_example=INPUT_EXAMPLE,
+            pip_requirements=_requirements(),
+            metadata={FORMAT_KEY: FORMAT},
+            registered_model_name=registered_model_name,
         )
+
+
+def _requirements() -> list[str]:
+    packages = ("mlflow-skinny", "statsmodels", "scipy", "pandas", "numpy", "mlflow-serving-stack")
+    return [f"{name}=={installed(name)}" for name in packages]

@@ -14,12 +14,12 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import orjson
 
-from services.serving.loader import Predictor
+from services.forecasting.forecaster import DEFAULT_LEVEL, Forecaster
+from services.serving.loader import JsonForecaster, Predictor
 
 Key = tuple[int, float | None]  # (horizon, level); the version is the cache's owner
 
@@ -31,14 +31,6 @@ class Forecast:
     finite: bool = True  # False when a value is NaN or infinite (the body then is not strict JSON)
 
 
-def encode_predictions(raw: Any) -> bytes:
-    """JSON for a prediction the way `mlflow models serve` writes it, with orjson when it can."""
-    fast = _records(raw)
-    if fast is not None and fast[1]:
-        return fast[0]
-    return _mlflow_json(raw)
-
-
 def _mlflow_json(raw: Any) -> bytes:
     """MLflow's own way: NaN/Infinity (orjson would write null) and types orjson does not know."""
     from mlflow.utils.proto_json_utils import NumpyEncoder, _get_jsonable_obj
@@ -47,20 +39,22 @@ def _mlflow_json(raw: Any) -> bytes:
     return json.dumps(obj, cls=NumpyEncoder).encode()
 
 
-def _records(raw: Any) -> tuple[bytes, bool, dict[str, list[Any]]] | None:
-    """(JSON records, all values finite, columns) of a DataFrame of plain columns, built from the
-    columns' Python values: the bytes `to_dict("records")` + orjson give, at a fraction of the
-    cost. None for anything else (MLflow's path then decides)."""
+def _columns(raw: Any) -> dict[str, list[Any]] | None:
+    """A DataFrame's columns as Python lists; None for anything else (MLflow's path decides)."""
     import pandas as pd
 
     if not isinstance(raw, pd.DataFrame) or not raw.columns.is_unique:
         return None
-    columns = {str(name): raw[name].tolist() for name in raw.columns}
-    finite = all(math.isfinite(v) for col in columns.values() for v in col if isinstance(v, float))
+    return {str(name): raw[name].tolist() for name in raw.columns}
+
+
+def _orjson_records(columns: dict[str, list[Any]]) -> bytes | None:
+    """The bytes `to_dict("records")` + MLflow's encoder give, at a fraction of the cost; None
+    for values orjson does not write as MLflow does (e.g. Timestamps)."""
     rows = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     try:
-        return orjson.dumps(rows), finite, columns
-    except TypeError:  # e.g. Timestamps: not a type orjson writes as MLflow does
+        return orjson.dumps(rows)
+    except TypeError:
         return None
 
 
@@ -75,36 +69,45 @@ def _all_finite(raw: Any) -> bool:
 
 
 def _predictor(model: Predictor) -> Callable[[Any], Any]:
-    """Our own forecasting model is called directly: the request was validated already, and
-    MLflow's schema enforcement around it costs ~0.4 ms a call. Any other model goes through
-    its pyfunc wrapper."""
-    from services.forecasting.pyfunc import ForecastModel
-
+    """Our own forecaster is called directly: the request was validated already, and MLflow's
+    schema enforcement around it costs ~0.4 ms a call. Any other model goes through its pyfunc
+    wrapper."""
+    if isinstance(model, JsonForecaster):
+        return model.forecaster.predict
     unwrap = getattr(model, "unwrap_python_model", None)
     try:
         inner = unwrap() if unwrap is not None else None
     except Exception:  # not a python_function model
         inner = None
-    if isinstance(inner, ForecastModel):
-        return partial(inner.predict, None)
-    return model.predict
+    forecaster = getattr(inner, "forecaster", None)  # a `ForecastModel` logged before JSON loading
+    return forecaster.predict if isinstance(forecaster, Forecaster) else model.predict
 
 
 def compute(model: Predictor, horizon: int, level: float | None) -> Forecast:
     """Run the model for one request row (blocking: call it from a worker thread)."""
     import pandas as pd
 
-    columns: dict[str, list[Any]] = {"n_periods": [horizon]}
+    if isinstance(model, JsonForecaster):  # plain columns in and out: no DataFrames
+        columns = model.forecaster.columns(horizon, DEFAULT_LEVEL if level is None else level)
+        return _forecast(columns, lambda: pd.DataFrame(columns))
+    row: dict[str, list[Any]] = {"n_periods": [horizon]}
     if level is not None:
-        columns["level"] = [level]
-    raw = _predictor(model)(pd.DataFrame(columns))
-    fast = _records(raw)
-    if fast is None:
+        row["level"] = [level]
+    raw = _predictor(model)(pd.DataFrame(row))
+    found = _columns(raw)
+    if found is None:
         yhat = tuple(float(v) for v in raw["yhat"]) if "yhat" in getattr(raw, "columns", ()) else ()
         return Forecast(body=_mlflow_json(raw), yhat=yhat, finite=_all_finite(raw))
-    body, finite, values = fast
-    yhat = tuple(float(v) for v in values.get("yhat", ()))
-    return Forecast(body=body if finite else _mlflow_json(raw), yhat=yhat, finite=finite)
+    return _forecast(found, lambda: raw)
+
+
+def _forecast(columns: dict[str, list[Any]], frame: Callable[[], Any]) -> Forecast:
+    """The forecast of these columns; `frame` gives them as MLflow's encoder wants them when
+    orjson cannot write them as MLflow would (non-finite values, unusual types)."""
+    finite = all(math.isfinite(v) for col in columns.values() for v in col if isinstance(v, float))
+    body = _orjson_records(columns) if finite else None
+    yhat = tuple(float(v) for v in columns.get("yhat", ()))
+    return Forecast(body=body or _mlflow_json(frame()), yhat=yhat, finite=finite)
 
 
 class ForecastCache:

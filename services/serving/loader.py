@@ -1,17 +1,24 @@
 """Reading the registry and loading model versions from MLflow, behind a small protocol.
 
 The follower talks to a `ModelLoader`, so tests and benchmarks can swap the MLflow-backed one
-for their own; the default resolves the alias with `get_model_version_by_alias` (searching
-versions has returned empty aliases in MLflow 3.x) and loads `models:/<name>/<version>`.
+for their own; the default resolves the alias with the registry's get-by-alias call (searching
+versions has returned empty aliases in MLflow 3.x), downloads the version's files and loads them.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import urllib.parse
 import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any, Protocol
+
+from services.forecasting.forecaster import ARTIFACT, FORMAT, FORMAT_KEY, Forecaster
+from services.serving.mlflow_rest import MlflowRest, RestError
 
 
 class RegistryError(RuntimeError):
@@ -47,22 +54,51 @@ class ModelLoader(Protocol):
         ...
 
 
-def _unset(exc: Any) -> bool:
+def _unset(exc: RestError) -> bool:
     # An unknown model is RESOURCE_DOES_NOT_EXIST; a known model without the alias is
     # INVALID_PARAMETER_VALUE "Registered model alias prod not found" (MLflow 3.17).
-    code, message = exc.error_code, str(exc.message)
-    return code == "RESOURCE_DOES_NOT_EXIST" or (
-        code == "INVALID_PARAMETER_VALUE" and "not found" in message
+    return exc.code == "RESOURCE_DOES_NOT_EXIST" or (
+        exc.code == "INVALID_PARAMETER_VALUE" and "not found" in exc.message
     )
+
+
+@dataclass(eq=False)
+class JsonForecaster:
+    """Our own forecaster, loaded from its JSON artifact without importing MLflow. MLflow's pyfunc
+    of the same files is loaded only when a request needs MLflow's own scoring (CSV, `params`,
+    unusual payloads), so those answers stay MLflow's."""
+
+    forecaster: Forecaster
+    folder: Path
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.forecaster.predict(data)
+
+    @cached_property
+    def pyfunc(self) -> Any:
+        import mlflow.pyfunc
+
+        return mlflow.pyfunc.load_model(str(self.folder))
+
+
+def load_folder(folder: Path) -> Predictor:
+    """The model in a downloaded model folder: our forecaster when its MLmodel says so."""
+    import yaml  # type: ignore[import-untyped]
+
+    mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+    if (mlmodel.get("metadata") or {}).get(FORMAT_KEY) == FORMAT:
+        artifact = mlmodel["flavors"]["python_function"]["artifacts"][ARTIFACT]["path"]
+        return JsonForecaster(Forecaster.from_json((folder / artifact).read_text()), folder)
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(str(folder))
 
 
 class MlflowLoader:
     """Resolves and loads versions from an MLflow tracking server (registry + artifact proxy).
 
-    Registry reads on an HTTP tracking URI are single REST calls with a timeout and no retries:
-    MLflow's client would retry each call up to 7 times with exponential backoff (minutes during
-    an outage), and its knobs are process-wide environment variables. The follower backs off
-    itself. Other tracking URIs (a local SQLite store) go through `MlflowClient`.
+    On an HTTP tracking URI with the artifact proxy, nothing imports MLflow (`mlflow_rest.py`);
+    other tracking URIs (a local SQLite store) and artifact stores go through MLflow's client.
     """
 
     def __init__(self, tracking_uri: str | None = None, timeout: float = 10.0) -> None:
@@ -72,16 +108,22 @@ class MlflowLoader:
     def _uri(self) -> str:
         if self.tracking_uri:
             return self.tracking_uri
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return os.environ["MLFLOW_TRACKING_URI"]
         import mlflow
 
         return str(mlflow.get_tracking_uri())
 
-    def resolve(self, name: str, alias: str) -> ModelRef | None:
-        from mlflow.exceptions import MlflowException
+    def _http(self) -> bool:
+        return self._uri().startswith(("http://", "https://"))
 
+    def _rest(self) -> MlflowRest:
+        return MlflowRest(self._uri(), self.timeout)
+
+    def resolve(self, name: str, alias: str) -> ModelRef | None:
         try:
             version = self._version(name, alias)
-        except MlflowException as exc:
+        except RestError as exc:
             if _unset(exc):
                 return None  # no such model or alias yet: the registry answered, no outage
             raise RegistryError(f"reading {name}@{alias}: {exc.message}") from exc
@@ -100,22 +142,26 @@ class MlflowLoader:
         )
 
     def _version(self, name: str, alias: str) -> dict[str, Any]:
-        uri = self._uri()
-        if not uri.startswith(("http://", "https://")):
-            from mlflow import MlflowClient
+        if self._http():
+            params = {"name": name, "alias": alias}
+            answer = self._rest().get("/api/2.0/mlflow/registered-models/alias", params)
+            return dict(answer["model_version"])
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
 
-            found = MlflowClient(uri).get_model_version_by_alias(name, alias)
-            tags = [{"key": k, "value": v} for k, v in (found.tags or {}).items()]
-            return {"version": found.version, "run_id": found.run_id, "tags": tags}
-        body = self._get("/api/2.0/mlflow/registered-models/alias", {"name": name, "alias": alias})
-        return body["model_version"]
+        try:
+            found = MlflowClient(self._uri()).get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            raise RestError(str(exc.error_code), str(exc.message)) from exc
+        tags = [{"key": k, "value": v} for k, v in (found.tags or {}).items()]
+        return {"version": found.version, "run_id": found.run_id, "tags": tags}
 
     def _run_facts(self, run_id: str) -> tuple[dict[str, float], float | None]:
         if not run_id:
             return {}, None
         try:
-            if self._uri().startswith(("http://", "https://")):
-                run = self._get("/api/2.0/mlflow/runs/get", {"run_id": run_id})["run"]
+            if self._http():
+                run = self._rest().get("/api/2.0/mlflow/runs/get", {"run_id": run_id})["run"]
             else:
                 from mlflow import MlflowClient
 
@@ -128,39 +174,35 @@ class MlflowLoader:
         return metrics, (int(millis) / 1000 if millis else None)
 
     def _download_uri(self, ref: ModelRef) -> str:
-        if not self._uri().startswith(("http://", "https://")):
+        if not self._http():
             from mlflow import MlflowClient
 
             client = MlflowClient(self._uri())
             return str(client.get_model_version_download_uri(ref.name, ref.version))
         params = {"name": ref.name, "version": ref.version}
-        body = self._get("/api/2.0/mlflow/model-versions/get-download-uri", params)
+        body = self._rest().get("/api/2.0/mlflow/model-versions/get-download-uri", params)
         return str(body["artifact_uri"])
 
-    def _get(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
-        from mlflow.utils.credentials import get_default_host_creds
-        from mlflow.utils.rest_utils import http_request, verify_rest_response
+    def _download(self, source: str, folder: Path) -> Path:
+        """`source` (a model's artifact URI) downloaded into `folder`; the model's folder."""
+        if self._http() and source.startswith("mlflow-artifacts:"):
+            self._rest().download(urllib.parse.urlparse(source).path.strip("/"), folder)
+            return folder
+        import mlflow.artifacts
 
-        creds = get_default_host_creds(self._uri())
-        response = http_request(
-            creds, endpoint, "GET", max_retries=0, timeout=self.timeout, params=params
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=source, dst_path=str(folder), tracking_uri=self._uri()
         )
-        return verify_rest_response(response, endpoint).json()
+        return Path(local)
 
     def load(self, ref: ModelRef) -> Predictor:
-        import mlflow.artifacts
-        import mlflow.pyfunc
-
         # Ask the registry where the files are, then download from there into a folder of our
         # own: `models:/` URIs resolve through the process-global registry URI (MLflow 3.17),
         # whatever tracking URI is passed, so they are avoided.
         source = self._download_uri(ref)
-        folder = tempfile.mkdtemp(prefix=f"mlstack-{ref.name}-{ref.version}-")
+        folder = Path(tempfile.mkdtemp(prefix=f"mlstack-{ref.name}-{ref.version}-"))
         try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=source, dst_path=folder, tracking_uri=self._uri()
-            )
-            model = mlflow.pyfunc.load_model(local)
+            model = load_folder(self._download(source, folder))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from services.serving.loader import Predictor
+from services.serving.loader import JsonForecaster, Predictor
 
 FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 COLUMNS = frozenset({"n_periods", "level"})
@@ -104,7 +104,8 @@ def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: 
     from mlflow.exceptions import MlflowException
     from mlflow.pyfunc import scoring_server
 
-    guarded = _Guarded(model, max_horizon)
+    pyfunc = model.pyfunc if isinstance(model, JsonForecaster) else model
+    guarded = _Guarded(pyfunc, max_horizon)
     schema = guarded.metadata.get_input_schema()
     if _has_non_finite_literal(body, content_type):
         message = "NaN and Infinity are not JSON numbers: send finite n_periods and level values"

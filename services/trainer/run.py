@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import urllib.request
 from dataclasses import asdict, dataclass
 from functools import partial
-from importlib.metadata import version as installed
 from pathlib import Path
 
 import mlflow
@@ -21,14 +19,9 @@ from mlflow.tracking import MlflowClient
 
 from services.forecasting import backtest
 from services.forecasting.data import Series, load_series
+from services.forecasting.forecaster import Forecaster
 from services.forecasting.models import Spec, fit
-from services.forecasting.pyfunc import (
-    ARTIFACT,
-    INPUT_EXAMPLE,
-    SIGNATURE,
-    Forecaster,
-    ForecastModel,
-)
+from services.forecasting.pyfunc import log_forecaster
 from services.forecasting.selection import Selection, select
 from services.trainer.config import TrainConfig
 from services.trainer.promote import promote
@@ -86,7 +79,7 @@ def train(cfg: TrainConfig) -> TrainSummary:
         log.info("chosen: %s (smape %.3f)", best.spec.label, best.smape)
         forecaster = Forecaster(fit(best.spec, y, m), series.frequency, series.ds[-1])
         _log_run(cfg, series, selection, forecaster, horizon)
-        version = _log_model(cfg, forecaster)
+        version = str(log_forecaster(forecaster, cfg.model_name).registered_model_version)
         log.info("registered %s version %s", cfg.model_name, version)
         rescore = partial(_rescore, y=y, folds=selection.folds, m=m)
         decision = promote(
@@ -201,30 +194,6 @@ def _log_run(
     import matplotlib.pyplot as plt
 
     plt.close(figure)  # pyplot keeps every figure alive otherwise: a leak in long-lived callers
-
-
-def _requirements() -> list[str]:
-    packages = ("mlflow-skinny", "statsmodels", "scipy", "pandas", "numpy", "mlflow-serving-stack")
-    return [f"{name}=={installed(name)}" for name in packages]
-
-
-def _log_model(cfg: TrainConfig, forecaster: Forecaster) -> str:
-    # Our pip requirements describe the model's environment; without this MLflow copies the
-    # whole project's uv.lock (800 KB) into every model when run from a checkout.
-    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "forecaster.json"
-        path.write_text(forecaster.to_json())
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=ForecastModel(),
-            artifacts={ARTIFACT: str(path)},
-            signature=SIGNATURE,
-            input_example=INPUT_EXAMPLE,
-            pip_requirements=_requirements(),
-            registered_model_name=cfg.model_name,
-        )
-    return str(info.registered_model_version)
 
 
 def _rescore(spec: Spec, y: np.ndarray, folds: backtest.Folds, m: int) -> float | None:

@@ -3,8 +3,8 @@ import pytest
 
 from services.forecasting import backtest
 from services.forecasting.data import load_series
+from services.forecasting.forecaster import Forecaster
 from services.forecasting.models import Spec, fit, from_state
-from services.forecasting.pyfunc import Forecaster
 from services.forecasting.selection import select
 from tests.conftest import AIRLINE
 

@@ -69,32 +69,18 @@ def _log(tracking_uri: str, name: str, data: Path) -> str:
     import mlflow
 
     from services.forecasting.data import load_series
+    from services.forecasting.forecaster import Forecaster
     from services.forecasting.models import Spec, fit
-    from services.forecasting.pyfunc import (
-        ARTIFACT,
-        INPUT_EXAMPLE,
-        SIGNATURE,
-        Forecaster,
-        ForecastModel,
-    )
+    from services.forecasting.pyfunc import log_forecaster
 
     series = load_series(str(data))
     fitted = fit(Spec("seasonal_naive"), series.y, series.frequency.season_length)
     forecaster = Forecaster(fitted, series.frequency, series.ds[-1])
-    state = data.with_suffix(".json")
-    state.write_text(forecaster.to_json())
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("serving-tests")
     with mlflow.start_run() as run:
         mlflow.log_metrics({"smape": 10.0, "mase": 1.0, "rmse": 40.0, "mae": 30.0, "coverage": 0.9})
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=ForecastModel(),
-            artifacts={ARTIFACT: str(state)},
-            signature=SIGNATURE,
-            input_example=INPUT_EXAMPLE,
-            registered_model_name=name,
-        )
+        info = log_forecaster(forecaster, name)
     del run
     return str(info.registered_model_version)
 

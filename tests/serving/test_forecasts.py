@@ -8,7 +8,7 @@ import threading
 import pandas as pd
 import pytest
 
-from services.serving.forecasts import Forecast, ForecastCache, compute, encode_predictions
+from services.serving.forecasts import Forecast, ForecastCache, compute
 
 
 def forecast(tag: str) -> Forecast:
@@ -114,6 +114,12 @@ def test_compute_serialises_records_and_keeps_yhat() -> None:
     assert result.body.startswith(b'[{"ds":"2000-01-01","yhat":100.0,"yhat_lower":99.5')
 
 
+class _NaN:
+    def predict(self, data: pd.DataFrame, params: object = None) -> pd.DataFrame:
+        return pd.DataFrame({"yhat": [float("nan"), 1.0]})
+
+
 def test_non_finite_values_are_written_as_mlflow_writes_them() -> None:
-    frame = pd.DataFrame({"yhat": [float("nan"), 1.0]})
-    assert encode_predictions(frame) == b'[{"yhat": NaN}, {"yhat": 1.0}]'
+    result = compute(_NaN(), 2, None)
+    assert result.body == b'[{"yhat": NaN}, {"yhat": 1.0}]'
+    assert not result.finite

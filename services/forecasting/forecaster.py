@@ -1,0 +1,99 @@
+"""A fitted model that knows its calendar, stored as one small JSON file.
+
+It has no MLflow in it: the trainer wraps it in an MLflow pyfunc (`pyfunc.py`), and the API
+loads the JSON file directly, so serving a forecast never imports MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services.forecasting.frequency import Frequency
+from services.forecasting.models import Fitted, Spec, from_state
+
+DEFAULT_LEVEL = 0.95
+OUTPUT_COLUMNS = ("ds", "yhat", "yhat_lower", "yhat_upper")
+ARTIFACT = "forecaster"  # the logged model's artifact holding `Forecaster.to_json()`
+# The logged model's MLmodel `metadata` entry that says the artifact above is in this format.
+FORMAT_KEY, FORMAT = "mlstack_forecaster", "json/1"
+
+
+class InvalidInput(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Forecaster:
+    """`n_periods` (and optional `level`) in; `ds, yhat, yhat_lower, yhat_upper` out."""
+
+    fitted: Fitted
+    frequency: Frequency
+    last_ds: pd.Timestamp
+
+    def forecast(self, n_periods: int, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+        return pd.DataFrame(self.columns(n_periods, level))
+
+    def columns(self, n_periods: int, level: float = DEFAULT_LEVEL) -> dict[str, list[Any]]:
+        """The forecast as plain Python columns (what `forecast` puts in a DataFrame)."""
+        if not isinstance(n_periods, int | np.integer) or n_periods < 1:
+            raise InvalidInput(f"n_periods must be a positive integer, got {n_periods!r}")
+        if not 0 < level < 1:
+            raise InvalidInput(f"level must be between 0 and 1 (exclusive), got {level!r}")
+        fc = self.fitted.forecast(int(n_periods), float(level))
+        dates = self.frequency.dates_after(self.last_ds, int(n_periods))
+        hourly = self.frequency.alias == "h"
+        return {
+            "ds": dates.strftime("%Y-%m-%dT%H:%M:%S" if hourly else "%Y-%m-%d").tolist(),
+            "yhat": fc.mean.tolist(),
+            # Guard the ordering against numerical noise so lower <= yhat <= upper always holds.
+            "yhat_lower": np.minimum(fc.lower, fc.mean).tolist(),
+            "yhat_upper": np.maximum(fc.upper, fc.mean).tolist(),
+        }
+
+    def predict(self, model_input: Any) -> pd.DataFrame:
+        """One forecast per input row (columns `n_periods`, optional `level`), in input order."""
+        frames = [self.forecast(n, level) for n, level in _rows(model_input)]
+        if not frames:
+            return pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+        return pd.concat(frames, ignore_index=True)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "spec": self.fitted.spec.to_dict(),
+                "state": self.fitted.state(),
+                "frequency": {
+                    "alias": self.frequency.alias,
+                    "season_length": self.frequency.season_length,
+                },
+                "last_ds": self.last_ds.isoformat(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Forecaster:
+        data = json.loads(text)
+        spec = Spec.from_dict(data["spec"])
+        return cls(
+            from_state(spec, data["state"]),
+            Frequency(**data["frequency"]),
+            pd.Timestamp(data["last_ds"]),
+        )
+
+
+def _rows(model_input: Any) -> list[tuple[Any, float]]:
+    frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+    if "n_periods" not in frame.columns:
+        raise InvalidInput(f"input needs a column 'n_periods'; got {list(frame.columns)}")
+    levels = (
+        frame["level"] if "level" in frame.columns else pd.Series(DEFAULT_LEVEL, index=frame.index)
+    )
+    return [
+        (n, DEFAULT_LEVEL if pd.isna(lv) else float(lv))
+        for n, lv in zip(frame["n_periods"], levels, strict=True)
+    ]

@@ -1,0 +1,104 @@
+"""Loading versions: our forecaster straight from its JSON file (no MLflow import), any other
+pyfunc through MLflow, and MLflow's client credentials honoured on the plain REST calls."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from services.serving.forecasts import compute
+from services.serving.loader import JsonForecaster, MlflowLoader
+from services.serving.mlflow_rest import auth_headers
+from tests.conftest import TrackingServer
+
+from .conftest import Promoted
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_trained_version_is_loaded_and_served_without_importing_mlflow(
+    promoted: Promoted,
+) -> None:
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from services.serving.loader import MlflowLoader
+        from services.serving.forecasts import compute
+        loader = MlflowLoader({promoted.uri!r})
+        model = loader.load(loader.resolve({promoted.name!r}, "prod"))
+        forecast = compute(model, 3, None)
+        print(json.dumps([type(model).__name__, len(json.loads(forecast.body)),
+                          sorted(m for m in sys.modules if m.split(".")[0] == "mlflow")]))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    kind, rows, mlflow_modules = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (kind, rows, mlflow_modules) == ("JsonForecaster", 3, [])
+
+
+def test_the_json_forecaster_answers_what_its_mlflow_pyfunc_answers(promoted: Promoted) -> None:
+    loader = MlflowLoader(promoted.uri)
+    model = loader.load(loader.resolve(promoted.name, "prod"))  # type: ignore[arg-type]
+    assert isinstance(model, JsonForecaster)
+    for horizon, level in [(1, None), (7, 0.8), (30, 0.99)]:
+        frame = {"n_periods": [horizon], **({"level": [level]} if level else {})}
+        expected = model.pyfunc.predict(pd.DataFrame(frame))
+        assert compute(model, horizon, level).body == compute(model.pyfunc, horizon, level).body
+        assert json.loads(compute(model, horizon, level).body) == expected.to_dict("records")
+
+
+class _Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        return pd.DataFrame({"yhat": [1.0] * int(model_input["n_periods"].iloc[0])})
+
+
+def test_any_other_pyfunc_is_loaded_through_mlflow(
+    mlflow_server: TrackingServer, model_name: str
+) -> None:
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    mlflow.set_experiment("loader-tests")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=_Constant(), registered_model_name=model_name
+        )
+    client = mlflow.MlflowClient(mlflow_server.uri)
+    client.set_registered_model_alias(model_name, "prod", str(info.registered_model_version))
+    loader = MlflowLoader(mlflow_server.uri)
+    model = loader.load(loader.resolve(model_name, "prod"))  # type: ignore[arg-type]
+    assert not isinstance(model, JsonForecaster)
+    assert json.loads(compute(model, 2, None).body) == [{"yhat": 1.0}, {"yhat": 1.0}]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, {}),
+        ({"MLFLOW_TRACKING_TOKEN": "t0k"}, {"Authorization": "Bearer t0k"}),
+        (
+            {"MLFLOW_TRACKING_USERNAME": "ada", "MLFLOW_TRACKING_PASSWORD": "pw"},
+            {"Authorization": "Basic YWRhOnB3"},
+        ),
+        ({"MLFLOW_TRACKING_USERNAME": "ada"}, {}),  # a user without a password sends nothing
+    ],
+)
+def test_registry_calls_carry_mlflows_client_credentials(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: dict[str, str]
+) -> None:
+    for key in ("TOKEN", "USERNAME", "PASSWORD"):
+        monkeypatch.delenv(f"MLFLOW_TRACKING_{key}", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert auth_headers() == expected
+
+
+def test_an_unknown_model_reads_as_unset_not_as_an_outage(mlflow_server: TrackingServer) -> None:
+    assert MlflowLoader(mlflow_server.uri).resolve("no-such-model-anywhere", "prod") is None
