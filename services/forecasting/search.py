@@ -12,6 +12,9 @@ from services.forecasting.models import Spec
 
 MAX_SEASONAL_PERIOD = 24  # beyond this a seasonal SARIMAX is too slow to search; ETS/Theta cover it
 MAX_FITS = 20
+# Orders are searched on the most recent points only: each fit is linear in the length, and the
+# orders of a long series are as well identified by its last few hundred points.
+MAX_SEARCH_POINTS = 500
 
 
 def seasonal_strength(z: np.ndarray, m: int) -> float:

@@ -5,7 +5,7 @@ from services.forecasting import backtest
 from services.forecasting.data import load_series
 from services.forecasting.forecaster import Forecaster
 from services.forecasting.models import Spec, fit, from_state
-from services.forecasting.selection import select
+from services.forecasting.selection import candidates, select
 from tests.conftest import AIRLINE
 
 AIR = load_series(str(AIRLINE))
@@ -56,3 +56,25 @@ def test_selection_on_airline_beats_the_seasonal_naive_floor():
 def test_unknown_family_is_refused():
     with pytest.raises(ValueError, match="unknown model families"):
         select(AIR.y, 12, 12, families=("prophet",))
+
+
+def test_arima_is_searched_on_the_scale_of_the_best_exponential_smoothing_model():
+    selection = select(AIR.y, 12, 12, families=("ets", "arima"))
+    ets = min((b for b in selection.backtests if b.spec.family == "ets"), key=lambda b: b.smape)
+    arimas = [b for b in selection.backtests if b.spec.family == "arima"]
+    assert len(arimas) == 1 and arimas[0].spec.log == ets.spec.log
+
+
+def test_arima_orders_are_searched_on_the_whole_window_not_only_before_the_first_fold():
+    # With 3 folds of 55 months, only 34 months precede the first fold: too few for a seasonal
+    # search (3 seasons). On the whole window the search finds airline's seasonal difference.
+    selection = select(AIR.y, 12, 55, families=("arima",))
+    assert selection.folds.origins[0] < 36
+    seasonal_order = selection.best.spec.seasonal_order
+    assert seasonal_order is not None and seasonal_order[1] == 1 and seasonal_order[3] == 12
+
+
+def test_exponential_smoothing_candidates_include_seasonal_and_non_seasonal_forms():
+    specs = candidates(AIR.y, 12, ("ets",))
+    assert {s.seasonal for s in specs} == {None, "add"} and {s.log for s in specs} == {False, True}
+    assert all(s.seasonal is None for s in candidates(AIR.y[:20], 12, ("ets",)))
