@@ -12,7 +12,7 @@ from services.demo.cli import APP
 from services.local import process
 from tests.conftest import AIRLINE
 
-from .conftest import RunningApi
+from .conftest import ServedApi
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, api_url: str, history: str = str(AIRLINE)) -> AppTest:
@@ -38,7 +38,7 @@ def _chart_rows(page: AppTest, layer: str) -> int:
 
 
 def test_page_shows_the_served_model_and_its_training_smape(
-    monkeypatch: pytest.MonkeyPatch, served_api: RunningApi
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
 ) -> None:
     page = _page(monkeypatch, served_api.url)
     assert not page.exception
@@ -49,7 +49,7 @@ def test_page_shows_the_served_model_and_its_training_smape(
 
 
 def test_forecast_draws_history_and_one_point_per_period_with_a_table(
-    monkeypatch: pytest.MonkeyPatch, served_api: RunningApi
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
 ) -> None:
     page = _forecast(_page(monkeypatch, served_api.url), horizon=18, level=0.8)
     assert not page.exception
@@ -74,7 +74,7 @@ def test_a_down_api_gives_a_message_and_a_retry_not_a_traceback(
 
 
 def test_retry_recovers_once_the_api_is_back(
-    monkeypatch: pytest.MonkeyPatch, served_api: RunningApi
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
 ) -> None:
     page = _page(monkeypatch, f"http://127.0.0.1:{process.free_port()}")
     assert page.error
@@ -94,7 +94,7 @@ def test_an_api_without_a_model_gives_a_503_message_and_a_retry(
 
 
 def test_history_that_overlaps_the_forecast_is_left_out(
-    monkeypatch: pytest.MonkeyPatch, served_api: RunningApi, tmp_path
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi, tmp_path
 ) -> None:
     late = tmp_path / "late.csv"
     late.write_text("ds,y\n1960-12-01,1\n1999-01-01,2\n")

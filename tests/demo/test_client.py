@@ -7,16 +7,16 @@ import pytest
 from services.demo import client
 from services.local import process
 
-from .conftest import RunningApi
+from .conftest import ServedApi
 
 
-def test_model_reports_the_served_version_and_training_smape(served_api: RunningApi) -> None:
+def test_model_reports_the_served_version_and_training_smape(served_api: ServedApi) -> None:
     model = client.get_model(client.Api(served_api.url))
     assert (model["name"], model["version"]) == (served_api.model_name, served_api.version)
     assert model["metrics"]["smape"] > 0
 
 
-def test_forecast_returns_one_row_per_period_with_its_interval(served_api: RunningApi) -> None:
+def test_forecast_returns_one_row_per_period_with_its_interval(served_api: ServedApi) -> None:
     result = client.forecast(client.Api(served_api.url), horizon=7, level=0.8)
     assert result["model"]["version"] == served_api.version
     rows = result["forecast"]
@@ -37,7 +37,7 @@ def test_an_api_without_a_model_is_reported_as_503(modelless_api: str) -> None:
     assert raised.value.status == 503
 
 
-def test_a_rejected_horizon_names_the_field(served_api: RunningApi) -> None:
+def test_a_rejected_horizon_names_the_field(served_api: ServedApi) -> None:
     with pytest.raises(client.ApiError, match="horizon") as raised:
         client.forecast(client.Api(served_api.url), horizon=0, level=0.9)
     assert raised.value.status == 422

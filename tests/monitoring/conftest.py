@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.local import process
+from tests.api import RunningApi, running_api
 from tests.factories import train_first_version
 
-from .factories import RunningApi, drive_traffic, start_api
+from .factories import drive_traffic
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +41,8 @@ def served_api(mlflow_server, tmp_path_factory: pytest.TempPathFactory) -> Itera
     little traffic of every kind (forecasts, MLflow protocol, health, 4xx)."""
     name = "monitoring-api"
     train_first_version(mlflow_server.uri, name, "monitoring-tests")
-    api = start_api(mlflow_server.uri, name, tmp_path_factory.mktemp("api"))
-    try:
+    folder = tmp_path_factory.mktemp("api")
+    with running_api(folder, mlflow_server.uri, name, MODEL_POLL_SECONDS="1") as api:
+        api.wait_ready()
         drive_traffic(api.url)
         yield api
-    finally:
-        process.stop(api.proc)

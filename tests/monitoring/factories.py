@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -15,33 +13,9 @@ import httpx
 
 from services.local import process
 from services.serving import monitoring
-from services.spec import API, ServiceSpec
+from services.spec import ServiceSpec
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RunningApi:
-    url: str
-    target: str  # host:port, as a Prometheus scrape target
-    proc: subprocess.Popen[bytes]
-
-
-def start_api(tracking_uri: str, name: str, folder: Path) -> RunningApi:
-    """Run `mlstack serve` (the API's own spec) and wait until it serves a model."""
-    port = process.free_port()
-    env = {
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "MLFLOW_TRACKING_URI": tracking_uri,
-        "MODEL_NAME": name,
-        "MODEL_POLL_SECONDS": "1",
-    }
-    log = open(folder / "api.log", "ab")  # noqa: SIM115 - lives as long as the process
-    proc = process.start(API, env, stdout=log)
-    url = f"http://127.0.0.1:{port}"
-    process.wait_ready(f"{url}{API.ready_path}", proc, timeout=120, name="API")
-    return RunningApi(url=url, target=f"127.0.0.1:{port}", proc=proc)
 
 
 def drive_traffic(url: str) -> None:

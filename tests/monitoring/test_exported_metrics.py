@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from .factories import RunningApi
+from tests.api import RunningApi
+
 from .promql import alert_queries, dashboard_queries, metric_names
 
 # Series Prometheus writes itself for every target; no exporter ever shows them.

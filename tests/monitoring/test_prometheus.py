@@ -10,8 +10,9 @@ import pytest
 
 from services.local import process
 from services.serving import monitoring
+from tests.api import RunningApi
 
-from .factories import RunningApi, drive_traffic, poll, query, start_prometheus
+from .factories import drive_traffic, poll, query, start_prometheus
 from .promql import Query, dashboard_queries
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.api import TOKEN, RunningApi, running_api
 from tests.conftest import TrackingServer
 from tests.serving.factories import new_version, wait_for
-
-from .api import TOKEN, RunningApi, running_api
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.openapi.loaders import from_url
 
-from .api import TOKEN, RunningApi
+from tests.api import TOKEN, RunningApi
 
 # Per route and mode: bounded in `make test` (the same cases every run, so a red build is
 # reproducible); `make soak` asks for more and lets hypothesis explore new ones each time.

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .api import TOKEN, RunningApi
+from tests.api import TOKEN, RunningApi
 
 LIMIT = 64 * 1024  # the default MAX_BODY_BYTES
 AUTH = {"authorization": f"Bearer {TOKEN}"}

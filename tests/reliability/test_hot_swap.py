@@ -14,10 +14,9 @@ import httpx
 import mlflow
 import pytest
 
+from tests.api import running_api
 from tests.conftest import TrackingServer
 from tests.serving.factories import new_version, wait_for
-
-from .api import running_api
 
 CLIENTS = 4
 SWAPS = int(os.environ.get("SOAK_SWAPS", "2"))

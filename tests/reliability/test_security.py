@@ -20,8 +20,7 @@ from services.serving import deps
 from services.serving.app import create_app
 from services.serving.loader import ModelRef
 from services.serving.settings import Settings
-
-from .api import TOKEN, RunningApi
+from tests.api import TOKEN, RunningApi
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|PASSWD|SECRET|PRIVATE|ACCESS_KEY|CREDENTIAL)", re.I)

@@ -4,19 +4,16 @@ processes on the same registered model answer `/invocations` identically."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.servers import start_mlflow_serve
 from services.local import process
-from services.spec import API
+from tests.api import running_api
 from tests.conftest import TrackingServer
 
 from .factories import new_version
@@ -56,58 +53,26 @@ def model(mlflow_server: TrackingServer) -> tuple[str, str]:
 def ours(
     mlflow_server: TrackingServer, model: tuple[str, str], tmp_path_factory: Any
 ) -> Iterator[str]:
-    port = process.free_port()
-    env = {
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "MLFLOW_TRACKING_URI": mlflow_server.uri,
-        "MODEL_NAME": model[0],
-        "MODEL_POLL_SECONDS": "1",
-    }
-    log = open(tmp_path_factory.mktemp("api") / "api.log", "wb")  # noqa: SIM115
-    proc = process.start(API, env, stdout=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        process.wait_ready(f"{url}/readyz", proc, timeout=180, name="mlstack serve")
-        yield url
-    finally:
-        process.stop(proc)
-        log.close()
+    folder = tmp_path_factory.mktemp("api")
+    with running_api(folder, mlflow_server.uri, model[0], MODEL_POLL_SECONDS="1") as api:
+        api.wait_ready()
+        yield api.url
 
 
 @pytest.fixture(scope="module")
 def theirs(
     mlflow_server: TrackingServer, model: tuple[str, str], tmp_path_factory: Any
 ) -> Iterator[str]:
-    port = process.free_port()
-    mlflow = str(Path(sys.executable).with_name("mlflow"))
-    argv = [
-        mlflow,
-        "models",
-        "serve",
-        "-m",
-        f"models:/{model[0]}/{model[1]}",
-        "--env-manager",
-        "local",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
-    # It runs `uvicorn` by name, so this environment's bin folder must come first on PATH.
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": mlflow_server.uri}
-    log = open(tmp_path_factory.mktemp("mlflow-serve") / "serve.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    """`mlflow models serve` of the same `@prod` version, started as the benchmark starts it."""
+    server = start_mlflow_serve(
+        tmp_path_factory.mktemp("mlflow-serve"), mlflow_server.uri, model[0]
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{server.port}"
     try:
-        process.wait_ready(f"{url}/ping", proc, timeout=300, name="mlflow models serve")
+        process.wait_ready(f"{url}/ping", server.proc, timeout=300, name="mlflow models serve")
         yield url
     finally:
-        process.stop(proc)
-        log.close()
+        process.stop(server.proc)
 
 
 @pytest.mark.slow

@@ -69,3 +69,15 @@ def test_openapi_declares_the_bearer_scheme_on_prediction_routes(client: TestCli
 def test_without_a_token_prediction_routes_are_open(served: object) -> None:
     response = served.client.post("/predict", json={"horizon": 1})  # type: ignore[attr-defined]
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("path", "payload"), PREDICTIONS)
+def test_the_fast_path_and_the_routes_answer_the_same_bytes(
+    client: TestClient, path: str, payload: object
+) -> None:
+    # "Bearer" is answered by the fast path; "bearer" (also valid) only by the routes.
+    fast = client.post(path, json=payload, headers={"authorization": f"Bearer {TOKEN}"})
+    routed = client.post(path, json=payload, headers={"authorization": f"bearer {TOKEN}"})
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    assert fast.headers["content-type"] == routed.headers["content-type"]

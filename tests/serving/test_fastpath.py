@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from services.serving.app import create_app
 from services.serving.fastpath import FastPath, predict_row
 from services.serving.holder import ModelHolder
 from services.serving.loader import ModelRef
@@ -24,9 +21,6 @@ from services.serving.metrics import build_metrics
 from services.serving.routers import invocations, predict
 from services.serving.schemas import PredictRequest
 from services.serving.settings import Settings
-
-from .conftest import Promoted
-from .factories import settings, wait_for
 
 TOKEN = "fast-path-token"
 VALID = [
@@ -223,25 +217,3 @@ def test_the_fast_path_reads_a_predict_body_only_as_the_route_would(payload: dic
     request = PredictRequest.model_validate_json(body)  # raises if the route would refuse it
     assert row == (request.horizon, request.level)
     assert request.horizon <= 10
-
-
-@pytest.fixture(scope="module")
-def client(promoted: Promoted) -> Iterator[TestClient]:
-    app = create_app(
-        settings(promoted.uri, promoted.name, api_token=TOKEN), registry=CollectorRegistry()
-    )
-    with TestClient(app) as client:
-        wait_for(lambda: client.get("/readyz").status_code == 200, what="the model to load")
-        yield client
-
-
-@pytest.mark.parametrize(("path", "payload"), VALID)
-def test_the_fast_path_and_the_routes_answer_the_same_bytes(
-    client: TestClient, path: str, payload: object
-) -> None:
-    # "Bearer" is answered by the fast path; "bearer" (also valid) only by the routes.
-    fast = client.post(path, json=payload, headers={"authorization": f"Bearer {TOKEN}"})
-    routed = client.post(path, json=payload, headers={"authorization": f"bearer {TOKEN}"})
-    assert fast.status_code == routed.status_code == 200
-    assert fast.content == routed.content
-    assert fast.headers["content-type"] == routed.headers["content-type"]

@@ -1,7 +1,8 @@
 """A real `mlstack serve` process on a loopback port, its log file, and its metrics.
 
-The reliability tests drive the API over TCP, the way clients and Prometheus do, and read what
-it logged from the process's own output (no in-process log capture to hide behind).
+Tests that need the API as users run it (reliability, monitoring, the demo) drive it over TCP,
+the way clients and Prometheus do, and read what it logged from the process's own output (no
+in-process log capture to hide behind).
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ class RunningApi:
     url: str
     proc: subprocess.Popen[bytes]
     log: Path
+
+    @property
+    def target(self) -> str:
+        """host:port, as a Prometheus scrape target."""
+        return self.url.removeprefix("http://")
+
+    def wait_ready(self) -> None:
+        """Wait until a model is loaded (`/readyz` 200)."""
+        process.wait_ready(f"{self.url}{API.ready_path}", self.proc, timeout=120, name="API")
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace")
@@ -77,7 +87,8 @@ class RunningApi:
 def running_api(
     folder: Path, tracking_uri: str, model_name: str, **env: str
 ) -> Iterator[RunningApi]:
-    """`mlstack serve` from the API spec, polling the registry every 0.2 s; stopped on exit."""
+    """`mlstack serve` from the API spec, alive (not necessarily ready), polling the registry
+    every 0.2 s unless `env` says otherwise; stopped on exit."""
     port = process.free_port()
     values = {
         "HOST": "127.0.0.1",
