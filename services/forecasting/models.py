@@ -185,10 +185,16 @@ class ComboFit:
         return {"members": [{"spec": m.spec.to_dict(), "state": m.state()} for m in self.members]}
 
 
-def _sarimax(spec: Spec, z: np.ndarray) -> Any:
+def _sarimax(spec: Spec, z: np.ndarray, simple_differencing: bool = False) -> Any:
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    return SARIMAX(z, order=spec.order, seasonal_order=spec.seasonal_order, trend=spec.trend)
+    return SARIMAX(
+        z,
+        order=spec.order,
+        seasonal_order=spec.seasonal_order,
+        trend=spec.trend,
+        simple_differencing=simple_differencing,
+    )
 
 
 def _ets(spec: Spec, z: np.ndarray, m: int) -> Any:
@@ -248,7 +254,13 @@ def fit(spec: Spec, y: np.ndarray, season_length: int) -> Fitted:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if spec.family == "arima":
-            results = _sarimax(spec, z).fit(disp=False, maxiter=100)
+            # Estimated on the differenced series (as the order search does): the state vector
+            # loses the d + D*m differencing states, so this is several times faster on seasonal
+            # data. The same parameters then drive the full model, which forecasts in levels.
+            params = _sarimax(spec, z, simple_differencing=True).fit(
+                disp=False, maxiter=100, return_params=True
+            )
+            return StatsmodelsFit(spec, z, season_length, np.asarray(params))
         else:
             results = _ets(spec, z, season_length).fit(disp=False, maxiter=200)
     return StatsmodelsFit(spec, z, season_length, np.asarray(results.params), results)

@@ -14,7 +14,7 @@ MAX_SEASONAL_PERIOD = 24  # beyond this a seasonal SARIMAX is too slow to search
 MAX_FITS = 20
 # Orders are searched on the most recent points only: each fit is linear in the length, and the
 # orders of a long series are as well identified by its last few hundred points.
-MAX_SEARCH_POINTS = 500
+MAX_SEARCH_POINTS = 300
 
 
 def seasonal_strength(z: np.ndarray, m: int) -> float:
