@@ -11,7 +11,8 @@ import numpy as np
 from services.forecasting.models import Spec
 
 MAX_SEASONAL_PERIOD = 24  # beyond this a seasonal SARIMAX is too slow to search; ETS/Theta cover it
-MAX_FITS = 20
+# 12 rather than 20 fits: the same SMAPE on the dev and holdout sets, a third less search time.
+MAX_FITS = 12
 # Orders are searched on the most recent points only: each fit is linear in the length, and the
 # orders of a long series are as well identified by its last few hundred points.
 MAX_SEARCH_POINTS = 300
