@@ -16,6 +16,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,10 @@ def auth_headers() -> dict[str, str]:
     return {}
 
 
+@cache
 def _tls_context() -> ssl.SSLContext:
-    """TLS as MLflow's client variables say: a CA bundle, a client certificate, or no checks."""
+    """TLS as MLflow's client variables say: a CA bundle, a client certificate, or no checks
+    (built once: loading the CA bundle on every registry poll is wasted work)."""
     env = os.environ.get
     context = ssl.create_default_context(cafile=env("MLFLOW_TRACKING_SERVER_CERT_PATH"))
     if env("MLFLOW_TRACKING_CLIENT_CERT_PATH"):

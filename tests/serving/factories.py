@@ -1,14 +1,12 @@
 """Builders for serving tests: registered model versions and apps wired to a real MLflow.
 
-Versions come from the project's trainer (`services.trainer.run.train`) on a scaled copy of the
-bundled airline series, so each version forecasts visibly different numbers. The alias is moved
-here, not by the trainer's champion rule, because these tests are about following the alias.
-Until the trainer exists, the same pyfunc wrapper it logs is fitted and logged directly.
+Versions come from the project's trainer on a scaled copy of the bundled airline series, so each
+version forecasts visibly different numbers. The alias is moved here, not by the trainer's
+champion rule, because these tests are about following the alias.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import tempfile
 import time
@@ -19,9 +17,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from services.serving.settings import Settings
-
-AIRLINE = Path(__file__).resolve().parents[2] / "services" / "data" / "airline.csv"
-HAVE_TRAINER = importlib.util.find_spec("services.trainer.run") is not None
+from tests.conftest import AIRLINE
+from tests.factories import train_version
 
 
 def scaled_csv(folder: Path, scale: float) -> Path:
@@ -41,48 +38,10 @@ def new_version(tracking_uri: str, name: str, scale: float = 1.0, promote: bool 
 
     folder = Path(tempfile.mkdtemp(prefix="serving-data-"))
     data = scaled_csv(folder, scale)
-    version = _train(tracking_uri, name, data) if HAVE_TRAINER else _log(tracking_uri, name, data)
+    version = train_version(tracking_uri, name, "serving-tests", data, promote=False).version
     if promote:
         mlflow.MlflowClient(tracking_uri).set_registered_model_alias(name, "prod", version)
     return version
-
-
-def _train(tracking_uri: str, name: str, data: Path) -> str:
-    from services.trainer.config import TrainConfig
-    from services.trainer.run import train
-
-    summary = train(
-        TrainConfig(
-            data_uri=str(data),
-            tracking_uri=tracking_uri,
-            model_name=name,
-            experiment="serving-tests",
-            promote=False,
-            families=("seasonal_naive",),
-        )
-    )
-    return str(summary.version)
-
-
-def _log(tracking_uri: str, name: str, data: Path) -> str:
-    """What the trainer logs, minus the model search: a seasonal-naive `ForecastModel`."""
-    import mlflow
-
-    from services.forecasting.data import load_series
-    from services.forecasting.forecaster import Forecaster
-    from services.forecasting.models import Spec, fit
-    from services.forecasting.pyfunc import log_forecaster
-
-    series = load_series(str(data))
-    fitted = fit(Spec("seasonal_naive"), series.y, series.frequency.season_length)
-    forecaster = Forecaster(fitted, series.frequency, series.ds[-1])
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment("serving-tests")
-    with mlflow.start_run() as run:
-        mlflow.log_metrics({"smape": 10.0, "mase": 1.0, "rmse": 40.0, "mae": 30.0, "coverage": 0.9})
-        info = log_forecaster(forecaster, name)
-    del run
-    return str(info.registered_model_version)
 
 
 def break_version(server_root: Path, tracking_uri: str, name: str, version: str) -> None:
