@@ -1,5 +1,6 @@
 """ARIMA order search: differencing by unit-root tests, then a stepwise AIC search (the
-Hyndman-Khandakar scheme, trimmed to a bounded number of fits)."""
+Hyndman-Khandakar scheme, trimmed to a bounded number of fits); and the two ARIMA forms the
+stepwise search cannot reach: a long autoregression and the random walk with drift."""
 
 from __future__ import annotations
 
@@ -46,6 +47,29 @@ def n_diffs(z: np.ndarray, max_d: int = 2) -> int:
     return d
 
 
+def _scale(y: np.ndarray, log: bool) -> np.ndarray:
+    return np.log(y) if log else np.asarray(y, dtype=float)
+
+
+def drift(log: bool) -> Spec:
+    """The random walk with drift: the last value plus the average change (a standard
+    benchmark, and the stepwise search reaches it only when a unit-root test says so)."""
+    return Spec("arima", log, (0, 1, 0), (0, 0, 0, 0), "c")
+
+
+def long_ar(y: np.ndarray, log: bool) -> Spec:
+    """AR(p) with a mean, p by AIC up to R `ar`'s default of 10 log10(n) lags (OLS fits, so the
+    choice is cheap). The stepwise search stops at p = 3, short of cycles such as sunspots'."""
+    from statsmodels.tsa.ar_model import ar_select_order
+
+    z = _scale(y, log)
+    max_lag = int(min(10 * np.log10(z.size), (z.size - 2) // 3))  # OLS needs 3 points a lag
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lags = ar_select_order(z, maxlag=max_lag, ic="aic", trend="c").ar_lags
+    return Spec("arima", log, (max(lags or [0]), 0, 0), (0, 0, 0, 0), "c")
+
+
 def _aic(spec: Spec, z: np.ndarray) -> float:
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -85,7 +109,7 @@ def _neighbours(spec: Spec, seasonal: bool, trends: tuple[str, ...]) -> Iterator
 
 def search_arima(y: np.ndarray, m: int, log: bool) -> Spec:
     """The ARIMA spec with the lowest AIC found within `MAX_FITS` fits."""
-    z = np.log(y) if log else np.asarray(y, dtype=float)
+    z = _scale(y, log)
     seasonal = 1 < m <= MAX_SEASONAL_PERIOD and z.size >= 3 * m
     D = int(seasonal and seasonal_strength(z, m) >= 0.64)
     d = n_diffs(z[m:] - z[:-m] if D else z)
@@ -110,3 +134,13 @@ def search_arima(y: np.ndarray, m: int, log: bool) -> Spec:
                 best, improved = candidate, True
                 break
     return best
+
+
+def search(y: np.ndarray, m: int, log: bool) -> list[Spec]:
+    """The stepwise search's ARIMA; and when it needs no differencing, a long autoregression
+    too (the backtest decides between them)."""
+    best = search_arima(y, m, log)
+    assert best.order and best.seasonal_order
+    if best.order[1] or best.seasonal_order[1]:
+        return [best]
+    return list(dict.fromkeys([best, long_ar(y, log)]))

@@ -11,7 +11,7 @@ import numpy as np
 from services.forecasting import backtest
 from services.forecasting.backtest import Backtest, BacktestFailed, Folds
 from services.forecasting.models import FAMILIES, Spec
-from services.forecasting.search import MAX_SEARCH_POINTS, search_arima
+from services.forecasting.search import MAX_SEARCH_POINTS, drift, search
 
 DEFAULT_FAMILIES = FAMILIES
 COMBO_SIZES = (2, 3)
@@ -27,8 +27,9 @@ class Selection:
 
 
 def candidates(y: np.ndarray, m: int, families: Sequence[str]) -> list[Spec]:
-    """The specs to backtest but ARIMA: every ETS trend and season option and Theta, on each
-    scale the data allows. `y` is the data before the first fold."""
+    """The specs to backtest but the searched ARIMA: every ETS trend and season option, Theta
+    and the random walk with drift, on each scale the data allows. `y` is the data before the
+    first fold."""
     logs = (False, True) if np.all(y > 0) else (False,)
     seasons: tuple[str | None, ...] = (None, "add") if m > 1 and y.size >= 2 * m + 2 else (None,)
     specs: list[Spec] = []
@@ -41,6 +42,8 @@ def candidates(y: np.ndarray, m: int, families: Sequence[str]) -> list[Spec]:
                              for season in seasons)  # fmt: skip
         if "theta" in families:
             specs.append(Spec("theta", log))
+        if "arima" in families:
+            specs.append(drift(log))
     return specs
 
 
@@ -72,9 +75,10 @@ def select(
         # Orders by AIC on the whole window (the most recent MAX_SEARCH_POINTS): searched on the
         # data before the first fold, orders were picked on as little as 40% of it, and scored
         # worse. The backtest still re-estimates the parameters on every fold.
-        spec = search_arima(y[-MAX_SEARCH_POINTS:], m, arima_scale(results))
-        progress(f"  order search: {spec.label}")
-        results += _run_all([spec], y, folds, m, progress)
+        found = search(y[-MAX_SEARCH_POINTS:], m, arima_scale(results))
+        progress(f"  order search: {', '.join(s.label for s in found)}")
+        tried = {b.spec for b in results}
+        results += _run_all([s for s in found if s not in tried], y, folds, m, progress)
     if not results:
         raise BacktestFailed("no candidate model could be fitted")
     results.sort(key=lambda b: b.smape)

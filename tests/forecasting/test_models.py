@@ -5,6 +5,7 @@ from services.forecasting import backtest
 from services.forecasting.data import load_series
 from services.forecasting.forecaster import Forecaster
 from services.forecasting.models import Spec, fit, from_state
+from services.forecasting.search import drift
 from services.forecasting.selection import candidates, select
 from tests.conftest import AIRLINE
 
@@ -61,8 +62,11 @@ def test_unknown_family_is_refused():
 def test_arima_is_searched_on_the_scale_of_the_best_exponential_smoothing_model():
     selection = select(AIR.y, 12, 12, families=("ets", "arima"))
     ets = min((b for b in selection.backtests if b.spec.family == "ets"), key=lambda b: b.smape)
-    arimas = [b for b in selection.backtests if b.spec.family == "arima"]
-    assert len(arimas) == 1 and arimas[0].spec.log == ets.spec.log
+    searched = [
+        b for b in selection.backtests
+        if b.spec.family == "arima" and b.spec not in (drift(False), drift(True))
+    ]  # fmt: skip
+    assert len(searched) == 1 and searched[0].spec.log == ets.spec.log
 
 
 def test_arima_orders_are_searched_on_the_whole_window_not_only_before_the_first_fold():
@@ -72,6 +76,10 @@ def test_arima_orders_are_searched_on_the_whole_window_not_only_before_the_first
     assert selection.folds.origins[0] < 36
     seasonal_order = selection.best.spec.seasonal_order
     assert seasonal_order is not None and seasonal_order[1] == 1 and seasonal_order[3] == 12
+
+
+def test_random_walk_with_drift_is_a_candidate_on_each_scale():
+    assert candidates(AIR.y, 12, ("arima",)) == [drift(False), drift(True)]
 
 
 def test_exponential_smoothing_candidates_include_seasonal_and_non_seasonal_forms():
