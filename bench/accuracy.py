@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets import SETS, Dataset
-from services.forecasting import metrics
+from services.forecasting import backtest, metrics
 from services.forecasting.models import Spec, fit
 from services.forecasting.selection import select
+from services.trainer.config import TrainConfig
 
 
 def split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -25,7 +26,9 @@ def split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ours(train: np.ndarray, m: int, h: int) -> np.ndarray:
-    selection = select(train, m, h)  # as `mlstack train --horizon h` would
+    """As `mlstack train --horizon h` would: on its window of recent points."""
+    train = train[-backtest.window(train.size, h, m, TrainConfig().max_train_points) :]
+    selection = select(train, m, h)
     return fit(selection.best.spec, train, m).forecast(h).mean
 
 

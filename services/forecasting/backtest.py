@@ -24,14 +24,29 @@ class Folds:
         return [(y[:o], y[o : o + self.horizon]) for o in self.origins]
 
 
-def make_folds(n: int, horizon: int, season_length: int, max_folds: int = 3) -> Folds:
+FOLDS = 3
+
+
+def min_train(season_length: int) -> int:
+    """The shortest training window of a fold: two seasons and a little."""
+    return max(2 * season_length + 2, 8)
+
+
+def window(n: int, horizon: int, season_length: int, max_points: int) -> int:
+    """How many of the most recent points to fit on: at most `max_points`, unless the horizon
+    needs more for a full backtest (its folds, and a horizon or `min_train` before them)."""
+    needed = FOLDS * horizon + max(horizon, min_train(season_length))
+    return min(n, max(max_points, needed))
+
+
+def make_folds(n: int, horizon: int, season_length: int, max_folds: int = FOLDS) -> Folds:
     """Up to `max_folds` non-overlapping windows at the end, keeping >= 2 seasons of training.
     (Overlapping windows, a step of h/2 or h/3, scored worse on the development set.)"""
-    min_train = max(2 * season_length + 2, 8)
-    horizon = max(1, min(horizon, n - min_train))
-    origins = [n - k * horizon for k in range(max_folds, 0, -1) if n - k * horizon >= min_train]
+    shortest = min_train(season_length)
+    horizon = max(1, min(horizon, n - shortest))
+    origins = [n - k * horizon for k in range(max_folds, 0, -1) if n - k * horizon >= shortest]
     if not origins:
-        raise ValueError(f"series of {n} points is too short to backtest (needs > {min_train})")
+        raise ValueError(f"series of {n} points is too short to backtest (needs > {shortest})")
     return Folds(tuple(origins), horizon)
 
 

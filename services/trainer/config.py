@@ -49,7 +49,10 @@ class TrainConfig(BaseSettings):
         2000,
         ge=50,
         validation_alias=_env("max_train_points", "MAX_TRAIN_POINTS"),
-        description="fit on at most this many of the most recent points (bounds time and memory)",
+        description=(
+            "fit on at most this many of the most recent points (bounds time and memory), or on "
+            "as many as a long horizon's three backtest folds need"
+        ),
     )
     data_timeout: float = Field(
         30.0,

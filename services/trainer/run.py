@@ -71,9 +71,8 @@ def train(cfg: TrainConfig) -> TrainSummary:
     experiment = mlflow.set_experiment(cfg.experiment)
     with mlflow.start_run(experiment_id=experiment.experiment_id) as run:  # FAILED on any exception
         log.info("run %s in experiment %r", run.info.run_id, cfg.experiment)
-        series = _load(cfg)
+        series, horizon = _load(cfg)
         y, m = series.y, series.frequency.season_length
-        horizon = cfg.horizon or DEFAULT_HORIZON.get(series.frequency.alias.split("-")[0], 2 * m)
         selection = select(y, m, horizon, cfg.families, progress=log.info)
         best = selection.best
         log.info("chosen: %s (smape %.3f)", best.spec.label, best.smape)
@@ -133,16 +132,20 @@ def connect(cfg: TrainConfig) -> MlflowClient:
     return MlflowClient()
 
 
-def _load(cfg: TrainConfig) -> Series:
+def _load(cfg: TrainConfig) -> tuple[Series, int]:
+    """The series to fit (its most recent points) and the horizon to backtest."""
     log.info("data: %s", cfg.data_uri)
     series = load_series(
         cfg.data_uri, cfg.ds_column, cfg.y_column, cfg.freq, cfg.season_length, cfg.data_timeout
     )
     for repair in series.repairs:
         log.info("  repaired: %s", repair)
-    if len(series) > cfg.max_train_points:
-        log.info("  fitting on the last %d of %d points", cfg.max_train_points, len(series))
-        keep = slice(-cfg.max_train_points, None)
+    m = series.frequency.season_length
+    horizon = cfg.horizon or DEFAULT_HORIZON.get(series.frequency.alias.split("-")[0], 2 * m)
+    points = backtest.window(len(series), horizon, m, cfg.max_train_points)
+    if points < len(series):
+        log.info("  fitting on the last %d of %d points", points, len(series))
+        keep = slice(-points, None)
         series = Series(
             series.ds[keep], series.y[keep], series.frequency, series.fingerprint, series.repairs
         )
@@ -159,7 +162,7 @@ def _load(cfg: TrainConfig) -> Series:
         frame, source=cfg.data_uri, name=Path(cfg.data_uri).name, digest=series.fingerprint
     )
     mlflow.log_input(dataset, context="training")
-    return series
+    return series, horizon
 
 
 def _log_run(

@@ -47,6 +47,15 @@ def test_folds_are_non_overlapping_windows_at_the_end():
     assert folds.origins == (108, 120, 132) and folds.horizon == 12
 
 
+def test_window_is_capped_unless_the_horizon_needs_more_for_its_three_folds():
+    assert backtest.window(10_000, 12, 12, 2000) == 2000
+    assert backtest.window(10_000, 1000, 5, 2000) == 4000
+    assert backtest.window(3000, 1000, 5, 2000) == 3000
+    for horizon, m in ((1000, 5), (24, 12), (3, 52)):
+        points = backtest.window(10_000, horizon, m, 50)
+        assert len(backtest.make_folds(points, horizon, m).origins) == 3
+
+
 def test_selection_on_airline_beats_the_seasonal_naive_floor():
     selection = select(AIR.y, 12, 12, families=("seasonal_naive", "ets", "theta", "combo"))
     naive = next(b for b in selection.backtests if b.spec.family == "seasonal_naive")

@@ -96,6 +96,12 @@ def test_a_better_model_takes_prod_compared_on_the_same_holdout(tracking_uri, mo
     assert float(tags["challenger_smape"]) < float(tags["champion_smape"])
 
 
+def test_a_long_horizon_widens_the_window_of_recent_points(tracking_uri, model_name):
+    summary = train(config(tracking_uri, model_name, max_train_points=50, horizon=24))
+    params = MlflowClient(tracking_uri).get_run(summary.run_id).data.params
+    assert params["n_points"] == "98" and params["folds"] == "3"  # 3 x 24 + 26 of 144
+
+
 def test_no_promote_registers_a_version_but_never_moves_prod(tracking_uri, model_name):
     summary = train(config(tracking_uri, model_name, promote=False))
     client = MlflowClient(tracking_uri)
