@@ -116,6 +116,7 @@ class InProcess:
         import mlflow
         import pandas as pd
 
+        self.tracking_uri, self.model = tracking_uri, model
         mlflow.set_tracking_uri(tracking_uri)
         self.loaded = mlflow.pyfunc.load_model(f"models:/{model}@prod")
         self.frame = pd.DataFrame({"n_periods": [horizon]})
@@ -130,14 +131,14 @@ class InProcess:
         inner = self.loaded.unwrap_python_model()
         return _median_ms(lambda: inner.predict(None, self.frame), calls)
 
-    def api_compute_ms(self, tracking_uri: str, model: str, calls: int = 150) -> float:
+    def api_compute_ms(self, calls: int = 150) -> float:
         """Median time of what the API runs on a cache miss, loaded as the API loads it: the
         same forecast without DataFrames in or out, serialised."""
         from services.serving.forecasts import compute
         from services.serving.loader import MlflowLoader
 
-        loader = MlflowLoader(tracking_uri)
-        ref = loader.resolve(model, "prod")
+        loader = MlflowLoader(self.tracking_uri)
+        ref = loader.resolve(self.model, "prod")
         assert ref is not None
         loaded = loader.load(ref)
         horizon = int(self.frame["n_periods"].iloc[0])
@@ -174,7 +175,7 @@ def cache_off(setup: Setup, horizon: int = 30, rounds: int = 3) -> dict[str, Any
         "horizon": horizon,
         "pyfunc_predict_ms": statistics.median(ms for ms, _ in paired),
         "python_model_predict_ms": model.python_model_ms(),
-        "api_compute_ms": model.api_compute_ms(setup.tracking_uri, setup.model),
+        "api_compute_ms": model.api_compute_ms(),
         "rounds": [{"pyfunc_predict_ms": ms, "api_c1_p50_ms": r.p50_ms} for ms, r in paired],
         "api_over_predict_ms": round(over, 3),
         **dict(sorted(runs.items(), key=lambda kv: int(kv[0][1:]))),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from services.local import process
 from services.spec import API
@@ -40,31 +41,30 @@ class RunningApi:
     def logs(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def _metrics(self) -> str:
+        return httpx.get(f"{self.url}/metrics", timeout=10).text
+
+    def _samples(self) -> list[Sample]:
+        return [s for f in text_string_to_metric_families(self._metrics()) for s in f.samples]
+
     def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
         """One sample from `/metrics` (0 when the series is absent)."""
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and sample.labels == (labels or {}):
-                    return float(sample.value)
-        return 0.0
+        found = (s.value for s in self._samples() if s.name == name and s.labels == (labels or {}))
+        return float(next(found, 0.0))
 
     def requests(self, handler: str) -> float:
         """All requests counted for one route template, whatever their method and status."""
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
         return sum(
             sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
+            for sample in self._samples()
             if sample.name == "http_requests_total" and sample.labels["handler"] == handler
         )
 
     def server_errors(self) -> list[str]:
         """Request counters with a 5xx status, except /readyz's 503 before the model loaded."""
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
         return [
             line
-            for line in text.splitlines()
+            for line in self._metrics().splitlines()
             if line.startswith("http_requests_total{")
             and 'status="5' in line
             and 'handler="/readyz"' not in line

@@ -69,11 +69,9 @@ def _all_finite(raw: Any) -> bool:
 
 
 def _predictor(model: Predictor) -> Callable[[Any], Any]:
-    """Our own forecaster is called directly: the request was validated already, and MLflow's
-    schema enforcement around it costs ~0.4 ms a call. Any other model goes through its pyfunc
-    wrapper."""
-    if isinstance(model, JsonForecaster):
-        return model.forecaster.predict
+    """A `ForecastModel` pyfunc's forecaster is called directly: the request was validated
+    already, and MLflow's schema enforcement around it costs ~0.4 ms a call. Any other model
+    goes through its pyfunc wrapper."""
     unwrap = getattr(model, "unwrap_python_model", None)
     try:
         inner = unwrap() if unwrap is not None else None
