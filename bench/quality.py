@@ -42,14 +42,21 @@ def by_set(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
+def _summary(group: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean SMAPE of each method and total fit seconds of the two fitted ones over a set's rows."""
+    mean = {
+        k: sum(r[f"{k}_smape"] for r in group) / len(group) for k in ("ours", "pmdarima", "naive")
+    }
+    seconds = {k: sum(r[f"{k}_seconds"] for r in group) for k in ("ours", "pmdarima")}
+    return mean, seconds
+
+
 def targets(rows: list[dict[str, Any]]) -> list[Target]:
     """The three quality targets for each set: they must hold on series never tuned on too."""
     out = []
     for name, group in by_set(rows).items():
-        n = len(group)
-        mean = {k: sum(r[f"{k}_smape"] for r in group) / n for k in ("ours", "pmdarima")}
-        seconds = {k: sum(r[f"{k}_seconds"] for r in group) for k in ("ours", "pmdarima")}
-        no_worse = sum(1 for r in group if r["ours_smape"] <= r["naive_smape"]) / n
+        mean, seconds = _summary(group)
+        no_worse = sum(1 for r in group if r["ours_smape"] <= r["naive_smape"]) / len(group)
         out += [
             Target(
                 f"{name}: mean SMAPE: ours / pmdarima",
@@ -76,12 +83,11 @@ def quality_table(rows: list[dict[str, Any]]) -> str:
              r["naive_smape"], r["ours_seconds"], r["pmdarima_seconds"]]
             for r in group
         ]  # fmt: skip
-        n = len(group)
+        mean, seconds = _summary(group)
         out.append([
             name, "mean / total", None, None, None,
-            *(round(sum(r[f"{k}_smape"] for r in group) / n, 3)
-              for k in ("ours", "pmdarima", "naive")),
-            *(round(sum(r[f"{k}_seconds"] for r in group), 1) for k in ("ours", "pmdarima")),
+            *(round(v, 3) for v in mean.values()),
+            *(round(v, 1) for v in seconds.values()),
         ])  # fmt: skip
     headers = [
         "set",
