@@ -11,15 +11,9 @@ from stacks.workloads import Workloads
 
 
 @dataclass(frozen=True)
-class StackOutputs:
-    namespace: pulumi.Output[str]
-    mlflow_service: pulumi.Output[str]
-    api_service: pulumi.Output[str]
-    trainer_job: pulumi.Output[str]
-    port_forward_api: pulumi.Output[str]
-    port_forward_mlflow: pulumi.Output[str]
-    port_forward_grafana: pulumi.Output[str] | None = None
-    grafana_admin_password: pulumi.Output[str] | None = None
+class StackOutputs(Workloads):
+    """The workloads' outputs, and on a cloud target its bucket and kubeconfig."""
+
     bucket_name: pulumi.Output[str] | None = None
     kubeconfig: pulumi.Output[str] | None = None
 
