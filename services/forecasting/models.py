@@ -90,7 +90,8 @@ def _z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2))
 
 
-def _transform(y: np.ndarray, log: bool) -> np.ndarray:
+def transform(y: np.ndarray, log: bool) -> np.ndarray:
+    """The series on the scale a spec is fitted on."""
     return np.log(y) if log else np.asarray(y, dtype=float)
 
 
@@ -248,7 +249,7 @@ def fit(spec: Spec, y: np.ndarray, season_length: int) -> Fitted:
         return _fit_naive(spec, y, season_length)
     if spec.family == "combo":
         return ComboFit(spec, tuple(fit(m, y, season_length) for m in spec.members))
-    z = _transform(y, spec.log)
+    z = transform(y, spec.log)
     if spec.family == "theta":
         return StatsmodelsFit(spec, z, season_length)  # fitted in __post_init__
     with warnings.catch_warnings():

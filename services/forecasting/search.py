@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from services.forecasting.models import Spec
+from services.forecasting.models import Spec, transform
 
 MAX_SEASONAL_PERIOD = 24  # beyond this a seasonal SARIMAX is too slow to search; ETS/Theta cover it
 # 12 rather than 20 fits: the same SMAPE on the dev and holdout sets, a third less search time.
@@ -47,10 +47,6 @@ def n_diffs(z: np.ndarray, max_d: int = 2) -> int:
     return d
 
 
-def _scale(y: np.ndarray, log: bool) -> np.ndarray:
-    return np.log(y) if log else np.asarray(y, dtype=float)
-
-
 def drift(log: bool) -> Spec:
     """The random walk with drift: the last value plus the average change (a standard
     benchmark, and the stepwise search reaches it only when a unit-root test says so)."""
@@ -62,7 +58,7 @@ def long_ar(y: np.ndarray, log: bool) -> Spec:
     choice is cheap). The stepwise search stops at p = 3, short of cycles such as sunspots'."""
     from statsmodels.tsa.ar_model import ar_select_order
 
-    z = _scale(y, log)
+    z = transform(y, log)
     max_lag = int(min(10 * np.log10(z.size), (z.size - 2) // 3))  # OLS needs 3 points a lag
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -109,7 +105,7 @@ def _neighbours(spec: Spec, seasonal: bool, trends: tuple[str, ...]) -> Iterator
 
 def search_arima(y: np.ndarray, m: int, log: bool) -> Spec:
     """The ARIMA spec with the lowest AIC found within `MAX_FITS` fits."""
-    z = _scale(y, log)
+    z = transform(y, log)
     seasonal = 1 < m <= MAX_SEASONAL_PERIOD and z.size >= 3 * m
     D = int(seasonal and seasonal_strength(z, m) >= 0.64)
     d = n_diffs(z[m:] - z[:-m] if D else z)

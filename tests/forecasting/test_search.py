@@ -33,9 +33,10 @@ def cycle(n: int = 300, seed: int = 0) -> np.ndarray:
 
 
 def test_search_adds_a_long_autoregression_only_when_no_differencing_is_needed():
-    stationary = search(cycle(), 1, log=False)
+    y = cycle()
+    stationary = search(y, 1, log=False)
     assert stationary[0].order is not None and stationary[0].order[1] == 0
-    assert len(stationary) == 2 and stationary[1] == long_ar(cycle(), log=False)
+    assert len(stationary) == 2 and stationary[1] == long_ar(y, log=False)
     assert stationary[1].order is not None and stationary[1].order[0] >= 8
     (seasonal,) = search(AIR.y, 12, log=True)  # airline needs a seasonal difference
     assert seasonal.seasonal_order is not None and seasonal.seasonal_order[1] == 1
