@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 
 from services.forecasting import metrics
-from services.forecasting.models import Forecast, Spec, fit
-
-LEVEL = 0.95  # the interval level scored for coverage
+from services.forecasting.models import FitFailed, Forecast, Mean, Spec, fit
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,7 @@ class Backtest:
     spec: Spec
     forecasts: tuple[Forecast, ...]  # one per fold
     scores: dict[str, float]
+    members: tuple[Backtest, ...] = ()  # a mean's members, scored on the same fits
 
     @property
     def smape(self) -> float:
@@ -81,32 +80,23 @@ def score(
 
 
 def run(spec: Spec, y: np.ndarray, folds: Folds, m: int) -> Backtest:
-    """Refit `spec` on each fold's training window; a fold that fails to fit scores as inf."""
-    forecasts = []
+    """Refit `spec` (its forms fixed) on each fold's training window; a mean's members are
+    scored too, from the same fits, when every fold fitted every member."""
+    fits = []
     for train, _ in folds.split(y):
         try:
-            fc = fit(spec, train, m).forecast(folds.horizon, LEVEL)
-        except (ValueError, np.linalg.LinAlgError) as exc:
-            raise BacktestFailed(f"{spec.label} failed to fit: {exc}") from exc
-        if not np.all(np.isfinite(fc.mean)):
-            raise BacktestFailed(f"{spec.label} produced non-finite forecasts")
-        forecasts.append(fc)
-    return score(spec, tuple(forecasts), y, folds, m)
-
-
-def combine(specs: list[Backtest], y: np.ndarray, folds: Folds, m: int) -> Backtest:
-    """The backtest of the mean of several specs, from their fold forecasts (no refits)."""
-    spec = Spec("combo", members=tuple(b.spec for b in specs))
-    forecasts = tuple(
-        Forecast(
-            *(
-                np.mean([getattr(b.forecasts[i], k) for b in specs], axis=0)
-                for k in ("mean", "lower", "upper")
-            )
-        )
-        for i in range(len(folds.origins))
+            fits.append(fit(spec, train, m, steps=folds.horizon))
+        except FitFailed as exc:
+            raise BacktestFailed(str(exc)) from exc
+    result = score(spec, tuple(f.forecast(folds.horizon) for f in fits), y, folds, m)
+    means = [f for f in fits if isinstance(f, Mean) and f.spec == spec]
+    if len(means) < len(fits):
+        return result
+    members = tuple(
+        score(member, tuple(f.members[i].forecast(folds.horizon) for f in means), y, folds, m)
+        for i, member in enumerate(spec.members)
     )
-    return score(spec, forecasts, y, folds, m)
+    return Backtest(spec, result.forecasts, result.scores, members)
 
 
 class BacktestFailed(RuntimeError):
@@ -114,6 +104,6 @@ class BacktestFailed(RuntimeError):
 
 
 def table(backtests: list[Backtest]) -> pd.DataFrame:
-    """One row per candidate, best first."""
+    """One row per model, best first."""
     rows = [{"model": b.spec.label, **b.scores} for b in backtests]
     return pd.DataFrame(rows).sort_values("smape", kind="stable").reset_index(drop=True)

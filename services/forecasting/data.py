@@ -25,6 +25,9 @@ from services.forecasting.frequency import Frequency, FrequencyError, infer_freq
 MAX_FILL_SHARE = 0.05
 MAX_FILL_RUN = 3
 MAX_ROWS = 500_000
+# The fewest points a forecast with an interval needs (the seasonal naive floor's spread needs
+# two differences). Shorter than a backtest needs is fine: the model is fitted without one.
+MIN_POINTS = 3
 _MISSING = {"", "na", "nan", "null", "none"}
 
 
@@ -164,7 +167,7 @@ def validate(
     frame: pd.DataFrame,
     freq: str | None = None,
     season_length: int | None = None,
-    min_points: int = 10,
+    min_points: int = MIN_POINTS,
 ) -> Series:
     """Check and repair a parsed frame into a regular `Series`, or raise `DataError`."""
     dates, values = _parse_dates(frame), _parse_values(frame)
@@ -248,11 +251,10 @@ def _longest_run(mask: np.ndarray) -> int:
 
 
 def _check_enough(series: pd.Series, frequency: Frequency, min_points: int) -> None:
-    need = max(min_points, 2 * frequency.season_length + 2)
-    if len(series) < need:
+    if len(series) < min_points:
         raise DataError(
-            f"too few points: {len(series)}, need at least {need} for a {frequency.name} series "
-            f"with season length {frequency.season_length}"
+            f"too few points: {len(series)}, need at least {min_points} for a {frequency.name} "
+            f"series (a forecast with an interval needs {MIN_POINTS})"
         )
     if np.ptp(series.to_numpy()) == 0:
         raise DataError(

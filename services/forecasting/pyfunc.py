@@ -75,5 +75,5 @@ def log_forecaster(forecaster: Forecaster, registered_model_name: str) -> Any:
 
 
 def _requirements() -> list[str]:
-    packages = ("mlflow-skinny", "statsmodels", "scipy", "pandas", "numpy", "mlflow-serving-stack")
+    packages = ("mlflow-skinny", "pandas", "numpy", "mlflow-serving-stack")
     return [f"{name}=={installed(name)}" for name in packages]

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.forecasting.models import FAMILIES
+from services.forecasting.models import DEFAULT_FAMILIES, FAMILIES
 
 BUNDLED_DATA = Path(__file__).resolve().parents[1] / "data" / "airline.csv"
 
@@ -37,7 +37,7 @@ class TrainConfig(BaseSettings):
     horizon: int | None = Field(None, ge=1, le=10_000, validation_alias=_env("horizon", "HORIZON"))
     promote: bool = Field(True, validation_alias=_env("promote", "PROMOTE"))
     families: Annotated[tuple[str, ...], NoDecode] = Field(
-        FAMILIES, validation_alias=_env("families", "FAMILIES")
+        DEFAULT_FAMILIES, validation_alias=_env("families", "FAMILIES")
     )
     ds_column: str = Field("ds", validation_alias=_env("ds_column", "DS_COLUMN"))
     y_column: str = Field("y", validation_alias=_env("y_column", "Y_COLUMN"))

@@ -29,11 +29,11 @@ class Decision:
     champion_version: str | None = None
     champion_smape: float | None = None
 
-    def tags(self, challenger_smape: float) -> dict[str, str]:
+    def tags(self, challenger_smape: float | None) -> dict[str, str]:
         tags = {
             "decision": "promoted" if self.promoted else "rejected",
             "reason": self.reason,
-            "challenger_smape": f"{challenger_smape:.6f}",
+            "challenger_smape": "none" if challenger_smape is None else f"{challenger_smape:.6f}",
         }
         if self.champion_version is not None:
             tags["champion_version"] = self.champion_version
@@ -60,7 +60,16 @@ def spec_of(client: MlflowClient, version: ModelVersion) -> Spec | None:
     return Spec.from_json(text) if text else None
 
 
-def compare(challenger: float, champion: ModelVersion, champion_smape: float | None) -> Decision:
+def compare(
+    challenger: float | None, champion: ModelVersion, champion_smape: float | None
+) -> Decision:
+    if challenger is None:
+        return Decision(
+            False,
+            f"no backtest of this version (series too short), so not comparable with champion "
+            f"v{champion.version}",
+            champion.version,
+        )
     if champion_smape is None:
         return Decision(
             False,
@@ -87,7 +96,7 @@ def promote(
     name: str,
     alias: str,
     version: str,
-    challenger_smape: float,
+    challenger_smape: float | None,
     rescore: Callable[[Spec], float | None],
     move: bool = True,
     settle_seconds: float = 1.0,
@@ -98,10 +107,10 @@ def promote(
     def judge(champion: ModelVersion | None) -> Decision:
         if champion is None:
             return Decision(True, f"first version: @{alias} was unset")
-        if champion.version not in scored:
+        if challenger_smape is not None and champion.version not in scored:
             spec = spec_of(client, champion)
             scored[champion.version] = rescore(spec) if spec else None
-        return compare(challenger_smape, champion, scored[champion.version])
+        return compare(challenger_smape, champion, scored.get(champion.version))
 
     decision = Decision(False, "not decided")
     for _ in range(MAX_ROUNDS):

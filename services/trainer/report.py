@@ -6,13 +6,11 @@ from typing import Any
 
 import pandas as pd
 
-from services.forecasting.backtest import Backtest, Folds
 from services.forecasting.data import Series
+from services.forecasting.selection import Selection
 
 
-def forecast_figure(
-    series: Series, future: pd.DataFrame, best: Backtest, folds: Folds, title: str
-) -> Any:
+def forecast_figure(series: Series, future: pd.DataFrame, selection: Selection, title: str) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,9 +18,11 @@ def forecast_figure(
 
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
     ax.plot(series.ds, series.y, color="#1f3b57", lw=1.4, label="history")
-    for origin, fc in zip(folds.origins, best.forecasts, strict=True):
-        dates = series.ds[origin : origin + folds.horizon]
-        ax.plot(dates, fc.mean[: len(dates)], color="#e07b39", lw=1, ls="--")
+    if selection.backtest is not None and selection.folds is not None:
+        folds = selection.folds
+        for origin, fc in zip(folds.origins, selection.backtest.forecasts, strict=True):
+            dates = series.ds[origin : origin + folds.horizon]
+            ax.plot(dates, fc.mean[: len(dates)], color="#e07b39", lw=1, ls="--")
     future_dates = pd.to_datetime(future["ds"])
     ax.fill_between(
         future_dates,

@@ -1,6 +1,6 @@
-"""One training run: validate the data, choose a model by backtest, log it to MLflow, register
-a version and decide whether it takes the alias. Any failure ends the run as FAILED and never
-moves the alias."""
+"""One training run: validate the data, fit the model and backtest it, log it to MLflow,
+register a version and decide whether it takes the alias. Any failure ends the run as FAILED and
+never moves the alias."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from services.forecasting import backtest
 from services.forecasting.data import Series, load_series
 from services.forecasting.forecaster import Forecaster
-from services.forecasting.models import Spec, fit
+from services.forecasting.models import Spec
 from services.forecasting.pyfunc import log_forecaster
 from services.forecasting.selection import Selection, select
 from services.trainer.config import TrainConfig
@@ -43,6 +43,9 @@ DEFAULT_HORIZON = {
 }
 
 
+SCORES = ("smape", "mase", "rmse", "mae", "coverage")
+
+
 class MlflowUnavailable(RuntimeError):
     pass
 
@@ -52,11 +55,11 @@ class TrainSummary:
     run_id: str
     version: str
     model: str
-    smape: float
-    mase: float
-    rmse: float
-    mae: float
-    coverage: float
+    smape: float | None  # the backtest's scores; None for a series too short for one
+    mase: float | None
+    rmse: float | None
+    mae: float | None
+    coverage: float | None
     promoted: bool
     reason: str
     champion_version: str | None
@@ -74,15 +77,22 @@ def train(cfg: TrainConfig) -> TrainSummary:
         series, horizon = _load(cfg)
         y, m = series.y, series.frequency.season_length
         selection = select(y, m, horizon, cfg.families, progress=log.info)
-        best = selection.best
-        log.info("chosen: %s (smape %.3f)", best.spec.label, best.smape)
-        forecaster = Forecaster(fit(best.spec, y, m), series.frequency, series.ds[-1])
+        for note in selection.notes:
+            log.info("  %s", note)
+        forecaster = Forecaster(selection.fitted, series.frequency, series.ds[-1])
         _log_run(cfg, series, selection, forecaster, horizon)
         version = str(log_forecaster(forecaster, cfg.model_name).registered_model_version)
         log.info("registered %s version %s", cfg.model_name, version)
+        best = selection.backtest
         rescore = partial(_rescore, y=y, folds=selection.folds, m=m)
         decision = promote(
-            client, cfg.model_name, cfg.alias, version, best.smape, rescore, move=cfg.promote
+            client,
+            cfg.model_name,
+            cfg.alias,
+            version,
+            None if best is None else best.smape,
+            rescore,
+            move=cfg.promote,
         )
         mlflow.set_tags(
             {"decision": "promoted" if decision.promoted else "rejected", "reason": decision.reason}
@@ -91,8 +101,8 @@ def train(cfg: TrainConfig) -> TrainSummary:
         return TrainSummary(
             run_id=run.info.run_id,
             version=version,
-            model=best.spec.label,
-            **{k: round(v, 6) for k, v in best.scores.items()},
+            model=selection.fitted.spec.label,
+            **{k: round(best.scores[k], 6) if best else None for k in SCORES},
             promoted=decision.promoted,
             reason=decision.reason,
             champion_version=decision.champion_version,
@@ -168,39 +178,43 @@ def _load(cfg: TrainConfig) -> tuple[Series, int]:
 def _log_run(
     cfg: TrainConfig, series: Series, selection: Selection, forecaster: Forecaster, horizon: int
 ) -> None:
-    spec = selection.best.spec
+    spec = selection.fitted.spec
     mlflow.log_params(
         {
             "family": spec.family,
             "model": spec.label[:500],
             "spec": spec.to_json(),
-            "log_transform": spec.log,
-            "order": spec.order,
-            "seasonal_order": spec.seasonal_order,
             "frequency": series.frequency.alias,
             "season_length": series.frequency.season_length,
             "horizon": horizon,
-            "folds": len(selection.folds.origins),
+            "folds": len(selection.folds.origins) if selection.folds else 0,
             "n_points": len(series),
             "data_fingerprint": series.fingerprint,
             "families": ",".join(cfg.families),
         }
     )
-    mlflow.log_metrics(selection.best.scores)
-    mlflow.set_tags({"data_uri": cfg.data_uri, "repairs": "; ".join(series.repairs) or "none"})
-    mlflow.log_table(backtest.table(list(selection.backtests)), "backtest.json")
-    future = forecaster.forecast(horizon)
-    figure = forecast_figure(
-        series, future, selection.best, selection.folds, f"{cfg.model_name}: {spec.label}"
+    mlflow.set_tags(
+        {
+            "data_uri": cfg.data_uri,
+            "repairs": "; ".join(series.repairs) or "none",
+            "notes": "; ".join(selection.notes) or "none",
+        }
     )
+    if selection.backtest is not None:
+        mlflow.log_metrics(selection.backtest.scores)
+        mlflow.log_table(backtest.table(list(selection.backtests)), "backtest.json")
+    future = forecaster.forecast(horizon)
+    figure = forecast_figure(series, future, selection, f"{cfg.model_name}: {spec.label}")
     mlflow.log_figure(figure, "forecast.png")
     import matplotlib.pyplot as plt
 
     plt.close(figure)  # pyplot keeps every figure alive otherwise: a leak in long-lived callers
 
 
-def _rescore(spec: Spec, y: np.ndarray, folds: backtest.Folds, m: int) -> float | None:
+def _rescore(spec: Spec, y: np.ndarray, folds: backtest.Folds | None, m: int) -> float | None:
     """The champion's spec refitted and scored on the challenger's folds."""
+    if folds is None:
+        return None
     try:
         return backtest.run(spec, y, folds, m).smape
     except backtest.BacktestFailed as exc:

@@ -131,9 +131,13 @@ def test_irregular_spacing_is_refused(tmp_path):
         load_series(csv(tmp_path, text(frame)))
 
 
-def test_too_few_points_for_the_season_length_are_refused(tmp_path):
-    with pytest.raises(DataError, match=r"too few points: 20, need at least 26 .*season length 12"):
-        load_series(csv(tmp_path, text(monthly(20))))
+def test_a_series_shorter_than_two_seasons_is_accepted(tmp_path):
+    assert len(load_series(csv(tmp_path, text(monthly(20))))) == 20
+
+
+def test_two_points_are_refused_naming_the_minimum(tmp_path):
+    with pytest.raises(DataError, match=r"too few points: 2, need at least 3 for a monthly"):
+        load_series(csv(tmp_path, "ds,y\n2020-01-01,5\n2020-02-01,6\n"), freq="MS")
 
 
 def test_one_row_is_refused(tmp_path):

@@ -170,3 +170,17 @@ def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, mod
     assert missing.returncode == 1 and "error: data file not found" in missing.stderr
     bad_flag = run_cli(["--families", "prophet", "--model-name", model_name], env)
     assert bad_flag.returncode == 2 and "error: families:" in bad_flag.stderr
+
+
+def test_a_series_too_short_to_backtest_is_trained_registered_and_says_why(mlflow_server, tmp_path):
+    data = tmp_path / "short.csv"
+    years = pd.date_range("2015-01-01", periods=7, freq="YS")
+    pd.DataFrame({"ds": years, "y": [3.0, 4.1, 4.0, 5.2, 5.9, 6.1, 7.3]}).to_csv(data, index=False)
+    name = f"short-{os.getpid()}"
+    first = train(config(mlflow_server.uri, name, data_uri=str(data), families=("ets", "theta")))
+    assert first.promoted and first.smape is None and first.model.startswith("mean[")
+    run = MlflowClient(mlflow_server.uri).get_run(first.run_id)
+    assert run.data.tags["notes"].startswith("no backtest: series of 7 points is too short")
+    assert "smape" not in run.data.metrics
+    second = train(config(mlflow_server.uri, name, data_uri=str(data), families=("ets", "theta")))
+    assert not second.promoted and "not comparable" in second.reason
