@@ -3,7 +3,7 @@ benchmark, printed as tables and written to `OUT/results.json` after every secti
 
 A real MLflow server on SQLite, the project's trainer on the bundled airline data, then: our API,
 `mlflow models serve` and the floor side by side; the cache-off run; horizon growth; hot swap
-under load; trainer cost growth; the accuracy bench.
+under load; trainer cost growth; the accuracy bench; M3 against statsforecast's references.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import hotswap, quality, servers, serving, training
+from bench import hotswap, m3, quality, servers, serving, training
 from bench.load import have_wrk
 from bench.report import Target
 from services.local import process
 
-SECTIONS = ("serving", "cache_off", "horizons", "hotswap", "training", "accuracy")
+SECTIONS = ("serving", "cache_off", "horizons", "hotswap", "training", "accuracy", "m3")
 MODEL = "bench-airline"
 
 
@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> None:
         "--repeats", type=int, default=1, help="load runs per point (median reported)"
     )
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    parser.add_argument(
+        "--m3-every", type=int, default=10, help="M3: every N-th series (1: all 3,003)"
+    )
     args = parser.parse_args(argv)
     results = Results(args.out)
     print(f"machine: {results.data['machine']}", flush=True)
@@ -169,6 +172,9 @@ def _sections(args: argparse.Namespace, results: Results, uri: str, logs: Path) 
     finally:
         if accuracy is not None and accuracy.poll() is None:
             accuracy.kill()
+    if "m3" not in args.skip:  # every core, so after everything else
+        r = results.section("m3", lambda: m3.run(args.m3_every), m3.m3_table)
+        results.add_targets(m3.targets(r))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Training quality and time: our selection vs the seed's pmdarima `auto_arima` vs seasonal
-naive, each on a chronological 80/20 split scored by SMAPE, on the development set, the holdout
-set, or both (`python -m bench.accuracy [OUT] [--set dev|holdout|both] [--methods ...]`)."""
+"""Training quality and time: our model vs the seed's pmdarima `auto_arima` vs seasonal naive,
+each on a chronological 80/20 split scored by SMAPE, on the development set, the holdout set,
+or both (`python -m bench.accuracy [OUT] [--set dev|holdout|both] [--methods ...]`)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,7 @@ def split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def ours(train: np.ndarray, m: int, h: int) -> np.ndarray:
     """As `mlstack train --horizon h` would: on its window of recent points."""
     train = train[-backtest.window(train.size, h, m, TrainConfig().max_train_points) :]
-    selection = select(train, m, h)
-    return fit(selection.best.spec, train, m).forecast(h).mean
+    return select(train, m, h).fitted.forecast(h).mean
 
 
 def pmdarima(train: np.ndarray, m: int, h: int) -> np.ndarray:
@@ -81,13 +80,9 @@ def main(
 
 def _import_libraries() -> None:
     """Import what each method uses before timing any: otherwise the first series' times carry
-    one-off imports (about 3.5 s for pmdarima, 1 s for statsmodels' models here)."""
+    one-off imports (about 3.5 s for pmdarima, 2 s for statsforecast here)."""
     import pmdarima  # noqa: F401
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # noqa: F401
-    from statsmodels.tsa.forecasting.theta import ThetaModel  # noqa: F401
-    from statsmodels.tsa.seasonal import STL  # noqa: F401
-    from statsmodels.tsa.statespace.sarimax import SARIMAX  # noqa: F401
-    from statsmodels.tsa.stattools import kpss  # noqa: F401
+    import statsforecast.models  # noqa: F401
 
 
 def _run(set_name: str, dataset: Dataset, methods: tuple[str, ...]) -> dict[str, object]:

