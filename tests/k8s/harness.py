@@ -179,8 +179,10 @@ def stack_config(
     return {k: _as_config(v) for k, v in values.items()}, [full(k) for k in secrets or {}]
 
 
-# What a user sets before `pulumi up -s eks`, per the README.
 EKS_REGION = {"aws:region": "us-east-1"}
+# What a user sets before `pulumi up -s eks`, per the README: the region, and who may reach the
+# Kubernetes API (a documentation range, the one terraform.tfvars.example uses).
+EKS_SETTINGS = {**EKS_REGION, "endpoint_public_access_cidrs": ["203.0.113.0/24"]}
 
 
 @dataclass
@@ -274,7 +276,7 @@ def minikube() -> Graph:
 
 
 def eks() -> Graph:
-    return program("eks", EKS_REGION)
+    return program("eks", EKS_SETTINGS)
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,11 @@ Each fact in `facts.FACTS` is read from both: Terraform from `terraform/*.tf` wi
 graph under mocks with `Pulumi.eks.yaml` over `Pulumi.yaml`'s defaults. A change made on one side
 only fails here, naming the fact and both values.
 
-Deliberately not compared: `endpoint_public_access_cidrs` (each user sets their own address;
-the example file uses a documentation range), and extras only Terraform has (KMS envelope
-encryption of Kubernetes secrets, all five control-plane log types, a bucket lifecycle rule).
+Neither side ships `endpoint_public_access_cidrs` (each user sets their own address): the
+Pulumi side gets the documentation range the example file sets, as a user would set theirs.
+
+Deliberately not compared: extras only Terraform has (KMS envelope encryption of Kubernetes
+secrets, all five control-plane log types, a bucket lifecycle rule).
 """
 
 from __future__ import annotations
@@ -15,20 +17,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
-from k8s.harness import EKS_REGION, Graph, run_program
+import yaml
+from k8s.harness import EKS_REGION, EKS_SETTINGS, PROJECT, ROOT, Graph, run_program
 
 from stacks.workloads import Workloads
 from terraform.facts import FACTS, pulumi_facts, terraform_facts
 from terraform.hcl import EXAMPLE_VARS, Terraform
 
+ENDPOINT = "endpoint_public_access_cidrs"
 TERRAFORM_SIDE = "Terraform (terraform/*.tf, terraform.tfvars.example)"
 PULUMI_SIDE = "Pulumi (eks stack: Pulumi.eks.yaml over Pulumi.yaml)"
 
 
 @pytest.fixture(scope="module")
 def eks_graph() -> Graph:
-    return run_program("eks", EKS_REGION)
+    return run_program("eks", EKS_SETTINGS)
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +118,44 @@ def test_a_change_to_the_pulumi_stack_alone_is_reported(terraform_side: dict[str
     changed = pulumi_facts(
         run_program(
             "eks",
-            {**EKS_REGION, "node_instance_type": "m5.large", "monitoring_chart_version": "80.0.0"},
+            {
+                **EKS_SETTINGS,
+                "node_instance_type": "m5.large",
+                "monitoring_chart_version": "80.0.0",
+            },
         )
     )
     found = differences(terraform_side, changed)
     assert [line.split(" ", 1)[0] for line in found] == ["node_instance_types", "monitoring_chart"]
     assert "['m5.large']" in found[0] and "['t3.medium']" in found[0]
+
+
+def test_neither_side_ships_an_endpoint_cidr_and_both_stop_until_one_is_set() -> None:
+    # Terraform: no default, so `terraform plan` asks for it (tests/terraform/test_terraform.py
+    # runs that plan); the example sets a documentation range, never the open internet.
+    tf = Terraform()
+    assert "default" not in tf.variables[ENDPOINT]
+    assert "0.0.0.0/0" not in tf.values[ENDPOINT]
+    # Pulumi: Pulumi.yaml's default is empty and Pulumi.eks.yaml sets nothing, so the eks stack
+    # as shipped (region set, nothing else) stops naming the key and the command that sets it.
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"][ENDPOINT]
+    assert declared["default"] == []
+    shipped = yaml.safe_load((ROOT / "Pulumi.eks.yaml").read_text())["config"]
+    assert f"{PROJECT}:{ENDPOINT}" not in shipped
+    with pytest.raises(pulumi.RunError) as stopped:
+        run_program("eks", EKS_REGION)
+    (line,) = str(stopped.value).splitlines()[1:]
+    assert line.startswith(f"  {ENDPOINT}: is not set;")
+    assert "your address/32" in line
+    assert f"pulumi config set --path '{ENDPOINT}[0]'" in line
+
+
+def test_an_endpoint_open_to_the_internet_set_on_purpose_reaches_both_clusters(
+    tmp_path: Path,
+) -> None:
+    open_to_all = ["0.0.0.0/0"]
+    pulumi = pulumi_facts(run_program("eks", {**EKS_SETTINGS, ENDPOINT: open_to_all}))
+    terraform = terraform_facts(
+        Terraform(var_file=_example_with(tmp_path, endpoint_public_access_cidrs='["0.0.0.0/0"]'))
+    )
+    assert pulumi[ENDPOINT] == terraform[ENDPOINT] == open_to_all

@@ -164,6 +164,7 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "unversioned_kubernetes": {"kubernetes_version": "latest"},
     "chart_version_range": {"monitoring_chart_version": "~79.10"},
     "endpoint_cidr_with_host_bits": {"endpoint_public_access_cidrs": ["203.0.113.7/24"]},
+    "no_endpoint_cidrs": {"endpoint_public_access_cidrs": []},
 }
 
 
@@ -222,3 +223,27 @@ def test_terraform_variables_refuse(case: str, variables_module: Path) -> None:
     assert result.returncode != 0, f"terraform accepted {BAD_VALUES[case]}"
     assert "Invalid value for variable" in result.stderr, result.stderr
     assert any(f"var.{key}" in result.stderr for key in named(set(BAD_VALUES[case]))), result.stderr
+
+
+@needs_terraform
+def test_without_endpoint_cidrs_terraform_and_pulumi_both_stop_naming_the_key(
+    variables_module: Path,
+) -> None:
+    unset = {k: v for k, v in BASE.items() if k != "endpoint_public_access_cidrs"}
+    result = terraform_plan(variables_module, unset, "no-endpoint")
+    assert result.returncode != 0, "terraform planned with no endpoint_public_access_cidrs"
+    assert "No value for required variable" in result.stderr, result.stderr
+    assert '"endpoint_public_access_cidrs"' in result.stderr, result.stderr
+    with pytest.raises(ValidationError) as refused:
+        pulumi_parse(unset)
+    assert [e["loc"][0] for e in refused.value.errors()] == ["endpoint_public_access_cidrs"]
+
+
+@needs_terraform
+def test_an_endpoint_open_on_purpose_passes_both_terraform_and_pulumi_validation(
+    variables_module: Path,
+) -> None:
+    open_to_all = {**BASE, "endpoint_public_access_cidrs": ["0.0.0.0/0"]}
+    result = terraform_plan(variables_module, open_to_all, "open-endpoint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    pulumi_parse(open_to_all)
