@@ -2,8 +2,8 @@
 
 Both functions return the same keys with plain values (strings, numbers, lists, dicts), so a
 parity test can compare them key by key. The Pulumi side is the program's resource graph under
-mocks, with `Pulumi.eks.yaml` over `Pulumi.yaml`'s defaults; the Terraform side is the parsed
-HCL with `terraform.tfvars.example` over the variables' defaults.
+mocks, from whichever config the caller ran it with; the Terraform side is the parsed HCL, from
+whichever values the `Terraform` it gets holds (see `tests/terraform/test_parity.py`).
 """
 
 from __future__ import annotations
