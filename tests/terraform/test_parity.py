@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from k8s.harness import EKS_REGION, EKS_SETTINGS, PROJECT, ROOT, Graph, run_program
+from k8s.harness import EKS_REGION, EKS_SETTINGS, PROJECT, ROOT, Graph, eks, run_program
 
 from stacks.workloads import Workloads
 from terraform.facts import FACTS, pulumi_facts, terraform_facts
@@ -52,11 +52,12 @@ SOURCES = sorted(SIDES)
 TERRAFORM_SIDE, PULUMI_SIDE = SIDES["shipped"]
 
 
+@functools.cache
 def pulumi_graph(source: str) -> Graph:
     if source == "defaults":
         overrides = {"target": "eks", **EKS_SETTINGS, **REGISTRY_IMAGES}
         return run_program("eks", overrides, stack_file=False)
-    return run_program("eks", EKS_SETTINGS)
+    return eks()  # the session's run of the eks stack file
 
 
 def terraform_module(source: str, directory: Path = TERRAFORM) -> Terraform:
@@ -77,7 +78,7 @@ def terraform_side(source: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def eks_graph() -> Graph:
-    return run_program("eks", EKS_SETTINGS)
+    return pulumi_graph("shipped")
 
 
 def differences(
@@ -171,7 +172,7 @@ def test_neither_side_ships_an_endpoint_cidr_and_both_stop_until_one_is_set() ->
     assert f"pulumi config set --path '{ENDPOINT}[0]'" in line
 
 
-def test_an_endpoint_open_to_the_internet_set_on_purpose_reaches_both_clusters() -> None:
+def test_an_endpoint_opened_to_the_internet_on_purpose_is_declared_on_both_sides() -> None:
     open_to_all = ["0.0.0.0/0"]
     pulumi = pulumi_facts(run_program("eks", {**EKS_SETTINGS, ENDPOINT: open_to_all}))
     terraform = terraform_facts(Terraform(var={ENDPOINT: open_to_all}))
