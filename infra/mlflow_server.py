@@ -164,9 +164,12 @@ class MlflowServer(pulumi.ComponentResource):
                 mounts=mounts,
             )
         )
+        irsa_token = bool(self._args.service_account_annotations)  # IRSA needs its token
+        meta = self._meta()
+        meta.annotations = pod.accepted_findings(irsa_token)
         return k8s.apps.v1.Deployment(
             self._name,
-            metadata=self._meta(),
+            metadata=meta,
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 # One writer on a ReadWriteOnce volume: stop the old pod before the new one.
@@ -176,9 +179,7 @@ class MlflowServer(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
                     spec=k8s.core.v1.PodSpecArgs(
                         service_account_name=account.metadata.name,
-                        automount_service_account_token=bool(
-                            self._args.service_account_annotations
-                        ),  # IRSA needs its token
+                        automount_service_account_token=irsa_token,
                         security_context=pod.pod_security(),
                         containers=[main],
                         volumes=volumes,

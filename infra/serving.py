@@ -126,9 +126,11 @@ class Serving(pulumi.ComponentResource):
                 secret_env=self._token_env(child),
             )
         )
+        meta = self._meta()
+        meta.annotations = pod.accepted_findings()
         return k8s.apps.v1.Deployment(
             self._name,
-            metadata=self._meta(),
+            metadata=meta,
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=self._args.min_replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),

@@ -74,7 +74,10 @@ class Trainer(pulumi.ComponentResource):
         self.job = k8s.batch.v1.Job(
             job_name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=job_name, namespace=args.namespace, labels=self._labels
+                name=job_name,
+                namespace=args.namespace,
+                labels=self._labels,
+                annotations=self._accepted_findings(),
             ),
             spec=self._job_spec(template),
             # `pulumi up` waits for training to finish, so the API that needs a model starts
@@ -89,6 +92,13 @@ class Trainer(pulumi.ComponentResource):
         self.cron_job = self._cron_job(template, child) if args.schedule else None
         self.job_name = self.job.metadata.name
         self.register_outputs({"job_name": self.job_name})
+
+    def _irsa_token(self) -> bool:
+        """The token is only needed to assume the IRSA role that reads S3."""
+        return bool(self._args.service_account_annotations)
+
+    def _accepted_findings(self) -> dict[str, str]:
+        return pod.accepted_findings(self._irsa_token())
 
     def _env(self) -> dict[str, pulumi.Input[str]]:
         return {
@@ -112,8 +122,7 @@ class Trainer(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
             spec=k8s.core.v1.PodSpecArgs(
                 service_account_name=account,
-                # The token is only needed to assume the IRSA role that reads S3.
-                automount_service_account_token=bool(self._args.service_account_annotations),
+                automount_service_account_token=self._irsa_token(),
                 restart_policy="Never",
                 security_context=pod.pod_security(),
                 containers=[main],
@@ -134,7 +143,10 @@ class Trainer(pulumi.ComponentResource):
         return k8s.batch.v1.CronJob(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=name, namespace=self._args.namespace, labels=self._labels
+                name=name,
+                namespace=self._args.namespace,
+                labels=self._labels,
+                annotations=self._accepted_findings(),
             ),
             spec=k8s.batch.v1.CronJobSpecArgs(
                 schedule=self._args.schedule,

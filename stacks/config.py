@@ -109,7 +109,9 @@ class EksConfig(StackConfig):
         IPv4Network("10.0.16.0/20"),
     )
     availability_zones: tuple[str, ...] = ()
-    endpoint_public_access_cidrs: tuple[Cidr, ...] = (IPv4Network("0.0.0.0/0"),)
+    # No default opens the API: empty (Pulumi.yaml's default) is refused until the user names who
+    # may reach it, as Terraform's variable with no default is.
+    endpoint_public_access_cidrs: tuple[Cidr, ...] = Field((), validate_default=True)
     node_instance_type: str = Field("t3.medium", pattern=r"^[a-z0-9-]+\.[a-z0-9]+$")
     node_min_size: int = Field(1, ge=1)
     node_desired_size: int = Field(2, ge=1)
@@ -133,6 +135,16 @@ class EksConfig(StackConfig):
     def _private(cls, value: IPv4Network) -> IPv4Network:
         if not any(value.subnet_of(block) for block in PRIVATE):
             raise ValueError(f"{value} is not a private (RFC 1918) range")
+        return value
+
+    @field_validator("endpoint_public_access_cidrs")
+    @classmethod
+    def _endpoint_named(cls, value: tuple[IPv4Network, ...]) -> tuple[IPv4Network, ...]:
+        if not value:
+            raise ValueError(
+                "is not set; name who may reach the EKS API endpoint, e.g. your address/32 "
+                "(0.0.0.0/0 opens it to the whole internet)"
+            )
         return value
 
     @field_validator("public_subnet_cidrs")

@@ -14,7 +14,6 @@ EXAMPLES = {
     "vpc_cidr": "10.0.0.0/16",
     "public_subnet_cidrs": '\'["10.0.0.0/20","10.0.16.0/20"]\'',
     "availability_zones": '\'["us-east-1a","us-east-1b"]\'',
-    "endpoint_public_access_cidrs": "'[\"203.0.113.0/24\"]'",
     "api_image": "ghcr.io/<owner>/mlstack-serving:0.1.0",
     "mlflow_image": "ghcr.io/<owner>/mlstack-mlflow:0.1.0",
     "trainer_image": "ghcr.io/<owner>/mlstack-trainer:0.1.0",
@@ -24,8 +23,18 @@ EXAMPLES = {
     "trainer_schedule": "'0 3 * * 0'",
 }
 
+# Keys whose fix is not `pulumi config set <key> <example>`. `--path '<key>[0]'` stores a real
+# list, as Pulumi.yaml's `type: array` asks; the CLI refuses a JSON string for a typed array key.
+COMMANDS = {
+    "endpoint_public_access_cidrs": (
+        "pulumi config set --path 'endpoint_public_access_cidrs[0]' <your address>/32"
+    ),
+}
+
 
 def hint(key: str) -> str:
+    if key in COMMANDS:
+        return COMMANDS[key]
     if key in FOREIGN_KEYS:
         return f"pulumi config set {FOREIGN_KEYS[key]} {EXAMPLES.get(key, '<value>')}"
     if key in SECRET_FIELDS:

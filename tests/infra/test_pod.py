@@ -68,3 +68,14 @@ def test_resources_render_requests_and_limits() -> None:
 def test_env_values_may_be_pulumi_outputs() -> None:
     env = pod.env_list({"B": "2", "A": pulumi.Output.from_input("1")})
     assert [e.name for e in env] == ["A", "B"]
+
+
+def test_accepted_findings_are_checkov_skip_annotations_its_parser_reads_whole() -> None:
+    # checkov splits each value at "=" into the check id and the reason.
+    plain, irsa = pod.accepted_findings(), pod.accepted_findings(irsa_token=True)
+    for skips in (plain, irsa):
+        assert all(key.startswith("checkov.io/skip") for key in skips)
+        assert all(value.count("=") == 1 for value in skips.values())
+    found = {value.split("=")[0] for value in irsa.values()}
+    assert found == {*pod.ACCEPTED_FINDINGS, pod.IRSA_TOKEN_FINDING[0]}
+    assert {value.split("=")[0] for value in plain.values()} == set(pod.ACCEPTED_FINDINGS)

@@ -159,17 +159,22 @@ def _yaml(name: str) -> dict[str, Any]:
 
 
 def stack_config(
-    stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+    stack_file: bool = True,
 ) -> tuple[dict[str, str], list[str]]:
-    """Project defaults, then `Pulumi.<stack>.yaml`, then overrides (`aws:region` style keys
-    are kept as given; bare keys get the project namespace); `secrets` are set as secrets."""
+    """Project defaults, then `Pulumi.<stack>.yaml` (unless `stack_file` is false), then
+    overrides (`aws:region` style keys are kept as given; bare keys get the project namespace);
+    `secrets` are set as secrets."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     values: dict[str, Any] = {
         f"{PROJECT}:{k}": spec["default"]
         for k, spec in project["config"].items()
         if "default" in spec
     }
-    values.update(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
+    if stack_file:
+        values.update(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
 
     def full(key: str) -> str:
         return key if ":" in key else f"{PROJECT}:{key}"
@@ -179,8 +184,10 @@ def stack_config(
     return {k: _as_config(v) for k, v in values.items()}, [full(k) for k in secrets or {}]
 
 
-# What a user sets before `pulumi up -s eks`, per the README.
 EKS_REGION = {"aws:region": "us-east-1"}
+# What a user sets before `pulumi up -s eks`, per the README: the region, and who may reach the
+# Kubernetes API (a documentation range, the one terraform.tfvars.example uses).
+EKS_SETTINGS = {**EKS_REGION, "endpoint_public_access_cidrs": ["203.0.113.0/24"]}
 
 
 @dataclass
@@ -224,9 +231,13 @@ class Graph:
 
 
 def run_program(
-    stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+    stack_file: bool = True,
 ) -> Graph:
-    """Run the real program (`stacks.build(load(...))`) for a stack file under mocks."""
+    """Run the real program (`stacks.build(load(...))`) for a stack file under mocks; with
+    `stack_file=False`, from `Pulumi.yaml`'s defaults and the overrides alone."""
     import stacks
     from stacks.config import load
 
@@ -234,7 +245,7 @@ def run_program(
     pulumi.runtime.set_mocks(
         recorder, project=PROJECT, stack=stack, preview=False, monitor=_Monitor(recorder, stack)
     )
-    config, secret_keys = stack_config(stack, overrides, secrets)
+    config, secret_keys = stack_config(stack, overrides, secrets, stack_file)
     pulumi.runtime.set_all_config(config, secret_keys)
     graph = Graph(recorder.resources, dependencies=recorder.dependencies)
 
@@ -274,7 +285,7 @@ def minikube() -> Graph:
 
 
 def eks() -> Graph:
-    return program("eks", EKS_REGION)
+    return program("eks", EKS_SETTINGS)
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from k8s.harness import ROOT, Graph, Recorded, eks, minikube
+from infra import pod
+from k8s.harness import ROOT, Graph, Recorded, eks, minikube, program
 from stacks.config import parse
 
 GRAPHS = {"minikube": minikube, "eks": eks}
@@ -21,15 +22,9 @@ GRAPHS = {"minikube": minikube, "eks": eks}
 # Their shape is tested with the monitoring component (tests/monitoring/).
 CRD_GROUPS = ("monitoring.coreos.com/",)
 
-# Checkov findings we accept, each with its reason; anything else fails the scan.
-ACCEPTED: dict[str, str] = {
-    "CKV_K8S_43": "images are pinned by tag, and the config refuses untagged and `latest` "
-    "references; digests are accepted too, but images built into minikube have none",
-    "CKV_K8S_15": "minikube must never pull (images are built into the node); on EKS the tags are "
-    "pinned and immutable, so IfNotPresent pulls exactly once per node",
-}
+WORKLOADS = ("Deployment", "Job", "CronJob")
 # Service account tokens are mounted only where IRSA needs one to assume its role.
-IRSA_TOKEN = ("CKV_K8S_38", ("Deployment.mlstack.mlstack-mlflow", "Job.mlstack.mlstack-trainer-"))
+IRSA_WORKLOADS = {"Deployment.mlstack.mlstack-mlflow", "Job.mlstack.mlstack-trainer"}
 
 
 def version(stack: str) -> str:
@@ -55,11 +50,19 @@ def render(graph: Graph, root: Path) -> list[Path]:
     return paths
 
 
+def scheduled() -> Graph:
+    """Minikube with a retraining schedule, for its CronJob."""
+    return program("minikube", {"trainer_schedule": "0 3 * * 0"})
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rendered")
     for stack, graph in GRAPHS.items():
         render(graph(), root / stack)
+    # The CronJob only: every other object of that run is rendered above.
+    cron = [o for o in scheduled().kubernetes_objects() if o.typ == "kubernetes:batch/v1:CronJob"]
+    render(Graph(cron), root / "scheduled")
     return root
 
 
@@ -92,6 +95,8 @@ def test_every_object_validates_against_the_configured_kubernetes_schema(
 
 @pytest.fixture(scope="module")
 def scan(rendered: Path) -> Any:
+    # As a user scans the manifests: no skip list; accepted findings are the objects' own
+    # `checkov.io/skip<n>` annotations (infra/pod.py).
     from checkov.kubernetes.runner import Runner
     from checkov.runner_filter import RunnerFilter
 
@@ -100,39 +105,55 @@ def scan(rendered: Path) -> Any:
     )
 
 
-def _accepted(check: Any) -> bool:
-    if check.check_id in ACCEPTED:
-        return True
-    check_id, resources = IRSA_TOKEN
-    return (
-        check.check_id == check_id
-        and check.file_path.startswith("/eks/")
-        and check.resource.startswith(resources)
-    )
+def _workload(resource: str) -> str:
+    """`Job.mlstack.mlstack-trainer-<suffix>` -> `Job.mlstack.mlstack-trainer`."""
+    return resource.rsplit("-", 1)[0] if resource.startswith("Job.") else resource
 
 
-def test_checkov_finds_nothing_beyond_the_accepted_findings(scan: Any) -> None:
+def test_checkov_finds_nothing_in_the_rendered_manifests(scan: Any) -> None:
     assert scan.get_summary()["parsing_errors"] == 0
     assert scan.get_summary()["resource_count"] >= 30
-    unexpected = [
-        f"{c.check_id} {c.resource} ({c.file_path}): {c.check_name}"
-        for c in scan.failed_checks
-        if not _accepted(c)
+    failed = [
+        f"{c.check_id} {c.resource} ({c.file_path}): {c.check_name}" for c in scan.failed_checks
     ]
-    assert unexpected == []
+    assert failed == []
+
+
+def test_every_accepted_finding_is_an_annotation_of_its_workload_with_a_reason(
+    scan: Any,
+) -> None:
+    accepted = {**pod.ACCEPTED_FINDINGS, pod.IRSA_TOKEN_FINDING[0]: pod.IRSA_TOKEN_FINDING[1]}
+    skipped = scan.skipped_checks
+    assert {c.check_id for c in skipped} == set(accepted)
+    for check in skipped:
+        assert check.resource.startswith(WORKLOADS), check.resource
+        assert check.check_result["suppress_comment"] == accepted[check.check_id], check.resource
+        assert len(accepted[check.check_id].split()) >= 6, check.check_id
+    # Each workload of each render carries the findings every workload accepts; the CronJob too.
+    workloads = {(c.file_path, c.resource) for c in skipped}
+    assert any(path.startswith("/scheduled/") for path, _ in workloads)
+    for path, resource in workloads:
+        ids = {c.check_id for c in skipped if (c.file_path, c.resource) == (path, resource)}
+        assert ids >= set(pod.ACCEPTED_FINDINGS), f"{resource} ({path}) skips only {ids}"
 
 
 def test_service_account_tokens_are_mounted_only_on_eks_irsa_workloads(scan: Any) -> None:
-    mounted = {
-        (c.file_path.split("/")[1], c.resource)
-        for c in scan.failed_checks
-        if c.check_id == "CKV_K8S_38"
+    token = pod.IRSA_TOKEN_FINDING[0]
+    accepted = {
+        (c.file_path.split("/")[1], _workload(c.resource))
+        for c in scan.skipped_checks
+        if c.check_id == token
     }
-    assert {stack for stack, _ in mounted} == {"eks"}
-    assert {r.rsplit("-", 1)[0] if r.startswith("Job.") else r for _, r in mounted} == {
-        "Deployment.mlstack.mlstack-mlflow",
-        "Job.mlstack.mlstack-trainer",
+    assert accepted == {("eks", workload) for workload in IRSA_WORKLOADS}
+    # Everywhere else checkov checks that no token is mounted, and it passes.
+    checked = {
+        (c.file_path.split("/")[1], _workload(c.resource))
+        for c in scan.passed_checks
+        if c.check_id == token
     }
+    assert ("minikube", "Deployment.mlstack.mlstack-mlflow") in checked
+    assert ("eks", "Deployment.mlstack.mlstack-api") in checked
+    assert not checked & accepted
 
 
 def test_checkov_checks_the_security_contexts_and_passes_them(scan: Any) -> None:

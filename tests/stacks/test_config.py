@@ -9,7 +9,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from k8s.harness import EKS_REGION, PROJECT, ROOT, stack_config
+from k8s.harness import EKS_REGION, EKS_SETTINGS, PROJECT, ROOT, stack_config
 from pydantic import ValidationError
 
 from stacks.config import MODELS, EksConfig, MinikubeConfig, format_errors, load, parse
@@ -20,6 +20,7 @@ EKS = {
     "mlflow_image": "ghcr.io/o/mlstack-mlflow:1",
     "trainer_image": "ghcr.io/o/mlstack-trainer:1",
     "api_image": "ghcr.io/o/mlstack-serving:1",
+    "endpoint_public_access_cidrs": ["203.0.113.0/24"],
 }
 
 
@@ -44,7 +45,7 @@ def test_minikube_stack_file_loads_as_minikube_config() -> None:
 
 
 def test_eks_stack_file_loads_as_eks_config_once_region_is_set() -> None:
-    cfg = load_stack("eks", EKS_REGION)
+    cfg = load_stack("eks", EKS_SETTINGS)
     assert isinstance(cfg, EksConfig)
     assert cfg.region == "us-east-1"
     assert [str(c) for c in cfg.public_subnet_cidrs] == ["10.0.0.0/20", "10.0.16.0/20"]
@@ -54,7 +55,7 @@ def test_target_key_not_stack_name_picks_the_model() -> None:
     # A new stack (say `staging`) only needs `target: eks`; the stack name plays no part.
     cfg = load_stack(
         "minikube",
-        {"target": "eks", **EKS_REGION, **{k: v for k, v in EKS.items() if k.endswith("image")}},
+        {"target": "eks", **EKS_SETTINGS, **{k: v for k, v in EKS.items() if k.endswith("image")}},
     )
     assert isinstance(cfg, EksConfig)
 
@@ -66,6 +67,32 @@ def test_eks_without_region_says_how_to_set_it() -> None:
         r"aws:region us-east-1\)",
     ):
         load_stack("eks")
+
+
+ENDPOINT_FIX = "(fix: pulumi config set --path 'endpoint_public_access_cidrs[0]' <your address>/32)"
+
+
+def test_eks_stack_file_ships_no_endpoint_cidrs_and_says_how_to_set_them() -> None:
+    # `pulumi up -s eks` with the stack file as shipped, and only the region set.
+    with pytest.raises(pulumi.RunError) as stopped:
+        load_stack("eks", EKS_REGION)
+    assert str(stopped.value).splitlines() == [
+        "invalid stack config:",
+        "  endpoint_public_access_cidrs: is not set; name who may reach the EKS API endpoint, "
+        "e.g. your address/32 (0.0.0.0/0 opens it to the whole internet) " + ENDPOINT_FIX,
+    ]
+
+
+def test_an_empty_endpoint_cidr_list_is_refused_like_an_unset_one() -> None:
+    message = errors({**EKS, "endpoint_public_access_cidrs": []})
+    assert "endpoint_public_access_cidrs: is not set; " in message
+    assert message.endswith(ENDPOINT_FIX)
+
+
+def test_the_endpoint_can_be_opened_to_the_internet_on_purpose() -> None:
+    cfg = load_stack("eks", {**EKS_REGION, "endpoint_public_access_cidrs": ["0.0.0.0/0"]})
+    assert isinstance(cfg, EksConfig)
+    assert [str(c) for c in cfg.endpoint_public_access_cidrs] == ["0.0.0.0/0"]
 
 
 def test_unknown_target_lists_valid_values() -> None:
@@ -185,7 +212,7 @@ def test_every_bad_key_gets_its_own_line() -> None:
 
 def test_malformed_list_value_names_the_key() -> None:
     with pytest.raises(pulumi.RunError, match="public_subnet_cidrs: "):
-        load_stack("eks", {**EKS_REGION, "public_subnet_cidrs": "10.0.0.0/20"})
+        load_stack("eks", {**EKS_SETTINGS, "public_subnet_cidrs": "10.0.0.0/20"})
 
 
 def test_pulumi_yaml_declares_every_key_with_description_and_the_model_default() -> None:
@@ -225,7 +252,7 @@ KEYS = sorted({k for model in MODELS.values() for k in model.model_fields} - {"r
 def test_fuzzed_values_give_a_config_error_never_a_traceback(
     key: str, value: str, target: str
 ) -> None:
-    overrides = {"target": target, **EKS_REGION, key: value}
+    overrides = {"target": target, **EKS_SETTINGS, key: value}
     try:
         load_stack(target, overrides)
     except pulumi.RunError as err:

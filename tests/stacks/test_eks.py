@@ -8,6 +8,7 @@ from ipaddress import IPv4Network
 import yaml
 from k8s.harness import (
     EKS_REGION,
+    EKS_SETTINGS,
     PROJECT,
     ROOT,
     Graph,
@@ -72,7 +73,7 @@ def test_cluster_runs_on_those_subnets_with_api_auth_oidc_and_limited_endpoint()
     assert cluster["skipDefaultNodeGroup"] is True
     assert cluster["authenticationMode"] == "API"
     assert cluster["createOidcProvider"] is True
-    assert cluster["publicAccessCidrs"] == STACK["endpoint_public_access_cidrs"]
+    assert cluster["publicAccessCidrs"] == EKS_SETTINGS["endpoint_public_access_cidrs"]
     assert cluster["version"] == STACK["kubernetes_version"]
     assert set(cluster["enabledClusterLogTypes"]) == {
         "api",

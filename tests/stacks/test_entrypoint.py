@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from k8s.harness import EKS_REGION, ROOT, Recorder, mocks, stack_config
+from k8s.harness import EKS_SETTINGS, ROOT, Recorder, mocks, stack_config
 
 from stacks.outputs import StackOutputs
 
@@ -45,7 +45,7 @@ def run_main(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, A
     return exported
 
 
-@pytest.mark.parametrize(("stack", "overrides"), [("minikube", {}), ("eks", EKS_REGION)])
+@pytest.mark.parametrize(("stack", "overrides"), [("minikube", {}), ("eks", EKS_SETTINGS)])
 def test_main_exports_the_stack_outputs(stack: str, overrides: dict[str, Any]) -> None:
     exported = run_main(stack, overrides)
     assert set(exported) == EXPECTED[stack]
@@ -54,4 +54,4 @@ def test_main_exports_the_stack_outputs(stack: str, overrides: dict[str, Any]) -
 
 def test_main_stops_on_bad_config_with_the_config_error() -> None:
     with pytest.raises(pulumi.RunError, match="node_max_size: 1 is below node_desired_size"):
-        run_main("eks", {**EKS_REGION, "node_max_size": 1})
+        run_main("eks", {**EKS_SETTINGS, "node_max_size": 1})

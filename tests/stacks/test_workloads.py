@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from k8s.harness import Graph, Recorded, containers, eks, env_of, minikube, program
+from k8s.harness import (
+    EKS_SETTINGS,
+    Graph,
+    Recorded,
+    containers,
+    eks,
+    env_of,
+    minikube,
+    program,
+)
 
 from infra.mlflow_server import allowed_hosts
 from infra.naming import labels, selector_labels
@@ -243,7 +252,7 @@ def test_no_cron_job_without_a_schedule() -> None:
 
 def test_postgres_uri_goes_through_a_secret_and_eks_then_needs_no_volume() -> None:
     uri = "postgresql://mlflow:pw@db.example:5432/mlflow"
-    graph = program("eks", {"aws:region": "us-east-1"}, {"mlflow_database_uri": uri})
+    graph = program("eks", EKS_SETTINGS, {"mlflow_database_uri": uri})
     (secret,) = graph.of_type("kubernetes:core/v1:Secret")
     assert secret.manifest["stringData"] == {"uri": uri}
     (server,) = containers(graph, "mlflow")

@@ -2,8 +2,8 @@
 
 Both functions return the same keys with plain values (strings, numbers, lists, dicts), so a
 parity test can compare them key by key. The Pulumi side is the program's resource graph under
-mocks, with `Pulumi.eks.yaml` over `Pulumi.yaml`'s defaults; the Terraform side is the parsed
-HCL with `terraform.tfvars.example` over the variables' defaults.
+mocks, from whichever config the caller ran it with; the Terraform side is the parsed HCL, from
+whichever values the `Terraform` it gets holds (see `tests/terraform/test_parity.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ FACTS = (
     "kubernetes_version",
     "authentication_mode",
     "endpoint_public_and_private_access",
+    "endpoint_public_access_cidrs",
     "oidc_provider",
     "node_instance_types",
     "node_sizes",
@@ -153,6 +154,7 @@ def _pulumi_cluster(graph: Graph) -> dict[str, Any]:
             cluster["endpointPublicAccess"],
             cluster["endpointPrivateAccess"],
         ],
+        "endpoint_public_access_cidrs": cluster["publicAccessCidrs"],
         "oidc_provider": cluster["createOidcProvider"],
         "node_instance_types": nodes["instanceTypes"],
         "node_sizes": [
@@ -299,6 +301,7 @@ def _tf_cluster(tf: Terraform, subjects: dict[str, str]) -> dict[str, Any]:
             vpc["endpoint_public_access"][0],
             vpc["endpoint_private_access"][0],
         ],
+        "endpoint_public_access_cidrs": vpc["public_access_cidrs"][0],
         "oidc_provider": oidc["client_id_list"] == [["sts.amazonaws.com"]],
         "node_instance_types": nodes["instance_types"][0],
         "node_sizes": [scaling["min_size"][0], scaling["desired_size"][0], scaling["max_size"][0]],

@@ -1,14 +1,17 @@
 """Read `terraform/` without Terraform: parsed HCL, with variables and locals substituted.
 
-Values are the twin of a Pulumi stack file: each variable's default, overlaid by
-`terraform.tfvars.example`. Only plain references (`var.x`, `local.x.y`) are substituted; a
-string that still holds `${...}` after that refers to something only Terraform can compute.
+Values are the twin of a Pulumi stack file: each variable's default, overlaid by a var file
+(`terraform.tfvars.example` unless told otherwise), then by `var` as `terraform plan -var` sets
+it; with `var_file=None` they are the twin of `Pulumi.yaml`'s defaults. Only plain references
+(`var.x`, `local.x.y`) are substituted; a string that still holds `${...}` after that refers to
+something only Terraform can compute.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ class Terraform:
 
     directory: Path = TERRAFORM
     var_file: Path | None = EXAMPLE_VARS
+    var: Mapping[str, Any] = field(default_factory=dict)  # `-var` values, over the var file
 
     @cached_property
     def files(self) -> dict[str, dict[str, Any]]:
@@ -59,12 +63,14 @@ class Terraform:
 
     @cached_property
     def values(self) -> dict[str, Any]:
-        """Each variable's default, overlaid by the var file (a variable with neither is absent)."""
+        """Each variable's default, overlaid by the var file, then by `var` (a variable with none
+        of them is absent)."""
         values = {n: _unwrap(v["default"]) for n, v in self.variables.items() if "default" in v}
         if self.var_file is not None:
             values.update(
                 {k: _unwrap(v) for k, v in _clean(hcl2.loads(self.var_file.read_text())).items()}
             )
+        values.update(self.var)
         return values
 
     @cached_property
@@ -95,7 +101,11 @@ class Terraform:
 
     def ref(self, reference: str) -> Any:
         head, name, *rest = reference.split(".")
-        value = self.values[name] if head == "var" else self.resolve(self.locals[name])
+        if head == "var":
+            assert name in self.values, f"var.{name} has no default: give it in var= or a var file"
+            value = self.values[name]
+        else:
+            value = self.resolve(self.locals[name])
         for key in rest:
             value = value[key]
         return value

@@ -109,35 +109,30 @@ def test_every_checkov_skip_in_terraform_gives_a_reason() -> None:
         assert len(reason.split()) >= 6, f"{file}: skip {match.group(1)} needs a reason"
 
 
-def test_checkov_finds_nothing_in_terraform() -> None:
+def test_checkov_as_users_run_it_finds_nothing_in_terraform() -> None:
+    # `checkov -d terraform`, no var file and no skip list: accepted findings are the inline
+    # `#checkov:skip` comments beside their resources. JSON only so the test can read the report;
+    # no Bridgecrew account, so nothing is uploaded or downloaded.
     checkov = Path(sys.executable).with_name("checkov")
     result = subprocess.run(
-        [
-            str(checkov),
-            "--directory",
-            str(TERRAFORM),
-            "--framework",
-            "terraform",
-            "--output",
-            "json",
-            "--skip-download",
-            "--var-file",
-            str(EXAMPLE_VARS),
-            "--quiet",
-        ],
+        [str(checkov), "-d", str(TERRAFORM), "--output", "json"],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
         env={**os.environ, "BC_API_KEY": "", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
     )
-    report = json.loads(result.stdout)
-    summary = report["summary"]
+    loaded = json.loads(result.stdout)
+    reports = loaded if isinstance(loaded, list) else [loaded]  # one per framework that ran
     failed = [
         f"{c['check_id']} {c['resource']} ({c['file_path']})"
+        for report in reports
         for c in report["results"]["failed_checks"]
     ]
     assert not failed, "checkov failures in terraform/:\n" + "\n".join(failed)
+    assert result.returncode == 0, result.stderr
+    (terraform_report,) = [r for r in reports if r["check_type"] == "terraform"]
+    summary = terraform_report["summary"]
     assert summary["passed"] > 100 and summary["parsing_errors"] == 0, summary
 
 
@@ -164,6 +159,7 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "unversioned_kubernetes": {"kubernetes_version": "latest"},
     "chart_version_range": {"monitoring_chart_version": "~79.10"},
     "endpoint_cidr_with_host_bits": {"endpoint_public_access_cidrs": ["203.0.113.7/24"]},
+    "no_endpoint_cidrs": {"endpoint_public_access_cidrs": []},
 }
 
 
@@ -222,3 +218,27 @@ def test_terraform_variables_refuse(case: str, variables_module: Path) -> None:
     assert result.returncode != 0, f"terraform accepted {BAD_VALUES[case]}"
     assert "Invalid value for variable" in result.stderr, result.stderr
     assert any(f"var.{key}" in result.stderr for key in named(set(BAD_VALUES[case]))), result.stderr
+
+
+@needs_terraform
+def test_without_endpoint_cidrs_terraform_and_pulumi_both_stop_naming_the_key(
+    variables_module: Path,
+) -> None:
+    unset = {k: v for k, v in BASE.items() if k != "endpoint_public_access_cidrs"}
+    result = terraform_plan(variables_module, unset, "no-endpoint")
+    assert result.returncode != 0, "terraform planned with no endpoint_public_access_cidrs"
+    assert "No value for required variable" in result.stderr, result.stderr
+    assert '"endpoint_public_access_cidrs"' in result.stderr, result.stderr
+    with pytest.raises(ValidationError) as refused:
+        pulumi_parse(unset)
+    assert [e["loc"][0] for e in refused.value.errors()] == ["endpoint_public_access_cidrs"]
+
+
+@needs_terraform
+def test_an_endpoint_open_on_purpose_passes_both_terraform_and_pulumi_validation(
+    variables_module: Path,
+) -> None:
+    open_to_all = {**BASE, "endpoint_public_access_cidrs": ["0.0.0.0/0"]}
+    result = terraform_plan(variables_module, open_to_all, "open-endpoint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    pulumi_parse(open_to_all)
