@@ -70,6 +70,7 @@ def create_app(
     docs.mount(app)
     hot = (*predict.router.routes, *invocations.router.routes)
     routes = {r.path: r for r in hot if isinstance(r, APIRoute)}
+    # Most requests never reach the routes above: the fast path answers valid forecasts first.
     app.add_middleware(FastPath, settings=settings, holder=holder, routes=routes)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)  # outermost: counts both paths
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -40,19 +40,27 @@ async def get_served(request: Request) -> Served:
     return served
 
 
+def bearer_ok(authorization: bytes | None, token: bytes) -> bool:
+    """Whether an `Authorization` header carries `token` as bearer credentials: the one token
+    check, used by the fast path and the routes (scheme in any case, as HTTP allows; the
+    credentials compared in constant time)."""
+    scheme, _, credentials = (authorization or b"").partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), token)
+
+
+# Declares the scheme in the OpenAPI document; the check itself is `bearer_ok`.
 _bearer = HTTPBearer(auto_error=False, description="The API_TOKEN the server was started with.")
 
 
 async def require_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    """401 unless the request carries the configured bearer token (compared in constant time)."""
+    """401 unless the request carries the configured bearer token."""
     expected: bytes | None = request.app.state.settings.token
     if expected is None:
         return
-    given = credentials.credentials.encode() if credentials is not None else b""
-    if not hmac.compare_digest(given, expected):
+    header = request.headers.get("authorization")
+    if not bearer_ok(header.encode("latin-1") if header is not None else None, expected):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or wrong bearer token: send 'Authorization: Bearer <API_TOKEN>'",
