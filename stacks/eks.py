@@ -121,6 +121,7 @@ def build(cfg: EksConfig) -> StackOutputs:
             # Through MLflow's artifact proxy, so only the server's account holds S3 rights.
             artifacts_destination=storage.artifacts_uri,
             artifacts_on_volume=False,
+            monitoring_size="standard",  # 15 days of history on nodes sized for it
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
             trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},

@@ -39,10 +39,12 @@ class Platform:
     data_uri: pulumi.Input[str]
     artifacts_destination: pulumi.Input[str]
     artifacts_on_volume: bool
+    # No default: each target says how big its monitoring is (a default once gave EKS the
+    # laptop's one day of Prometheus history).
+    monitoring_size: Size
     storage_class: pulumi.Input[str] | None = None
     mlflow_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     trainer_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    monitoring_size: Size = "small"
 
 
 @dataclass(frozen=True)
