@@ -19,6 +19,7 @@ from services.local.config import StackConfig
 from services.local.logs import LogPump, say
 from services.local.signals import Shutdown, SignalGuard
 from services.local.state import ServiceEntry, StackState, is_supervisor, start_ticks
+from services.registry import RegistryError, connect
 from services.spec import API, DEMO, TRACKING, TRAINER, ServiceSpec
 
 # How long each service may take to become ready; the first MLflow start migrates its database.
@@ -52,18 +53,13 @@ class Started:
 
 
 def prod_version(tracking_uri: str, model_name: str) -> str | None:
-    """The version behind `<model>@prod`, or None when the model or the alias does not exist."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
+    """The version behind `<model>@prod`, or None when the model or the alias does not exist
+    (both mean "train first")."""
     try:
-        version = MlflowClient(tracking_uri).get_model_version_by_alias(model_name, "prod")
-    except MlflowException as exc:
-        # No registered model yet, or a model without the alias: both mean "train first".
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
+        version = connect(tracking_uri).version(model_name, "prod")
+    except RegistryError as exc:
         raise StackError(f"mlflow: cannot read {model_name}@prod: {exc}") from None
-    return str(version.version)
+    return None if version is None else version.version
 
 
 class Stack:
