@@ -22,11 +22,10 @@ from infra.naming import res_name, selector_labels
 from infra.serving import CONTAINER_PORT as API_PORT
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
 from infra.trainer import Trainer, TrainerArgs
-from services.spec import API, TRACKING, TRAINER
+from services.spec import API, BUNDLED_DATA, TRACKING, TRAINER
 from stacks.config import StackConfig, secret
 
 GRAFANA_LOCAL_PORT = 3000
-DATA_FILE = Path(__file__).resolve().parents[1] / "services" / "data" / "airline.csv"
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ MLFLOW_ACCOUNT_ROLE = TRACKING.name
 TRAINER_ACCOUNT_ROLE = TRAINER.name
 
 
-def data_fingerprint(path: Path = DATA_FILE) -> str:
+def data_fingerprint(path: Path = BUNDLED_DATA) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from services.local.config import BUNDLED_DATA, DEFAULT_PORTS
+from services.local.config import DEFAULT_PORTS
+from services.spec import BUNDLED_DATA
 
 StateDir = Annotated[
     Path, typer.Option(envvar="MLSTACK_STATE_DIR", help="Runs, models, logs and the state file.")
