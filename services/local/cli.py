@@ -43,7 +43,7 @@ def up(
 ) -> None:
     """Run MLflow, the trainer (once), the API, the demo and Prometheus locally."""
     from services.local import control, stack
-    from services.local.config import StackConfig
+    from services.local.config import LocalConfig
 
     ports = {
         "mlflow": mlflow_port,
@@ -51,7 +51,7 @@ def up(
         "demo": demo_port,
         "prometheus": prometheus_port,
     }
-    cfg = StackConfig(
+    cfg = LocalConfig(
         state_dir=state_dir,
         host=host,
         ports=ports,

@@ -20,7 +20,7 @@ DEFAULT_PORTS = {"mlflow": 5000, "api": 8000, "demo": 8501, "prometheus": 9099}
 
 
 @dataclass(frozen=True)
-class StackConfig:
+class LocalConfig:
     state_dir: Path = Path(".mlstack")
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
@@ -31,7 +31,7 @@ class StackConfig:
     api_token: str | None = None
     poll_seconds: int = 10
 
-    def resolved(self) -> StackConfig:
+    def resolved(self) -> LocalConfig:
         """Absolute paths, and a free port for every port given as 0 (tests, parallel stacks)."""
         ports: dict[str, int] = {}
         for name, port in self.ports.items():

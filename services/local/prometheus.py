@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from types import MappingProxyType
 
-from services.local.config import StackConfig
+from services.local.config import LocalConfig
 from services.serving.monitoring import ALERTS_FILE, API_JOB
 from services.spec import ServiceSpec
 
@@ -27,7 +27,7 @@ def available() -> bool:
     return shutil.which("prometheus") is not None
 
 
-def spec(cfg: StackConfig) -> ServiceSpec:
+def spec(cfg: LocalConfig) -> ServiceSpec:
     """Prometheus as a ServiceSpec, so it starts, waits and stops like every other service."""
     return ServiceSpec(
         name="prometheus",
@@ -46,7 +46,7 @@ def spec(cfg: StackConfig) -> ServiceSpec:
     )
 
 
-def config(cfg: StackConfig, rules: Path = ALERTS_FILE) -> dict[str, object]:
+def config(cfg: LocalConfig, rules: Path = ALERTS_FILE) -> dict[str, object]:
     """The scrape config; rule files are loaded only once issue 6 has put them in place."""
     scrape: dict[str, object] = {
         "job_name": JOB,
@@ -60,7 +60,7 @@ def config(cfg: StackConfig, rules: Path = ALERTS_FILE) -> dict[str, object]:
     }
 
 
-def write_config(cfg: StackConfig) -> Path:
+def write_config(cfg: LocalConfig) -> Path:
     path = cfg.state_dir / "prometheus.yml"
     # JSON is YAML, so no YAML library is needed for a file nobody edits by hand.
     path.write_text(json.dumps(config(cfg), indent=2))

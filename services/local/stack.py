@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TextIO
 
 from services.local import process, prometheus
-from services.local.config import StackConfig
+from services.local.config import LocalConfig
 from services.local.logs import LogPump, say
 from services.local.signals import Shutdown, SignalGuard
 from services.local.state import ServiceEntry, StackState, is_supervisor, start_ticks
@@ -65,7 +65,7 @@ def prod_version(tracking_uri: str, model_name: str) -> str | None:
 class Stack:
     """The services one `mlstack up` started, in start order, and how it starts and stops them."""
 
-    def __init__(self, cfg: StackConfig, guard: SignalGuard, console: TextIO = sys.stdout) -> None:
+    def __init__(self, cfg: LocalConfig, guard: SignalGuard, console: TextIO = sys.stdout) -> None:
         self.cfg = cfg
         self.guard = guard
         self.console = console
@@ -204,7 +204,7 @@ class Stack:
         self.state(status).save(self.cfg.state_dir)
 
 
-def run(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
+def run(cfg: LocalConfig, console: TextIO = sys.stdout) -> int:
     """Run the stack in the foreground until a stop signal or a failure; the exit code."""
     guard = SignalGuard()
     with guard.installed():

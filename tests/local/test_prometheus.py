@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.local import prometheus
-from services.local.config import DEFAULT_PORTS, StackConfig
+from services.local.config import DEFAULT_PORTS, LocalConfig
 from services.serving.monitoring import ALERTS_FILE as ALERT_RULES
 
 needs_promtool = pytest.mark.skipif(
@@ -20,8 +20,8 @@ needs_promtool = pytest.mark.skipif(
 )
 
 
-def _cfg(tmp_path: Path) -> StackConfig:
-    return StackConfig(state_dir=tmp_path, ports={**DEFAULT_PORTS, "api": 8123})
+def _cfg(tmp_path: Path) -> LocalConfig:
+    return LocalConfig(state_dir=tmp_path, ports={**DEFAULT_PORTS, "api": 8123})
 
 
 def test_scrape_targets_the_api_metrics_route(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from services.local import process, prometheus
-from services.local.config import StackConfig
+from services.local.config import LocalConfig
 from services.local.signals import SignalGuard
 from services.local.stack import Stack, StackError
 from services.local.state import StackState
@@ -213,7 +213,7 @@ def test_a_missing_command_is_named_before_anything_starts(
     monkeypatch.setattr(
         process, "executable", lambda name: None if name == "mlflow" else real(name)
     )
-    stack = Stack(StackConfig(state_dir=tmp_path).resolved(), SignalGuard(), io.StringIO())
+    stack = Stack(LocalConfig(state_dir=tmp_path).resolved(), SignalGuard(), io.StringIO())
     with pytest.raises(StackError, match="mlflow: command `mlflow` not found"):
         stack.preflight()
 
@@ -223,7 +223,7 @@ def test_without_prometheus_on_path_the_stack_says_how_to_get_it_and_runs_the_re
 ) -> None:
     monkeypatch.setenv("PATH", str(Path(MLSTACK).parent))
     assert not prometheus.available()
-    stack = Stack(StackConfig(state_dir=tmp_path).resolved(), SignalGuard(), io.StringIO())
+    stack = Stack(LocalConfig(state_dir=tmp_path).resolved(), SignalGuard(), io.StringIO())
     assert [spec.name for spec, _env in stack.plan()] == ["mlflow", "api", "demo"]
     assert "apt-get install prometheus" in prometheus.HINT
 
