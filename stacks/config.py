@@ -23,7 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-from infra.monitoring import CHART_VERSION
+from infra.prometheus_stack import CHART_VERSION
 from stacks.errors import FOREIGN_KEYS, SECRET_FIELDS, format_errors
 from stacks.fields import CRON, PRIVATE, QUANTITY, Cidr, Image, OptionalSecret
 

@@ -16,9 +16,9 @@ import pulumi_random as random
 
 from infra.mlflow_server import PORT as MLFLOW_PORT
 from infra.mlflow_server import MlflowServer, MlflowServerArgs
-from infra.monitoring import Monitoring, MonitoringArgs, Size
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import res_name, selector_labels
+from infra.prometheus_stack import Monitoring, MonitoringArgs, Size
 from infra.serving import CONTAINER_PORT as API_PORT
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
 from infra.trainer import Trainer, TrainerArgs

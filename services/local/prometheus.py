@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 from types import MappingProxyType
 
+from monitoring import API_JOB, prometheus_config
 from services.local.config import LocalConfig
-from services.serving.monitoring import ALERTS_FILE, API_JOB
 from services.spec import ServiceSpec
 
 HINT = (
@@ -46,18 +46,9 @@ def spec(cfg: LocalConfig) -> ServiceSpec:
     )
 
 
-def config(cfg: LocalConfig, rules: Path = ALERTS_FILE) -> dict[str, object]:
-    """The scrape config; rule files are loaded only once issue 6 has put them in place."""
-    scrape: dict[str, object] = {
-        "job_name": JOB,
-        "metrics_path": "/metrics",
-        "static_configs": [{"targets": [f"{cfg.host}:{cfg.ports['api']}"]}],
-    }
-    return {
-        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
-        "rule_files": [str(rules)] if rules.exists() else [],
-        "scrape_configs": [scrape],
-    }
+def config(cfg: LocalConfig) -> dict[str, object]:
+    """The monitoring config (scrape job and alert rules) pointed at the local API."""
+    return prometheus_config([f"{cfg.host}:{cfg.ports['api']}"])
 
 
 def write_config(cfg: LocalConfig) -> Path:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from monitoring import ALERTS_FILE as ALERT_RULES
 from services.local import prometheus
 from services.local.config import DEFAULT_PORTS, LocalConfig
-from services.serving.monitoring import ALERTS_FILE as ALERT_RULES
 
 needs_promtool = pytest.mark.skipif(
     shutil.which("promtool") is None,
@@ -35,10 +35,8 @@ def test_scrape_job_is_the_job_the_alert_rules_select() -> None:
     assert jobs == {prometheus.JOB}
 
 
-def test_alert_rules_are_loaded_when_present_and_skipped_when_not(tmp_path: Path) -> None:
+def test_the_checked_in_alert_rules_are_loaded(tmp_path: Path) -> None:
     assert prometheus.config(_cfg(tmp_path))["rule_files"] == [str(ALERT_RULES)]
-    missing = tmp_path / "none.yaml"
-    assert prometheus.config(_cfg(tmp_path), rules=missing)["rule_files"] == []
 
 
 @needs_promtool

@@ -10,8 +10,7 @@ import pytest
 
 from tests.api import RunningApi, running_api
 from tests.factories import train_first_version
-
-from .factories import drive_traffic
+from tests.monitoring.factories import drive_traffic
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+import monitoring
 from services.local import process
-from services.serving import monitoring
 from services.spec import ServiceSpec
 
 T = TypeVar("T")

@@ -8,12 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
+import monitoring
 from services.local import process
-from services.serving import monitoring
 from tests.api import RunningApi
-
-from .factories import drive_traffic, poll, query, start_prometheus
-from .promql import Query, dashboard_queries
+from tests.monitoring.factories import drive_traffic, poll, query, start_prometheus
+from tests.monitoring.promql import Query, dashboard_queries
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from k8s.harness import (
     unsecret,
 )
 
-from infra.monitoring import SIZES
+from infra.prometheus_stack import SIZES
 
 STORAGE_CLASS = "gp3"
 STACK = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from k8s.harness import Graph, containers, env_of, minikube, unsecret
 
-from infra.monitoring import SIZES
+from infra.prometheus_stack import SIZES
 from stacks.minikube import IMAGE_DATA
 
 
