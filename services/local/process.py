@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from services.local.state import PGRP, STATE, proc_stat
 from services.spec import TRACKING, ServiceSpec
 from services.spec import tracking_env as spec_tracking_env
 
@@ -122,11 +123,8 @@ def group_exists(pgid: int) -> bool:
 
 
 def _live_member(entry: Path, pgid: int) -> bool:
-    try:
-        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] != "Z" and int(fields[2]) == pgid
+    stat = proc_stat(entry.name)
+    return stat is not None and stat[STATE] != "Z" and int(stat[PGRP]) == pgid
 
 
 def signal_group(pgid: int, sig: signal.Signals = signal.SIGTERM) -> None:

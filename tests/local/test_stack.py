@@ -22,8 +22,9 @@ from services.local.config import LocalConfig
 from services.local.signals import SignalGuard
 from services.local.stack import Stack, StackError
 from services.local.state import StackState
+from tests.factories import wait_for
 
-from .factories import MLSTACK, leftovers, up_command, wait_for, wait_until_up
+from .factories import MLSTACK, leftovers, up_command, wait_until_up
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,9 @@ def test_prometheus_loads_the_alert_rules_and_targets_the_api(detached: Path) ->
     groups = {group["name"] for group in rules["data"]["groups"]}
     assert {"mlstack-api", "mlstack-model"} <= groups
     # Target discovery runs after Prometheus reports ready, even for static targets.
-    (target,) = wait_for(lambda: _active_targets(urls["prometheus"]), "the API scrape target")
+    (target,) = wait_for(
+        lambda: _active_targets(urls["prometheus"]), "the API scrape target", 120, every=0.2
+    )
     assert target["labels"]["job"] == prometheus.JOB
     assert target["scrapeUrl"] == f"{urls['api']}/metrics"
 

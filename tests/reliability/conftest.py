@@ -11,7 +11,8 @@ import pytest
 
 from tests.api import TOKEN, RunningApi, running_api
 from tests.conftest import TrackingServer
-from tests.serving.factories import new_version, wait_for
+from tests.factories import wait_for
+from tests.serving.factories import new_version
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,10 @@ from prometheus_client import CollectorRegistry
 from services.serving.app import create_app
 from services.serving.deps import get_served
 from services.serving.holder import Served
+from tests.factories import wait_for
 
 from .conftest import Promoted
-from .factories import settings, wait_for
+from .factories import settings
 
 TOKEN = "s3cret-token-for-tests"
 PREDICTIONS = [
