@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import BrowserContext, expect, sync_playwright
 
 from services.local.state import StackState
+from tests.binaries import need
 from tests.conftest import ROOT
 from tests.local.factories import MLSTACK, leftovers, up_command
 
@@ -58,8 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is missing: `make e2e` / `make test` install it (system-deps)")
+    need("Debian chromium", CHROMIUM.exists(), "`make e2e` / `make test` install it (system-deps)")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),

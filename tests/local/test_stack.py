@@ -22,6 +22,7 @@ from services.local.config import LocalConfig
 from services.local.signals import SignalGuard
 from services.local.stack import Stack, StackError
 from services.local.state import StackState
+from tests.binaries import binary, have
 from tests.factories import wait_for
 
 from .factories import MLSTACK, leftovers, up_command, wait_until_up
@@ -59,7 +60,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
 
 @pytest.mark.slow
 def test_up_starts_every_service_and_each_answers_its_readiness_probe(first_run: FirstRun) -> None:
-    expected = {"mlflow", "api", "demo"} | ({"prometheus"} if prometheus.available() else set())
+    expected = {"mlflow", "api", "demo"} | ({"prometheus"} if have("prometheus") else set())
     assert set(first_run.answers) == expected
     assert set(first_run.answers.values()) == {200}
     assert first_run.state.model == "ForecastModel@prod = version 1"
@@ -141,8 +142,8 @@ def detached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not prometheus.available(), reason="prometheus is not installed")
 def test_prometheus_loads_the_alert_rules_and_targets_the_api(detached: Path) -> None:
+    binary("prometheus")
     state = StackState.load(detached)
     assert state is not None
     urls = {s.name: s.url for s in state.services}
