@@ -40,32 +40,37 @@ async def get_served(request: Request) -> Served:
     return served
 
 
-def bearer_ok(authorization: bytes | None, token: bytes) -> bool:
-    """Whether an `Authorization` header carries `token` as bearer credentials: the one token
-    check, used by the fast path and the routes (scheme in any case, as HTTP allows; the
-    credentials compared in constant time)."""
-    scheme, _, credentials = (authorization or b"").partition(b" ")
-    return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), token)
+def credentials(authorization: bytes | None) -> bytes:
+    """The bearer credentials of an `Authorization` header (the scheme in any case, as HTTP
+    allows); empty for another scheme or no header."""
+    scheme, _, given = (authorization or b"").partition(b" ")
+    return given.strip() if scheme.lower() == b"bearer" else b""
 
 
-# Declares the scheme in the OpenAPI document; the check itself is `bearer_ok`.
-_bearer = HTTPBearer(auto_error=False, description="The API_TOKEN the server was started with.")
-
-
-async def require_token(
-    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """401 unless the request carries the configured bearer token."""
-    expected: bytes | None = request.app.state.settings.token
+def require_token(authorization: bytes | None, expected: bytes | None) -> None:
+    """The one token check, for the fast path and the routes alike: 401 unless the header
+    carries the configured token (compared in constant time); nothing to check without one."""
     if expected is None:
         return
-    header = request.headers.get("authorization")
-    if not bearer_ok(header.encode("latin-1") if header is not None else None, expected):
+    if not hmac.compare_digest(credentials(authorization), expected):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or wrong bearer token: send 'Authorization: Bearer <API_TOKEN>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+# Declares the scheme in the OpenAPI document; the check itself is `require_token`.
+_bearer = HTTPBearer(auto_error=False, description="The API_TOKEN the server was started with.")
+
+
+async def guard(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """The prediction routes' dependency: `require_token` on the request's header."""
+    header = request.headers.get("authorization")
+    raw = header.encode("latin-1") if header is not None else None
+    require_token(raw, request.app.state.settings.token)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -4,7 +4,7 @@ A well-formed JSON forecast request to `POST /predict` or `POST /invocations`, w
 and (when a token is set) the bearer token, is answered here from the forecast cache, before
 FastAPI's routing, dependency injection and request objects, which cost more than the cached
 answer itself (`make bench` measures both). The request rules are `schemas.plain_row`'s, the
-token check is `deps.bearer_ok`'s and the answer is `answers.py`'s, as on the routes. Anything
+token check is `deps.require_token` and the answer is `answers.py`'s, as on the routes. Anything
 else, and so every error, goes on to the FastAPI routes with its body, which keeps one source for
 each error answer: the route.
 """
@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
+from fastapi import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.serving import answers
-from services.serving.deps import bearer_ok
+from services.serving.deps import require_token
 from services.serving.holder import ModelHolder, Served
 from services.serving.protocol import JSON, JSON_TYPES, fast_rows
 from services.serving.schemas import Row, plain_row
@@ -90,7 +91,11 @@ class FastPath:
         length = headers.get(b"content-length", b"")
         if not length.isdigit() or int(length) > self.max_body:
             return False
-        return self.token is None or bearer_ok(headers.get(b"authorization"), self.token)
+        try:
+            require_token(headers.get(b"authorization"), self.token)
+        except HTTPException:
+            return False  # the route answers the 401
+        return True
 
     async def _predict(self, served: Served, body: bytes) -> bytes | None:
         row = predict_row(body, self.max_horizon)
