@@ -106,12 +106,12 @@ class Stack:
                     f"holds it{leftover}, or pick another with --{spec.name}-port N "
                     "(0 picks a free port)"
                 )
+        if not self.with_prometheus:
+            say(self.console, prometheus.HINT)
 
     def up(self) -> None:
         """Start every service in order, each once what it needs is ready."""
         self.preflight()
-        if not self.with_prometheus:
-            say(self.console, prometheus.HINT)
         services = self.plan()
         self.start(*services[0])
         self.train_if_needed()

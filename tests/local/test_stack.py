@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from services.local import process, prometheus
-from services.local.config import LocalConfig
+from services.local.config import DEFAULT_PORTS, LocalConfig
 from services.local.signals import SignalGuard
 from services.local.stack import Stack, StackError
 from services.local.state import StackState
@@ -132,18 +132,25 @@ def _active_targets(prometheus_url: str) -> list[dict[str, object]]:
     return targets
 
 
-@pytest.fixture(scope="module")
-def detached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A stack started with `--detach`; stopped with `down` at the end whatever happened."""
-    state_dir = tmp_path_factory.mktemp("detached") / ".mlstack"
+@pytest.fixture
+def detached(tmp_path: Path) -> Iterator[Path]:
+    """A stack of the test's own started with `--detach` (one test kills its supervisor);
+    stopped with `down` at the end whatever happened."""
+    state_dir = tmp_path / ".mlstack"
     subprocess.run([*up_command(state_dir), "--detach"], check=True, capture_output=True)
     yield state_dir
     subprocess.run([MLSTACK, "down", "--state-dir", str(state_dir)], check=True)
 
 
+@pytest.fixture
+def prometheus_on_path() -> str:
+    return binary("prometheus")
+
+
 @pytest.mark.slow
-def test_prometheus_loads_the_alert_rules_and_targets_the_api(detached: Path) -> None:
-    binary("prometheus")
+def test_prometheus_loads_the_alert_rules_and_targets_the_api(
+    prometheus_on_path: str, detached: Path
+) -> None:
     state = StackState.load(detached)
     assert state is not None
     urls = {s.name: s.url for s in state.services}
@@ -227,9 +234,13 @@ def test_without_prometheus_on_path_the_stack_says_how_to_get_it_and_runs_the_re
 ) -> None:
     monkeypatch.setenv("PATH", str(Path(MLSTACK).parent))
     assert not prometheus.available()
-    stack = Stack(LocalConfig(state_dir=tmp_path).resolved(), SignalGuard(), io.StringIO())
+    console = io.StringIO()
+    free = LocalConfig(state_dir=tmp_path, ports=dict.fromkeys(DEFAULT_PORTS, 0))
+    stack = Stack(free.resolved(), SignalGuard(), console)
     assert [spec.name for spec, _env in stack.plan()] == ["mlflow", "api", "demo"]
     assert "apt-get install prometheus" in prometheus.HINT
+    stack.preflight()  # what `up` runs before it starts anything
+    assert "apt-get install prometheus" in console.getvalue()
 
 
 def test_up_refuses_a_state_directory_another_stack_runs_from_and_leaves_its_state_alone(
