@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.load import Request
 from services.local import process
+from services.local.state import PGRP, proc_stat
 from services.spec import API
 
 
@@ -39,10 +40,10 @@ def group_rss_kb(pgid: int) -> int:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(stat[2]) != pgid:
-                continue
+        stat = proc_stat(entry.name)
+        if stat is None or int(stat[PGRP]) != pgid:
+            continue
+        with contextlib.suppress(OSError, ValueError):
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 from infra import pod
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
-from services.spec import TRACKING
+from services.spec import BACKEND_STORE_ENV, TRACKING, tracking_env
 
 DATA = "/data"
 SQLITE_URI = f"sqlite:///{DATA}/mlflow.db"  # four slashes in all: an absolute path
@@ -117,19 +117,21 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
     def _env(self) -> tuple[dict[str, pulumi.Input[str]], tuple[k8s.core.v1.EnvVarArgs, ...]]:
-        env: dict[str, pulumi.Input[str]] = {
-            "MLFLOW_ARTIFACTS_DESTINATION": self._args.artifacts_destination,
-            "MLFLOW_SERVER_ALLOWED_HOSTS": allowed_hosts(
-                self._name, self._args.namespace_name, PORT
-            ),
-        }
+        hosts = allowed_hosts(self._name, self._args.namespace_name, PORT)
         if self._args.database_uri is None:
-            env["MLFLOW_BACKEND_STORE_URI"] = SQLITE_URI
-            return env, ()
+            sqlite = tracking_env(
+                artifacts_destination=self._args.artifacts_destination,
+                allowed_hosts=hosts,
+                backend_store_uri=SQLITE_URI,
+            )
+            return sqlite, ()
+        env = tracking_env(
+            artifacts_destination=self._args.artifacts_destination, allowed_hosts=hosts
+        )
         ref = k8s.core.v1.EnvVarSourceArgs(
             secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=self._name + "-db", key="uri")
         )
-        return env, (k8s.core.v1.EnvVarArgs(name="MLFLOW_BACKEND_STORE_URI", value_from=ref),)
+        return env, (k8s.core.v1.EnvVarArgs(name=BACKEND_STORE_ENV, value_from=ref),)
 
     def _deployment(
         self,

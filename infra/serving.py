@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 from infra import pod
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
-from services.spec import API
+from services.spec import API, TOKEN_ENV, api_env
 
 SERVICE_PORT = 80
 if API.port is None:  # pragma: no cover - the spec always names the API's port
@@ -88,12 +88,12 @@ class Serving(pulumi.ComponentResource):
         )
 
     def _env(self) -> dict[str, pulumi.Input[str]]:
-        return {
-            "MLFLOW_TRACKING_URI": self._args.tracking_uri,
-            "MODEL_NAME": self._args.model_name,
-            "MODEL_ALIAS": self._args.model_alias,
-            **self._args.extra_env,
-        }
+        env = api_env(
+            tracking_uri=self._args.tracking_uri,
+            model_name=self._args.model_name,
+            model_alias=self._args.model_alias,
+        )
+        return {**env, **self._args.extra_env}
 
     def _token_env(self, child: pulumi.ResourceOptions) -> tuple[k8s.core.v1.EnvVarArgs, ...]:
         """API_TOKEN from a Secret, so the token is in neither the pod spec nor its logs."""
@@ -108,7 +108,7 @@ class Serving(pulumi.ComponentResource):
         selector = k8s.core.v1.SecretKeySelectorArgs(name=self._name + "-token", key="token")
         return (
             k8s.core.v1.EnvVarArgs(
-                name="API_TOKEN",
+                name=TOKEN_ENV,
                 value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=selector),
             ),
         )

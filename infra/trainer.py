@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from infra import pod
 from infra.naming import labels, res_name
 from infra.options import child_options
-from services.spec import TRAINER
+from services.spec import TRAINER, trainer_env
 
 RESOURCES = pod.Resources(
     cpu_request="500m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"
@@ -101,12 +101,12 @@ class Trainer(pulumi.ComponentResource):
         return pod.accepted_findings(self._irsa_token())
 
     def _env(self) -> dict[str, pulumi.Input[str]]:
-        return {
-            "MLFLOW_TRACKING_URI": self._args.tracking_uri,
-            "DATA_URI": self._args.data_uri,
-            "MODEL_NAME": self._args.model_name,
-            "EXPERIMENT_NAME": self._args.experiment_name,
-        }
+        return trainer_env(
+            tracking_uri=self._args.tracking_uri,
+            data_uri=self._args.data_uri,
+            model_name=self._args.model_name,
+            experiment=self._args.experiment_name,
+        )
 
     def _pod(self, account: pulumi.Input[str]) -> k8s.core.v1.PodTemplateSpecArgs:
         main = pod.container(

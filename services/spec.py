@@ -3,7 +3,9 @@
 The local stack (`mlstack up`) and the Kubernetes objects (`infra/`) are both built from these
 specs, so a laptop runs exactly the entrypoints the cluster runs. Arguments may reference
 environment variables as `$(NAME)`, which Kubernetes expands natively and `command()` expands
-locally, so only the values differ between targets.
+locally, so only the values differ between targets. The `*_env` functions are the only place
+the variable names are spelled: callers hand over typed values (plain strings locally, Pulumi
+inputs on Kubernetes).
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
+
+# The series the trainer learns when given no data: in the repository, and in the trainer image.
+BUNDLED_DATA = Path(__file__).resolve().parent / "data" / "airline.csv"
+V = TypeVar("V")  # a value: `str` locally, `pulumi.Input[str]` on Kubernetes
+TOKEN_ENV = "API_TOKEN"  # the bearer token; on Kubernetes it comes from a Secret
+BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"  # on Kubernetes a Secret when it holds a password
 
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
@@ -104,3 +114,76 @@ DEMO = ServiceSpec(
 )
 
 SERVICES = (TRACKING, TRAINER, API, DEMO)
+
+
+def _set(**values: object) -> dict[str, str]:
+    """NAME=value for each value given (None leaves the variable to the spec or the image)."""
+    return {name: str(value) for name, value in values.items() if value is not None}
+
+
+def tracking_env(
+    *,
+    artifacts_destination: V,
+    allowed_hosts: V,
+    backend_store_uri: V | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> dict[str, V | str]:
+    """The MLflow server's variables (its command line reads them, see `_TRACKING_ARGS`)."""
+    env: dict[str, V | str] = {
+        "MLFLOW_ARTIFACTS_DESTINATION": artifacts_destination,
+        "MLFLOW_SERVER_ALLOWED_HOSTS": allowed_hosts,
+    }
+    if backend_store_uri is not None:
+        env[BACKEND_STORE_ENV] = backend_store_uri
+    return _set(MLFLOW_HOST=host, MLFLOW_PORT=port) | env
+
+
+def trainer_env(
+    *, tracking_uri: V, data_uri: V, model_name: str, experiment: str
+) -> dict[str, V | str]:
+    """`mlstack train`'s variables (services/trainer/config.py)."""
+    return {
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "DATA_URI": data_uri,
+        "MODEL_NAME": model_name,
+        "EXPERIMENT_NAME": experiment,
+    }
+
+
+def api_env(
+    *,
+    tracking_uri: V,
+    model_name: str,
+    model_alias: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    poll_seconds: float | None = None,
+    log_level: str | None = None,
+    token: str | None = None,
+) -> dict[str, V | str]:
+    """`mlstack serve`'s variables (services/serving/settings.py); an empty token turns auth off."""
+    env: dict[str, V | str] = {"MLFLOW_TRACKING_URI": tracking_uri}
+    return env | _set(
+        HOST=host,
+        PORT=port,
+        MODEL_NAME=model_name,
+        MODEL_ALIAS=model_alias,
+        MODEL_POLL_SECONDS=poll_seconds,
+        LOG_LEVEL=log_level,
+        **{TOKEN_ENV: token},
+    )
+
+
+def demo_env(
+    *,
+    api_url: str,
+    history: str,
+    host: str | None = None,
+    port: int | None = None,
+    token: str | None = None,
+) -> dict[str, str]:
+    """`mlstack demo`'s variables (services/demo/)."""
+    return _set(
+        DEMO_HOST=host, DEMO_PORT=port, API_URL=api_url, DEMO_HISTORY=history, **{TOKEN_ENV: token}
+    )

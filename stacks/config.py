@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
 )
 
+from infra.prometheus_stack import CHART_VERSION
 from stacks.errors import FOREIGN_KEYS, SECRET_FIELDS, format_errors
 from stacks.fields import CRON, PRIVATE, QUANTITY, Cidr, Image, OptionalSecret
 
@@ -50,7 +51,7 @@ class StackConfig(BaseModel):
     mlflow_database_uri: OptionalSecret = None
     api_token: OptionalSecret = None
     monitoring_enabled: bool = True
-    monitoring_chart_version: str = Field("79.10.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    monitoring_chart_version: str = Field(CHART_VERSION, pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
     grafana_admin_password: OptionalSecret = None
 
     @field_validator("target")

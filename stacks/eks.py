@@ -11,10 +11,10 @@ from infra.irsa import ServiceAccountRole, ServiceAccountRoleArgs
 from infra.naming import PART_OF, res_name
 from infra.network import Network, NetworkArgs
 from infra.storage import ARTIFACTS_PREFIX, DATA_PREFIX, Storage, StorageArgs, access_policy
+from services.spec import BUNDLED_DATA
 from stacks.config import EksConfig
 from stacks.outputs import StackOutputs
 from stacks.workloads import (
-    DATA_FILE,
     MLFLOW_ACCOUNT_ROLE,
     TRAINER_ACCOUNT_ROLE,
     Platform,
@@ -101,7 +101,7 @@ def build(cfg: EksConfig) -> StackOutputs:
     )
     storage = Storage(
         cfg.prefix,
-        StorageArgs(data_file=DATA_FILE, force_destroy=cfg.bucket_force_destroy, tags=tags),
+        StorageArgs(data_file=BUNDLED_DATA, force_destroy=cfg.bucket_force_destroy, tags=tags),
     )
     mlflow_role = _irsa(cfg, cluster, storage, MLFLOW_ACCOUNT_ROLE, ARTIFACTS_PREFIX, write=True)
     trainer_role = _irsa(cfg, cluster, storage, TRAINER_ACCOUNT_ROLE, DATA_PREFIX, write=False)
@@ -121,6 +121,7 @@ def build(cfg: EksConfig) -> StackOutputs:
             # Through MLflow's artifact proxy, so only the server's account holds S3 rights.
             artifacts_destination=storage.artifacts_uri,
             artifacts_on_volume=False,
+            monitoring_size="standard",  # 15 days of history on nodes sized for it
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
             trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},

@@ -27,6 +27,7 @@ def build(cfg: MinikubeConfig) -> StackOutputs:
             data_uri=IMAGE_DATA,
             artifacts_destination=f"{DATA}/artifacts",
             artifacts_on_volume=True,
+            monitoring_size="small",  # a laptop: one day of history, small requests
         ),
     )
     return StackOutputs.of(workloads)

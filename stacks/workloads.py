@@ -16,17 +16,16 @@ import pulumi_random as random
 
 from infra.mlflow_server import PORT as MLFLOW_PORT
 from infra.mlflow_server import MlflowServer, MlflowServerArgs
-from infra.monitoring import Monitoring, MonitoringArgs, Size
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import res_name, selector_labels
+from infra.prometheus_stack import Monitoring, MonitoringArgs, Size
 from infra.serving import CONTAINER_PORT as API_PORT
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
 from infra.trainer import Trainer, TrainerArgs
-from services.spec import API, TRACKING, TRAINER
+from services.spec import API, BUNDLED_DATA, TRACKING, TRAINER
 from stacks.config import StackConfig, secret
 
 GRAFANA_LOCAL_PORT = 3000
-DATA_FILE = Path(__file__).resolve().parents[1] / "services" / "data" / "airline.csv"
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,12 @@ class Platform:
     data_uri: pulumi.Input[str]
     artifacts_destination: pulumi.Input[str]
     artifacts_on_volume: bool
+    # No default: each target says how big its monitoring is (a default once gave EKS the
+    # laptop's one day of Prometheus history).
+    monitoring_size: Size
     storage_class: pulumi.Input[str] | None = None
     mlflow_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     trainer_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    monitoring_size: Size = "small"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ MLFLOW_ACCOUNT_ROLE = TRACKING.name
 TRAINER_ACCOUNT_ROLE = TRAINER.name
 
 
-def data_fingerprint(path: Path = DATA_FILE) -> str:
+def data_fingerprint(path: Path = BUNDLED_DATA) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from tests.conftest import AIRLINE
 
 if TYPE_CHECKING:
     from services.trainer.run import TrainSummary
+
+T = TypeVar("T")
+
+
+def wait_for(
+    probe: Callable[[], T],
+    what: str = "condition",
+    timeout: float = 60.0,
+    *,
+    done: Callable[[T], object] = bool,
+    every: float = 0.05,
+) -> T:
+    """Call `probe` until `done` accepts its value (by default: until it is truthy) and return
+    that value; after `timeout` seconds fail, naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            last = repr(value)[:300]
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {last}")
+        time.sleep(every)
 
 
 def train_version(

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from services.local.config import BUNDLED_DATA, DEFAULT_PORTS
+from services.local.config import DEFAULT_PORTS
+from services.spec import BUNDLED_DATA
 
 StateDir = Annotated[
     Path, typer.Option(envvar="MLSTACK_STATE_DIR", help="Runs, models, logs and the state file.")
@@ -42,7 +43,7 @@ def up(
 ) -> None:
     """Run MLflow, the trainer (once), the API, the demo and Prometheus locally."""
     from services.local import control, stack
-    from services.local.config import StackConfig
+    from services.local.config import LocalConfig
 
     ports = {
         "mlflow": mlflow_port,
@@ -50,7 +51,7 @@ def up(
         "demo": demo_port,
         "prometheus": prometheus_port,
     }
-    cfg = StackConfig(
+    cfg = LocalConfig(
         state_dir=state_dir,
         host=host,
         ports=ports,

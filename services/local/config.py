@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from services import spec
 from services.local import process
-
-BUNDLED_DATA = Path(__file__).resolve().parents[1] / "data" / "airline.csv"
+from services.spec import BUNDLED_DATA
 
 # Ports a newcomer expects: MLflow's, the API's (also what `kubectl port-forward` gives the demo)
 # and Streamlit's. Prometheus gets 9099, not 9090, because Debian's `prometheus` package starts
@@ -20,7 +20,7 @@ DEFAULT_PORTS = {"mlflow": 5000, "api": 8000, "demo": 8501, "prometheus": 9099}
 
 
 @dataclass(frozen=True)
-class StackConfig:
+class LocalConfig:
     state_dir: Path = Path(".mlstack")
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
@@ -31,7 +31,7 @@ class StackConfig:
     api_token: str | None = None
     poll_seconds: int = 10
 
-    def resolved(self) -> StackConfig:
+    def resolved(self) -> LocalConfig:
         """Absolute paths, and a free port for every port given as 0 (tests, parallel stacks)."""
         ports: dict[str, int] = {}
         for name, port in self.ports.items():
@@ -51,43 +51,35 @@ class StackConfig:
         return self.state_dir / "logs"
 
     def tracking_env(self) -> dict[str, str]:
-        port = self.ports["mlflow"]
-        return {
-            "MLFLOW_HOST": self.host,
-            "MLFLOW_PORT": str(port),
-            "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{self.state_dir / 'mlflow.db'}",
-            "MLFLOW_ARTIFACTS_DESTINATION": str(self.state_dir / "artifacts"),
-            "MLFLOW_SERVER_ALLOWED_HOSTS": f"{self.host}:{port},localhost:{port}",
-            # MLflow's uvicorn reads UVICORN_* flags; without this, every registry poll of the
-            # API prints two access-log lines into the console.
-            "UVICORN_ACCESS_LOG": "false",
-        }
+        env = process.tracking_env(self.state_dir, self.ports["mlflow"], self.host)
+        # MLflow's uvicorn reads UVICORN_* flags; without this, every registry poll of the
+        # API prints two access-log lines into the console.
+        return env | {"UVICORN_ACCESS_LOG": "false"}
 
     def trainer_env(self) -> dict[str, str]:
-        return {
-            "MLFLOW_TRACKING_URI": self.url("mlflow"),
-            "MODEL_NAME": self.model_name,
-            "EXPERIMENT_NAME": self.experiment,
-            "DATA_URI": self.data_uri,
-        }
+        return spec.trainer_env(
+            tracking_uri=self.url("mlflow"),
+            data_uri=self.data_uri,
+            model_name=self.model_name,
+            experiment=self.experiment,
+        )
 
     def api_env(self) -> dict[str, str]:
-        env = {
-            "HOST": self.host,
-            "PORT": str(self.ports["api"]),
-            "MLFLOW_TRACKING_URI": self.url("mlflow"),
-            "MODEL_NAME": self.model_name,
-            "MODEL_ALIAS": "prod",
-            "MODEL_POLL_SECONDS": str(self.poll_seconds),
-        }
-        return env | ({"API_TOKEN": self.api_token} if self.api_token else {})
+        return spec.api_env(
+            tracking_uri=self.url("mlflow"),
+            model_name=self.model_name,
+            model_alias="prod",
+            host=self.host,
+            port=self.ports["api"],
+            poll_seconds=self.poll_seconds,
+            token=self.api_token or None,
+        )
 
     def demo_env(self) -> dict[str, str]:
-        env = {
-            "DEMO_HOST": self.host,
-            "DEMO_PORT": str(self.ports["demo"]),
-            "API_URL": self.url("api"),
-            # The chart's history: the series the first model was trained on.
-            "DEMO_HISTORY": self.data_uri,
-        }
-        return env | ({"API_TOKEN": self.api_token} if self.api_token else {})
+        return spec.demo_env(
+            api_url=self.url("api"),
+            history=self.data_uri,  # the chart's history: the series the first model learnt
+            host=self.host,
+            port=self.ports["demo"],
+            token=self.api_token or None,
+        )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from services.local import process
-from services.local.config import StackConfig
+from services.local.config import LocalConfig
 from services.local.state import StackState, is_supervisor
 
 # Training on first start takes minutes; the supervisor's own readiness timeouts end a hang
@@ -22,7 +22,7 @@ from services.local.state import StackState, is_supervisor
 DETACH_TIMEOUT = 1800.0
 
 
-def up_args(cfg: StackConfig) -> list[str]:
+def up_args(cfg: LocalConfig) -> list[str]:
     """The `mlstack up` command line that reproduces `cfg` in the background supervisor."""
     args = ["mlstack", "up", "--state-dir", str(cfg.state_dir), "--host", cfg.host]
     for name, port in cfg.ports.items():
@@ -33,7 +33,7 @@ def up_args(cfg: StackConfig) -> list[str]:
     return args
 
 
-def detach(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
+def detach(cfg: LocalConfig, console: TextIO = sys.stdout) -> int:
     """Start the supervisor in its own session, wait until the stack is up, print its table."""
     cfg = cfg.resolved()
     running = StackState.load(cfg.state_dir)

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from services.local.state import PGRP, STATE, proc_stat
 from services.spec import TRACKING, ServiceSpec
+from services.spec import tracking_env as spec_tracking_env
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -121,17 +123,25 @@ def group_exists(pgid: int) -> bool:
 
 
 def _live_member(entry: Path, pgid: int) -> bool:
-    try:
-        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] != "Z" and int(fields[2]) == pgid
+    stat = proc_stat(entry.name)
+    return stat is not None and stat[STATE] != "Z" and int(stat[PGRP]) == pgid
 
 
 def signal_group(pgid: int, sig: signal.Signals = signal.SIGTERM) -> None:
     """Signal a process group that may be gone already."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def tracking_env(root: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
+    """A loopback MLflow server's variables: SQLite and artifacts under `root`."""
+    return spec_tracking_env(
+        host=host,
+        port=port,
+        backend_store_uri=f"sqlite:///{root / 'mlflow.db'}",
+        artifacts_destination=str(root / "artifacts"),
+        allowed_hosts=f"{host}:{port},localhost:{port}",
+    )
 
 
 def start_tracking_server(
@@ -141,15 +151,8 @@ def start_tracking_server(
     For tests and benchmarks; the local stack adds its own ports and logs."""
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
-    env = {
-        "MLFLOW_HOST": "127.0.0.1",
-        "MLFLOW_PORT": str(port),
-        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "MLFLOW_ARTIFACTS_DESTINATION": str(root / "artifacts"),
-        "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}",
-    }
     log = open(root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = start(TRACKING, env, stdout=log)
+    proc = start(TRACKING, tracking_env(root, port), stdout=log)
     uri = f"http://127.0.0.1:{port}"
     wait_ready(f"{uri}/health", proc, timeout=timeout, name="MLflow server")
     return uri, proc

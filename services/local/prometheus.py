@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 from types import MappingProxyType
 
-from services.local.config import StackConfig
-from services.serving.monitoring import ALERTS_FILE, API_JOB
+from monitoring import API_JOB, prometheus_config
+from services.local.config import LocalConfig
 from services.spec import ServiceSpec
 
 HINT = (
@@ -27,7 +27,7 @@ def available() -> bool:
     return shutil.which("prometheus") is not None
 
 
-def spec(cfg: StackConfig) -> ServiceSpec:
+def spec(cfg: LocalConfig) -> ServiceSpec:
     """Prometheus as a ServiceSpec, so it starts, waits and stops like every other service."""
     return ServiceSpec(
         name="prometheus",
@@ -46,21 +46,12 @@ def spec(cfg: StackConfig) -> ServiceSpec:
     )
 
 
-def config(cfg: StackConfig, rules: Path = ALERTS_FILE) -> dict[str, object]:
-    """The scrape config; rule files are loaded only once issue 6 has put them in place."""
-    scrape: dict[str, object] = {
-        "job_name": JOB,
-        "metrics_path": "/metrics",
-        "static_configs": [{"targets": [f"{cfg.host}:{cfg.ports['api']}"]}],
-    }
-    return {
-        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
-        "rule_files": [str(rules)] if rules.exists() else [],
-        "scrape_configs": [scrape],
-    }
+def config(cfg: LocalConfig) -> dict[str, object]:
+    """The monitoring config (scrape job and alert rules) pointed at the local API."""
+    return prometheus_config([f"{cfg.host}:{cfg.ports['api']}"])
 
 
-def write_config(cfg: StackConfig) -> Path:
+def write_config(cfg: LocalConfig) -> Path:
     path = cfg.state_dir / "prometheus.yml"
     # JSON is YAML, so no YAML library is needed for a file nobody edits by hand.
     path.write_text(json.dumps(config(cfg), indent=2))

@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 from typing import TextIO
 
 from services.local import process, prometheus
-from services.local.config import StackConfig
+from services.local.config import LocalConfig
 from services.local.logs import LogPump, say
 from services.local.signals import Shutdown, SignalGuard
 from services.local.state import ServiceEntry, StackState, is_supervisor, start_ticks
+from services.registry import RegistryError, connect
 from services.spec import API, DEMO, TRACKING, TRAINER, ServiceSpec
 
 # How long each service may take to become ready; the first MLflow start migrates its database.
@@ -52,24 +53,19 @@ class Started:
 
 
 def prod_version(tracking_uri: str, model_name: str) -> str | None:
-    """The version behind `<model>@prod`, or None when the model or the alias does not exist."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
+    """The version behind `<model>@prod`, or None when the model or the alias does not exist
+    (both mean "train first")."""
     try:
-        version = MlflowClient(tracking_uri).get_model_version_by_alias(model_name, "prod")
-    except MlflowException as exc:
-        # No registered model yet, or a model without the alias: both mean "train first".
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
+        version = connect(tracking_uri).version(model_name, "prod")
+    except RegistryError as exc:
         raise StackError(f"mlflow: cannot read {model_name}@prod: {exc}") from None
-    return str(version.version)
+    return None if version is None else version.version
 
 
 class Stack:
     """The services one `mlstack up` started, in start order, and how it starts and stops them."""
 
-    def __init__(self, cfg: StackConfig, guard: SignalGuard, console: TextIO = sys.stdout) -> None:
+    def __init__(self, cfg: LocalConfig, guard: SignalGuard, console: TextIO = sys.stdout) -> None:
         self.cfg = cfg
         self.guard = guard
         self.console = console
@@ -110,12 +106,12 @@ class Stack:
                     f"holds it{leftover}, or pick another with --{spec.name}-port N "
                     "(0 picks a free port)"
                 )
+        if not self.with_prometheus:
+            say(self.console, prometheus.HINT)
 
     def up(self) -> None:
         """Start every service in order, each once what it needs is ready."""
         self.preflight()
-        if not self.with_prometheus:
-            say(self.console, prometheus.HINT)
         services = self.plan()
         self.start(*services[0])
         self.train_if_needed()
@@ -208,7 +204,7 @@ class Stack:
         self.state(status).save(self.cfg.state_dir)
 
 
-def run(cfg: StackConfig, console: TextIO = sys.stdout) -> int:
+def run(cfg: LocalConfig, console: TextIO = sys.stdout) -> int:
     """Run the stack in the foreground until a stop signal or a failure; the exit code."""
     guard = SignalGuard()
     with guard.installed():

@@ -74,20 +74,28 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    stat = proc_stat(pid)
+    if stat is None:
         return True  # no procfs (macOS): trust kill(0)
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return stat[STATE] != "Z"
+
+
+STATE, PGRP, START_TIME = 0, 2, 19  # indexes into `proc_stat`
+
+
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of `/proc/<pid>/stat` after the command name (which may hold spaces and
+    parentheses), so `[STATE]`, `[PGRP]`, `[START_TIME]`; None without procfs or process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def start_ticks(pid: int) -> int | None:
     """When `pid` started, in clock ticks since boot; None without procfs or process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    stat = proc_stat(pid)
+    return None if stat is None else int(stat[START_TIME])
 
 
 def is_supervisor(pid: int) -> bool:

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 
-from services.serving.deps import require_token
+from services.serving.deps import guard
 from services.serving.fastpath import FastPath
 from services.serving.follower import Follower
 from services.serving.holder import ModelHolder
@@ -61,7 +61,7 @@ def create_app(
     app.state.holder = holder
     app.state.registry = registry
     # Prediction routes take the token when one is set; health, readiness and metrics never do.
-    guarded = [Depends(require_token)] if settings.token else []
+    guarded = [Depends(guard)] if settings.token else []
     app.include_router(predict.router, dependencies=guarded)
     app.include_router(invocations.router, dependencies=guarded)
     app.include_router(model.router)
@@ -70,6 +70,7 @@ def create_app(
     docs.mount(app)
     hot = (*predict.router.routes, *invocations.router.routes)
     routes = {r.path: r for r in hot if isinstance(r, APIRoute)}
+    # Most requests never reach the routes above: the fast path answers valid forecasts first.
     app.add_middleware(FastPath, settings=settings, holder=holder, routes=routes)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)  # outermost: counts both paths
     app.add_exception_handler(RequestValidationError, _validation_error)

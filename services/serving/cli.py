@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -31,7 +30,7 @@ def serve(
             field = ".".join(str(part) for part in error["loc"]).upper()
             typer.echo(f"{field}: {error['msg']}", err=True)
         raise typer.Exit(1) from None
-    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.workers > 1 and not settings.prometheus_multiproc_dir:
         typer.echo(
             "WORKERS: more than one worker needs PROMETHEUS_MULTIPROC_DIR (an empty writable "
             "folder) so /metrics sums all workers; prefer WORKERS=1 and more replicas",
@@ -51,6 +50,5 @@ def serve(
         from services.serving.app import create_app
 
         uvicorn.run(create_app(settings), **common)
-    else:  # each worker builds its app from the same environment
-        os.environ.update({"HOST": settings.host, "PORT": str(settings.port)})
+    else:  # each worker builds its app from the same environment (uvicorn binds host and port)
         uvicorn.run("services.serving.main:app", workers=settings.workers, **common)

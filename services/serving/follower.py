@@ -13,9 +13,10 @@ import random
 import time
 from dataclasses import dataclass
 
+from services.registry import RegistryError
 from services.serving.forecasts import compute
 from services.serving.holder import ModelHolder
-from services.serving.loader import ModelLoader, ModelRef, RegistryError
+from services.serving.loader import ModelLoader, ModelRef
 from services.serving.settings import Settings
 
 log = logging.getLogger("mlstack.serving")

@@ -18,14 +18,14 @@ from typing import Any
 
 import orjson
 
-from services.forecasting.forecaster import DEFAULT_LEVEL, Forecaster
+from services.forecasting.forecaster import DEFAULT_LEVEL
 from services.serving.loader import JsonForecaster, Predictor
 
 Key = tuple[int, float | None]  # (horizon, level); the version is the cache's owner
 
 
 @dataclass(frozen=True)
-class Forecast:
+class RenderedForecast:
     body: bytes  # the records as a JSON array, exactly as MLflow's scoring server writes them
     yhat: tuple[float, ...]
     finite: bool = True  # False when a value is NaN or infinite (the body then is not strict JSON)
@@ -68,20 +68,7 @@ def _all_finite(raw: Any) -> bool:
     return bool(np.isfinite(numbers.to_numpy(dtype=float)).all()) if numbers.size else True
 
 
-def _predictor(model: Predictor) -> Callable[[Any], Any]:
-    """A `ForecastModel` pyfunc's forecaster is called directly: the request was validated
-    already, and MLflow's schema enforcement around it costs ~0.4 ms a call. Any other model
-    goes through its pyfunc wrapper."""
-    unwrap = getattr(model, "unwrap_python_model", None)
-    try:
-        inner = unwrap() if unwrap is not None else None
-    except Exception:  # not a python_function model
-        inner = None
-    forecaster = getattr(inner, "forecaster", None)  # a `ForecastModel` logged before JSON loading
-    return forecaster.predict if isinstance(forecaster, Forecaster) else model.predict
-
-
-def compute(model: Predictor, horizon: int, level: float | None) -> Forecast:
+def compute(model: Predictor, horizon: int, level: float | None) -> RenderedForecast:
     """Run the model for one request row (blocking: call it from a worker thread)."""
     import pandas as pd
 
@@ -91,35 +78,35 @@ def compute(model: Predictor, horizon: int, level: float | None) -> Forecast:
     row: dict[str, list[Any]] = {"n_periods": [horizon]}
     if level is not None:
         row["level"] = [level]
-    raw = _predictor(model)(pd.DataFrame(row))
+    raw = model.predict(pd.DataFrame(row))  # any other pyfunc, through its MLflow wrapper
     found = _columns(raw)
     if found is None:
         yhat = tuple(float(v) for v in raw["yhat"]) if "yhat" in getattr(raw, "columns", ()) else ()
-        return Forecast(body=_mlflow_json(raw), yhat=yhat, finite=_all_finite(raw))
+        return RenderedForecast(body=_mlflow_json(raw), yhat=yhat, finite=_all_finite(raw))
     return _forecast(found, lambda: raw)
 
 
-def _forecast(columns: dict[str, list[Any]], frame: Callable[[], Any]) -> Forecast:
+def _forecast(columns: dict[str, list[Any]], frame: Callable[[], Any]) -> RenderedForecast:
     """The forecast of these columns; `frame` gives them as MLflow's encoder wants them when
     orjson cannot write them as MLflow would (non-finite values, unusual types)."""
     finite = all(math.isfinite(v) for col in columns.values() for v in col if isinstance(v, float))
     body = _orjson_records(columns) if finite else None
     yhat = tuple(float(v) for v in columns.get("yhat", ()))
-    return Forecast(body=body or _mlflow_json(frame()), yhat=yhat, finite=finite)
+    return RenderedForecast(body=body or _mlflow_json(frame()), yhat=yhat, finite=finite)
 
 
 class ForecastCache:
     """A bounded LRU of forecasts with single-flight misses; size 0 computes every request."""
 
-    def __init__(self, size: int, on_computed: Callable[[Key, Forecast], None]) -> None:
+    def __init__(self, size: int, on_computed: Callable[[Key, RenderedForecast], None]) -> None:
         self._lru: _Lru | None = _Lru(size) if size > 0 else None
-        self._pending: dict[Key, asyncio.Future[Forecast]] = {}
+        self._pending: dict[Key, asyncio.Future[RenderedForecast]] = {}
         self._on_computed = on_computed
 
     def __len__(self) -> int:
         return len(self._lru) if self._lru is not None else 0
 
-    async def get(self, key: Key, work: Callable[[], Forecast]) -> Forecast:
+    async def get(self, key: Key, work: Callable[[], RenderedForecast]) -> RenderedForecast:
         if self._lru is None:
             return self._done(key, await asyncio.to_thread(work))
         hit = self._lru.get(key)
@@ -133,14 +120,14 @@ class ForecastCache:
         # shield: a client that disconnects must not cancel the computation others wait on.
         return await asyncio.shield(pending)
 
-    def _settle(self, key: Key, task: asyncio.Future[Forecast]) -> None:
+    def _settle(self, key: Key, task: asyncio.Future[RenderedForecast]) -> None:
         self._pending.pop(key, None)
         if task.cancelled() or task.exception() is not None:
             return  # the waiters see the exception; nothing is cached
         assert self._lru is not None
         self._lru.put(key, self._done(key, task.result()))
 
-    def _done(self, key: Key, forecast: Forecast) -> Forecast:
+    def _done(self, key: Key, forecast: RenderedForecast) -> RenderedForecast:
         self._on_computed(key, forecast)
         return forecast
 
@@ -150,18 +137,18 @@ class _Lru:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[Key, Forecast] = OrderedDict()
+        self._items: OrderedDict[Key, RenderedForecast] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key: Key) -> Forecast | None:
+    def get(self, key: Key) -> RenderedForecast | None:
         found = self._items.get(key)
         if found is not None:
             self._items.move_to_end(key)
         return found
 
-    def put(self, key: Key, value: Forecast) -> None:
+    def put(self, key: Key, value: RenderedForecast) -> None:
         self._items[key] = value
         self._items.move_to_end(key)
         if len(self._items) > self._size:

@@ -13,7 +13,7 @@ from functools import partial
 
 import orjson
 
-from services.serving.forecasts import Forecast, ForecastCache, Key, compute
+from services.serving.forecasts import ForecastCache, Key, RenderedForecast, compute
 from services.serving.loader import ModelRef, Predictor
 from services.serving.metrics import Metrics
 
@@ -32,7 +32,7 @@ class Served:
             {"name": self.ref.name, "version": self.ref.version, "run_id": self.ref.run_id}
         )
 
-    async def forecast(self, horizon: int, level: float | None) -> Forecast:
+    async def forecast(self, horizon: int, level: float | None) -> RenderedForecast:
         return await self.cache.get((horizon, level), partial(compute, self.model, horizon, level))
 
 
@@ -66,7 +66,7 @@ class ModelHolder:
         self.current = None
         self.metrics.model_loaded.set(0)
 
-    def _observe(self, key: Key, forecast: Forecast) -> None:
+    def _observe(self, key: Key, forecast: RenderedForecast) -> None:
         observe = self.metrics.value.observe
         for value in forecast.yhat:
             observe(value)

@@ -1,5 +1,5 @@
 """Prometheus metrics the API exports. The names are a contract: dashboards and alert rules in
-`services/serving/monitoring/` are written against them, so rename nothing here alone.
+`monitoring/` are written against them, so rename nothing here alone.
 """
 
 from __future__ import annotations

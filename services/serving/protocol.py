@@ -1,11 +1,12 @@
 """MLflow's scoring protocol for `/invocations`, answered as `mlflow models serve` answers it.
 
-Two paths. The fast one recognises the forecasting requests this API exists for (rows of an
-integer `n_periods` and an optional float `level`, in any of the four JSON formats) and answers
-them from the forecast cache, row by row, without pandas. Everything else (CSV, `params`, other
-columns, odd types, out-of-range values, malformed JSON) takes MLflow's own scoring code, so
-its answers and its error messages are MLflow's by construction; a guard in front of the model
-adds the horizon limit and names the field at fault.
+Two paths. `fast_rows` recognises the forecasting requests this API exists for (rows of an
+integer `n_periods` and an optional float `level`, in any of the four JSON formats, that pass
+`schemas.plain_row`), which `answers.invocations` answers from the forecast cache without pandas.
+Everything else (CSV, `params`, other columns, odd types, out-of-range values, malformed JSON)
+takes MLflow's own scoring code (`score`), so its answers and its error messages are MLflow's by
+construction; a guard in front of the model applies the same request rules and names the field
+at fault.
 """
 
 from __future__ import annotations
@@ -18,15 +19,26 @@ from typing import Any
 import orjson
 
 from services.serving.loader import JsonForecaster, Predictor
+from services.serving.schemas import (
+    MAX_LEVEL,
+    MIN_HORIZON,
+    MIN_LEVEL,
+    Row,
+    horizon_ok,
+    level_ok,
+    plain_row,
+)
 
 FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 COLUMNS = frozenset({"n_periods", "level"})
 JSON = "application/json"
-Row = tuple[int, float | None]
+JSON_TYPES = (JSON, "application/json; charset=utf-8")
 
 
 @dataclass(frozen=True)
-class Answer:
+class Scored:
+    """What MLflow's scorer answers: status, body and content type."""
+
     status: int
     body: bytes
     media_type: str = JSON
@@ -34,7 +46,7 @@ class Answer:
 
 def fast_rows(body: bytes, content_type: str | None, max_horizon: int) -> list[Row] | None:
     """The request's (n_periods, level) rows when it is a plain, valid forecast request."""
-    if content_type not in (JSON, "application/json; charset=utf-8"):
+    if content_type not in JSON_TYPES:
         return None
     try:
         payload = orjson.loads(body)
@@ -82,24 +94,12 @@ def _from_split(data: Any) -> list[dict[str, Any]] | None:
 def _row(record: dict[str, Any], max_horizon: int) -> Row | None:
     if not record.keys() <= COLUMNS:
         return None
-    horizon, level = record.get("n_periods"), record.get("level")
-    if type(horizon) is not int or not 1 <= horizon <= max_horizon:
-        return None
-    if level is None and "level" not in record:
-        return horizon, None
-    if type(level) is not float or not 0.0 < level < 1.0:
-        return None
-    return horizon, level
+    if "level" in record and record["level"] is None:
+        return None  # an explicit null is a missing cell to MLflow: its parser decides
+    return plain_row(record.get("n_periods"), record.get("level"), max_horizon)
 
 
-def join_predictions(bodies: list[bytes]) -> bytes:
-    """`{"predictions": [...]}` from per-row JSON arrays, without parsing them again."""
-    if len(bodies) == 1:
-        return b'{"predictions":' + bodies[0] + b"}"
-    return b'{"predictions":[' + b",".join(b[1:-1] for b in bodies if len(b) > 2) + b"]}"
-
-
-def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: int) -> Answer:
+def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: int) -> Scored:
     """MLflow's own `/invocations` logic (blocking: run it in a worker thread)."""
     from mlflow.exceptions import MlflowException
     from mlflow.pyfunc import scoring_server
@@ -109,23 +109,23 @@ def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: 
     schema = guarded.metadata.get_input_schema()
     if _has_non_finite_literal(body, content_type):
         message = "NaN and Infinity are not JSON numbers: send finite n_periods and level values"
-        return Answer(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": message}))
+        return Scored(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": message}))
     try:
         result = scoring_server.invocations(body, content_type or "", guarded, schema)
     except MlflowException as exc:
         if "n_periods" not in exc.message and "level" not in exc.message:
             exc.message += _expected(max_horizon)
-        return Answer(_client_status(exc.get_http_status_code()), exc.serialize_as_json().encode())
+        return Scored(_client_status(exc.get_http_status_code()), exc.serialize_as_json().encode())
     except Exception as exc:  # anything the client sent that MLflow did not anticipate
         message = f"Could not score the request ({type(exc).__name__}): {exc}"
-        return Answer(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": message}))
-    return Answer(result.status, result.response.encode(), result.mimetype)
+        return Scored(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": message}))
+    return Scored(result.status, result.response.encode(), result.mimetype)
 
 
 def _expected(max_horizon: int) -> str:
     return (
-        f" Expected columns: n_periods (integer from 1 to {max_horizon}) and optional level"
-        " (number strictly between 0 and 1)."
+        f" Expected columns: n_periods (integer from {MIN_HORIZON} to {max_horizon}) and optional"
+        f" level (number strictly between {MIN_LEVEL:g} and {MAX_LEVEL:g})."
     )
 
 
@@ -177,17 +177,19 @@ def _column(data: Any, name: str) -> list[Any]:
 def _check(data: Any, max_horizon: int) -> None:
     from mlflow.exceptions import MlflowException
 
-    bad = [v for v in _column(data, "n_periods") if not _is_number(v) or not 1 <= v <= max_horizon]
+    horizons = _column(data, "n_periods")
+    bad = [v for v in horizons if not _is_number(v) or not horizon_ok(v, max_horizon)]
     if bad:
         raise MlflowException.invalid_parameter_value(
-            f"n_periods must be an integer from 1 to {max_horizon}; got {bad[0]!r}"
+            f"n_periods must be an integer from {MIN_HORIZON} to {max_horizon}; got {bad[0]!r}"
         )
     # A missing cell (records without "level") arrives as NaN: the model's default applies.
     levels = [v for v in _column(data, "level") if not (isinstance(v, float) and math.isnan(v))]
-    bad = [v for v in levels if not _is_number(v) or not 0 < v < 1]
+    bad = [v for v in levels if not _is_number(v) or not level_ok(v)]
     if bad:
         raise MlflowException.invalid_parameter_value(
-            f"level must be a number strictly between 0 and 1; got {bad[0]!r}"
+            f"level must be a number strictly between {MIN_LEVEL:g} and {MAX_LEVEL:g}; "
+            f"got {bad[0]!r}"
         )
 
 

@@ -1,4 +1,5 @@
-"""Serving settings, read from the environment (names as the deployment sets them)."""
+"""Serving settings, read from the environment once per process (names as the deployment sets
+them, through `services/spec.py`); nothing else in the API reads the environment."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class Settings(BaseSettings):
     forecast_cache_size: int = Field(512, ge=0)  # 0 disables the cache (benchmarks)
     retry_after_seconds: int = Field(5, ge=1)
     log_level: str = "info"
+    # prometheus_client's own variable: with several workers, where each writes its metrics.
+    prometheus_multiproc_dir: str | None = None
 
     @property
     def token(self) -> bytes | None:

@@ -3,15 +3,15 @@ Kubernetes Job can run `mlstack train` with no arguments."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.forecasting.models import DEFAULT_FAMILIES, FAMILIES
+from services.spec import BUNDLED_DATA
 
-BUNDLED_DATA = Path(__file__).resolve().parents[1] / "data" / "airline.csv"
+__all__ = ["BUNDLED_DATA", "TrainConfig"]  # BUNDLED_DATA: bench/ reads it from here
 
 
 def _env(*names: str) -> AliasChoices:

@@ -13,11 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from services.forecasting.models import Spec
+from services.registry import ClientRegistry, Version
 
 MAX_ROUNDS = 5
 
@@ -42,17 +41,13 @@ class Decision:
         return tags
 
 
-def current(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
-    """The version holding `alias`, or None when the alias (or the model) does not exist."""
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            return None
-        raise
+def current(client: MlflowClient, name: str, alias: str) -> Version | None:
+    """The version holding `alias`, or None when the alias (or the model) does not exist (the
+    registry's one rule, read through the trainer's own client and its retries)."""
+    return ClientRegistry(client).version(name, alias)
 
 
-def spec_of(client: MlflowClient, version: ModelVersion) -> Spec | None:
+def spec_of(client: MlflowClient, version: Version) -> Spec | None:
     """The spec a version was trained with, read from its run's `spec` param."""
     if not version.run_id:
         return None
@@ -60,9 +55,7 @@ def spec_of(client: MlflowClient, version: ModelVersion) -> Spec | None:
     return Spec.from_json(text) if text else None
 
 
-def compare(
-    challenger: float | None, champion: ModelVersion, champion_smape: float | None
-) -> Decision:
+def compare(challenger: float | None, champion: Version, champion_smape: float | None) -> Decision:
     if challenger is None:
         return Decision(
             False,
@@ -87,7 +80,7 @@ def compare(
     )
 
 
-def _version(model_version: ModelVersion | None) -> str | None:
+def _version(model_version: Version | None) -> str | None:
     return None if model_version is None else model_version.version
 
 
@@ -104,7 +97,7 @@ def promote(
     """Decide, move the alias if allowed and better, and tag the version with the outcome."""
     scored: dict[str, float | None] = {}
 
-    def judge(champion: ModelVersion | None) -> Decision:
+    def judge(champion: Version | None) -> Decision:
         if champion is None:
             return Decision(True, f"first version: @{alias} was unset")
         if challenger_smape is not None and champion.version not in scored:

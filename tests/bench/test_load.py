@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 from collections.abc import Iterator
 
@@ -13,6 +12,7 @@ import uvicorn
 from bench import load
 from bench.floor import create_floor_app
 from services.local import process
+from tests.binaries import binary
 
 BODY = b'{"predictions":[{"ds":"1961-01-01","yhat":1.0}]}'
 
@@ -64,8 +64,8 @@ def test_a_stopped_budget_ends_the_run_before_its_time() -> None:
     assert not budget.take()
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make system-deps)")
 def test_wrk_run_reports_requests_without_errors(floor: int) -> None:
+    binary("wrk")
     result = load.run_wrk(load.Request("127.0.0.1", floor, "/invocations", b"{}"), 2, 1)
     assert result.tool == "wrk"
     assert result.requests > 0 and result.errors == 0

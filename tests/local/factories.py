@@ -5,13 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-from services.local.state import StackState
-
-T = TypeVar("T")
+from services.local.state import STATE, StackState, proc_stat
 
 MLSTACK = str(Path(sys.executable).with_name("mlstack"))
 
@@ -57,19 +53,9 @@ def leftovers(state_dir: Path) -> list[str]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            zombie = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-        except (OSError, IndexError):
+        except OSError:
             continue
-        if needle in cmdline and not zombie:
+        stat = proc_stat(entry.name)
+        if needle in cmdline and stat is not None and stat[STATE] != "Z":
             found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
     return found
-
-
-def wait_for(probe: Callable[[], T], what: str, timeout: float = 120.0) -> T:
-    """Poll `probe` until it returns something truthy, and return that."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := probe():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what}")

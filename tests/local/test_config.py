@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.local.config import DEFAULT_PORTS, StackConfig
+from services.local.config import DEFAULT_PORTS, LocalConfig
 from services.spec import API, DEMO, TRACKING, TRAINER
 
 
 def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -> None:
-    cfg = StackConfig(state_dir=tmp_path).resolved()
+    cfg = LocalConfig(state_dir=tmp_path).resolved()
     assert TRACKING.command(cfg.tracking_env())[:2] == ["mlflow", "server"]
     assert TRAINER.command(cfg.trainer_env()) == ["mlstack", "train"]
     assert API.command(cfg.api_env()) == ["mlstack", "serve"]
@@ -17,7 +17,7 @@ def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -
 
 
 def test_mlflow_keeps_its_database_and_artifacts_in_the_state_directory(tmp_path: Path) -> None:
-    cfg = StackConfig(state_dir=tmp_path / "state").resolved()
+    cfg = LocalConfig(state_dir=tmp_path / "state").resolved()
     argv = TRACKING.command(cfg.tracking_env())
     assert f"sqlite:///{tmp_path / 'state' / 'mlflow.db'}" in argv
     assert str(tmp_path / "state" / "artifacts") in argv
@@ -26,27 +26,27 @@ def test_mlflow_keeps_its_database_and_artifacts_in_the_state_directory(tmp_path
 
 def test_api_follows_prod_on_the_local_tracking_server(tmp_path: Path) -> None:
     ports = {**DEFAULT_PORTS, "mlflow": 5123, "api": 8123}
-    env = StackConfig(state_dir=tmp_path, ports=ports, model_name="Air").api_env()
+    env = LocalConfig(state_dir=tmp_path, ports=ports, model_name="Air").api_env()
     assert env["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5123"
     assert (env["MODEL_NAME"], env["MODEL_ALIAS"], env["PORT"]) == ("Air", "prod", "8123")
 
 
 def test_demo_points_at_the_api_and_draws_the_training_series(tmp_path: Path) -> None:
     ports = {**DEFAULT_PORTS, "api": 8123}
-    env = StackConfig(state_dir=tmp_path, ports=ports, data_uri="/data/s.csv").demo_env()
+    env = LocalConfig(state_dir=tmp_path, ports=ports, data_uri="/data/s.csv").demo_env()
     assert env["API_URL"] == "http://127.0.0.1:8123"
     assert env["DEMO_HISTORY"] == "/data/s.csv"
 
 
 def test_token_reaches_api_and_demo_only_when_set(tmp_path: Path) -> None:
-    plain = StackConfig(state_dir=tmp_path)
-    secured = StackConfig(state_dir=tmp_path, api_token="s3cret")
+    plain = LocalConfig(state_dir=tmp_path)
+    secured = LocalConfig(state_dir=tmp_path, api_token="s3cret")
     assert "API_TOKEN" not in plain.api_env() and "API_TOKEN" not in plain.demo_env()
     assert secured.api_env()["API_TOKEN"] == secured.demo_env()["API_TOKEN"] == "s3cret"
 
 
 def test_port_zero_becomes_a_distinct_free_port(tmp_path: Path) -> None:
-    cfg = StackConfig(state_dir=tmp_path, ports=dict.fromkeys(DEFAULT_PORTS, 0)).resolved()
+    cfg = LocalConfig(state_dir=tmp_path, ports=dict.fromkeys(DEFAULT_PORTS, 0)).resolved()
     assert all(port > 0 for port in cfg.ports.values())
     assert len(set(cfg.ports.values())) == len(DEFAULT_PORTS)
 
@@ -54,6 +54,6 @@ def test_port_zero_becomes_a_distinct_free_port(tmp_path: Path) -> None:
 def test_relative_paths_become_absolute(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "series.csv").write_text("ds,y\n")
-    cfg = StackConfig(state_dir=Path(".mlstack"), data_uri="series.csv").resolved()
+    cfg = LocalConfig(state_dir=Path(".mlstack"), data_uri="series.csv").resolved()
     assert cfg.state_dir == tmp_path / ".mlstack"
     assert cfg.data_uri == str(tmp_path / "series.csv")

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
+from monitoring import ALERTS_FILE as ALERT_RULES
 from services.local import prometheus
-from services.local.config import DEFAULT_PORTS, StackConfig
-from services.serving.monitoring import ALERTS_FILE as ALERT_RULES
-
-needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None,
-    reason="promtool is not installed (make test installs it with the prometheus package)",
-)
+from services.local.config import DEFAULT_PORTS, LocalConfig
+from tests.binaries import binary
 
 
-def _cfg(tmp_path: Path) -> StackConfig:
-    return StackConfig(state_dir=tmp_path, ports={**DEFAULT_PORTS, "api": 8123})
+def _cfg(tmp_path: Path) -> LocalConfig:
+    return LocalConfig(state_dir=tmp_path, ports={**DEFAULT_PORTS, "api": 8123})
 
 
 def test_scrape_targets_the_api_metrics_route(tmp_path: Path) -> None:
@@ -35,18 +28,16 @@ def test_scrape_job_is_the_job_the_alert_rules_select() -> None:
     assert jobs == {prometheus.JOB}
 
 
-def test_alert_rules_are_loaded_when_present_and_skipped_when_not(tmp_path: Path) -> None:
+def test_the_checked_in_alert_rules_are_loaded(tmp_path: Path) -> None:
     assert prometheus.config(_cfg(tmp_path))["rule_files"] == [str(ALERT_RULES)]
-    missing = tmp_path / "none.yaml"
-    assert prometheus.config(_cfg(tmp_path), rules=missing)["rule_files"] == []
 
 
-@needs_promtool
 def test_promtool_accepts_the_written_config_with_its_rules(tmp_path: Path) -> None:
+    promtool = binary("promtool", "`make system-deps` installs it with the prometheus package")
     path = prometheus.write_config(_cfg(tmp_path))
     assert json.loads(path.read_text())["rule_files"] == [str(ALERT_RULES)]
     result = subprocess.run(
-        ["promtool", "check", "config", str(path)], capture_output=True, text=True, check=False
+        [promtool, "check", "config", str(path)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr

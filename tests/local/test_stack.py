@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from services.local import process, prometheus
-from services.local.config import StackConfig
+from services.local.config import DEFAULT_PORTS, LocalConfig
 from services.local.signals import SignalGuard
 from services.local.stack import Stack, StackError
 from services.local.state import StackState
+from tests.binaries import binary, have
+from tests.factories import wait_for
 
-from .factories import MLSTACK, leftovers, up_command, wait_for, wait_until_up
+from .factories import MLSTACK, leftovers, up_command, wait_until_up
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
 
 @pytest.mark.slow
 def test_up_starts_every_service_and_each_answers_its_readiness_probe(first_run: FirstRun) -> None:
-    expected = {"mlflow", "api", "demo"} | ({"prometheus"} if prometheus.available() else set())
+    expected = {"mlflow", "api", "demo"} | ({"prometheus"} if have("prometheus") else set())
     assert set(first_run.answers) == expected
     assert set(first_run.answers.values()) == {200}
     assert first_run.state.model == "ForecastModel@prod = version 1"
@@ -130,18 +132,25 @@ def _active_targets(prometheus_url: str) -> list[dict[str, object]]:
     return targets
 
 
-@pytest.fixture(scope="module")
-def detached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A stack started with `--detach`; stopped with `down` at the end whatever happened."""
-    state_dir = tmp_path_factory.mktemp("detached") / ".mlstack"
+@pytest.fixture
+def detached(tmp_path: Path) -> Iterator[Path]:
+    """A stack of the test's own started with `--detach` (one test kills its supervisor);
+    stopped with `down` at the end whatever happened."""
+    state_dir = tmp_path / ".mlstack"
     subprocess.run([*up_command(state_dir), "--detach"], check=True, capture_output=True)
     yield state_dir
     subprocess.run([MLSTACK, "down", "--state-dir", str(state_dir)], check=True)
 
 
+@pytest.fixture
+def prometheus_on_path() -> str:
+    return binary("prometheus")
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not prometheus.available(), reason="prometheus is not installed")
-def test_prometheus_loads_the_alert_rules_and_targets_the_api(detached: Path) -> None:
+def test_prometheus_loads_the_alert_rules_and_targets_the_api(
+    prometheus_on_path: str, detached: Path
+) -> None:
     state = StackState.load(detached)
     assert state is not None
     urls = {s.name: s.url for s in state.services}
@@ -149,7 +158,9 @@ def test_prometheus_loads_the_alert_rules_and_targets_the_api(detached: Path) ->
     groups = {group["name"] for group in rules["data"]["groups"]}
     assert {"mlstack-api", "mlstack-model"} <= groups
     # Target discovery runs after Prometheus reports ready, even for static targets.
-    (target,) = wait_for(lambda: _active_targets(urls["prometheus"]), "the API scrape target")
+    (target,) = wait_for(
+        lambda: _active_targets(urls["prometheus"]), "the API scrape target", 120, every=0.2
+    )
     assert target["labels"]["job"] == prometheus.JOB
     assert target["scrapeUrl"] == f"{urls['api']}/metrics"
 
@@ -213,7 +224,7 @@ def test_a_missing_command_is_named_before_anything_starts(
     monkeypatch.setattr(
         process, "executable", lambda name: None if name == "mlflow" else real(name)
     )
-    stack = Stack(StackConfig(state_dir=tmp_path).resolved(), SignalGuard(), io.StringIO())
+    stack = Stack(LocalConfig(state_dir=tmp_path).resolved(), SignalGuard(), io.StringIO())
     with pytest.raises(StackError, match="mlflow: command `mlflow` not found"):
         stack.preflight()
 
@@ -223,9 +234,13 @@ def test_without_prometheus_on_path_the_stack_says_how_to_get_it_and_runs_the_re
 ) -> None:
     monkeypatch.setenv("PATH", str(Path(MLSTACK).parent))
     assert not prometheus.available()
-    stack = Stack(StackConfig(state_dir=tmp_path).resolved(), SignalGuard(), io.StringIO())
+    console = io.StringIO()
+    free = LocalConfig(state_dir=tmp_path, ports=dict.fromkeys(DEFAULT_PORTS, 0))
+    stack = Stack(free.resolved(), SignalGuard(), console)
     assert [spec.name for spec, _env in stack.plan()] == ["mlflow", "api", "demo"]
     assert "apt-get install prometheus" in prometheus.HINT
+    stack.preflight()  # what `up` runs before it starts anything
+    assert "apt-get install prometheus" in console.getvalue()
 
 
 def test_up_refuses_a_state_directory_another_stack_runs_from_and_leaves_its_state_alone(

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from tests.api import RunningApi, running_api
+from tests.binaries import binary
 from tests.factories import train_first_version
-
-from .factories import drive_traffic
+from tests.monitoring.factories import drive_traffic
 
 
 @pytest.fixture(scope="session")
@@ -26,13 +24,7 @@ def prometheus_binary() -> str:
 
 
 def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        reason = f"{name} is not on PATH; `make system-deps` installs Debian's prometheus package"
-        if os.environ.get("CI"):
-            pytest.fail(reason)  # CI installs it, so a missing binary is a broken setup
-        pytest.skip(reason)
-    return path
+    return binary(name, "`make system-deps` installs Debian's prometheus package")
 
 
 @pytest.fixture(scope="session")

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
+import monitoring
 from services.local import process
-from services.serving import monitoring
 from services.spec import ServiceSpec
-
-T = TypeVar("T")
 
 
 def drive_traffic(url: str) -> None:
@@ -64,15 +60,3 @@ def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
     assert body["status"] == "success", f"{expr}: {body}"
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
-
-
-def poll(fetch: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str) -> T:
-    """Call `fetch` until `done` accepts its value; fail naming `what` and the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {value}")
-        time.sleep(0.5)

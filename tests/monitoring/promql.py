@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import promql_parser
 
-from services.serving import monitoring
+import monitoring
 
 # Grafana fills these in before Prometheus sees a query; any window works for parsing.
 GRAFANA_VARIABLES = ("$__rate_interval", "$__interval", "$__range")

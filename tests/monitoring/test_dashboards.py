@@ -9,17 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from services.serving import monitoring
-from services.serving.monitoring import grafana
-
-from .promql import dashboard_queries, label_value, selectors
+import monitoring
+from monitoring import grafana
+from tests.monitoring.promql import dashboard_queries, label_value, selectors
 
 BOARDS = monitoring.dashboard_models()
 PANELS = [(name, panel) for name, board in BOARDS.items() for panel in board["panels"]]
 
 
 def test_checked_in_dashboards_are_what_the_generator_writes() -> None:
-    # Regenerate with `python -m services.serving.monitoring.grafana` after editing a panel.
+    # Regenerate with `python -m monitoring.grafana` after editing a panel.
     assert set(monitoring.dashboards()) == set(grafana.DASHBOARDS)
     for name, text in monitoring.dashboards().items():
         assert text == grafana.render(grafana.DASHBOARDS[name]), f"{name} is out of date"

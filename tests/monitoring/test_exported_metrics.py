@@ -6,8 +6,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api import RunningApi
-
-from .promql import alert_queries, dashboard_queries, metric_names
+from tests.monitoring.promql import alert_queries, dashboard_queries, metric_names
 
 # Series Prometheus writes itself for every target; no exporter ever shows them.
 SCRAPE_SERIES = {"up"}

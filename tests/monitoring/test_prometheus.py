@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+import monitoring
 from services.local import process
-from services.serving import monitoring
 from tests.api import RunningApi
-
-from .factories import drive_traffic, poll, query, start_prometheus
-from .promql import Query, dashboard_queries
+from tests.factories import wait_for
+from tests.monitoring.factories import drive_traffic, query, start_prometheus
+from tests.monitoring.promql import Query, dashboard_queries
 
 pytestmark = pytest.mark.slow
 
@@ -31,11 +31,12 @@ def prometheus(
     folder = tmp_path_factory.mktemp("prometheus")
     url, proc = start_prometheus(prometheus_binary, folder, [served_api.target])
     try:
-        poll(
+        wait_for(
             lambda: _targets(url),
-            lambda ts: [t["health"] for t in ts] == ["up"],
-            60,
             "the API target to be up",
+            60,
+            done=lambda ts: [t["health"] for t in ts] == ["up"],
+            every=0.5,
         )
         yield url
     finally:
@@ -65,18 +66,18 @@ def test_every_dashboard_query_returns_data_under_traffic(
         drive_traffic(served_api.url)  # keep rates above zero while Prometheus catches up
         return [q for q in QUERIES if not query(prometheus, q.expr)]
 
-    poll(empty_queries, lambda empty: not empty, 90, "every panel query to return data")
+    wait_for(empty_queries, "every panel query to return data", 90, done=lambda e: not e, every=0.5)
 
 
 def test_the_served_model_shows_with_its_version_and_training_time(
     prometheus: str, served_api: RunningApi
 ) -> None:
     model = httpx.get(f"{served_api.url}/model", timeout=10).json()
-    info = poll(
+    info = wait_for(
         lambda: query(prometheus, f'model_info{{job="{monitoring.API_JOB}"}}'),
-        bool,
-        30,
         "model_info",
+        30,
+        every=0.5,
     )
     assert info[0]["metric"]["model_version"] == str(model["version"])
     (age,) = query(prometheus, "time() - max(model_trained_timestamp_seconds > 0)")
@@ -86,13 +87,16 @@ def test_the_served_model_shows_with_its_version_and_training_time(
 def test_prometheus_loads_every_alert_rule_and_evaluates_it_without_error(
     prometheus: str,
 ) -> None:
-    rules = poll(lambda: _rules(prometheus), lambda r: set(r) >= ALERT_NAMES, 30, "the rules")
+    rules = wait_for(
+        lambda: _rules(prometheus), "the rules", 30, done=lambda r: set(r) >= ALERT_NAMES, every=0.5
+    )
     assert set(rules) == ALERT_NAMES
-    evaluated = poll(
+    evaluated = wait_for(
         lambda: _rules(prometheus),
-        lambda r: all(rule.get("lastEvaluation", "").startswith("2") for rule in r.values()),
-        30,
         "every rule to be evaluated once",
+        30,
+        done=lambda r: all(rule.get("lastEvaluation", "").startswith("2") for rule in r.values()),
+        every=0.5,
     )
     assert {name: r["health"] for name, r in evaluated.items() if r["health"] != "ok"} == {}
 
@@ -103,4 +107,4 @@ def test_health_alerts_stay_inactive_for_a_healthy_api(prometheus: str) -> None:
         return [name for name in HEALTH_ALERTS if rules[name]["state"] != "inactive"]
 
     # absent(up) may be pending until the first scrape lands; it must then clear.
-    poll(active, lambda names: not names, 30, "the health alerts to be inactive")
+    wait_for(active, "the health alerts to be inactive", 30, done=lambda n: not n, every=0.5)

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.serving import monitoring
-
-from .promql import anchor, label_value, selectors
+import monitoring
+from tests.monitoring.promql import anchor, label_value, selectors
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "docs" / "runbook.md"

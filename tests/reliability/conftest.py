@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.api import TOKEN, RunningApi, running_api
 from tests.conftest import TrackingServer
-from tests.serving.factories import new_version, wait_for
+from tests.serving.factories import new_version
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +25,7 @@ def _ready(
     tmp: pytest.TempPathFactory, server: TrackingServer, name: str, **env: str
 ) -> Iterator[RunningApi]:
     with running_api(tmp.mktemp("api"), server.uri, name, **env) as api:
-        ready = lambda: httpx.get(f"{api.url}/readyz", timeout=10).status_code == 200  # noqa: E731
-        wait_for(ready, what="the model to load")
+        api.wait_ready()
         yield api
 
 

@@ -29,12 +29,10 @@ def entries() -> list[tuple[str, str]]:
     return found
 
 
-def test_ci_runs_make_audit_on_every_push_and_pull_request() -> None:
+def test_ci_runs_make_audit() -> None:
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
     runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
-    assert any(run.strip() == "make audit" for run in runs)
-    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
-    assert "push" in triggers and "pull_request" in triggers
+    assert any(run.strip() == "make audit" for run in runs)  # ci.yml's triggers: test_repo.py
 
 
 def test_every_accepted_advisory_names_its_id_and_a_reason() -> None:

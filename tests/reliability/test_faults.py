@@ -14,7 +14,8 @@ import pytest
 from services.local import process
 from tests.api import RunningApi, running_api
 from tests.conftest import TrackingServer, start_tracking_server
-from tests.serving.factories import break_version, new_version, wait_for
+from tests.factories import wait_for
+from tests.serving.factories import break_version, new_version
 
 UNREACHABLE = "model registry unreachable"
 REACHABLE = "model registry reachable again"

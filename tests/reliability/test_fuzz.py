@@ -5,6 +5,7 @@ and the server healthy afterwards. Generation covers valid and schema-violating 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
@@ -29,6 +30,25 @@ FUZZ = settings(
 )
 
 
+def _healthy_after_fuzzing(api: RunningApi) -> Iterator[RunningApi]:
+    """The API for this module's fuzzing; after the module: healthy, no 5xx, and the fuzzer
+    really reached the routes that take input (not just a handful of cases)."""
+    yield api
+    api.assert_healthy()
+    for route in ("/predict", "/invocations"):
+        assert api.requests(route) >= EXAMPLES, route
+
+
+@pytest.fixture(scope="module")
+def open_fuzzed(open_api: RunningApi) -> Iterator[RunningApi]:
+    yield from _healthy_after_fuzzing(open_api)
+
+
+@pytest.fixture(scope="module")
+def guarded_fuzzed(guarded_api: RunningApi) -> Iterator[RunningApi]:
+    yield from _healthy_after_fuzzing(guarded_api)
+
+
 @pytest.fixture(scope="module")
 def open_schema(open_api: RunningApi) -> schemathesis.BaseSchema:
     return from_url(f"{open_api.url}/openapi.json")
@@ -46,36 +66,25 @@ guarded_routes = schemathesis.pytest.from_fixture("guarded_schema")
 @open_routes.parametrize()
 @FUZZ
 def test_without_auth_no_input_gets_a_5xx_or_an_undocumented_answer(
-    case: schemathesis.Case, open_api: RunningApi
+    case: schemathesis.Case, open_fuzzed: RunningApi
 ) -> None:
-    case.call_and_validate(base_url=open_api.url, excluded_checks=EXCLUDED, timeout=30)
+    case.call_and_validate(base_url=open_fuzzed.url, excluded_checks=EXCLUDED, timeout=30)
 
 
 @guarded_routes.parametrize()
 @FUZZ
 def test_with_the_token_no_input_gets_a_5xx_or_an_undocumented_answer(
-    case: schemathesis.Case, guarded_api: RunningApi
+    case: schemathesis.Case, guarded_fuzzed: RunningApi
 ) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     case.call_and_validate(
-        base_url=guarded_api.url, headers=headers, excluded_checks=EXCLUDED, timeout=30
+        base_url=guarded_fuzzed.url, headers=headers, excluded_checks=EXCLUDED, timeout=30
     )
 
 
 @guarded_routes.parametrize()
 @FUZZ
 def test_with_auth_on_but_no_token_no_input_gets_a_5xx_or_an_undocumented_answer(
-    case: schemathesis.Case, guarded_api: RunningApi
+    case: schemathesis.Case, guarded_fuzzed: RunningApi
 ) -> None:
-    case.call_and_validate(base_url=guarded_api.url, excluded_checks=EXCLUDED, timeout=30)
-
-
-@pytest.mark.parametrize("which", ["open_api", "guarded_api"])
-def test_the_server_is_healthy_and_answered_no_5xx_after_fuzzing(
-    which: str, request: pytest.FixtureRequest
-) -> None:
-    api: RunningApi = request.getfixturevalue(which)
-    api.assert_healthy()
-    # The fuzzer really reached the routes that take input (not just a handful of cases).
-    for route in ("/predict", "/invocations"):
-        assert api.requests(route) >= EXAMPLES, route
+    case.call_and_validate(base_url=guarded_fuzzed.url, excluded_checks=EXCLUDED, timeout=30)

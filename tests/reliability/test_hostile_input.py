@@ -26,6 +26,13 @@ def payload(route: str, horizon: str, level: str | None = None) -> bytes:
     return f'{{"inputs": {{"n_periods": [{horizon}]{extra}}}}}'.encode()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def healthy_after_all_that(guarded_api: RunningApi) -> Iterator[None]:
+    """After the module's last test: still running and ready, no 5xx, no traceback."""
+    yield
+    guarded_api.assert_healthy()
+
+
 def send(api: RunningApi, route: str, body: bytes | Iterator[bytes], **headers: str) -> int:
     with httpx.Client(base_url=api.url, timeout=60) as http:
         return http.post(route, content=body, headers={**AUTH, **headers}).status_code
@@ -153,9 +160,3 @@ def test_any_method_with_junk_query_on_any_path_is_never_a_5xx(
                 method, path, params={"horizon": "NaN", "x": "\x00" * 10}, headers=AUTH
             )
             assert response.status_code < 500, (method, path, response.status_code)
-
-
-def test_the_server_is_healthy_after_all_that(guarded_api: RunningApi) -> None:
-    guarded_api.assert_healthy()
-    with httpx.Client(base_url=guarded_api.url, timeout=60) as http:
-        assert http.post("/predict", json={"horizon": 3}, headers=AUTH).status_code == 200

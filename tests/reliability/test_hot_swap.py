@@ -16,7 +16,8 @@ import pytest
 
 from tests.api import running_api
 from tests.conftest import TrackingServer
-from tests.serving.factories import new_version, wait_for
+from tests.factories import wait_for
+from tests.serving.factories import new_version
 
 CLIENTS = 4
 SWAPS = int(os.environ.get("SOAK_SWAPS", "2"))

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from services.serving.app import create_app
+from tests.factories import wait_for
 
-from .factories import new_version, settings, wait_for
+from .factories import new_version, settings
 
 
 @dataclass(frozen=True)

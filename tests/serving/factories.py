@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +67,3 @@ def settings(tracking_uri: str, name: str, **overrides: Any) -> Settings:
 
 def sample(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:
     return registry.get_sample_value(name, labels or {}) or 0.0
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    """Poll `condition` until it is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,23 @@ MAX_BODY = 64 * 1024  # the default MAX_BODY_BYTES
 def predict_error(served: Served, body: Any) -> tuple[int, str]:
     response = served.client.post("/predict", json=body)
     return response.status_code, response.text
+
+
+@pytest.fixture(scope="module", autouse=True)
+def healthy_after_all_that(served: Served) -> Iterator[None]:
+    """After the module's last test: still ready, and no bad input was answered with a 5xx."""
+    yield
+    assert served.client.get("/readyz").status_code == 200
+    errors = [
+        s
+        for f in served.registry.collect()
+        if f.name == "http_requests"
+        for s in f.samples
+        if s.name == "http_requests_total"
+        and s.labels["handler"] in ("/predict", "/invocations")
+        and s.labels["status"].startswith("5")
+    ]
+    assert errors == []
 
 
 @pytest.mark.parametrize(
@@ -159,17 +177,3 @@ def test_a_streamed_body_over_the_limit_gets_413(served: Served) -> None:
 def test_deeply_nested_json_is_a_400_not_a_crash(served: Served) -> None:
     body = b'{"inputs": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     assert invoke(served, body).status_code == 400
-
-
-def test_the_server_is_healthy_after_all_that(served: Served) -> None:
-    assert served.client.get("/readyz").status_code == 200
-    errors = [
-        s
-        for f in served.registry.collect()
-        if f.name == "http_requests"
-        for s in f.samples
-        if s.name == "http_requests_total"
-        and s.labels["handler"] in ("/predict", "/invocations")
-        and s.labels["status"].startswith("5")
-    ]
-    assert errors == []

@@ -75,13 +75,3 @@ def test_several_workers_need_a_prometheus_multiprocess_dir(
     assert result.exit_code == 1
     assert "PROMETHEUS_MULTIPROC_DIR" in result.output
     assert ran == []
-
-
-def test_the_token_is_never_printed(
-    cli: typer.Typer, ran: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("API_TOKEN", "hunter2-token")
-    monkeypatch.setenv("PORT", "-1")
-    result = CliRunner().invoke(cli, [])
-    assert result.exit_code == 1
-    assert "hunter2-token" not in result.output

@@ -20,8 +20,9 @@ from services.local import process
 from services.serving.app import create_app
 from services.serving.loader import MlflowLoader
 from tests.conftest import TrackingServer, start_tracking_server
+from tests.factories import wait_for
 
-from .factories import break_version, new_version, sample, settings, wait_for
+from .factories import break_version, new_version, sample, settings
 
 
 @contextmanager

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.registry import RegistryError
 from services.serving.follower import Follower
 from services.serving.holder import ModelHolder
-from services.serving.loader import ModelRef, RegistryError
+from services.serving.loader import ModelRef
 from services.serving.metrics import build_metrics
 from services.serving.settings import Settings
 

@@ -8,11 +8,11 @@ import threading
 import pandas as pd
 import pytest
 
-from services.serving.forecasts import Forecast, ForecastCache, compute
+from services.serving.forecasts import ForecastCache, RenderedForecast, compute
 
 
-def forecast(tag: str) -> Forecast:
-    return Forecast(body=f'["{tag}"]'.encode(), yhat=(1.0,))
+def forecast(tag: str) -> RenderedForecast:
+    return RenderedForecast(body=f'["{tag}"]'.encode(), yhat=(1.0,))
 
 
 def test_a_cached_forecast_is_computed_once() -> None:
@@ -33,12 +33,12 @@ def test_concurrent_identical_misses_share_one_computation() -> None:
     release = threading.Event()
     calls = []
 
-    def slow() -> Forecast:
+    def slow() -> RenderedForecast:
         calls.append(1)
         release.wait(10)
         return forecast("a")
 
-    async def run() -> list[Forecast]:
+    async def run() -> list[RenderedForecast]:
         cache = ForecastCache(8, lambda key, fc: None)
         waiting = [asyncio.ensure_future(cache.get((3, None), slow)) for _ in range(5)]
         await asyncio.sleep(0.05)  # let all five reach the cache before the work finishes
@@ -76,13 +76,13 @@ def test_size_zero_computes_every_request() -> None:
 def test_a_failed_computation_is_not_cached() -> None:
     attempts = []
 
-    def flaky() -> Forecast:
+    def flaky() -> RenderedForecast:
         attempts.append(1)
         if len(attempts) == 1:
             raise RuntimeError("first call fails")
         return forecast("ok")
 
-    async def run() -> Forecast:
+    async def run() -> RenderedForecast:
         cache = ForecastCache(8, lambda key, fc: None)
         with pytest.raises(RuntimeError):
             await cache.get((3, None), flaky)

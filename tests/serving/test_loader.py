@@ -3,10 +3,12 @@ pyfunc through MLflow, and MLflow's client credentials honoured on the plain RES
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import mlflow
@@ -15,7 +17,6 @@ import pytest
 
 from services.serving.forecasts import compute
 from services.serving.loader import JsonForecaster, MlflowLoader
-from services.serving.mlflow_rest import auth_headers
 from tests.conftest import TrackingServer
 
 from .conftest import Promoted
@@ -97,7 +98,32 @@ def test_registry_calls_carry_mlflows_client_credentials(
         monkeypatch.delenv(f"MLFLOW_TRACKING_{key}", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    assert auth_headers() == expected
+    seen: list[str | None] = []
+
+    class Registry(http.server.BaseHTTPRequestHandler):
+        """Records each call's Authorization header; answers "no such model"."""
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            body = b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no model"}'
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        assert MlflowLoader(uri).resolve("m", "prod") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [expected.get("Authorization")]
 
 
 def test_an_unknown_model_reads_as_unset_not_as_an_outage(mlflow_server: TrackingServer) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from services.serving.protocol import fast_rows, join_predictions
+from services.serving.answers import join_predictions
+from services.serving.protocol import fast_rows
 
 JSON = "application/json"
 

@@ -7,7 +7,12 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from mlflow.tracking._tracking_service import utils as tracking_utils
+from prometheus_client import CollectorRegistry
+
+from services.serving.app import create_app
+from services.serving.settings import Settings
 
 from .conftest import Served
 from .factories import sample
@@ -48,17 +53,41 @@ def test_readyz_names_the_loaded_version(served: Served) -> None:
     assert response.json() == {"status": "ready", "version": served.model.version}
 
 
+class NothingPromoted:
+    """A registry where the alias is not set yet."""
+
+    def resolve(self, name: str, alias: str) -> None:
+        return None
+
+    def load(self, ref: object) -> Any:
+        raise AssertionError("nothing is promoted, so nothing is loaded")
+
+
 def test_mlflow_ping_and_health_answer_like_readyz(served: Served) -> None:
-    assert served.client.get("/ping").status_code == 200
-    assert served.client.get("/health").status_code == 200
+    ready = served.client.get("/readyz")
+    for path in ("/ping", "/health"):
+        response = served.client.get(path)
+        assert response.status_code == 200
+        assert response.json() == ready.json()
+    app = create_app(Settings(), loader=NothingPromoted(), registry=CollectorRegistry())
+    with TestClient(app) as client:
+        waiting = client.get("/readyz")
+        assert waiting.status_code == 503
+        for path in ("/ping", "/health"):
+            response = client.get(path)
+            assert response.status_code == 503
+            assert response.json() == waiting.json()
+            assert response.headers["retry-after"] == waiting.headers["retry-after"] == "5"
 
 
 def test_predict_returns_exactly_horizon_rows_and_the_version(served: Served) -> None:
     body = served.client.post("/predict", json={"horizon": 7}).json()
+    model = served.model
+    registered = mlflow.MlflowClient(model.uri).get_model_version(model.name, model.version)
     assert body["model"] == {
-        "name": served.model.name,
-        "version": served.model.version,
-        "run_id": body["model"]["run_id"],
+        "name": model.name,
+        "version": model.version,
+        "run_id": registered.run_id,
     }
     assert len(body["forecast"]) == 7
     for row in body["forecast"]:

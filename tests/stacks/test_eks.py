@@ -20,6 +20,8 @@ from k8s.harness import (
     unsecret,
 )
 
+from infra.prometheus_stack import SIZES
+
 STORAGE_CLASS = "gp3"
 STACK = {
     k.removeprefix(f"{PROJECT}:"): v
@@ -222,3 +224,10 @@ def test_region_is_the_one_configured() -> None:
     assert EKS_REGION["aws:region"] == "us-east-1"
     zones = {s.inputs["availabilityZone"] for s in subnets()}
     assert all(z.startswith("us-east-1") for z in zones)
+
+
+def test_eks_runs_the_standard_sized_monitoring_stack() -> None:
+    values = unsecret(graph().one("kubernetes:helm.sh/v3:Release").inputs["values"])
+    prometheus = values["prometheus"]["prometheusSpec"]
+    assert prometheus["retention"] == SIZES["standard"].retention == "15d"
+    assert prometheus["resources"]["requests"]["memory"] == "2Gi"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from k8s.harness import Graph, containers, env_of, minikube
+from k8s.harness import Graph, containers, env_of, minikube, unsecret
 
+from infra.prometheus_stack import SIZES
 from stacks.minikube import IMAGE_DATA
 
 
@@ -58,3 +59,8 @@ def test_exports_give_port_forward_commands_on_the_minikube_context() -> None:
         "kubectl --context minikube -n monitoring port-forward svc/"
     )
     assert "bucket_name" not in exports and "kubeconfig" not in exports
+
+
+def test_minikube_runs_the_small_monitoring_stack() -> None:
+    values = unsecret(graph().one("kubernetes:helm.sh/v3:Release").inputs["values"])
+    assert values["prometheus"]["prometheusSpec"]["retention"] == SIZES["small"].retention == "1d"

@@ -61,12 +61,19 @@ def champion(mlflow_server) -> tuple[str, str]:
     return name, summary.version
 
 
-def last_run_status(uri: str) -> str:
+def run_ids(uri: str) -> set[str]:
+    """Every run of the tests' experiment so far."""
     experiment = MlflowClient(uri).get_experiment_by_name("faults")
-    runs = MlflowClient(uri).search_runs(
-        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
-    )
-    return runs[0].info.status
+    if experiment is None:
+        return set()
+    runs = MlflowClient(uri).search_runs([experiment.experiment_id], max_results=10_000)
+    return {run.info.run_id for run in runs}
+
+
+def new_run_status(uri: str, before: set[str]) -> str:
+    """The status of the one run made since `before` (so a call that made none fails)."""
+    (made,) = run_ids(uri) - before
+    return MlflowClient(uri).get_run(made).info.status
 
 
 @pytest.mark.parametrize("case", sorted(CORPUS), ids=str)
@@ -78,10 +85,11 @@ def test_bad_csv_gives_its_error_fails_the_run_and_leaves_prod(
     path = tmp_path / "bad.csv"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     versions_before = len(MlflowClient(mlflow_server.uri).search_model_versions(f"name='{name}'"))
+    runs_before = run_ids(mlflow_server.uri)
     with pytest.raises(DataError, match=message):
         train(config(mlflow_server.uri, name, data_uri=str(path)))
     client = MlflowClient(mlflow_server.uri)
-    assert last_run_status(mlflow_server.uri) == "FAILED"
+    assert new_run_status(mlflow_server.uri, runs_before) == "FAILED"
     assert client.get_model_version_by_alias(name, "prod").version == prod
     assert len(client.search_model_versions(f"name='{name}'")) == versions_before
 
@@ -128,6 +136,7 @@ def test_failing_s3_is_retried_a_bounded_number_of_times_then_fails_cleanly(
     mlflow_server, monkeypatch
 ):
     name = "faults-s3-failing"
+    runs_before = run_ids(mlflow_server.uri)
     with failing_s3() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -137,23 +146,26 @@ def test_failing_s3_is_retried_a_bounded_number_of_times_then_fails_cleanly(
         ):
             train(config(mlflow_server.uri, name, data_uri="s3://bucket/airline.csv"))
     assert 1 < _Failing.calls <= 5  # retried, but a bounded number of times
-    assert last_run_status(mlflow_server.uri) == "FAILED"
+    assert new_run_status(mlflow_server.uri, runs_before) == "FAILED"
     assert MlflowClient(mlflow_server.uri).search_registered_models(f"name='{name}'") == []
 
 
 def test_hung_s3_times_out_then_fails_cleanly(mlflow_server, monkeypatch):
     name = "faults-s3-hung"
+    runs_before = run_ids(mlflow_server.uri)
     with silent_s3() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with pytest.raises(DataError, match=r"could not read s3://bucket/airline.csv"):
+        with pytest.raises(
+            DataError, match=r"could not read s3://bucket/airline.csv: Read timeout on endpoint"
+        ):
             train(
                 config(
                     mlflow_server.uri, name, data_uri="s3://bucket/airline.csv", data_timeout=0.5
                 )
             )
-    assert last_run_status(mlflow_server.uri) == "FAILED"
+    assert new_run_status(mlflow_server.uri, runs_before) == "FAILED"
     assert MlflowClient(mlflow_server.uri).search_registered_models(f"name='{name}'") == []
 
 
@@ -206,7 +218,9 @@ def test_two_trainers_promoting_at_once_end_on_the_better_one(mlflow_server):
     assert client.get_model_version_by_alias(name, "prod").version == better.version
     for summary in (better, worse):
         tags = client.get_model_version(name, summary.version).tags
-        assert tags["decision"] in {"promoted", "rejected"} and tags["reason"]
+        decision = decisions[summary.version]  # each version is tagged with its own decision
+        assert tags["decision"] == ("promoted" if decision.promoted else "rejected")
+        assert tags["reason"] == decision.reason
     assert decisions[better.version].promoted
 
 

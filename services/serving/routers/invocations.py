@@ -6,8 +6,8 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 
+from services.serving import answers
 from services.serving.deps import HolderDep, ServedDep, SettingsDep
-from services.serving.fastpath import invocations_body
 from services.serving.protocol import JSON, fast_rows, score
 from services.serving.schemas import InvocationsResponse, MlflowError, Problem
 
@@ -63,4 +63,4 @@ async def invocations(
         limit = settings.max_horizon
         answer = await asyncio.to_thread(score, body, content_type, served.model, limit)
         return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
-    return Response(await invocations_body(holder, served, rows), media_type=JSON)
+    return Response(await answers.invocations(holder, served, rows), media_type=JSON)

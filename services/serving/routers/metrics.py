@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -20,7 +18,7 @@ async def metrics(request: Request) -> Response:
 
 
 def _registry(request: Request) -> CollectorRegistry:
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if not request.app.state.settings.prometheus_multiproc_dir:
         return request.app.state.registry
     # Several workers (WORKERS > 1): sum what every worker wrote to the shared folder.
     registry = CollectorRegistry()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 
+from services.serving import answers
 from services.serving.deps import HolderDep, ServedDep, SettingsDep
-from services.serving.fastpath import predict_body
 from services.serving.schemas import PredictRequest, PredictResponse, Problem
 
 router = APIRouter(tags=["forecast"])
@@ -25,19 +25,10 @@ async def predict(
     request: PredictRequest, served: ServedDep, settings: SettingsDep, holder: HolderDep
 ) -> Response:
     """Forecast the next `horizon` periods; identical requests are answered from a cache."""
-    if request.horizon > settings.max_horizon:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "less_than_equal",
-                    "loc": ("body", "horizon"),
-                    "msg": f"Input should be less than or equal to {settings.max_horizon}",
-                    "input": request.horizon,
-                    "ctx": {"le": settings.max_horizon},
-                }
-            ]
-        )
-    body = await predict_body(holder, served, request.horizon, request.level)
+    over = request.over_limit(settings.max_horizon)
+    if over is not None:
+        raise RequestValidationError([over])
+    body = await answers.predict(holder, served, request.horizon, request.level)
     if body is None:  # e.g. level 0.9999999999999999: the bounds overflow to infinity
         raise RequestValidationError([_unbounded(request)])
     return Response(body, media_type="application/json")

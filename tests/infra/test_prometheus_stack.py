@@ -10,7 +10,8 @@ import pulumi
 import pytest
 from k8s.harness import Recorded, Recorder, is_secret, mocks, unsecret
 
-from infra.monitoring import (
+import monitoring as files
+from infra.prometheus_stack import (
     CHART,
     CHART_REPO,
     DASHBOARD_LABEL,
@@ -19,7 +20,6 @@ from infra.monitoring import (
     chart_values,
 )
 from infra.serving import Serving, ServingArgs
-from services.serving import monitoring as files
 
 API_NS = "mlstack"
 PASSWORD = "s3cret-for-grafana"

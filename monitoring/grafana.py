@@ -1,6 +1,6 @@
 """Builds the checked-in Grafana dashboards (`dashboards/*.json`) from a short panel list.
 
-Run `python -m services.serving.monitoring.grafana` after changing a panel; a test fails when
+Run `python -m monitoring.grafana` after changing a panel; a test fails when
 the JSON files and this module disagree. Queries use only metrics the API exports, selected
 by the `mlstack-api` job, and Grafana's `$__rate_interval`.
 """
@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.serving.monitoring import API_JOB, DASHBOARDS_DIR
+from monitoring import API_JOB, DASHBOARDS_DIR
 
 JOB = f'job="{API_JOB}"'
 RATE = "$__rate_interval"

@@ -1,6 +1,6 @@
 """Monitoring: kube-prometheus-stack, the API's ServiceMonitor, dashboards and alert rules.
 
-Dashboards and rules are read from `services/serving/monitoring/`, the files promtool and the
+Dashboards and rules are read from `monitoring/`, the files promtool and the
 local stack use too, so the cluster never runs a copy that drifted.
 """
 
@@ -14,9 +14,9 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+import monitoring as files
 from infra import pod
 from infra.naming import PART_OF, labels, res_name, selector_labels
-from services.serving import monitoring as files
 from services.spec import API
 
 CHART = "kube-prometheus-stack"

@@ -1,7 +1,8 @@
 """Monitoring as code for the serving API: alert rules, Grafana dashboards and the scrape job.
 
 The files next to this module are the single source for promtool, the local stack's Prometheus
-(`mlstack up`) and the cluster objects (`infra/monitoring.py`).
+(`mlstack up`, through `prometheus_config`) and the cluster objects (`infra/prometheus_stack.py`).
+The API itself never reads them: it only exports the metrics they are written against.
 """
 
 from __future__ import annotations

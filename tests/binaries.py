@@ -1,0 +1,40 @@
+"""Programs the tests drive for real (promtool, prometheus, wrk, chromium): one rule for all.
+
+Where one is missing a test that needs it skips, saying how to get it; in CI (`CI` set) the setup
+installs every one of them, so a missing program fails instead of quietly testing less.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+HINT = "`make system-deps` installs it"
+
+
+def need(what: str, found: bool, hint: str = HINT) -> None:
+    """Skip (fail in CI) unless `found`."""
+    if found:
+        return
+    reason = f"{what} is not installed: {hint}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI installs it, so its absence is a broken setup)")
+    pytest.skip(reason)
+
+
+def binary(name: str, hint: str = HINT) -> str:
+    """The path of `name` on PATH; skips (fails in CI) where it is missing."""
+    path = shutil.which(name)
+    need(name, path is not None, hint)
+    assert path is not None
+    return path
+
+
+def have(name: str) -> bool:
+    """Whether `name` is on PATH, for tests that expect more when it is; fails in CI if not."""
+    found = shutil.which(name) is not None
+    if not found and os.environ.get("CI"):
+        pytest.fail(f"{name} is not installed, and CI installs it: a broken setup")
+    return found
