@@ -84,7 +84,9 @@ class Fitted(Protocol):
 
 
 def z(level: float) -> float:
-    return NormalDist().inv_cdf(0.5 + level / 2)
+    """The normal quantile of a central `level` interval; from the lower tail, so that a level
+    within 1e-16 of 1 stays finite (0.5 + level / 2 would round to 1)."""
+    return -NormalDist().inv_cdf((1 - level) / 2)
 
 
 @dataclass(frozen=True)

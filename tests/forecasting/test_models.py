@@ -148,3 +148,8 @@ def test_a_series_no_family_can_fit_falls_back_to_seasonal_naive_and_says_so():
     selection = select(np.array([3.0, 5.0]), 1, 2, families=("theta",))
     assert selection.fitted.spec == Spec("seasonal_naive")
     assert any(note.startswith("fallback: seasonal naive") for note in selection.notes)
+
+
+def test_a_level_a_hair_below_one_gives_finite_intervals():
+    fc = fit(Spec("theta"), AIR.y, 12).forecast(3, 0.9999999999999999)
+    assert np.all(np.isfinite(fc.lower)) and np.all(np.isfinite(fc.upper))
