@@ -3,9 +3,9 @@
 The local stack (`mlstack up`) and the Kubernetes objects (`infra/`) are both built from these
 specs, so a laptop runs exactly the entrypoints the cluster runs. Arguments may reference
 environment variables as `$(NAME)`, which Kubernetes expands natively and `command()` expands
-locally, so only the values differ between targets. The `*_env` functions are the only place
-the variable names are spelled: callers hand over typed values (plain strings locally, Pulumi
-inputs on Kubernetes).
+locally, so only the values differ between targets. The `*_env` functions build each service's
+environment from typed values (plain strings locally, Pulumi inputs on Kubernetes), so callers
+never spell the variable names; each service's settings class reads them on the other side.
 """
 
 from __future__ import annotations

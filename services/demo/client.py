@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from services.demo.settings import DemoSettings
 
 DEFAULT_URL = "http://localhost:8000"
 
@@ -31,8 +32,9 @@ class Api:
 
     @classmethod
     def from_env(cls) -> Api:
-        url = os.environ.get("API_URL") or DEFAULT_URL
-        return cls(url=url.rstrip("/"), token=os.environ.get("API_TOKEN") or None)
+        settings = DemoSettings()
+        url = settings.api_url or DEFAULT_URL
+        return cls(url=url.rstrip("/"), token=settings.api_token or None)
 
 
 def get_model(api: Api) -> dict[str, Any]:

@@ -6,14 +6,14 @@ The API serves forecasts, not training data, so the demo is told where the histo
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
+
+from services.demo.settings import DemoSettings
 
 
 def load(uri: str | None = None) -> pd.DataFrame | None:
     """The `ds,y` history, or None when none is configured or it cannot be read."""
-    uri = uri if uri is not None else os.environ.get("DEMO_HISTORY")
+    uri = uri if uri is not None else DemoSettings().demo_history
     if not uri:
         return None
     try:
