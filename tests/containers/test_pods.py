@@ -15,6 +15,7 @@ import copy
 import datetime
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -26,11 +27,14 @@ from typing import Any
 
 import pytest
 import yaml
+from e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 from k8s.harness import minikube
 
 from containers.kube import Playable, for_kube_play, pod_spec, service_hostnames, untouched
 from containers.podman import Podman
+from infra.pod import SCRATCH_ENV
 from services.local.process import free_port
+from services.spec import DEMO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -172,6 +176,49 @@ def stack(podman: Podman, images: dict[str, str], rendered: Rendered) -> Iterato
         assert left == [], f"left behind: {left}"
 
 
+def demo_pod(api: dict[str, Any], api_url: str) -> dict[str, Any]:
+    """The demo's pod. The stack deploys no demo (it runs against a port-forward), so this is the
+    API Deployment's pod, security contexts, scratch volume and resources included, with the
+    demo's container from services/spec.py in place of the API's; API_URL names the API Service
+    at the container port, since no kube-proxy maps the Service's port here."""
+    pod = copy.deepcopy(api)
+    pod["metadata"] = {**pod["metadata"], "name": "mlstack-demo"}
+    labels = {**pod["metadata"]["labels"], "app.kubernetes.io/name": DEMO.name}
+    pod["metadata"]["labels"] = pod["spec"]["template"]["metadata"]["labels"] = labels
+    pod["spec"]["selector"] = {"matchLabels": labels}
+    spec = pod["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    env = {**DEMO.env, **SCRATCH_ENV, "API_URL": api_url}
+    container.update(
+        name=DEMO.name,
+        image=container["image"].replace("mlstack-serving", DEMO.image),
+        command=list(DEMO.args[:1]),
+        args=list(DEMO.args[1:]),
+        env=[{"name": k, "value": v} for k, v in sorted(env.items())],
+        ports=[{"name": "http", "containerPort": DEMO.port}],
+        readinessProbe={"httpGet": {"path": DEMO.ready_path, "port": "http"}},
+        livenessProbe={"httpGet": {"path": DEMO.live_path, "port": "http"}},
+    )
+    container.pop("startupProbe", None)
+    return pod
+
+
+@pytest.fixture(scope="module")
+def demo(stack: Stack, rendered: Rendered) -> Stack:
+    """The demo pod, ready, against the API pod (removed with the stack)."""
+    api = rendered.one("Deployment", "api")
+    ip = stack.podman.ip(stack.played["api"].pod, stack.network)
+    service = rendered.one("Service", "api")
+    stack.hosts.update({h: ip for h in service_hostnames(service)})
+    (port,) = service["spec"]["ports"]
+    (container,) = pod_spec(api)["containers"]
+    (target,) = [p["containerPort"] for p in container["ports"] if p["name"] == port["targetPort"]]
+    url = f"http://{service_hostnames(service)[-1]}:{target}"
+    stack.play("demo", demo_pod(api, url))
+    stack.wait_ready("demo")
+    return stack
+
+
 @pytest.mark.parametrize(("kind", "app"), WORKLOADS)
 def test_conversion_keeps_command_env_user_mounts_and_security_context(
     rendered: Rendered, kind: str, app: str
@@ -237,12 +284,14 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize(("kind", "app"), [w for w in WORKLOADS if w[0] == "Deployment"])
+@pytest.mark.parametrize("app", ["mlflow", "api", "demo"])
 def test_container_runs_as_the_manifest_user_read_only_with_no_capabilities(
-    stack: Stack, rendered: Rendered, kind: str, app: str
+    demo: Stack, app: str
 ) -> None:
-    (container,) = pod_spec(rendered.one(kind, app))["containers"]
-    pod_security = pod_spec(rendered.one(kind, app))["securityContext"]
+    stack = demo
+    manifest = stack.played[app].manifest
+    (container,) = pod_spec(manifest)["containers"]
+    pod_security = pod_spec(manifest)["securityContext"]
     mounts = [m["mountPath"] for m in container["volumeMounts"]]
     outside = ["/", "/app", "/app/.venv", "/etc", "/usr", "/var", "/home"]
     result = stack.podman.run(
@@ -268,6 +317,33 @@ def test_trainer_pod_ran_as_the_manifest_user_read_only_with_no_capabilities(
     assert info["Config"]["User"].split(":")[0] == str(container["securityContext"]["runAsUser"])
     assert info["HostConfig"]["ReadonlyRootfs"] is True
     assert info["EffectiveCaps"] in (None, [])
+
+
+def test_demo_pod_answers_its_health_path_and_renders_the_prod_forecast_in_chromium(
+    demo: Stack, rendered: Rendered
+) -> None:
+    assert call(demo.probe("demo", "livenessProbe"))[0] == 200
+    version = alias_version(
+        demo.url("mlflow"), env_value(rendered.one("Job", "trainer"), "MODEL_NAME")
+    )
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian chromium is missing: make test installs it (system-deps)")
+        pytest.skip("Debian chromium is missing: make test installs it (system-deps)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(demo.url("demo"))
+            expect(page.get_by_test_id("stMetricValue").nth(1)).to_have_text(
+                str(version), timeout=120_000
+            )
+        finally:
+            browser.close()
 
 
 def other_data(days: int = 280) -> bytes:
