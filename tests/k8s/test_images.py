@@ -109,7 +109,8 @@ def test_uv_comes_from_pypi_pinned_to_the_makefile_version() -> None:
     uv = stages()["uv"]
     assert f"UV_VERSION={version}" in uv.get("ARG")
     assert any('"uv==${UV_VERSION}"' in run for run in uv.get("RUN"))
-    assert env_of(uv)["UV_NATIVE_TLS"] == "1"  # the base's CA bundle, for TLS-intercepting proxies
+    # The base's CA bundle, for builds behind a TLS-intercepting proxy.
+    assert env_of(uv)["UV_SYSTEM_CERTS"] == "1"
 
 
 @pytest.mark.parametrize(("target", "spec"), sorted(TARGETS.items()))
