@@ -123,8 +123,9 @@ class Stack:
                     return
             except OSError:
                 pass
-            state = self.podman.inspect(container)["State"]
-            if not state["Running"] or state.get("RestartCount", 0):
+            info = self.podman.inspect(container)
+            state = info["State"]
+            if not state["Running"] or info.get("RestartCount", 0):  # restartPolicy: Always
                 pytest.fail(f"{key} exited ({state['ExitCode']}):\n{self.podman.logs(container)}")
             time.sleep(1)
         pytest.fail(f"{key} not ready at {url}:\n{self.podman.logs(container)}")
