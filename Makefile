@@ -5,10 +5,14 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
-# Debian packages the tests drive for real: promtool/prometheus, headless chromium, wrk.
-APT_PACKAGES := prometheus chromium chromium-driver wrk
+# Debian packages the tests drive for real: promtool/prometheus, headless chromium, wrk, and
+# podman to build the images and run the pods (runc, catatonit as kube play's pause process,
+# netavark + aardvark-dns + iptables for pod networks with DNS, debootstrap for the base image).
+APT_PACKAGES := prometheus chromium chromium-driver wrk \
+  podman runc catatonit uidmap debootstrap netavark aardvark-dns iptables
 
-.PHONY: help venv system-deps test lint audit demo e2e bench bench-m3 soak images minikube-images clean
+.PHONY: help venv system-deps test lint audit demo e2e bench bench-m3 soak images base-image \
+  minikube-images clean
 
 help:
 	@echo "make demo   - run the whole stack locally (MLflow, trainer, API, Streamlit, Prometheus)"
@@ -32,7 +36,8 @@ venv: $(VENV)/.synced
 
 system-deps:
 	@missing=""; \
-	for bin in promtool prometheus chromium wrk; do command -v $$bin >/dev/null || missing=1; done; \
+	for pkg in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null \
+	  | grep -q "ok installed" || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)) >/dev/null; \
@@ -94,23 +99,49 @@ bench: venv system-deps
 bench-m3: venv
 	$(PY) -m bench.m3 bench-results/m3.json --every 1
 
-# Images, one per service, named as in services/spec.py and tagged with the project version (the
-# stack config's defaults). REGISTRY=ghcr.io/<owner>/ prefixes them for a cluster that pulls.
+# Images, one per service, from the one services/Dockerfile (a target each), named as in
+# services/spec.py and tagged with the project version (the stack config's defaults).
+# REGISTRY=ghcr.io/<owner>/ prefixes them for a cluster that pulls. ENGINE is docker or podman
+# (default: docker when its engine answers, else podman); BASE_IMAGE is any bookworm with Python
+# 3.11 (`make base-image` makes one here). With podman, PODMAN_CONF (services/containers.conf:
+# runc, rlimits, netavark) and PODMAN_FLAGS (e.g. --root DIR --runroot DIR) apply.
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 REGISTRY ?=
+BASE_IMAGE ?= python:3.11-slim-bookworm
 IMAGES := mlflow:mlstack-mlflow trainer:mlstack-trainer serving:mlstack-serving demo:mlstack-demo
+ENGINE ?= $(shell if docker info >/dev/null 2>&1; then echo docker; \
+  elif command -v podman >/dev/null; then echo podman; else echo docker; fi)
+PODMAN_CONF ?= $(CURDIR)/services/containers.conf
+PODMAN_FLAGS ?=
+ifeq ($(ENGINE),podman)
+ENGINE_CMD := CONTAINERS_CONF=$(PODMAN_CONF) podman $(PODMAN_FLAGS)
+PREFIX := localhost/
+else
+ENGINE_CMD := $(ENGINE)
+PREFIX :=
+endif
 
 images:
 	@for pair in $(IMAGES); do \
-	  dir=$${pair%%:*}; name=$${pair##*:}; \
-	  docker build -f services/$$dir/Dockerfile -t $(REGISTRY)$$name:$(IMAGE_TAG) . || exit 1; \
+	  target=$${pair%%:*}; name=$${pair##*:}; \
+	  $(ENGINE_CMD) build --network host -f services/Dockerfile --target $$target \
+	    --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg UV_VERSION=$(UV_VERSION) \
+	    -t $(or $(REGISTRY),$(PREFIX))$$name:$(IMAGE_TAG) . || exit 1; \
 	done
+	@$(ENGINE_CMD) images --format '{{.Repository}}:{{.Tag}} {{.Size}}' \
+	  | grep -E 'mlstack-(mlflow|trainer|serving|demo):$(IMAGE_TAG) ' || true
+
+# A Debian bookworm base with Python 3.11 from Debian's packages (debootstrap + podman import),
+# for machines that can pull no image; cached by its inputs. Prints its name, for BASE_IMAGE=.
+base-image:
+	@CONTAINERS_CONF=$(PODMAN_CONF) services/base-image.sh $(PODMAN_FLAGS)
 
 # Built inside minikube's own runtime, so pods start them with imagePullPolicy: Never.
 minikube-images:
 	@for pair in $(IMAGES); do \
-	  dir=$${pair%%:*}; name=$${pair##*:}; \
-	  minikube image build -f services/$$dir/Dockerfile -t $$name:$(IMAGE_TAG) . || exit 1; \
+	  target=$${pair%%:*}; name=$${pair##*:}; \
+	  minikube image build -f services/Dockerfile --build-opt=target=$$target \
+	    -t $$name:$(IMAGE_TAG) . || exit 1; \
 	done
 
 clean:

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from services.spec import ServiceSpec
 
-# The non-root user baked into every image (see the Dockerfiles).
+# The non-root user baked into every image (see services/Dockerfile).
 APP_UID = 10001
 SCRATCH = "/tmp"
 # Libraries that write to $HOME or caches get a writable place under the scratch volume.

@@ -11,7 +11,7 @@ from stacks.outputs import StackOutputs
 from stacks.workloads import Platform
 from stacks.workloads import build as build_workloads
 
-# The trainer image carries the bundled data at this path (see services/trainer/Dockerfile).
+# The trainer image carries the bundled data at this path (see services/Dockerfile, target trainer).
 IMAGE_DATA = "/app/data/airline.csv"
 
 

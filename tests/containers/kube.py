@@ -1,0 +1,136 @@
+"""From the rendered Kubernetes objects to what `podman kube play` (4.3) runs, changed in one place.
+
+`for_kube_play` is the only function that edits a rendered object. It changes just what podman
+cannot take and says why for each change; a command, args, env value, user, volume mount or
+security context is never touched, because those are what the pod tests put under test
+(`untouched` lists them, and the tests compare them before and after); `$(NAME)` references in
+a command are expanded exactly as the kubelet expands them, since podman does not.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# What the conversion must leave exactly as rendered, per container and per pod.
+UNTOUCHED_CONTAINER = ("command", "args", "env", "securityContext", "volumeMounts", "resources")
+UNTOUCHED_POD = ("securityContext", "volumes", "restartPolicy")
+PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
+_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+@dataclass(frozen=True)
+class Playable:
+    pod: str  # the pod name kube play gives it
+    manifest: dict[str, Any]  # the object kube play gets
+    probes: dict[str, dict[str, str]]  # container -> {probe kind: HTTP path}, for the test to call
+    ports: dict[str, int]  # container -> its published port on 127.0.0.1
+
+
+def pod_spec(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod spec inside a Deployment, a Job or a Pod."""
+    spec = obj["spec"]
+    return dict(spec["template"]["spec"] if "template" in spec else spec)
+
+
+def untouched(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields `for_kube_play` must not change, for comparing before and after."""
+    spec = pod_spec(obj)
+    return {
+        "pod": {k: spec.get(k) for k in UNTOUCHED_POD},
+        "containers": {
+            c["name"]: {
+                **{k: c.get(k) for k in UNTOUCHED_CONTAINER},
+                "command": kubelet_expand(c.get("command"), c.get("env", [])),
+                "args": kubelet_expand(c.get("args"), c.get("env", [])),
+            }
+            for c in spec["containers"]
+        },
+    }
+
+
+def kubelet_expand(words: list[str] | None, env: list[dict[str, Any]]) -> list[str] | None:
+    """`$(NAME)` in a command or args replaced from the container's plain env, as the kubelet
+    does before it starts the container (undefined names stay as written, as there)."""
+    if words is None:
+        return None
+    values = {e["name"]: e["value"] for e in env if "value" in e}
+    return [_VAR.sub(lambda m: values.get(m.group(1), m.group(0)), w) for w in words]
+
+
+def service_hostnames(service: Mapping[str, Any]) -> list[str]:
+    """Every name a pod may use for a Service, as cluster DNS resolves it."""
+    name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
+    fqdn = f"{name}.{namespace}.svc"
+    return [name, f"{name}.{namespace}", fqdn, f"{fqdn}.cluster.local"]
+
+
+def for_kube_play(
+    obj: Mapping[str, Any],
+    images: Mapping[str, str],
+    hosts: Mapping[str, str],
+    ports: Mapping[int, int],
+    name: str | None = None,
+) -> Playable:
+    """`obj` (a rendered Deployment or Job) as `podman kube play` runs it.
+
+    images: rendered image -> locally built tag; hosts: Service hostname -> pod IP;
+    ports: container port -> free port on 127.0.0.1; name: a pod name for a Job run again.
+    """
+    out: dict[str, Any] = copy.deepcopy(dict(obj))
+    if out["kind"] == "Job":
+        # 1. Job -> Pod. kube play skips Jobs (info log only); a Job runs its pod template to
+        #    completion, which a Pod with the template's `restartPolicy: Never` does once. The
+        #    test checks the exit code where the Job controller would.
+        template = out["spec"]["template"]
+        out = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name or out["metadata"]["name"],
+                "namespace": out["metadata"]["namespace"],
+                "labels": template["metadata"]["labels"],
+            },
+            "spec": template["spec"],
+        }
+        pod = out["metadata"]["name"]
+    else:
+        # kube play names a Deployment's (single) pod `<deployment>-pod-0`.
+        pod = f"{out['metadata']['name']}-pod-0"
+    spec = out["spec"]["template"]["spec"] if out["kind"] == "Deployment" else out["spec"]
+    # 2. Services -> hostAliases. There is no kube-proxy or cluster DNS: each Service name a pod
+    #    may use resolves to the serving pod's IP on the test's podman network, the address a
+    #    ClusterIP would route to (the target port is the container port, as in the Services).
+    if hosts:
+        by_ip: dict[str, list[str]] = {}
+        for host, ip in sorted(hosts.items()):
+            by_ip.setdefault(ip, []).append(host)
+        spec["hostAliases"] = [{"ip": ip, "hostnames": names} for ip, names in by_ip.items()]
+    probes: dict[str, dict[str, str]] = {}
+    published: dict[str, int] = {}
+    for container in spec["containers"]:
+        # 3. Images -> the tags built from services/Dockerfile by the test session (`localhost/`
+        #    names, which podman never tries to pull; imagePullPolicy stays `Never`).
+        container["image"] = images[container["image"]]
+        # 4. `$(NAME)` in command/args -> expanded from the container's env, which is what the
+        #    kubelet does; podman 4.3 passes them literally (`--port '$(MLFLOW_PORT)'`). The
+        #    argv the process gets is the one Kubernetes would give it.
+        for key in ("command", "args"):
+            if key in container:
+                container[key] = kubelet_expand(container[key], container.get("env", []))
+        # 5. Probes -> removed, and handed to the test, which calls their paths itself: podman
+        #    4.3 ignores readiness and startup probes and runs liveness probes as `curl` inside
+        #    the image, on systemd timers that never fire here.
+        probes[container["name"]] = {
+            kind: container.pop(kind)["httpGet"]["path"] for kind in PROBES if kind in container
+        }
+        # 6. Ports -> also published on 127.0.0.1 (hostPort/hostIP): the test reaches a pod the
+        #    way `kubectl port-forward` does. The container port and its name stay.
+        for port in container.get("ports", []):
+            port["hostPort"] = ports[port["containerPort"]]
+            port["hostIP"] = "127.0.0.1"
+            published[container["name"]] = port["hostPort"]
+    return Playable(pod=pod, manifest=out, probes=probes, ports=published)
