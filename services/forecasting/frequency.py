@@ -9,19 +9,27 @@ from pandas.tseries.frequencies import to_offset
 
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-# Season length by pandas offset prefix.
-SEASON = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "QS": 4, "QE": 4, "YS": 1, "YE": 1}
-NAMES = {
-    "h": "hourly",
-    "D": "daily",
-    "B": "business-daily",
-    "W": "weekly",
-    "MS": "monthly",
-    "ME": "monthly",
-    "QS": "quarterly",
-    "QE": "quarterly",
-    "YS": "yearly",
-    "YE": "yearly",
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    season_length: int
+    horizon: int  # what the trainer backtests when no horizon is given
+
+
+# By pandas offset prefix: one table for every frequency-dependent default.
+KINDS = {
+    "h": Kind("hourly", 24, 48),
+    "D": Kind("daily", 7, 14),
+    "B": Kind("business-daily", 5, 10),
+    "W": Kind("weekly", 52, 13),
+    "MS": Kind("monthly", 12, 12),
+    "ME": Kind("monthly", 12, 12),
+    "QS": Kind("quarterly", 4, 8),
+    "QE": Kind("quarterly", 4, 8),
+    "YS": Kind("yearly", 1, 6),
+    "YE": Kind("yearly", 1, 6),
 }
 
 
@@ -36,7 +44,14 @@ class Frequency:
 
     @property
     def name(self) -> str:
-        return NAMES.get(self.alias.split("-")[0], self.alias)
+        kind = KINDS.get(self.alias.split("-")[0])
+        return kind.name if kind else self.alias
+
+    @property
+    def default_horizon(self) -> int:
+        """The horizon to backtest when none is given: the kind's, else two seasons."""
+        kind = KINDS.get(self.alias.split("-")[0])
+        return kind.horizon if kind else 2 * self.season_length
 
     def grid(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
         return pd.date_range(start, end, freq=self.alias)
@@ -57,7 +72,8 @@ def infer_frequency(
         raise FrequencyError(
             f"unknown frequency {alias!r}: use a pandas alias such as D, W-SUN, MS, QS, YS"
         ) from exc
-    m = season_length if season_length is not None else SEASON.get(prefix, 1)
+    kind = KINDS.get(prefix)
+    m = season_length if season_length is not None else (kind.season_length if kind else 1)
     if m < 1:
         raise FrequencyError(f"season length must be at least 1, got {m}")
     return Frequency(alias=to_offset(alias).rule_code, season_length=m)

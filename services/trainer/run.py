@@ -29,20 +29,6 @@ from services.trainer.report import forecast_figure
 
 log = logging.getLogger("mlstack.train")
 
-DEFAULT_HORIZON = {
-    "h": 48,
-    "D": 14,
-    "B": 10,
-    "W": 13,
-    "MS": 12,
-    "ME": 12,
-    "QS": 8,
-    "QE": 8,
-    "YS": 6,
-    "YE": 6,
-}
-
-
 SCORES = ("smape", "mase", "rmse", "mae", "coverage")
 
 
@@ -151,7 +137,7 @@ def _load(cfg: TrainConfig) -> tuple[Series, int]:
     for repair in series.repairs:
         log.info("  repaired: %s", repair)
     m = series.frequency.season_length
-    horizon = cfg.horizon or DEFAULT_HORIZON.get(series.frequency.alias.split("-")[0], 2 * m)
+    horizon = cfg.horizon or series.frequency.default_horizon
     points = backtest.window(len(series), horizon, m, cfg.max_train_points)
     if points < len(series):
         log.info("  fitting on the last %d of %d points", points, len(series))

@@ -212,3 +212,11 @@ def test_reads_over_http():
             load_series(url.replace("airline", "absent"))
     finally:
         server.shutdown()
+
+
+def test_each_frequency_kind_has_one_name_season_and_default_horizon():
+    from services.forecasting.frequency import Frequency
+
+    assert (Frequency("MS", 12).name, Frequency("MS", 12).default_horizon) == ("monthly", 12)
+    assert Frequency("QS-OCT", 4).default_horizon == 8 and Frequency("W-SUN", 52).name == "weekly"
+    assert Frequency("2D", 3).default_horizon == 6  # unknown kinds: two seasons
