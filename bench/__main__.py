@@ -19,12 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import hotswap, m3, quality, servers, serving, training
+from bench import hotswap, images, m3, quality, servers, serving, training
 from bench.load import have_wrk
 from bench.report import Target
 from services.local import process
 
-SECTIONS = ("serving", "cache_off", "horizons", "hotswap", "training", "accuracy", "m3")
+SECTIONS = ("serving", "cache_off", "horizons", "hotswap", "training", "accuracy", "m3", "images")
 MODEL = "bench-airline"
 
 
@@ -172,6 +172,8 @@ def _sections(args: argparse.Namespace, results: Results, uri: str, logs: Path) 
     finally:
         if accuracy is not None and accuracy.poll() is None:
             accuracy.kill()
+    if "images" not in args.skip:
+        results.section("images", images.sizes, images.images_table)
     if "m3" not in args.skip:  # every core, so after everything else
         r = results.section("m3", lambda: m3.run(args.m3_every), m3.m3_table)
         results.add_targets(m3.targets(r))
