@@ -11,6 +11,7 @@ median of four (SCUM, with ARIMA) at a fifth of its compute (`make bench`).
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
@@ -84,9 +85,10 @@ class Fitted(Protocol):
 
 
 def z(level: float) -> float:
-    """The normal quantile of a central `level` interval; from the lower tail, so that a level
-    within 1e-16 of 1 stays finite (0.5 + level / 2 would round to 1)."""
-    return -NormalDist().inv_cdf((1 - level) / 2)
+    """The normal quantile of a central `level` interval: infinite where 0.5 + level / 2 rounds
+    to 1 (as scipy's `norm.ppf` is), which the API refuses as a level naming no finite bound."""
+    p = 0.5 + level / 2
+    return math.inf if p >= 1 else NormalDist().inv_cdf(p)
 
 
 @dataclass(frozen=True)
