@@ -114,8 +114,11 @@ def run(every: int = 10, workers: int | None = None, out: Path | None = None) ->
 
 
 def _one_thread() -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+    # The workers are forked after NumPy loaded its BLAS, so environment variables set here
+    # would come too late: limit the loaded thread pools themselves.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -35,7 +35,7 @@ def up(
         str, typer.Option(help="Series (ds,y CSV) for the first training and the demo's chart.")
     ] = str(BUNDLED_DATA),
     families: Annotated[
-        str | None, typer.Option(help="Model families for the first training, e.g. ets,arima.")
+        str | None, typer.Option(help="Model families for the first training, e.g. ets,theta.")
     ] = None,
     api_token: Annotated[
         str | None, typer.Option(envvar="API_TOKEN", help="Bearer token for the API.")
