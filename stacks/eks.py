@@ -1,4 +1,5 @@
-"""The EKS target: network, cluster and bucket, then the same workloads as minikube."""
+"""The EKS target: an AWS provider for the configured region, network, cluster and bucket
+through it, then the same workloads as minikube."""
 
 from __future__ import annotations
 
@@ -26,11 +27,19 @@ STORAGE_CLASS = "gp3"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
-def _zones(cfg: EksConfig) -> list[str]:
+def _aws_provider(cfg: EksConfig) -> aws.Provider:
+    # Explicit rather than the default provider, so the region is an input of a resource the
+    # program declares (and its tests see) and every AWS resource names the provider it uses.
+    return aws.Provider(res_name(cfg.prefix, "aws"), region=cfg.region)
+
+
+def _zones(cfg: EksConfig, provider: aws.Provider) -> list[str]:
     """The configured zones, or the region's first available ones."""
     if cfg.availability_zones:
         return list(cfg.availability_zones)
-    names = aws.get_availability_zones(state="available").names
+    names = aws.get_availability_zones(
+        state="available", opts=pulumi.InvokeOptions(provider=provider)
+    ).names
     if len(names) < len(cfg.public_subnet_cidrs):
         raise pulumi.RunError(
             f"region {cfg.region} offers {len(names)} zones for {len(cfg.public_subnet_cidrs)} "
@@ -40,7 +49,13 @@ def _zones(cfg: EksConfig) -> list[str]:
 
 
 def _irsa(
-    cfg: EksConfig, cluster: Cluster, storage: Storage, role: str, prefix: str, write: bool
+    cfg: EksConfig,
+    cluster: Cluster,
+    storage: Storage,
+    role: str,
+    prefix: str,
+    write: bool,
+    opts: pulumi.ResourceOptions,
 ) -> ServiceAccountRole:
     return ServiceAccountRole(
         res_name(cfg.prefix, f"{role}-irsa"),
@@ -52,6 +67,7 @@ def _irsa(
             policy=storage.bucket_arn.apply(lambda arn: access_policy(arn, prefix, write)),
             tags=_tags(cfg),
         ),
+        opts=opts,
     )
 
 
@@ -77,14 +93,18 @@ def _storage_class(provider: k8s.Provider, cluster: Cluster) -> k8s.storage.v1.S
 
 def build(cfg: EksConfig) -> StackOutputs:
     tags = _tags(cfg)
+    aws_provider = _aws_provider(cfg)
+    # Components pass the provider on to their children, pulumi-eks's own AWS resources included.
+    on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
     network = Network(
         cfg.prefix,
         NetworkArgs(
             cidr=str(cfg.vpc_cidr),
             public_subnet_cidrs=[str(c) for c in cfg.public_subnet_cidrs],
-            availability_zones=_zones(cfg),
+            availability_zones=_zones(cfg, aws_provider),
             tags=tags,
         ),
+        opts=on_aws,
     )
     cluster = Cluster(
         cfg.prefix,
@@ -98,13 +118,19 @@ def build(cfg: EksConfig) -> StackOutputs:
             public_access_cidrs=[str(c) for c in cfg.endpoint_public_access_cidrs],
             tags=tags,
         ),
+        opts=on_aws,
     )
     storage = Storage(
         cfg.prefix,
         StorageArgs(data_file=BUNDLED_DATA, force_destroy=cfg.bucket_force_destroy, tags=tags),
+        opts=on_aws,
     )
-    mlflow_role = _irsa(cfg, cluster, storage, MLFLOW_ACCOUNT_ROLE, ARTIFACTS_PREFIX, write=True)
-    trainer_role = _irsa(cfg, cluster, storage, TRAINER_ACCOUNT_ROLE, DATA_PREFIX, write=False)
+    mlflow_role = _irsa(
+        cfg, cluster, storage, MLFLOW_ACCOUNT_ROLE, ARTIFACTS_PREFIX, write=True, opts=on_aws
+    )
+    trainer_role = _irsa(
+        cfg, cluster, storage, TRAINER_ACCOUNT_ROLE, DATA_PREFIX, write=False, opts=on_aws
+    )
     provider = k8s.Provider(
         res_name(cfg.prefix, "eks"),
         kubeconfig=cluster.kubeconfig,

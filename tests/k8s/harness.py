@@ -19,7 +19,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "mlflow-serving-stack"
-ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+
+
+def zones(region: str) -> tuple[str, ...]:
+    """The zones the mocked `get_availability_zones` answers for a region."""
+    return tuple(f"{region}{letter}" for letter in "abc")
+
+
+ZONES = zones("us-east-1")
 K8S_PREFIX = "kubernetes:"
 
 
@@ -28,6 +35,7 @@ class Recorded:
     typ: str
     name: str
     inputs: dict[str, Any]
+    provider: str = ""  # the explicit provider's reference (`<urn>::<id>`); empty for the default
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -80,19 +88,34 @@ class Recorder(pulumi.runtime.Mocks):
     """Echoes inputs as outputs, fills in computed outputs, and keeps every resource (in the
     order registrations complete, which varies between runs: sort before comparing lists)."""
 
-    def __init__(self) -> None:
+    def __init__(self, default_region: str = "us-east-1") -> None:
+        self.default_region = default_region  # what the default AWS provider (`aws:region`) has
         self.resources: list[Recorded] = []
         self.dependencies: dict[str, set[str]] = {}  # resource name -> URNs it waits on
+        # (type, name) -> package -> provider reference, as components pass them to children
+        self.provider_maps: dict[tuple[str, str], dict[str, str]] = {}
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
-        self.resources.append(Recorded(args.typ, args.name, inputs))
+        self.resources.append(Recorded(args.typ, args.name, inputs, args.provider or ""))
         return f"{args.name}-id", {**inputs, **_known_outputs(args.typ, args.name, inputs)}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        self.calls.append(args)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": list(ZONES), "zoneIds": ["use1-az1", "use1-az2", "use1-az4"]}
+            # The zones of the region of the provider the lookup went through, as AWS answers.
+            names = zones(self._region(args.provider))
+            return {"names": list(names), "zoneIds": [f"az{i}" for i in range(len(names))]}
         return {}
+
+    def _region(self, provider: str) -> str:
+        """The region of an explicit AWS provider, else the default provider's (`aws:region`)."""
+        name = provider.rsplit("::", 2)[-2] if provider else None
+        for r in self.resources:
+            if r.typ == "pulumi:providers:aws" and r.name == name:
+                return str(r.inputs["region"])
+        return self.default_region
 
 
 class _Monitor(pulumi.runtime.mocks.MockMonitor):
@@ -112,6 +135,7 @@ class _Monitor(pulumi.runtime.mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         if isinstance(self.mocks, Recorder):
             self.mocks.dependencies[request.name] = set(request.dependencies)
+            self.mocks.provider_maps[(request.type, request.name)] = dict(request.providers)
         return super().RegisterResource(request)
 
 
@@ -197,6 +221,18 @@ class Graph:
     resources: list[Recorded]
     exports: dict[str, Any] = field(default_factory=dict)
     dependencies: dict[str, set[str]] = field(default_factory=dict)
+    provider_maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
+
+    def provider(self, ref: str) -> Recorded:
+        """The provider resource a reference (`<urn>::<id>`) names."""
+        urn, _ = ref.rsplit("::", 1)
+        typ, name = urn.split("::")[-2:]
+        return self.one(typ.split("$")[-1], lambda r: r.name == name)
+
+    def providers_passed_to(self, resource: Recorded) -> dict[str, str]:
+        """The provider references a component hands its children, by package."""
+        return self.provider_maps.get((resource.typ, resource.name), {})
 
     def waits_on(self, name: str, other: str) -> bool:
         """Whether resource `name` was registered with an explicit dependency on `other`."""
@@ -241,13 +277,18 @@ def run_program(
     import stacks
     from stacks.config import load
 
-    recorder = Recorder()
+    config, secret_keys = stack_config(stack, overrides, secrets, stack_file)
+    recorder = Recorder(config.get("aws:region", "us-east-1"))
     pulumi.runtime.set_mocks(
         recorder, project=PROJECT, stack=stack, preview=False, monitor=_Monitor(recorder, stack)
     )
-    config, secret_keys = stack_config(stack, overrides, secrets, stack_file)
     pulumi.runtime.set_all_config(config, secret_keys)
-    graph = Graph(recorder.resources, dependencies=recorder.dependencies)
+    graph = Graph(
+        recorder.resources,
+        dependencies=recorder.dependencies,
+        provider_maps=recorder.provider_maps,
+        calls=recorder.calls,
+    )
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:

@@ -7,7 +7,6 @@ from ipaddress import IPv4Network
 
 import yaml
 from k8s.harness import (
-    EKS_REGION,
     EKS_SETTINGS,
     PROJECT,
     ROOT,
@@ -17,6 +16,7 @@ from k8s.harness import (
     eks,
     env_of,
     is_secret,
+    program,
     unsecret,
 )
 
@@ -220,10 +220,24 @@ def test_exports_include_bucket_and_secret_kubeconfig() -> None:
     assert exports["port_forward_api"] == "kubectl -n mlstack port-forward svc/mlstack-api 8000:80"
 
 
-def test_region_is_the_one_configured() -> None:
-    assert EKS_REGION["aws:region"] == "us-east-1"
-    zones = {s.inputs["availabilityZone"] for s in subnets()}
-    assert all(z.startswith("us-east-1") for z in zones)
+def test_aws_resources_go_through_one_provider_for_the_configured_region() -> None:
+    # Another region than the session's run, so a region written into the program would fail.
+    g = program("eks", {**EKS_SETTINGS, "aws:region": "eu-west-2"})
+    provider = g.one("pulumi:providers:aws")
+    assert provider.inputs["region"] == "eu-west-2"
+    on_aws = [r for r in g.resources if r.typ.startswith("aws:")]
+    assert on_aws
+    assert [r.name for r in on_aws if not r.provider] == []  # none on the default provider
+    assert {g.provider(r.provider).name for r in on_aws} == {provider.name}
+    # pulumi-eks makes its own AWS resources (the control plane, its IAM, security groups)
+    # with the AWS provider its components are handed.
+    for typ in ("eks:index:Cluster", "eks:index:ManagedNodeGroup", "eks:index:Addon"):
+        handed = g.providers_passed_to(g.one(typ))
+        assert g.provider(handed["aws"]).name == provider.name, typ
+    (lookup,) = [c for c in g.calls if c.token.endswith(":getAvailabilityZones")]
+    assert g.provider(lookup.provider).name == provider.name
+    zones = {s.inputs["availabilityZone"] for s in g.of_type("aws:ec2/subnet:Subnet")}
+    assert zones == {"eu-west-2a", "eu-west-2b"}
 
 
 def test_eks_runs_the_standard_sized_monitoring_stack() -> None:
