@@ -6,7 +6,6 @@ format, so the API can load that file without MLflow (`services/serving/loader.p
 
 from __future__ import annotations
 
-import os
 import tempfile
 from importlib.metadata import version as installed
 from pathlib import Path
@@ -55,10 +54,8 @@ class ForecastModel(PythonModel):
 
 
 def log_forecaster(forecaster: Forecaster, registered_model_name: str) -> Any:
-    """Log `forecaster` as the active run's model and register it; MLflow's `ModelInfo`."""
-    # Our pip requirements describe the model's environment; without this MLflow copies the
-    # whole project's uv.lock (800 KB) into every model when run from a checkout.
-    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
+    """Log `forecaster` as the active run's model and register it; MLflow's `ModelInfo`. The
+    caller has set up MLflow's client (`services.trainer.run.configure_mlflow`)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{ARTIFACT}.json"
         path.write_text(forecaster.to_json())

@@ -66,6 +66,20 @@ class TrainConfig(BaseSettings):
         validation_alias=_env("mlflow_timeout", "MLFLOW_TIMEOUT_SECONDS"),
         description="how long to keep retrying an unreachable MLflow before giving up",
     )
+    # MLflow's own variables, read here with the rest; `run.configure_mlflow` hands them over.
+    mlflow_request_timeout: int = Field(
+        30,
+        ge=1,
+        validation_alias=_env("mlflow_request_timeout", "MLFLOW_HTTP_REQUEST_TIMEOUT"),
+        description="seconds each MLflow request may take (MLflow's default is 120)",
+    )
+    mlflow_request_retries: int = Field(
+        3,
+        ge=0,
+        le=10,  # MLflow refuses more (_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT)
+        validation_alias=_env("mlflow_request_retries", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"),
+        description="retries of a failed MLflow request (MLflow's default of 7 takes minutes)",
+    )
 
     @field_validator("families", mode="before")
     @classmethod

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.request
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -15,6 +14,11 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.environment_variables import (
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+    MLFLOW_HTTP_REQUEST_TIMEOUT,
+    MLFLOW_LOG_UV_FILES,
+)
 from mlflow.tracking import MlflowClient
 
 from services.forecasting import backtest
@@ -96,16 +100,30 @@ def train(cfg: TrainConfig) -> TrainSummary:
         )
 
 
+def configure_mlflow(cfg: TrainConfig) -> None:
+    """Set up this process's MLflow client from the trainer's settings: the server, how long a
+    request may take and how often it is retried, and what a logged model carries.
+
+    MLflow reads the last three only from the environment, at each call
+    (`mlflow.environment_variables`), and its fluent API has no other way to set them; so this
+    is the one place the trainer writes them, before its first MLflow call."""
+    if cfg.tracking_uri:
+        mlflow.set_tracking_uri(cfg.tracking_uri)
+    # MLflow's own retries run for minutes by default; short ones keep our deadlines.
+    MLFLOW_HTTP_REQUEST_TIMEOUT.set(cfg.mlflow_request_timeout)
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES.set(cfg.mlflow_request_retries)
+    # Our pip requirements describe the model's environment; without this MLflow copies the
+    # whole project's uv.lock (800 KB) into every model when run from a checkout.
+    if not MLFLOW_LOG_UV_FILES.is_set():
+        MLFLOW_LOG_UV_FILES.set("false")
+
+
 def connect(cfg: TrainConfig) -> MlflowClient:
     """Point MLflow at the server and wait (bounded, with backoff) until it answers."""
     from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
-    if cfg.tracking_uri:
-        mlflow.set_tracking_uri(cfg.tracking_uri)
+    configure_mlflow(cfg)
     uri = mlflow.get_tracking_uri()
-    # MLflow's own HTTP retries run for minutes; keep them short so our deadline holds.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
     @retry(
         stop=stop_after_delay(cfg.mlflow_timeout),

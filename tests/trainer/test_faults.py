@@ -2,14 +2,18 @@
 FAILED, nothing half-registered, and @prod never moved."""
 
 import http.server
+import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from services.forecasting.data import DataError
@@ -167,6 +171,68 @@ def test_hung_s3_times_out_then_fails_cleanly(mlflow_server, monkeypatch):
             )
     assert new_run_status(mlflow_server.uri, runs_before) == "FAILED"
     assert MlflowClient(mlflow_server.uri).search_registered_models(f"name='{name}'") == []
+
+
+class _FlakyMlflow(http.server.BaseHTTPRequestHandler):
+    """An MLflow whose /health answers but whose API answers 503, or (`hang`) never answers."""
+
+    api_calls = 0
+    hang = threading.Event()
+    release = threading.Event()
+
+    def _answer(self) -> None:
+        if self.path == "/health":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"OK")
+            return
+        type(self).api_calls += 1
+        if self.hang.is_set():
+            self.release.wait(60)
+            return
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def flaky_mlflow(hang: bool = False) -> Iterator[str]:
+    _FlakyMlflow.api_calls = 0
+    _FlakyMlflow.release.clear()
+    if hang:
+        _FlakyMlflow.hang.set()
+    else:
+        _FlakyMlflow.hang.clear()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FlakyMlflow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # MLflow reads the settings the trainer hands it from os.environ: put it back after.
+        with mock.patch.dict(os.environ):
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        _FlakyMlflow.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failing_mlflow_request_is_retried_as_often_as_configured():
+    with flaky_mlflow() as uri, pytest.raises(MlflowException, match="503"):
+        train(config(uri, "faults-mlflow-503", mlflow_request_retries=1))
+    assert _FlakyMlflow.api_calls == 2  # the first request and one retry (MLflow's default: 7)
+
+
+def test_a_hung_mlflow_request_times_out_after_the_configured_seconds():
+    started = time.monotonic()
+    with flaky_mlflow(hang=True) as uri, pytest.raises(MlflowException, match="timed out"):
+        train(config(uri, "faults-mlflow-hung", mlflow_request_timeout=1, mlflow_request_retries=0))
+    assert time.monotonic() - started < 15  # MLflow's default: 120 s per request
+    assert _FlakyMlflow.api_calls == 1
 
 
 def test_two_trainers_promoting_at_once_end_on_the_better_one(mlflow_server):

@@ -4,15 +4,22 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from unittest import mock
 
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.environment_variables import (
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+    MLFLOW_HTTP_REQUEST_TIMEOUT,
+)
 from mlflow.tracking import MlflowClient
+from pydantic import ValidationError
 
 from services.trainer.config import TrainConfig
-from services.trainer.run import MlflowUnavailable, train
-from tests.conftest import AIRLINE
+from services.trainer.run import MlflowUnavailable, configure_mlflow, train
+from tests.conftest import AIRLINE, ROOT
 
 FAST = ("seasonal_naive", "ets")
 
@@ -115,6 +122,35 @@ def test_unreachable_mlflow_fails_within_the_bounded_timeout(model_name):
         train(
             TrainConfig(tracking_uri="http://127.0.0.1:9", model_name=model_name, mlflow_timeout=1)
         )
+
+
+def test_mlflow_request_limits_come_from_mlflows_variables_and_reach_its_client(monkeypatch):
+    for name in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = TrainConfig()
+    assert (defaults.mlflow_request_timeout, defaults.mlflow_request_retries) == (30, 3)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "7")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    cfg = TrainConfig()
+    assert (cfg.mlflow_request_timeout, cfg.mlflow_request_retries) == (7, 2)
+    with mock.patch.dict(os.environ):
+        configure_mlflow(cfg.model_copy(update={"mlflow_request_timeout": 9}))
+        assert (MLFLOW_HTTP_REQUEST_TIMEOUT.get(), MLFLOW_HTTP_REQUEST_MAX_RETRIES.get()) == (9, 2)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "11")
+    with pytest.raises(ValidationError, match="less than or equal to 10"):
+        TrainConfig()
+
+
+def test_a_model_trained_in_a_checkout_carries_no_copy_of_its_uv_lock(
+    tracking_uri, model_name, monkeypatch
+):
+    monkeypatch.chdir(ROOT)  # uv.lock and pyproject.toml: what MLflow would copy
+    monkeypatch.delenv("MLFLOW_LOG_UV_FILES", raising=False)
+    summary = train(config(tracking_uri, model_name, families=("seasonal_naive",)))
+    source = MlflowClient(tracking_uri).get_model_version(model_name, summary.version).source
+    files = {Path(a.path).name for a in mlflow.artifacts.list_artifacts(artifact_uri=source)}
+    assert "MLmodel" in files and "requirements.txt" in files
+    assert not files & {"uv.lock", "pyproject.toml"}
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
