@@ -17,6 +17,7 @@ from mlflow.environment_variables import (
 from mlflow.tracking import MlflowClient
 from pydantic import ValidationError
 
+from services.forecasting.models import Spec
 from services.trainer.config import TrainConfig
 from services.trainer.run import MlflowUnavailable, configure_mlflow, train
 from tests.conftest import AIRLINE, ROOT
@@ -56,7 +57,10 @@ def test_run_logs_params_metrics_dataset_plot_and_backtest_table(mlflow_server, 
     assert run.info.status == "FINISHED"
     assert {"smape", "mase", "rmse", "mae", "coverage"} <= set(run.data.metrics)
     assert run.data.params["season_length"] == "12" and run.data.params["frequency"] == "MS"
-    assert run.data.params["family"] in {"ets", "combo"}
+    # FAST without seasonal naive (the floor, never a member) leaves one family: ETS, unmeaned.
+    assert run.data.params["families"] == ",".join(FAST)
+    assert run.data.params["family"] == Spec.from_json(run.data.params["spec"]).family == "ets"
+    assert run.data.params["model"] == summary.model and summary.model.startswith("ets(")
     artifacts = {a.path for a in client.list_artifacts(summary.run_id)}
     assert {"forecast.png", "backtest.json"} <= artifacts
     (dataset_input,) = run.inputs.dataset_inputs
