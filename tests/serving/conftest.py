@@ -30,17 +30,19 @@ def promoted(mlflow_server) -> Promoted:  # type: ignore[no-untyped-def]
 
 
 @dataclass
-class Served:
+class ServedApp:
+    """The shared app under test (not `services.serving.holder.Served`, the version it serves)."""
+
     client: TestClient
     registry: CollectorRegistry
     model: Promoted
 
 
 @pytest.fixture(scope="module")
-def served(promoted: Promoted) -> Iterator[Served]:
+def served(promoted: Promoted) -> Iterator[ServedApp]:
     """A running app (lifespan on) serving the shared model; waits until it is ready."""
     registry = CollectorRegistry()
     app = create_app(settings(promoted.uri, promoted.name), registry=registry)
     with TestClient(app) as client:
         wait_for(lambda: client.get("/readyz").status_code == 200, what="the model to load")
-        yield Served(client, registry, promoted)
+        yield ServedApp(client, registry, promoted)

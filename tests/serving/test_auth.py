@@ -15,7 +15,7 @@ from services.serving.deps import get_served
 from services.serving.holder import Served
 from tests.factories import wait_for
 
-from .conftest import Promoted
+from .conftest import Promoted, ServedApp
 from .factories import settings
 
 TOKEN = "s3cret-token-for-tests"
@@ -71,8 +71,8 @@ def test_openapi_declares_the_bearer_scheme_on_prediction_routes(client: TestCli
     assert "security" not in spec["paths"]["/readyz"]["get"]
 
 
-def test_without_a_token_prediction_routes_are_open(served: object) -> None:
-    response = served.client.post("/predict", json={"horizon": 1})  # type: ignore[attr-defined]
+def test_without_a_token_prediction_routes_are_open(served: ServedApp) -> None:
+    response = served.client.post("/predict", json={"horizon": 1})
     assert response.status_code == 200
 
 

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from services.serving.app import create_app
 from services.serving.settings import Settings
 
-from .conftest import Served
+from .conftest import ServedApp
 from .factories import sample
 
 FORMATS = {
@@ -26,7 +26,7 @@ FORMATS = {
 
 
 @pytest.fixture(scope="module")
-def in_process(served: Served) -> Any:
+def in_process(served: ServedApp) -> Any:
     """The same version loaded in this process the way any MLflow user would load it."""
     model = served.model
     # `models:/` resolves through the process-wide tracking URI, which a trainer run in another
@@ -43,11 +43,11 @@ def expected(model: Any, frame: pd.DataFrame) -> dict[str, Any]:
     return {"predictions": model.predict(frame).to_dict(orient="records")}
 
 
-def test_healthz_answers_while_the_process_is_up(served: Served) -> None:
+def test_healthz_answers_while_the_process_is_up(served: ServedApp) -> None:
     assert served.client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_readyz_names_the_loaded_version(served: Served) -> None:
+def test_readyz_names_the_loaded_version(served: ServedApp) -> None:
     response = served.client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "version": served.model.version}
@@ -63,7 +63,7 @@ class NothingPromoted:
         raise AssertionError("nothing is promoted, so nothing is loaded")
 
 
-def test_mlflow_ping_and_health_answer_like_readyz(served: Served) -> None:
+def test_mlflow_ping_and_health_answer_like_readyz(served: ServedApp) -> None:
     ready = served.client.get("/readyz")
     for path in ("/ping", "/health"):
         response = served.client.get(path)
@@ -80,7 +80,7 @@ def test_mlflow_ping_and_health_answer_like_readyz(served: Served) -> None:
             assert response.headers["retry-after"] == waiting.headers["retry-after"] == "5"
 
 
-def test_predict_returns_exactly_horizon_rows_and_the_version(served: Served) -> None:
+def test_predict_returns_exactly_horizon_rows_and_the_version(served: ServedApp) -> None:
     body = served.client.post("/predict", json={"horizon": 7}).json()
     model = served.model
     registered = mlflow.MlflowClient(model.uri).get_model_version(model.name, model.version)
@@ -95,7 +95,7 @@ def test_predict_returns_exactly_horizon_rows_and_the_version(served: Served) ->
         assert row["yhat_lower"] <= row["yhat"] <= row["yhat_upper"]
 
 
-def test_a_lower_level_gives_narrower_intervals(served: Served) -> None:
+def test_a_lower_level_gives_narrower_intervals(served: ServedApp) -> None:
     def width(level: float) -> float:
         row = served.client.post("/predict", json={"horizon": 1, "level": level}).json()
         return float(row["forecast"][0]["yhat_upper"] - row["forecast"][0]["yhat_lower"])
@@ -103,13 +103,13 @@ def test_a_lower_level_gives_narrower_intervals(served: Served) -> None:
     assert width(0.5) < width(0.99)
 
 
-def test_predict_equals_the_model_in_process(served: Served, in_process: Any) -> None:
+def test_predict_equals_the_model_in_process(served: ServedApp, in_process: Any) -> None:
     body = served.client.post("/predict", json={"horizon": 5, "level": 0.9}).json()
     frame = pd.DataFrame({"n_periods": [5], "level": [0.9]})
     assert body["forecast"] == expected(in_process, frame)["predictions"]
 
 
-def test_identical_requests_are_not_recomputed(served: Served) -> None:
+def test_identical_requests_are_not_recomputed(served: ServedApp) -> None:
     before = sample(served.registry, "forecast_value_count")
     first = served.client.post("/predict", json={"horizon": 11, "level": 0.77})
     after_first = sample(served.registry, "forecast_value_count")
@@ -120,7 +120,9 @@ def test_identical_requests_are_not_recomputed(served: Served) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_invocations_equals_the_model_in_process(served: Served, in_process: Any, fmt: str) -> None:
+def test_invocations_equals_the_model_in_process(
+    served: ServedApp, in_process: Any, fmt: str
+) -> None:
     response = served.client.post("/invocations", json=FORMATS[fmt])
     assert response.status_code == 200
     frame = pd.DataFrame({"n_periods": [4], "level": [0.8]})
@@ -128,7 +130,7 @@ def test_invocations_equals_the_model_in_process(served: Served, in_process: Any
 
 
 def test_invocations_with_several_rows_concatenates_them_in_order(
-    served: Served, in_process: Any
+    served: ServedApp, in_process: Any
 ) -> None:
     payload = {"dataframe_records": [{"n_periods": 2}, {"n_periods": 3}]}
     response = served.client.post("/invocations", json=payload)
@@ -136,7 +138,7 @@ def test_invocations_with_several_rows_concatenates_them_in_order(
 
 
 def test_invocations_with_params_goes_through_mlflows_parser(
-    served: Served, in_process: Any
+    served: ServedApp, in_process: Any
 ) -> None:
     payload = {"inputs": {"n_periods": [3]}, "params": {}}
     response = served.client.post("/invocations", json=payload)
@@ -144,7 +146,7 @@ def test_invocations_with_params_goes_through_mlflows_parser(
 
 
 def test_invocations_with_missing_levels_uses_the_default_for_those_rows(
-    served: Served, in_process: Any
+    served: ServedApp, in_process: Any
 ) -> None:
     payload = {"dataframe_records": [{"n_periods": 2}, {"n_periods": 1, "level": 0.5}]}
     response = served.client.post("/invocations", json=payload)
@@ -152,14 +154,14 @@ def test_invocations_with_missing_levels_uses_the_default_for_those_rows(
     assert response.json() == expected(in_process, frame)
 
 
-def test_invocations_accepts_csv_like_mlflow(served: Served, in_process: Any) -> None:
+def test_invocations_accepts_csv_like_mlflow(served: ServedApp, in_process: Any) -> None:
     response = served.client.post(
         "/invocations", content=b"n_periods\n3\n", headers={"content-type": "text/csv"}
     )
     assert response.json() == expected(in_process, pd.DataFrame({"n_periods": [3]}))
 
 
-def test_model_describes_the_served_version_and_its_training(served: Served) -> None:
+def test_model_describes_the_served_version_and_its_training(served: ServedApp) -> None:
     info = served.client.get("/model").json()
     assert info["name"] == served.model.name
     assert info["version"] == served.model.version
@@ -170,7 +172,7 @@ def test_model_describes_the_served_version_and_its_training(served: Served) -> 
     assert "decision" in info["tags"]
 
 
-def test_metrics_show_the_served_version(served: Served) -> None:
+def test_metrics_show_the_served_version(served: ServedApp) -> None:
     text = served.client.get("/metrics").text
     model = served.model
     assert f'model_info{{model_name="{model.name}",model_version="{model.version}"' in text
@@ -180,7 +182,7 @@ def test_metrics_show_the_served_version(served: Served) -> None:
     assert sample(served.registry, "model_reloads_total", {"result": "success"}) == 1
 
 
-def test_requests_are_counted_by_route_template_never_by_raw_path(served: Served) -> None:
+def test_requests_are_counted_by_route_template_never_by_raw_path(served: ServedApp) -> None:
     served.client.get("/no/such/route/123")
     served.client.get("/no/such/route/456")
     served.client.post("/predict", json={"horizon": 2})
@@ -204,13 +206,13 @@ def test_requests_are_counted_by_route_template_never_by_raw_path(served: Served
     )
 
 
-def test_forecast_horizons_are_observed(served: Served) -> None:
+def test_forecast_horizons_are_observed(served: ServedApp) -> None:
     before = sample(served.registry, "forecast_horizon_count")
     served.client.post("/predict", json={"horizon": 9})
     assert sample(served.registry, "forecast_horizon_count") == before + 1
 
 
-def test_docs_and_openapi_describe_every_route(served: Served) -> None:
+def test_docs_and_openapi_describe_every_route(served: ServedApp) -> None:
     assert served.client.get("/docs").status_code == 200
     paths = served.client.get("/openapi.json").json()["paths"]
     assert {"/predict", "/invocations", "/model", "/healthz", "/readyz", "/metrics"} <= set(paths)
@@ -218,5 +220,5 @@ def test_docs_and_openapi_describe_every_route(served: Served) -> None:
     assert "dataframe_split" in body["schema"]["properties"]
 
 
-def test_unknown_routes_are_404(served: Served) -> None:
+def test_unknown_routes_are_404(served: ServedApp) -> None:
     assert served.client.get("/nope").status_code == 404
