@@ -60,7 +60,7 @@ class TrainSummary:
 
 
 def train(cfg: TrainConfig) -> TrainSummary:
-    client = connect(cfg)
+    client = reach_mlflow(cfg)
     experiment = mlflow.set_experiment(cfg.experiment)
     with mlflow.start_run(experiment_id=experiment.experiment_id) as run:  # FAILED on any exception
         log.info("run %s in experiment %r", run.info.run_id, cfg.experiment)
@@ -118,7 +118,7 @@ def configure_mlflow(cfg: TrainConfig) -> None:
         MLFLOW_LOG_UV_FILES.set("false")
 
 
-def connect(cfg: TrainConfig) -> MlflowClient:
+def reach_mlflow(cfg: TrainConfig) -> MlflowClient:
     """Point MLflow at the server and wait (bounded, with backoff) until it answers."""
     from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
