@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from services.forecasting import metrics
-from services.forecasting.models import FitFailed, Forecast, Mean, Spec, fit
+from services.forecasting.models import Combination, FitFailed, Forecast, Spec, fit
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def score(
 
 
 def run(spec: Spec, y: np.ndarray, folds: Folds, m: int) -> Backtest:
-    """Refit `spec` (its forms fixed) on each fold's training window; a mean's members are
-    scored too, from the same fits, when every fold fitted every member."""
+    """Refit `spec` (its forms fixed) on each fold's training window; a combination's members
+    are scored too, from the same fits, when every fold fitted every member."""
     fits = []
     for train, _ in folds.split(y):
         try:
@@ -89,11 +89,11 @@ def run(spec: Spec, y: np.ndarray, folds: Folds, m: int) -> Backtest:
         except FitFailed as exc:
             raise BacktestFailed(str(exc)) from exc
     result = score(spec, tuple(f.forecast(folds.horizon) for f in fits), y, folds, m)
-    means = [f for f in fits if isinstance(f, Mean) and f.spec == spec]
-    if len(means) < len(fits):
+    whole = [f for f in fits if isinstance(f, Combination) and f.spec == spec]
+    if len(whole) < len(fits):
         return result
     members = tuple(
-        score(member, tuple(f.members[i].forecast(folds.horizon) for f in means), y, folds, m)
+        score(member, tuple(f.members[i].forecast(folds.horizon) for f in whole), y, folds, m)
         for i, member in enumerate(spec.members)
     )
     return Backtest(spec, result.forecasts, result.scores, members)

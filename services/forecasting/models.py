@@ -4,8 +4,8 @@ round trip (`state` / `from_state`), so serving never imports a training library
 
 A `Spec` names a family and, once fitted, the form chosen for it (ETS components, CES season
 type, ARIMA orders), so that a backtest or a later promotion refits the same form on other data.
-The default model is the mean of ETS, CES and the dynamic optimised Theta: on M3 it beats the
-median of four (SCUM, with ARIMA) at a fifth of its compute (`make bench`).
+The default model (`default_spec`) combines ETS, CES and both Theta models, and AutoARIMA where
+its seasonal search is cheap; the combination was chosen on M3's training data (README).
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-FAMILIES = ("ets", "ces", "theta", "arima", "seasonal_naive")
-DEFAULT_FAMILIES = ("ets", "ces", "theta")
-MEAN = "mean"  # the spec family of a combination: the mean of its members
+FAMILIES = ("ets", "ces", "theta", "standard_theta", "arima", "seasonal_naive")
+MEAN, MEDIAN = "mean", "median"  # the spec families of a combination of members
+COMBINATIONS: dict[str, Callable[..., Any]] = {MEAN: np.mean, MEDIAN: np.median}
+ARIMA_MAX_SEASON = 4  # AutoARIMA's seasonal search costs several times the rest beyond this
 LEVEL = 0.95  # the level whose interval widths a fitted model keeps (`spread_of`)
 
 
@@ -29,16 +31,16 @@ LEVEL = 0.95  # the level whose interval widths a fitted model keeps (`spread_of
 class Spec:
     family: str
     form: str | None = None  # None: let the family choose its form on the data
-    members: tuple[Spec, ...] = ()  # MEAN
+    members: tuple[Spec, ...] = ()  # a combination's
 
     def __post_init__(self) -> None:
-        if self.family not in (*FAMILIES, MEAN):
+        if self.family not in (*FAMILIES, *COMBINATIONS):
             raise ValueError(f"unknown model family {self.family!r}; known: {', '.join(FAMILIES)}")
 
     @property
     def label(self) -> str:
-        if self.family == MEAN:
-            return "mean[" + " + ".join(m.label for m in self.members) + "]"
+        if self.family in COMBINATIONS:
+            return f"{self.family}[" + " + ".join(m.label for m in self.members) + "]"
         return f"{self.family}({self.form})" if self.form else self.family
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,13 +61,22 @@ class Spec:
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def of(cls, families: tuple[str, ...] | list[str]) -> Spec:
-        """The model for a list of families: the one family, or the mean of several (seasonal
-        naive is the floor, not a member)."""
+    def of(cls, families: Sequence[str], combine: str = MEAN) -> Spec:
+        """The model for a list of families: the one family, or the mean (or median) of several
+        (seasonal naive is the floor, not a member)."""
         members = [f for f in families if f != "seasonal_naive"] or ["seasonal_naive"]
         if len(members) == 1:
             return cls(members[0])
-        return cls(MEAN, members=tuple(cls(f) for f in members))
+        return cls(combine, members=tuple(cls(f) for f in members))
+
+
+def default_spec(season_length: int) -> Spec:
+    """The default model: the mean of ETS, CES, both Theta models and AutoARIMA up to quarterly
+    seasons; beyond, without ARIMA, their median. Each was the best of nine combinations on the
+    last horizon of every M3 training series of its season length (README, accuracy)."""
+    if season_length <= ARIMA_MAX_SEASON:
+        return Spec.of(("ets", "ces", "theta", "standard_theta", "arima"), MEAN)
+    return Spec.of(("ets", "ces", "theta", "standard_theta"), MEDIAN)
 
 
 @dataclass(frozen=True)
@@ -254,6 +265,7 @@ class Theta(StateModel):
     decomposition when its seasonality is significant."""
 
     family = "theta"
+    dynamic: ClassVar[bool] = True  # the trend line is re-estimated as each forecast comes in
 
     @classmethod
     def estimate(cls, y: np.ndarray, m: int, form: str | None) -> tuple[Any, str]:
@@ -270,6 +282,7 @@ class Theta(StateModel):
             "n": int(model["n"]),
             "alpha": float(model["par"]["alpha"]),
             "theta": float(model["par"]["theta"]),
+            "dynamic": cls.dynamic,
         }
         if model.get("decompose"):
             params["season"] = np.asarray(model["seas_forecast"]["mean"]).tolist()
@@ -282,19 +295,36 @@ class Theta(StateModel):
         n, alpha, theta = p["n"], p["alpha"], p["theta"]
         fc = np.zeros(horizon)
         for k in range(horizon):
-            i = n + k  # each step is fed back as the next observation (the dynamic update)
+            i = n + k  # each step is fed back as the next observation
             mu = level + (1 - 1 / theta) * (
                 a_n * (1 - alpha) ** i + b_n * (1 - (1 - alpha) ** (i + 1)) / alpha
             )
             fc[k] = mu
             next_mean = (i * mean_y + mu) / (i + 1)
-            b_n = ((i - 1) * b_n + 6 * (mu - mean_y) / (i + 1)) / (i + 2)
-            a_n = next_mean - b_n * (i + 2) / 2
+            if p.get("dynamic", True):
+                b_n = ((i - 1) * b_n + 6 * (mu - mean_y) / (i + 1)) / (i + 2)
+                a_n = next_mean - b_n * (i + 2) / 2
             level, mean_y = alpha * mu + (1 - alpha) * level, next_mean
         if "season" in p:
             season = np.resize(np.asarray(p["season"], dtype=float), horizon)
             fc = fc * season if p["multiplicative"] else fc + season
         return fc
+
+
+class StandardTheta(Theta):
+    """statsforecast's Theta: the standard theta model (theta 2, the trend line fixed at the
+    fit), deseasonalised as `Theta` is."""
+
+    family = "standard_theta"
+    dynamic = False
+
+    @classmethod
+    def estimate(cls, y: np.ndarray, m: int, form: str | None) -> tuple[Any, str]:
+        from statsforecast.models import Theta as StatsforecastTheta
+
+        model = StatsforecastTheta(season_length=m)
+        model.fit(y)
+        return model, "STM"
 
 
 class ARIMA(StateModel):
@@ -376,23 +406,26 @@ class SeasonalNaive:
 
 
 @dataclass(frozen=True)
-class Mean:
-    """The mean of its members' forecasts and interval bounds."""
+class Combination:
+    """The mean or median (`spec.family`) of its members' forecasts and interval bounds."""
 
     spec: Spec
     members: tuple[Fitted, ...]
 
     def forecast(self, horizon: int, level: float = LEVEL) -> Forecast:
         parts = [m.forecast(horizon, level) for m in self.members]
+        combine = COMBINATIONS[self.spec.family]
         return Forecast(
-            *(np.mean([getattr(p, k) for p in parts], axis=0) for k in ("mean", "lower", "upper"))
+            *(combine([getattr(p, k) for p in parts], axis=0) for k in ("mean", "lower", "upper"))
         )
 
     def state(self) -> dict[str, Any]:
         return {"members": [{"spec": m.spec.to_dict(), "state": m.state()} for m in self.members]}
 
 
-STATE_MODELS: dict[str, type[StateModel]] = {c.family: c for c in (ETS, CES, Theta, ARIMA)}
+STATE_MODELS: dict[str, type[StateModel]] = {
+    c.family: c for c in (ETS, CES, Theta, StandardTheta, ARIMA)
+}
 
 
 class FitFailed(ValueError):
@@ -401,12 +434,12 @@ class FitFailed(ValueError):
 
 def fit(spec: Spec, y: np.ndarray, season_length: int, steps: int = 12) -> Fitted:
     """Estimate `spec` on `y`; a family without a form chooses one. `steps`: how many steps
-    ahead the fitted model keeps its own interval widths for (the horizon at least). A mean
-    keeps the members that fit, and fails only when none does."""
+    ahead the fitted model keeps its own interval widths for (the horizon at least). A
+    combination keeps the members that fit, and fails only when none does."""
     y = np.asarray(y, dtype=float)
     if spec.family == "seasonal_naive":
         return SeasonalNaive.fit(spec, y, season_length)
-    if spec.family == MEAN:
+    if spec.family in COMBINATIONS:
         members: list[Fitted] = []
         errors = []
         for member in spec.members:
@@ -416,7 +449,8 @@ def fit(spec: Spec, y: np.ndarray, season_length: int, steps: int = 12) -> Fitte
                 errors.append(str(exc))
         if not members:
             raise FitFailed("; ".join(errors))
-        return Mean(Spec(MEAN, members=tuple(f.spec for f in members)), tuple(members))
+        fitted_spec = Spec(spec.family, members=tuple(f.spec for f in members))
+        return Combination(fitted_spec, tuple(members))
     cls = STATE_MODELS[spec.family]
     try:
         with warnings.catch_warnings():
@@ -437,8 +471,8 @@ def from_state(spec: Spec, state: dict[str, Any]) -> Fitted:
     if spec.family == "seasonal_naive":
         last = np.asarray(state["last_season"], dtype=float)
         return SeasonalNaive(spec, last, float(state["sigma"]))
-    if spec.family == MEAN:
+    if spec.family in COMBINATIONS:
         members = tuple(from_state(Spec.from_dict(m["spec"]), m["state"]) for m in state["members"])
-        return Mean(spec, members)
+        return Combination(spec, members)
     sigma = np.asarray(state["sigma"], dtype=float)
     return STATE_MODELS[spec.family](spec, state["params"], sigma)

@@ -1,5 +1,6 @@
-"""Fit the model and score it: the mean of the chosen families, each in the form it picks on
-the whole series, then a rolling-origin backtest of those forms.
+"""Fit the model and score it: the default combination for the series' season length (or the
+mean of the families asked for), each member in the form it picks on the whole series, then a
+rolling-origin backtest of those forms.
 
 No candidate is chosen by backtest: on short series its folds are too few and too noisy to
 choose well, and a fixed combination of strong models forecasts better (M3, `make bench`). The
@@ -16,7 +17,7 @@ import numpy as np
 
 from services.forecasting import backtest
 from services.forecasting.backtest import Backtest, BacktestFailed, Folds
-from services.forecasting.models import DEFAULT_FAMILIES, FAMILIES, FitFailed, Fitted, Spec, fit
+from services.forecasting.models import FAMILIES, FitFailed, Fitted, Spec, default_spec, fit
 
 Progress = Callable[[str], None]
 
@@ -38,15 +39,20 @@ def select(
     y: np.ndarray,
     m: int,
     horizon: int,
-    families: Sequence[str] = DEFAULT_FAMILIES,
+    families: Sequence[str] | None = None,
     progress: Progress = lambda _: None,
 ) -> Selection:
-    unknown = sorted(set(families) - set(FAMILIES))
-    if unknown or not families:
-        raise ValueError(f"unknown model families {unknown}; known: {', '.join(FAMILIES)}")
+    """`families`: None for the default model (`default_spec`), else the mean of these."""
+    if families is None:
+        spec = default_spec(m)
+    else:
+        unknown = sorted(set(families) - set(FAMILIES))
+        if unknown or not families:
+            raise ValueError(f"unknown model families {unknown}; known: {', '.join(FAMILIES)}")
+        spec = Spec.of(families)
     notes: list[str] = []
     try:
-        fitted = fit(Spec.of(tuple(families)), y, m, steps=horizon)
+        fitted = fit(spec, y, m, steps=horizon)
     except FitFailed as exc:
         notes.append(f"fallback: seasonal naive ({exc})")
         fitted = fit(Spec("seasonal_naive"), y, m)

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.forecasting.models import DEFAULT_FAMILIES, FAMILIES
+from services.forecasting.models import FAMILIES
 from services.spec import BUNDLED_DATA
 
 __all__ = ["BUNDLED_DATA", "TrainConfig"]  # BUNDLED_DATA: bench/ reads it from here
@@ -36,8 +36,10 @@ class TrainConfig(BaseSettings):
     )
     horizon: int | None = Field(None, ge=1, le=10_000, validation_alias=_env("horizon", "HORIZON"))
     promote: bool = Field(True, validation_alias=_env("promote", "PROMOTE"))
-    families: Annotated[tuple[str, ...], NoDecode] = Field(
-        DEFAULT_FAMILIES, validation_alias=_env("families", "FAMILIES")
+    families: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        None,
+        validation_alias=_env("families", "FAMILIES"),
+        description="the mean of these model families instead of the default model",
     )
     ds_column: str = Field("ds", validation_alias=_env("ds_column", "DS_COLUMN"))
     y_column: str = Field("y", validation_alias=_env("y_column", "Y_COLUMN"))
@@ -90,7 +92,9 @@ class TrainConfig(BaseSettings):
 
     @field_validator("families")
     @classmethod
-    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _known(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
         unknown = sorted(set(value) - set(FAMILIES))
         if unknown or not value:
             raise ValueError(

@@ -194,7 +194,7 @@ def _log_run(
             "folds": len(selection.folds.origins) if selection.folds else 0,
             "n_points": len(series),
             "data_fingerprint": series.fingerprint,
-            "families": ",".join(cfg.families),
+            "families": ",".join(cfg.families) if cfg.families else "default",
         }
     )
     mlflow.set_tags(

@@ -6,13 +6,13 @@ import pytest
 from services.forecasting import backtest
 from services.forecasting.data import load_series
 from services.forecasting.forecaster import Forecaster
-from services.forecasting.models import DEFAULT_FAMILIES, MEAN, Spec, fit, from_state
+from services.forecasting.models import MEAN, MEDIAN, Spec, default_spec, fit, from_state
 from services.forecasting.selection import select
 from tests.conftest import AIRLINE
 from tests.forecasting.m3 import sample
 
 AIR = load_series(str(AIRLINE))
-STATE_FAMILIES = ("ets", "ces", "theta", "arima")
+STATE_FAMILIES = ("ets", "ces", "theta", "standard_theta", "arima")
 
 
 def statsforecast_model(family: str, m: int):
@@ -22,6 +22,7 @@ def statsforecast_model(family: str, m: int):
         "ets": models.AutoETS(season_length=m),
         "ces": models.AutoCES(season_length=m),
         "theta": models.DynamicOptimizedTheta(season_length=m),
+        "standard_theta": models.Theta(season_length=m),
         "arima": models.AutoARIMA(season_length=m),
     }[family]
 
@@ -38,7 +39,7 @@ def test_served_forecasts_are_statsforecasts_own_from_the_json_state_alone(famil
         np.testing.assert_allclose(served.mean, reference["mean"], rtol=1e-9, err_msg=series.sn)
 
 
-@pytest.mark.parametrize("family", ("ets", "theta", "arima"))
+@pytest.mark.parametrize("family", ("ets", "theta", "standard_theta", "arima"))
 def test_interval_widths_are_statsforecasts_own_over_the_fitted_steps(family):
     for series in sample(step=150):
         y, m = series.x.astype(float), series.period
@@ -63,10 +64,10 @@ def test_ces_intervals_are_analytic_one_step_ahead_the_residual_spread():
         assert np.all(np.diff(sigma) >= 0)
 
 
-@pytest.mark.parametrize("families", [("seasonal_naive",), *((f,) for f in STATE_FAMILIES),
-                                      DEFAULT_FAMILIES], ids="+".join)  # fmt: skip
-def test_every_model_forecasts_ordered_intervals_and_round_trips_through_json(families):
-    fitted = fit(Spec.of(families), AIR.y, 12, steps=12)
+@pytest.mark.parametrize("spec", [Spec("seasonal_naive"), *(Spec(f) for f in STATE_FAMILIES),
+                                  Spec.of(("ets", "theta")), default_spec(12)], ids=str)  # fmt: skip
+def test_every_model_forecasts_ordered_intervals_and_round_trips_through_json(spec):
+    fitted = fit(spec, AIR.y, 12, steps=12)
     fc = fitted.forecast(30, 0.9)  # past the 12 steps whose widths it keeps
     assert fc.mean.shape == (30,)
     assert np.all(fc.lower <= fc.mean) and np.all(fc.mean <= fc.upper)
@@ -83,13 +84,27 @@ def test_intervals_widen_with_the_level_and_keep_growing_past_the_stored_steps()
     assert np.all(np.diff(width[11:]) > 0)
 
 
-def test_the_default_model_is_the_mean_of_its_families_in_the_forms_they_chose():
-    fitted = fit(Spec.of(DEFAULT_FAMILIES), AIR.y, 12)
-    assert fitted.spec.family == MEAN
-    assert [m.family for m in fitted.spec.members] == list(DEFAULT_FAMILIES)
-    assert all(m.form for m in fitted.spec.members)
-    parts = [m.forecast(12).mean for m in fitted.members]  # type: ignore[attr-defined]
-    np.testing.assert_allclose(fitted.forecast(12).mean, np.mean(parts, axis=0))
+THETAS_ETS_CES = ["ets", "ces", "theta", "standard_theta"]
+
+
+@pytest.mark.parametrize(
+    "m, combination, families, combine",
+    [(1, MEAN, [*THETAS_ETS_CES, "arima"], np.mean), (4, MEAN, [*THETAS_ETS_CES, "arima"], np.mean),
+     (12, MEDIAN, THETAS_ETS_CES, np.median)],
+)  # fmt: skip
+def test_the_default_model_combines_its_families_in_the_forms_they_chose(
+    m, combination, families, combine
+):
+    # AutoARIMA joins up to quarterly seasons only (its seasonal search is what costs).
+    series = next(s for s in sample(step=50) if s.period == m)
+    fitted = fit(default_spec(m), series.x.astype(float), m, steps=series.h)
+    assert fitted.spec.family == combination
+    assert [member.family for member in fitted.spec.members] == families
+    assert all(member.form for member in fitted.spec.members)
+    parts = [member.forecast(12) for member in fitted.members]  # type: ignore[attr-defined]
+    for bound in ("mean", "lower", "upper"):
+        combined = combine([getattr(p, bound) for p in parts], axis=0)
+        np.testing.assert_allclose(getattr(fitted.forecast(12), bound), combined)
 
 
 def test_a_fixed_form_is_refitted_as_that_form():
@@ -129,7 +144,7 @@ def test_the_model_on_airline_beats_the_seasonal_naive_floor_in_its_backtest():
     selection = select(AIR.y, 12, 12)
     naive = backtest.run(Spec("seasonal_naive"), AIR.y, selection.folds, 12)
     assert selection.backtest is not None and selection.backtest.smape < naive.smape
-    assert [b.spec.family for b in selection.backtests] == [MEAN, *DEFAULT_FAMILIES]
+    assert [b.spec.family for b in selection.backtests] == [MEDIAN, *THETAS_ETS_CES]
 
 
 def test_unknown_family_is_refused():
