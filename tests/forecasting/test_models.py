@@ -64,8 +64,11 @@ def test_ces_intervals_are_analytic_one_step_ahead_the_residual_spread():
         assert np.all(np.diff(sigma) >= 0)
 
 
-@pytest.mark.parametrize("spec", [Spec("seasonal_naive"), *(Spec(f) for f in STATE_FAMILIES),
-                                  Spec.of(("ets", "theta")), default_spec(12)], ids=str)  # fmt: skip
+MODELS = [Spec("seasonal_naive"), *(Spec(f) for f in STATE_FAMILIES), Spec.of(("ets", "theta")),
+          default_spec(12)]  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", MODELS, ids=str)
 def test_every_model_forecasts_ordered_intervals_and_round_trips_through_json(spec):
     fitted = fit(spec, AIR.y, 12, steps=12)
     fc = fitted.forecast(30, 0.9)  # past the 12 steps whose widths it keeps
