@@ -136,31 +136,42 @@ def _where(lines: pd.Index, values: pd.Series | None = None, limit: int = 5) -> 
     return ", ".join(shown) + more
 
 
-def _parse_dates(frame: pd.DataFrame) -> pd.Series:
-    raw = frame["ds"].str.strip()
+def parse_dates(raw: pd.Series) -> pd.Series:
+    """Stripped date strings as timestamps (naive, UTC if zoned); NaT where unparseable."""
     try:
-        dates = pd.to_datetime(raw, errors="coerce")
+        dates = pd.to_datetime(raw.str.strip(), errors="coerce")
     except (ValueError, TypeError, OverflowError) as exc:
         raise DataError(f"column 'ds': dates could not be parsed: {exc}") from exc
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_convert(None)
-    bad = dates.index[dates.isna()]
-    if len(bad):
-        raise DataError(f"column 'ds': {len(bad)} unparseable date(s) at {_where(bad, raw)}")
     return dates
 
 
-def _parse_values(frame: pd.DataFrame) -> pd.Series:
-    raw = frame["y"].str.strip()
-    missing = raw.str.lower().isin(_MISSING)
-    values = pd.to_numeric(raw.where(~missing), errors="coerce")
-    bad = values.index[values.isna() & ~missing]
+def parse_values(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Stripped value strings as floats (NaN where missing or junk), and where they are junk:
+    neither a number nor a missing-value token."""
+    stripped = raw.str.strip()
+    missing = stripped.str.lower().isin(_MISSING)
+    values = pd.to_numeric(stripped.where(~missing), errors="coerce").astype(float)
+    return values, values.isna() & ~missing
+
+
+def check_rows(frame: pd.DataFrame, dates: pd.Series, values: pd.Series, junk: pd.Series) -> None:
+    """Refuse unparseable dates, non-numeric values and infinite values, naming their lines."""
+    bad = dates.index[dates.isna()]
     if len(bad):
-        raise DataError(f"column 'y': {len(bad)} non-numeric value(s) at {_where(bad, raw)}")
+        raise DataError(
+            f"column 'ds': {len(bad)} unparseable date(s) at {_where(bad, frame['ds'].str.strip())}"
+        )
+    bad = values.index[junk.to_numpy(dtype=bool)]
+    if len(bad):
+        raise DataError(
+            f"column 'y': {len(bad)} non-numeric value(s) at {_where(bad, frame['y'].str.strip())}"
+        )
     infinite = values.index[np.isinf(values.to_numpy(dtype=float, na_value=0.0))]
     if len(infinite):
+        raw = frame["y"].str.strip()
         raise DataError(f"column 'y': {len(infinite)} infinite value(s) at {_where(infinite, raw)}")
-    return values.astype(float)
 
 
 def validate(
@@ -170,19 +181,35 @@ def validate(
     min_points: int = MIN_POINTS,
 ) -> Series:
     """Check and repair a parsed frame into a regular `Series`, or raise `DataError`."""
-    dates, values = _parse_dates(frame), _parse_values(frame)
+    dates = parse_dates(frame["ds"])
+    values, junk = parse_values(frame["y"])
+    check_rows(frame, dates, values, junk)
+    return regularise(dates, values, freq, season_length, min_points, raw_ds=frame["ds"])
+
+
+def regularise(
+    dates: pd.Series,
+    values: pd.Series,
+    freq: str | None = None,
+    season_length: int | None = None,
+    min_points: int = MIN_POINTS,
+    raw_ds: pd.Series | None = None,
+) -> Series:
+    """The checks after parsing (`check_rows`): duplicates, order, frequency, grid, gaps, length
+    and variation. `raw_ds`: the dates as written, which errors quote."""
     repairs: list[str] = []
     dupes = dates.index[dates.duplicated(keep=False)]
     if len(dupes):
+        quoted = dates.astype(str) if raw_ds is None else raw_ds
         raise DataError(
             f"column 'ds': {dates[dupes].nunique()} duplicate timestamp(s) "
-            f"at {_where(dupes, frame['ds'])}"
+            f"at {_where(dupes, quoted)}"
         )
     if not dates.is_monotonic_increasing:
         repairs.append("rows were out of order and have been sorted by date")
     order = np.argsort(dates.to_numpy(), kind="stable")
     index = pd.DatetimeIndex(dates.to_numpy()[order])
-    series = pd.Series(values.to_numpy()[order], index=index)
+    series = pd.Series(values.to_numpy(dtype=float)[order], index=index)
     try:
         frequency = infer_frequency(index, freq, season_length)
     except FrequencyError as exc:

@@ -21,6 +21,7 @@ OUTPUT_COLUMNS = ("ds", "yhat", "yhat_lower", "yhat_upper")
 ARTIFACT = "forecaster"  # the logged model's artifact holding `Forecaster.to_json()`
 # The logged model's MLmodel `metadata` entry that says the artifact above is in this format.
 FORMAT_KEY, FORMAT = "mlstack_forecaster", "json/1"
+SERIES_ID = "y"  # the id of a model's one series when the data had no id column
 
 
 class InvalidInput(ValueError):
@@ -63,21 +64,25 @@ class Forecaster:
         return pd.concat(frames, ignore_index=True)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "spec": self.fitted.spec.to_dict(),
-                "state": self.fitted.state(),
-                "frequency": {
-                    "alias": self.frequency.alias,
-                    "season_length": self.frequency.season_length,
-                },
-                "last_ds": self.last_ds.isoformat(),
-            }
-        )
+        return json.dumps(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.fitted.spec.to_dict(),
+            "state": self.fitted.state(),
+            "frequency": {
+                "alias": self.frequency.alias,
+                "season_length": self.frequency.season_length,
+            },
+            "last_ds": self.last_ds.isoformat(),
+        }
 
     @classmethod
     def from_json(cls, text: str) -> Forecaster:
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Forecaster:
         spec = Spec.from_dict(data["spec"])
         return cls(
             from_state(spec, data["state"]),

@@ -30,6 +30,13 @@ def train(
     families: Annotated[
         str | None, typer.Option(help="comma list of model families [env FAMILIES]")
     ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(help="series column of a CSV of many series [env ID_COLUMN, unique_id]"),
+    ] = None,
+    series_id: Annotated[
+        str | None, typer.Option(help="id of a CSV's one series without it [env SERIES_ID, y]")
+    ] = None,
     ds_column: Annotated[str | None, typer.Option(help="date column [env DS_COLUMN]")] = None,
     y_column: Annotated[str | None, typer.Option(help="value column [env Y_COLUMN]")] = None,
     freq: Annotated[
@@ -38,8 +45,22 @@ def train(
     season_length: Annotated[
         int | None, typer.Option(help="season length, inferred if unset [env SEASON_LENGTH]")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="processes fitting series in parallel (all cores) [env TRAIN_WORKERS]"),
+    ] = None,
+    max_regressed: Annotated[
+        float | None,
+        typer.Option(help="promotion: most series that may regress (0.1) [env MAX_REGRESSED]"),
+    ] = None,
+    regression_tolerance: Annotated[
+        float | None,
+        typer.Option(help="promotion: SMAPE loss that regresses (0.1) [env REGRESSION_TOLERANCE]"),
+    ] = None,
 ) -> None:
-    """Train on a `ds,y` series, log to MLflow, register a version, promote it if it wins."""
+    """Train on a `ds,y` series or a `unique_id,ds,y` CSV of many (fitted in parallel; on the
+    Dask cluster at DASK_SCHEDULER_ADDRESS when set), log to MLflow, register a version, and
+    promote it if it wins."""
     from pydantic import ValidationError
 
     from services.forecasting.backtest import BacktestFailed
@@ -54,10 +75,15 @@ def train(
         "horizon": horizon,
         "promote": promote,
         "families": families,
+        "id_column": id_column,
+        "series_id": series_id,
         "ds_column": ds_column,
         "y_column": y_column,
         "freq": freq,
         "season_length": season_length,
+        "workers": workers,
+        "max_regressed": max_regressed,
+        "regression_tolerance": regression_tolerance,
     }
     try:
         from services.trainer.config import TrainConfig

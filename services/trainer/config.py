@@ -41,6 +41,18 @@ class TrainConfig(BaseSettings):
         validation_alias=_env("families", "FAMILIES"),
         description="the mean of these model families instead of the default model",
     )
+    id_column: str = Field(
+        "unique_id",
+        min_length=1,
+        validation_alias=_env("id_column", "ID_COLUMN"),
+        description="the series column of a long CSV of many series; without it, one series",
+    )
+    series_id: str = Field(
+        "y",
+        min_length=1,
+        validation_alias=_env("series_id", "SERIES_ID"),
+        description="the id of the one series of a CSV without the series column",
+    )
     ds_column: str = Field("ds", validation_alias=_env("ds_column", "DS_COLUMN"))
     y_column: str = Field("y", validation_alias=_env("y_column", "Y_COLUMN"))
     freq: str | None = Field(None, validation_alias=_env("freq", "FREQ"))
@@ -55,6 +67,31 @@ class TrainConfig(BaseSettings):
             "fit on at most this many of the most recent points (bounds time and memory), or on "
             "as many as a long horizon's three backtest folds need"
         ),
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        validation_alias=_env("workers", "TRAIN_WORKERS"),
+        description="processes that fit series in parallel (default: every core)",
+    )
+    dask_scheduler_address: str | None = Field(
+        None,
+        validation_alias=_env("dask_scheduler_address", "DASK_SCHEDULER_ADDRESS"),
+        description="fit the series on this Dask cluster instead of a local process pool",
+    )
+    max_regressed: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        validation_alias=_env("max_regressed", "MAX_REGRESSED"),
+        description="promotion: the largest share of compared series allowed to regress",
+    )
+    regression_tolerance: float = Field(
+        0.10,
+        ge=0,
+        validation_alias=_env("regression_tolerance", "REGRESSION_TOLERANCE"),
+        description="promotion: a series regresses when its SMAPE is worse by more than this share",
     )
     data_timeout: float = Field(
         30.0,

@@ -1,7 +1,9 @@
 """Champion/challenger promotion to a registry alias.
 
 A new version takes the alias only when its backtest SMAPE is strictly better than the current
-champion's spec refitted and scored on the same folds of the same data. MLflow has no
+champion's spec refitted and scored on the same folds of the same data; for many series, per
+series (`compare_panel`: the mean over the series both know, with a bound on how many may
+regress). MLflow has no
 compare-and-set on aliases, so after moving the alias we wait briefly and re-read it: if a
 concurrent trainer moved it meanwhile, we compare against that version too. Two trainers
 finishing together therefore end with the better one holding the alias.
@@ -10,9 +12,11 @@ finishing together therefore end with the better one holding the alias.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 
+import numpy as np
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from services.forecasting.models import Spec
@@ -27,9 +31,11 @@ class Decision:
     reason: str
     champion_version: str | None = None
     champion_smape: float | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)  # more tags (the per-series counts)
 
     def tags(self, challenger_smape: float | None) -> dict[str, str]:
         tags = {
+            **self.extra,
             "decision": "promoted" if self.promoted else "rejected",
             "reason": self.reason,
             "challenger_smape": "none" if challenger_smape is None else f"{challenger_smape:.6f}",
@@ -105,6 +111,23 @@ def promote(
             scored[champion.version] = rescore(spec) if spec else None
         return compare(challenger_smape, champion, scored.get(champion.version))
 
+    decision = decide(client, name, alias, version, judge, move, settle_seconds)
+    for key, value in decision.tags(challenger_smape).items():
+        client.set_model_version_tag(name, version, key, value)
+    return decision
+
+
+def decide(
+    client: MlflowClient,
+    name: str,
+    alias: str,
+    version: str,
+    judge: Callable[[Version | None], Decision],
+    move: bool,
+    settle_seconds: float,
+) -> Decision:
+    """Judge the alias' holder and move the alias when `judge` says so; re-read it before and
+    after moving, and judge again whoever holds it then (see the module)."""
     decision = Decision(False, "not decided")
     for _ in range(MAX_ROUNDS):
         champion = current(client, name, alias)
@@ -119,12 +142,112 @@ def promote(
         client.set_registered_model_alias(name, alias, version)
         time.sleep(settle_seconds)  # then re-read: a concurrent trainer may have moved it
     if not move and decision.promoted:
-        decision = Decision(
-            False,
-            f"--no-promote given (would have been promoted: {decision.reason})",
-            decision.champion_version,
-            decision.champion_smape,
-        )
-    for key, value in decision.tags(challenger_smape).items():
-        client.set_model_version_tag(name, version, key, value)
+        reason = f"--no-promote given (would have been promoted: {decision.reason})"
+        decision = replace(decision, promoted=False, reason=reason)
     return decision
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The per-series rule: strictly lower mean SMAPE over the series both know, and at most
+    `max_regressed` of them worse by more than `tolerance` (relative)."""
+
+    max_regressed: float = 0.10
+    tolerance: float = 0.10
+
+
+VERDICTS = ("improved", "same", "worse", "regressed", "new", "dropped", "incomparable")
+
+
+def verdicts(
+    challenger: Mapping[str, float | None],
+    champion_ids: Collection[str],
+    champion: Mapping[str, float | None],
+    rule: Rule,
+) -> pd.DataFrame:
+    """One row per series of either version: both SMAPEs and what became of it."""
+    rows = []
+    for uid in sorted(set(challenger) | set(champion_ids)):
+        ours, theirs = challenger.get(uid), champion.get(uid)
+        if uid not in champion_ids:
+            verdict = "new"
+        elif uid not in challenger:
+            verdict = "dropped"
+        elif ours is None or theirs is None:
+            verdict = "incomparable"
+        elif ours > theirs * (1 + rule.tolerance):
+            verdict = "regressed"
+        else:
+            verdict = "improved" if ours < theirs else "worse" if ours > theirs else "same"
+        rows.append({"unique_id": uid, "smape": ours, "champion_smape": theirs, "verdict": verdict})
+    return pd.DataFrame(rows, columns=["unique_id", "smape", "champion_smape", "verdict"])
+
+
+def compare_panel(table: pd.DataFrame, champion: Version, rule: Rule) -> Decision:
+    """The decision from `verdicts`' table (see `Rule`)."""
+    counts = {v: int((table["verdict"] == v).sum()) for v in VERDICTS}
+    compared = table[table["verdict"].isin(("improved", "same", "worse", "regressed"))]
+    extra = {f"series_{v}": str(n) for v, n in counts.items()} | {
+        "series_compared": str(len(compared))
+    }
+    others = f"{counts['new']} new, {counts['dropped']} dropped"
+    if compared.empty:
+        return Decision(
+            False,
+            f"no series that both this version and champion v{champion.version} can score on "
+            f"the same folds ({others}, {counts['incomparable']} not comparable), so not "
+            "comparable",
+            champion.version,
+            extra=extra,
+        )
+    ours, theirs = float(np.mean(compared["smape"])), float(np.mean(compared["champion_smape"]))
+    share = counts["regressed"] / len(compared)
+    better, few = ours < theirs, share <= rule.max_regressed
+    reason = (
+        f"mean smape {ours:.4f} {'<' if better else '>='} champion v{champion.version} "
+        f"{theirs:.4f} over {len(compared)} series on the same folds; {counts['improved']} "
+        f"improved, {counts['regressed']} regressed by more than {rule.tolerance:.0%} "
+        f"({share:.1%}, at most {rule.max_regressed:.0%} allowed), {others}"
+    )
+    extra |= {"challenger_smape": f"{ours:.6f}"}
+    return Decision(better and few, reason, champion.version, theirs, extra)
+
+
+def promote_panel(
+    client: MlflowClient,
+    name: str,
+    alias: str,
+    version: str,
+    challenger: Mapping[str, float | None],
+    champion_scores: Callable[[Version], tuple[Collection[str], dict[str, float | None]] | None],
+    rule: Rule,
+    move: bool = True,
+    settle_seconds: float = 1.0,
+) -> tuple[Decision, pd.DataFrame | None]:
+    """`promote` for a version of many series: `challenger` is each series' backtest SMAPE
+    (None without one); `champion_scores` refits a champion's specs on the same folds (the ids
+    it knows, and their SMAPEs), or says None when it cannot be read per series. The decision,
+    and the per-series table it was made on."""
+    judged: dict[str, tuple[Decision, pd.DataFrame | None]] = {}
+
+    def judge(champion: Version | None) -> Decision:
+        if champion is None:
+            return Decision(True, f"first version: @{alias} was unset")
+        if champion.version not in judged:
+            found = champion_scores(champion)
+            if found is None:
+                reason = (
+                    f"champion v{champion.version} cannot be read per series, so not comparable"
+                )
+                judged[champion.version] = (Decision(False, reason, champion.version), None)
+            else:
+                table = verdicts(challenger, found[0], found[1], rule)
+                judged[champion.version] = (compare_panel(table, champion, rule), table)
+        return judged[champion.version][0]
+
+    decision = decide(client, name, alias, version, judge, move, settle_seconds)
+    table = judged.get(decision.champion_version or "", (None, None))[1]
+    mean = decision.extra.get("challenger_smape")
+    for key, value in decision.tags(None if mean is None else float(mean)).items():
+        client.set_model_version_tag(name, version, key, value)
+    return decision, table

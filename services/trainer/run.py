@@ -1,6 +1,6 @@
 """One training run: validate the data, fit the model and backtest it, log it to MLflow,
 register a version and decide whether it takes the alias. Any failure ends the run as FAILED and
-never moves the alias."""
+never moves the alias. A CSV with the series column holds many series (`panel.py`)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ from mlflow.environment_variables import (
 from mlflow.tracking import MlflowClient
 
 from services.forecasting import backtest
-from services.forecasting.data import Series, load_series
+from services.forecasting.data import Series, parse_csv, read_bytes, validate
 from services.forecasting.forecaster import Forecaster
 from services.forecasting.models import Spec
+from services.forecasting.panel import header
 from services.forecasting.pyfunc import log_forecaster
 from services.forecasting.selection import Selection, select
 from services.trainer.config import TrainConfig
+from services.trainer.panel import PanelSummary, train_panel
 from services.trainer.promote import promote
 from services.trainer.report import forecast_figure
 
@@ -59,19 +61,24 @@ class TrainSummary:
         return json.dumps(asdict(self), separators=(",", ":"))
 
 
-def train(cfg: TrainConfig) -> TrainSummary:
+def train(cfg: TrainConfig) -> TrainSummary | PanelSummary:
     client = reach_mlflow(cfg)
     experiment = mlflow.set_experiment(cfg.experiment)
     with mlflow.start_run(experiment_id=experiment.experiment_id) as run:  # FAILED on any exception
         log.info("run %s in experiment %r", run.info.run_id, cfg.experiment)
-        series, horizon = _load(cfg)
+        log.info("data: %s", cfg.data_uri)
+        raw = read_bytes(cfg.data_uri, cfg.data_timeout)
+        if cfg.id_column in header(raw):
+            return train_panel(cfg, client, run.info.run_id, raw)
+        series, horizon = _load(cfg, raw)
         y, m = series.y, series.frequency.season_length
         selection = select(y, m, horizon, cfg.families, progress=log.info)
         for note in selection.notes:
             log.info("  %s", note)
         forecaster = Forecaster(selection.fitted, series.frequency, series.ds[-1])
         _log_run(cfg, series, selection, forecaster, horizon)
-        version = str(log_forecaster(forecaster, cfg.model_name).registered_model_version)
+        logged = log_forecaster(forecaster, cfg.model_name, cfg.series_id)
+        version = str(logged.registered_model_version)
         log.info("registered %s version %s", cfg.model_name, version)
         best = selection.backtest
         rescore = partial(_rescore, y=y, folds=selection.folds, m=m)
@@ -146,12 +153,10 @@ def reach_mlflow(cfg: TrainConfig) -> MlflowClient:
     return MlflowClient()
 
 
-def _load(cfg: TrainConfig) -> tuple[Series, int]:
+def _load(cfg: TrainConfig, raw: bytes) -> tuple[Series, int]:
     """The series to fit (its most recent points) and the horizon to backtest."""
-    log.info("data: %s", cfg.data_uri)
-    series = load_series(
-        cfg.data_uri, cfg.ds_column, cfg.y_column, cfg.freq, cfg.season_length, cfg.data_timeout
-    )
+    frame = parse_csv(raw, cfg.ds_column, cfg.y_column)
+    series = validate(frame, cfg.freq, cfg.season_length)
     for repair in series.repairs:
         log.info("  repaired: %s", repair)
     m = series.frequency.season_length
@@ -195,6 +200,7 @@ def _log_run(
             "n_points": len(series),
             "data_fingerprint": series.fingerprint,
             "families": ",".join(cfg.families) if cfg.families else "default",
+            "series_id": cfg.series_id,
         }
     )
     mlflow.set_tags(

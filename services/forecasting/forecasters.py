@@ -1,0 +1,104 @@
+"""Every series of a model in one artifact, and the model that answers any of them.
+
+The artifact is JSON lines, one series a line, sorted by id: `{"unique_id": ..., "spec": ...,
+"state": ..., "frequency": ..., "last_ds": ...}` (a `Forecaster` and its id; a few KB). A model
+of one series keeps today's single JSON file (`forecaster.ARTIFACT`, format `json/1`), which
+may name its id. `load(folder)` reads either from a downloaded model folder into a mapping of
+id to `Forecaster`, in one read and without MLflow: what the trainer's promotion and the API use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from services.forecasting import forecaster as single
+from services.forecasting.forecaster import OUTPUT_COLUMNS, Forecaster, InvalidInput, _rows
+
+ARTIFACT = "forecasters"  # the logged model's artifact: `forecasters.jsonl`
+FORMAT = "jsonl/1"  # its value of the MLmodel metadata entry `forecaster.FORMAT_KEY`
+ID = "unique_id"
+
+
+def line(unique_id: str, forecaster: Forecaster) -> str:
+    """One series' line of the artifact."""
+    return json.dumps({ID: unique_id, **forecaster.to_dict()}, separators=(",", ":"))
+
+
+def write(path: Path, lines: Mapping[str, str]) -> None:
+    """The artifact from each series' `line`, by id, sorted by id (as `read` returns them)."""
+    with path.open("w") as out:
+        for unique_id in sorted(lines):
+            out.write(lines[unique_id] + "\n")
+
+
+def read(path: Path) -> dict[str, Forecaster]:
+    """The artifact at `path` as id -> forecaster, in file order."""
+    found: dict[str, Forecaster] = {}
+    for text in path.read_text().splitlines():
+        if text:
+            data = json.loads(text)
+            found[str(data[ID])] = Forecaster.from_dict(data)
+    return found
+
+
+def read_single(path: Path) -> dict[str, Forecaster]:
+    """A one-series model's JSON file as {its id: forecaster} (`y` when it names none)."""
+    data = json.loads(path.read_text())
+    return {str(data.get(ID, single.SERIES_ID)): Forecaster.from_dict(data)}
+
+
+def load(folder: Path) -> dict[str, Forecaster]:
+    """The forecasters of a downloaded model folder (either format), by series id; ValueError
+    for a model this project did not log."""
+    import yaml  # type: ignore[import-untyped]
+
+    mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+    fmt = (mlmodel.get("metadata") or {}).get(single.FORMAT_KEY)
+    artifacts = mlmodel["flavors"]["python_function"].get("artifacts") or {}
+    if fmt == FORMAT:
+        return read(folder / artifacts[ARTIFACT]["path"])
+    if fmt == single.FORMAT:
+        return read_single(folder / artifacts[single.ARTIFACT]["path"])
+    raise ValueError(f"{folder} holds no forecaster of this project (format {fmt!r})")
+
+
+@dataclass(frozen=True)
+class Forecasters:
+    """Rows of `unique_id` (optional for a model of one series), `n_periods` and optional
+    `level` in; `unique_id, ds, yhat, yhat_lower, yhat_upper` out, in input order. Without a
+    `unique_id` column a model of one series answers exactly as `Forecaster.predict`."""
+
+    by_id: Mapping[str, Forecaster]
+
+    def predict(self, model_input: Any) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        if ID not in frame.columns:
+            if len(self.by_id) != 1:
+                raise InvalidInput(
+                    f"this model has {len(self.by_id):,} series: the input needs a column "
+                    f"'{ID}' naming each row's series"
+                )
+            (only,) = self.by_id.values()
+            return only.predict(frame)
+        frames = []
+        for uid, (n, level) in zip(frame[ID], _rows(frame), strict=True):
+            out = self.get(uid).forecast(n, level)
+            out.insert(0, ID, uid)
+            frames.append(out)
+        if not frames:
+            return pd.DataFrame(columns=[ID, *OUTPUT_COLUMNS])
+        return pd.concat(frames, ignore_index=True)
+
+    def get(self, unique_id: Any) -> Forecaster:
+        found = None if pd.isna(unique_id) else self.by_id.get(str(unique_id))
+        if found is None:
+            raise InvalidInput(
+                f"unknown {ID} {unique_id!r}: the model has {len(self.by_id):,} series"
+            )
+        return found

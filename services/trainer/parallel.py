@@ -1,0 +1,119 @@
+"""Run batches of series in parallel: a process pool on this machine (every core by default),
+or the Dask cluster at DASK_SCHEDULER_ADDRESS. Tasks are batches, not single series, so the
+scheduling cost stays small beside the fitting; progress goes to the log every few seconds."""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, TypeVar
+
+log = logging.getLogger("mlstack.train")
+
+T = TypeVar("T")
+R = TypeVar("R")
+MAX_BATCH = 50
+BATCHES_PER_WORKER = 4  # enough to balance uneven series, few enough to cost nothing
+
+
+def batches(items: Sequence[T], workers: int) -> list[list[T]]:
+    size = max(1, min(MAX_BATCH, math.ceil(len(items) / (workers * BATCHES_PER_WORKER))))
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def run(
+    work: Callable[[list[T]], list[R]],
+    items: Sequence[T],
+    workers: int | None = None,
+    scheduler: str | None = None,
+    what: str = "series",
+    failed: Callable[[R], bool] = lambda _: False,
+) -> list[R]:
+    """`work` over `items` in batches, in parallel; the results in completion order."""
+    progress = Progress(len(items), what)
+    results: list[R] = []
+    done = run_dask(work, items, scheduler) if scheduler else run_pool(work, items, workers)
+    for batch in done:
+        results.extend(batch)
+        progress.update(len(batch), sum(failed(r) for r in batch))
+    progress.finish()
+    return results
+
+
+def run_pool(
+    work: Callable[[list[T]], list[R]], items: Sequence[T], workers: int | None
+) -> Iterator[list[R]]:
+    count = workers or os.cpu_count() or 1
+    # forkserver: workers are forked from a clean, single-threaded process (not from this one,
+    # with its MLflow client's threads and locks) that imported the fitting code once, so every
+    # pool of this process starts warm. As with spawn, a calling script needs a __main__ guard.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([work.__module__, "statsforecast.models"])
+    log.info("fitting in %d worker process(es)", count)
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        futures = [pool.submit(work, batch) for batch in batches(items, count)]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def run_dask(
+    work: Callable[[list[T]], list[R]], items: Sequence[T], scheduler: str
+) -> Iterator[list[R]]:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(scheduler, timeout="30s") as client:
+        info: dict[str, Any] = client.scheduler_info()
+        threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
+        log.info("fitting on the Dask cluster at %s (%d worker thread(s))", scheduler, threads)
+        futures = client.map(work, batches(items, threads), pure=False)
+        for future in dask_completed(futures):
+            yield future.result()
+
+
+class Progress:
+    """A line every few seconds: done, rate, failures, ETA; and one at the end."""
+
+    def __init__(self, total: int, what: str, every: float = 5.0) -> None:
+        self.total, self.what, self.every = total, what, every
+        self.done = self.failed = 0
+        self.started = self.shown = time.monotonic()
+
+    def update(self, done: int, failed: int) -> None:
+        self.done += done
+        self.failed += failed
+        if time.monotonic() - self.shown >= self.every:
+            self.show()
+
+    def finish(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        self.shown = time.monotonic()
+        elapsed = max(self.shown - self.started, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else math.inf
+        eta = "done" if self.done >= self.total else f"ETA {_duration(left)}"
+        log.info(
+            "%s/%s %s (%.0f%%), %.1f/s, %s failed, %s",
+            f"{self.done:,}",
+            f"{self.total:,}",
+            self.what,
+            100 * self.done / max(self.total, 1),
+            rate,
+            f"{self.failed:,}",
+            eta,
+        )
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "unknown"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

@@ -1,0 +1,41 @@
+"""The Dask path: the same training on a real `distributed.LocalCluster` gives the same model
+as the local process pool."""
+
+import logging
+import os
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.panels import m3_monthly, write
+from tests.trainer.test_panel import config, series_table
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as local:
+        yield local
+
+
+def test_training_on_a_dask_cluster_fits_every_series_as_the_pool_does(
+    mlflow_server, cluster, tmp_path, caplog
+):
+    from services.trainer.run import train
+
+    data = write(m3_monthly(8, start=100), tmp_path / "panel.csv")
+    uri, name = mlflow_server.uri, f"dask-{os.getpid()}"
+    with caplog.at_level(logging.INFO, logger="mlstack.train"):
+        on_dask = train(config(uri, name, data, dask_scheduler_address=cluster.scheduler_address))
+    assert f"fitting on the Dask cluster at {cluster.scheduler_address}" in caplog.text
+    assert "8/8 series (100%)" in caplog.text
+    on_pool = train(config(uri, name, data, promote=False))
+    run = MlflowClient(uri).get_run(on_dask.run_id)
+    assert run.data.params["parallel"] == cluster.scheduler_address
+    assert on_dask.trained == on_pool.trained == 8 and on_dask.promoted
+    dask_table = series_table(uri, on_dask.run_id).set_index("unique_id")
+    pool_table = series_table(uri, on_pool.run_id).set_index("unique_id")
+    assert dask_table.equals(pool_table)
