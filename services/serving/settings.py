@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # Of a body over the limit, how much is read and dropped so the client can read its 413.
+    max_discard_bytes: int = Field(64 * 1024 * 1024, ge=0)
     forecast_cache_size: int = Field(512, ge=0)  # 0 disables the cache (benchmarks)
     retry_after_seconds: int = Field(5, ge=1)
     log_level: str = "info"
