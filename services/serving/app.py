@@ -23,6 +23,7 @@ from services.serving.holder import ModelHolder
 from services.serving.loader import MlflowLoader, ModelLoader
 from services.serving.metrics import build_metrics
 from services.serving.middleware import MetricsMiddleware
+from services.serving.modelcache import ModelCache
 from services.serving.routers import docs, health, invocations, metrics, model, predict
 from services.serving.settings import Settings
 
@@ -40,7 +41,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        follower = Follower(settings, loader, holder)
+        cache = ModelCache(settings.model_cache_dir) if settings.model_cache_dir else None
+        follower = Follower(settings, loader, holder, cache)
         task = asyncio.create_task(follower.run(), name="model-follower")
         try:
             yield
