@@ -66,6 +66,13 @@ class TrainConfig(BaseSettings):
         validation_alias=_env("mlflow_timeout", "MLFLOW_TIMEOUT_SECONDS"),
         description="how long to keep retrying an unreachable MLflow before giving up",
     )
+    mlflow_recovery_timeout: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=_env("mlflow_recovery_timeout", "MLFLOW_RECOVERY_SECONDS"),
+        description="how long a run MLflow failed waits for it to come back, to mark the run "
+        "FAILED instead of leaving it RUNNING",
+    )
 
     @field_validator("families", mode="before")
     @classmethod
