@@ -55,8 +55,9 @@ class ServiceSpec:
 
 
 # fmt: off
+# `mlflow server`, once its local store is known writable (services/tracking/).
 _TRACKING_ARGS = (
-    "mlflow", "server",
+    "mlstack", "tracking",
     "--host", "$(MLFLOW_HOST)",
     "--port", "$(MLFLOW_PORT)",
     "--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)",
