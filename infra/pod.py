@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from services.spec import ServiceSpec
+from services.spec import SCRATCH, ServiceSpec
 
 # The non-root user baked into every image (see services/Dockerfile).
 APP_UID = 10001
-SCRATCH = "/tmp"
 # Libraries that write to $HOME or caches get a writable place under the scratch volume.
 SCRATCH_ENV = {
     "HOME": SCRATCH,

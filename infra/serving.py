@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 from infra import pod
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
-from services.spec import API, TOKEN_ENV, api_env
+from services.spec import API, MODEL_CACHE_DIR, TOKEN_ENV, api_env
 
 SERVICE_PORT = 80
 if API.port is None:  # pragma: no cover - the spec always names the API's port
@@ -92,6 +92,7 @@ class Serving(pulumi.ComponentResource):
             tracking_uri=self._args.tracking_uri,
             model_name=self._args.model_name,
             model_alias=self._args.model_alias,
+            model_cache_dir=MODEL_CACHE_DIR,  # on the scratch volume: survives a container restart
         )
         return {**env, **self._args.extra_env}
 

@@ -103,11 +103,12 @@ API_PANELS = (
 MODEL_PANELS = (
     Panel(
         "Served model",
-        "Name, version and run of the model each pod serves.",
+        "Name, version and run of the model each pod serves, and where it was loaded from "
+        "(cache: the local model cache, while the registry is unreachable).",
         (
             Target(
-                f"max by (model_name, model_version, run_id) (model_info{{{JOB}}})",
-                "{{model_name}} v{{model_version}} (run {{run_id}})",
+                f"max by (model_name, model_version, run_id, source) (model_info{{{JOB}}})",
+                "{{model_name}} v{{model_version}} (run {{run_id}}, {{source}})",
             ),
         ),
         kind="stat",

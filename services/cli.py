@@ -24,3 +24,6 @@ app.command("status")(status)
 from services.trainer.cli import train  # noqa: E402
 
 app.command("train")(train)
+from services.tracking.cli import SETTINGS, tracking  # noqa: E402
+
+app.command("tracking", context_settings=SETTINGS)(tracking)

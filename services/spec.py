@@ -21,6 +21,10 @@ from typing import TypeVar
 BUNDLED_DATA = Path(__file__).resolve().parent / "data" / "airline.csv"
 V = TypeVar("V")  # a value: `str` locally, `pulumi.Input[str]` on Kubernetes
 TOKEN_ENV = "API_TOKEN"  # the bearer token; on Kubernetes it comes from a Secret
+# The writable scratch volume every pod mounts over its read-only root (infra/pod.py); HOME in
+# the images. The API keeps its model cache there, which outlives a container restart in the pod.
+SCRATCH = "/tmp"
+MODEL_CACHE_DIR = f"{SCRATCH}/mlstack/model-cache"
 BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"  # on Kubernetes a Secret when it holds a password
 
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -51,8 +55,9 @@ class ServiceSpec:
 
 
 # fmt: off
+# `mlflow server`, once its local store is known writable (services/tracking/).
 _TRACKING_ARGS = (
-    "mlflow", "server",
+    "mlstack", "tracking",
     "--host", "$(MLFLOW_HOST)",
     "--port", "$(MLFLOW_PORT)",
     "--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)",
@@ -161,10 +166,13 @@ def api_env(
     poll_seconds: float | None = None,
     log_level: str | None = None,
     token: str | None = None,
+    model_cache_dir: str = MODEL_CACHE_DIR,
 ) -> dict[str, V | str]:
-    """`mlstack serve`'s variables (services/serving/settings.py); an empty token turns auth off."""
+    """`mlstack serve`'s variables (services/serving/settings.py); an empty token turns auth off,
+    an empty model cache folder the model cache."""
     env: dict[str, V | str] = {"MLFLOW_TRACKING_URI": tracking_uri}
     return env | _set(
+        MODEL_CACHE_DIR=model_cache_dir,
         HOST=host,
         PORT=port,
         MODEL_NAME=model_name,

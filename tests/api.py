@@ -98,6 +98,7 @@ def running_api(
         poll_seconds=0.2,
         log_level="info",
         token="",  # auth off unless the test turns it on (never inherited)
+        model_cache_dir=str(folder / "model-cache"),  # the test's own, unless `env` names one
     )
     values.update(env)
     folder.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,7 @@ class LocalConfig:
             port=self.ports["api"],
             poll_seconds=self.poll_seconds,
             token=self.api_token or None,
+            model_cache_dir=str(self.state_dir / "model-cache"),
         )
 
     def demo_env(self) -> dict[str, str]:

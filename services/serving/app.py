@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 
+from services.serving.bodylimit import BodyLimit
 from services.serving.deps import guard
 from services.serving.fastpath import FastPath
 from services.serving.follower import Follower
@@ -22,6 +23,7 @@ from services.serving.holder import ModelHolder
 from services.serving.loader import MlflowLoader, ModelLoader
 from services.serving.metrics import build_metrics
 from services.serving.middleware import MetricsMiddleware
+from services.serving.modelcache import ModelCache
 from services.serving.routers import docs, health, invocations, metrics, model, predict
 from services.serving.settings import Settings
 
@@ -39,7 +41,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        follower = Follower(settings, loader, holder)
+        cache = ModelCache(settings.model_cache_dir) if settings.model_cache_dir else None
+        follower = Follower(settings, loader, holder, cache)
         task = asyncio.create_task(follower.run(), name="model-follower")
         try:
             yield
@@ -53,7 +56,6 @@ def create_app(
         title="mlflow-serving-stack forecasts",
         summary="Forecasts from the model at the registry alias, with MLflow's scoring protocol.",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
         docs_url=None,  # served by routers/docs.py from local assets
         redoc_url=None,
     )
@@ -72,6 +74,8 @@ def create_app(
     routes = {r.path: r for r in hot if isinstance(r, APIRoute)}
     # Most requests never reach the routes above: the fast path answers valid forecasts first.
     app.add_middleware(FastPath, settings=settings, holder=holder, routes=routes)
+    # Around both paths: a body over the limit gets a 413 every client can read.
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, discard=settings.max_discard_bytes)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)  # outermost: counts both paths
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app

@@ -10,12 +10,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Literal
 
 import orjson
 
 from services.serving.forecasts import ForecastCache, Key, RenderedForecast, compute
 from services.serving.loader import ModelRef, Predictor
 from services.serving.metrics import Metrics
+
+# Where a served version was loaded from: the registry, or the local model cache
+# (`modelcache.py`) while the registry could not be reached.
+Source = Literal["registry", "cache"]
 
 
 @dataclass
@@ -25,6 +30,7 @@ class Served:
     loaded_at: float
     load_seconds: float
     cache: ForecastCache
+    source: Source = "registry"
     model_json: bytes = field(init=False)  # {"name","version","run_id"}, serialised once
 
     def __post_init__(self) -> None:
@@ -44,7 +50,9 @@ class ModelHolder:
         self.cache_size = cache_size
         self.current: Served | None = None
 
-    def build(self, ref: ModelRef, model: Predictor, load_seconds: float) -> Served:
+    def build(
+        self, ref: ModelRef, model: Predictor, load_seconds: float, source: Source = "registry"
+    ) -> Served:
         """A `Served` for a freshly loaded model, not yet visible to requests."""
         return Served(
             ref=ref,
@@ -52,19 +60,26 @@ class ModelHolder:
             loaded_at=time.time(),
             load_seconds=load_seconds,
             cache=ForecastCache(self.cache_size, self._observe),
+            source=source,
         )
 
     def swap(self, served: Served) -> Served | None:
         """Serve `served` from the next request on; returns the version it replaced."""
         previous, self.current = self.current, served
         self.metrics.served(
-            served.ref, previous.ref if previous else None, served.loaded_at, served.load_seconds
+            served.ref,
+            served.source,
+            (previous.ref, previous.source) if previous else None,
+            served.loaded_at,
+            served.load_seconds,
         )
         return previous
 
     def clear(self) -> None:
-        self.current = None
+        previous, self.current = self.current, None
         self.metrics.model_loaded.set(0)
+        if previous is not None:
+            self.metrics.forget(previous.ref, previous.source)
 
     def _observe(self, key: Key, forecast: RenderedForecast) -> None:
         observe = self.metrics.value.observe

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -122,11 +123,18 @@ class MlflowLoader:
 
     def load(self, ref: ModelRef) -> Predictor:
         folder = Path(tempfile.mkdtemp(prefix=f"mlstack-{ref.name}-{ref.version}-"))
-        try:
-            model = load_folder(self.registry.download(ref.name, ref.version, folder))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        # The files live as long as the model: requests in flight may still use a swapped-out one.
-        weakref.finalize(model, shutil.rmtree, folder, True)
-        return model
+        return owning(
+            folder, lambda: load_folder(self.registry.download(ref.name, ref.version, folder))
+        )
+
+
+def owning(folder: Path, load: Callable[[], Predictor]) -> Predictor:
+    """The model `load` makes from the files in `folder`, which then live as long as the model
+    (requests in flight may still use a swapped-out one); deleted at once if loading fails."""
+    try:
+        model = load()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(model, shutil.rmtree, folder, True)
+    return model

@@ -38,12 +38,18 @@ class Metrics:
     value: Histogram
 
     def served(
-        self, ref: ModelRef, previous: ModelRef | None, loaded_at: float, took: float
+        self,
+        ref: ModelRef,
+        source: str,
+        previous: tuple[ModelRef, str] | None,
+        loaded_at: float,
+        took: float,
     ) -> None:
-        """Point the model gauges at `ref` (called on the event loop, so scrapes see no gap)."""
+        """Point the model gauges at `ref`, loaded from `source` (the registry or the model
+        cache), in place of `previous` (called on the event loop, so scrapes see no gap)."""
         if previous is not None:
-            self._forget(previous)
-        self.model_info.labels(ref.name, ref.version, ref.run_id).set(1)
+            self.forget(*previous)
+        self.model_info.labels(ref.name, ref.version, ref.run_id, source).set(1)
         self.model_loaded.set(1)
         self.load_timestamp.set(loaded_at)
         self.load_duration.set(took)
@@ -51,9 +57,10 @@ class Metrics:
             self.trained_timestamp.set(ref.trained_at)
         self.reloads.labels("success").inc()
 
-    def _forget(self, ref: ModelRef) -> None:
+    def forget(self, ref: ModelRef, source: str) -> None:
+        """Drop the `model_info` series of a version no longer served."""
         with contextlib.suppress(KeyError):
-            self.model_info.remove(ref.name, ref.version, ref.run_id)
+            self.model_info.remove(ref.name, ref.version, ref.run_id, source)
 
 
 def build_metrics(registry: CollectorRegistry) -> Metrics:
@@ -80,8 +87,9 @@ def build_metrics(registry: CollectorRegistry) -> Metrics:
         ),
         model_info=Gauge(
             "model_info",
-            "1 for the model version being served.",
-            ("model_name", "model_version", "run_id"),
+            "1 for the model version being served; source: registry, or cache (the local model "
+            "cache, while the registry is unreachable).",
+            ("model_name", "model_version", "run_id", "source"),
             multiprocess_mode=LIVE,
             registry=registry,
         ),

@@ -1,5 +1,5 @@
 """HTTP metrics as pure ASGI middleware (not `BaseHTTPMiddleware`), so each request pays a few
-calls. The body-size limit is FastAPI's own (`FastAPI(max_body_size=...)`).
+calls. The body-size limit is `bodylimit.py`'s.
 """
 
 from __future__ import annotations

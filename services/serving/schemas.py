@@ -5,7 +5,7 @@ call the same checks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,6 +97,10 @@ class ModelInfo(BaseModel):
     trained_at: str | None = Field(description="When its training run finished (ISO 8601, UTC).")
     metrics: dict[str, float] = Field(description="The training run's metrics (smape, mase, ...).")
     tags: dict[str, str] = Field(description="The version's tags (decision, scores).")
+    source: Literal["registry", "cache"] = Field(
+        description="Where it was loaded from: the registry, or the local model cache "
+        "(MODEL_CACHE_DIR) after a restart while the registry is unreachable."
+    )
 
 
 class Status(BaseModel):

@@ -3,8 +3,12 @@ them, through `services/spec.py`); nothing else in the API reads the environment
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.spec import MODEL_CACHE_DIR
 
 
 class Settings(BaseSettings):
@@ -22,11 +26,21 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # Of a body over the limit, how much is read and dropped so the client can read its 413.
+    max_discard_bytes: int = Field(64 * 1024 * 1024, ge=0)
     forecast_cache_size: int = Field(512, ge=0)  # 0 disables the cache (benchmarks)
     retry_after_seconds: int = Field(5, ge=1)
     log_level: str = "info"
+    # The last version loaded and warmed, served after a restart while the registry is down;
+    # empty turns the cache off.
+    model_cache_dir: Path | None = Path(MODEL_CACHE_DIR)
     # prometheus_client's own variable: with several workers, where each writes its metrics.
     prometheus_multiproc_dir: str | None = None
+
+    @field_validator("model_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def token(self) -> bytes | None:

@@ -119,6 +119,13 @@ class TrainConfig(BaseSettings):
         validation_alias=_env("mlflow_request_retries", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"),
         description="retries of a failed MLflow request (MLflow's default of 7 takes minutes)",
     )
+    mlflow_recovery_timeout: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=_env("mlflow_recovery_timeout", "MLFLOW_RECOVERY_SECONDS"),
+        description="how long a run MLflow failed waits for it to come back, to mark the run "
+        "FAILED instead of leaving it RUNNING",
+    )
 
     @field_validator("families", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -64,47 +65,57 @@ class TrainSummary:
 def train(cfg: TrainConfig) -> TrainSummary | PanelSummary:
     client = reach_mlflow(cfg)
     experiment = mlflow.set_experiment(cfg.experiment)
-    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:  # FAILED on any exception
-        log.info("run %s in experiment %r", run.info.run_id, cfg.experiment)
-        log.info("data: %s", cfg.data_uri)
-        raw = read_bytes(cfg.data_uri, cfg.data_timeout)
-        if cfg.id_column in header(raw):
-            return train_panel(cfg, client, run.info.run_id, raw)
-        series, horizon = _load(cfg, raw)
-        y, m = series.y, series.frequency.season_length
-        selection = select(y, m, horizon, cfg.families, progress=log.info)
-        for note in selection.notes:
-            log.info("  %s", note)
-        forecaster = Forecaster(selection.fitted, series.frequency, series.ds[-1])
-        _log_run(cfg, series, selection, forecaster, horizon)
-        logged = log_forecaster(forecaster, cfg.model_name, cfg.series_id)
-        version = str(logged.registered_model_version)
-        log.info("registered %s version %s", cfg.model_name, version)
-        best = selection.backtest
-        rescore = partial(_rescore, y=y, folds=selection.folds, m=m)
-        decision = promote(
-            client,
-            cfg.model_name,
-            cfg.alias,
-            version,
-            None if best is None else best.smape,
-            rescore,
-            move=cfg.promote,
-        )
-        mlflow.set_tags(
-            {"decision": "promoted" if decision.promoted else "rejected", "reason": decision.reason}
-        )
-        log.info("%s: %s", "promoted" if decision.promoted else "not promoted", decision.reason)
-        return TrainSummary(
-            run_id=run.info.run_id,
-            version=version,
-            model=selection.fitted.spec.label,
-            **{k: round(best.scores[k], 6) if best else None for k in SCORES},
-            promoted=decision.promoted,
-            reason=decision.reason,
-            champion_version=decision.champion_version,
-            champion_smape=decision.champion_smape,
-        )
+    run = mlflow.start_run(experiment_id=experiment.experiment_id)
+    try:
+        with run:  # ends FINISHED, or FAILED on any exception while MLflow answers
+            return _train(cfg, client, run.info.run_id)
+    except Exception as exc:
+        _never_left_running(client, run.info.run_id, cfg, exc)
+        raise
+
+
+def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary | PanelSummary:
+    """The run's work: data, fit, backtest, log, register, promote (each series of a panel)."""
+    log.info("run %s in experiment %r", run_id, cfg.experiment)
+    log.info("data: %s", cfg.data_uri)
+    raw = read_bytes(cfg.data_uri, cfg.data_timeout)
+    if cfg.id_column in header(raw):
+        return train_panel(cfg, client, run_id, raw)
+    series, horizon = _load(cfg, raw)
+    y, m = series.y, series.frequency.season_length
+    selection = select(y, m, horizon, cfg.families, progress=log.info)
+    for note in selection.notes:
+        log.info("  %s", note)
+    forecaster = Forecaster(selection.fitted, series.frequency, series.ds[-1])
+    _log_run(cfg, series, selection, forecaster, horizon)
+    logged = log_forecaster(forecaster, cfg.model_name, cfg.series_id)
+    version = str(logged.registered_model_version)
+    log.info("registered %s version %s", cfg.model_name, version)
+    best = selection.backtest
+    rescore = partial(_rescore, y=y, folds=selection.folds, m=m)
+    decision = promote(
+        client,
+        cfg.model_name,
+        cfg.alias,
+        version,
+        None if best is None else best.smape,
+        rescore,
+        move=cfg.promote,
+    )
+    mlflow.set_tags(
+        {"decision": "promoted" if decision.promoted else "rejected", "reason": decision.reason}
+    )
+    log.info("%s: %s", "promoted" if decision.promoted else "not promoted", decision.reason)
+    return TrainSummary(
+        run_id=run_id,
+        version=version,
+        model=selection.fitted.spec.label,
+        **{k: round(best.scores[k], 6) if best else None for k in SCORES},
+        promoted=decision.promoted,
+        reason=decision.reason,
+        champion_version=decision.champion_version,
+        champion_smape=decision.champion_smape,
+    )
 
 
 def configure_mlflow(cfg: TrainConfig) -> None:
@@ -151,6 +162,50 @@ def reach_mlflow(cfg: TrainConfig) -> MlflowClient:
                 f"MLflow at {uri} is unreachable after {cfg.mlflow_timeout:.0f}s: {exc}"
             ) from exc
     return MlflowClient()
+
+
+def _never_left_running(
+    client: MlflowClient, run_id: str, cfg: TrainConfig, exc: Exception
+) -> None:
+    """After a failed run: when MLflow itself failed, the `with` block could not mark the run
+    FAILED, so wait for MLflow to answer again (bounded), mark it, and raise MlflowUnavailable
+    naming the outage. Otherwise the run is FAILED already and `exc` stands."""
+    try:
+        status = client.get_run(run_id).info.status
+    except Exception:  # MLflow does not answer: it is what failed
+        status = "RUNNING"
+    if status != "RUNNING":
+        return
+    reason = _first_line(exc)
+    wait = cfg.mlflow_recovery_timeout
+    log.warning(
+        "MLflow failed during run %s (%s); marking the run FAILED once MLflow answers "
+        "(waiting up to %.0fs)",
+        run_id,
+        reason,
+        wait,
+    )
+    try:
+        _retrying(wait)(client.set_terminated)(run_id, "FAILED")
+        log.info("run %s marked FAILED", run_id)
+    except Exception as err:
+        log.error("run %s is left RUNNING: MLflow did not answer for %.0fs (%s)", run_id, wait, err)
+    uri = mlflow.get_tracking_uri()
+    raise MlflowUnavailable(f"MLflow at {uri} failed during run {run_id}: {reason}") from exc
+
+
+def _retrying(seconds: float) -> Any:
+    """Retry a call on any error, with backoff, for at most `seconds`."""
+    from tenacity import retry, stop_after_delay, wait_exponential
+
+    return retry(
+        stop=stop_after_delay(seconds), wait=wait_exponential(multiplier=0.5, max=8), reraise=True
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
 
 
 def _load(cfg: TrainConfig, raw: bytes) -> tuple[Series, int]:

@@ -10,7 +10,7 @@ from services.spec import API, DEMO, TRACKING, TRAINER
 
 def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -> None:
     cfg = LocalConfig(state_dir=tmp_path).resolved()
-    assert TRACKING.command(cfg.tracking_env())[:2] == ["mlflow", "server"]
+    assert TRACKING.command(cfg.tracking_env())[:2] == ["mlstack", "tracking"]
     assert TRAINER.command(cfg.trainer_env()) == ["mlstack", "train"]
     assert API.command(cfg.api_env()) == ["mlstack", "serve"]
     assert DEMO.command(cfg.demo_env()) == ["mlstack", "demo"]

@@ -55,11 +55,13 @@ def break_version(server_root: Path, tracking_uri: str, name: str, version: str)
 
 
 def settings(tracking_uri: str, name: str, **overrides: Any) -> Settings:
-    """Serving settings for tests: a short poll so alias moves show up quickly."""
+    """Serving settings for tests: a short poll so alias moves show up quickly, and a model
+    cache of the app's own."""
     values: dict[str, Any] = {
         "mlflow_tracking_uri": tracking_uri,
         "model_name": name,
         "model_poll_seconds": 0.2,
+        "model_cache_dir": tempfile.mkdtemp(prefix="model-cache-"),  # each app its own
     }
     values.update(overrides)
     return Settings(**values)

@@ -38,7 +38,7 @@ def served_version(client: TestClient) -> str | None:
 
 
 def info(registry: CollectorRegistry, name: str, version: str, run_id: str) -> float:
-    labels = {"model_name": name, "model_version": version, "run_id": run_id}
+    labels = {"model_name": name, "model_version": version, "run_id": run_id, "source": "registry"}
     return sample(registry, "model_info", labels)
 
 

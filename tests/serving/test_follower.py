@@ -15,6 +15,7 @@ from services.serving.follower import Follower
 from services.serving.holder import ModelHolder
 from services.serving.loader import ModelRef
 from services.serving.metrics import build_metrics
+from services.serving.modelcache import CacheError
 from services.serving.settings import Settings
 
 from .factories import sample
@@ -95,8 +96,9 @@ def test_a_new_version_is_loaded_warmed_and_swapped_in(rig: Rig) -> None:
     assert rig.version() == "2"
     assert registry.loads == ["1", "2"]  # the served version is not loaded again
     assert sample(prom, "model_reloads_total", {"result": "success"}) == 2
-    old = {"model_name": "m", "model_version": "1", "run_id": "run1"}
-    assert sample(prom, "model_info", old) == 0
+    old = {"model_name": "m", "model_version": "1", "run_id": "run1", "source": "registry"}
+    new = {**old, "model_version": "2", "run_id": "run2"}
+    assert (sample(prom, "model_info", old), sample(prom, "model_info", new)) == (0, 1)
 
 
 def test_a_broken_version_is_counted_and_logged_once_and_the_old_one_keeps_serving(
@@ -158,3 +160,122 @@ def test_backoff_retries_fast_before_a_model_and_gently_after(rig: Rig) -> None:
     registry.down = True
     poll(follower, 10)
     assert follower._delay() == 120  # serving: back off up to four poll intervals
+
+
+class Cache:
+    """A model cache whose entry the test sets: a version, an unusable entry, or none."""
+
+    def __init__(self) -> None:
+        self.entry: str | Exception | None = None
+        self.reads = 0
+        self.saved: list[str] = []
+        self.unwritable = False
+
+    def load(self, name: str, alias: str) -> tuple[ModelRef, Model] | None:
+        self.reads += 1
+        if isinstance(self.entry, Exception):
+            raise self.entry
+        if self.entry is None:
+            return None
+        return ModelRef(name, self.entry, f"run{self.entry}", alias), Model(self.entry)
+
+    def save(self, ref: ModelRef, model: object) -> bool:
+        if self.unwritable:
+            raise OSError("read-only file system")
+        self.saved.append(ref.version)
+        return True
+
+
+@pytest.fixture
+def cached(rig: Rig) -> Cache:
+    """The rig's follower with a model cache."""
+    cache = Cache()
+    rig.follower = Follower(rig.follower.settings, rig.registry, rig.holder, cache)  # type: ignore[arg-type]
+    return cache
+
+
+def source(rig: Rig) -> str | None:
+    return rig.holder.current.source if rig.holder.current else None
+
+
+def test_every_version_served_from_the_registry_is_kept_in_the_cache(
+    rig: Rig, cached: Cache
+) -> None:
+    rig.registry.alias = "1"
+    poll(rig.follower)
+    rig.registry.alias = "2"
+    poll(rig.follower, 3)
+    assert cached.saved == ["1", "2"]
+
+
+def test_a_restart_during_an_outage_serves_the_cached_version_until_the_registry_answers(
+    rig: Rig, cached: Cache
+) -> None:
+    follower, registry, prom = rig.follower, rig.registry, rig.prom
+    cached.entry, registry.down = "1", True
+    poll(follower, 3)
+    assert (rig.version(), source(rig)) == ("1", "cache")
+    labels = {"model_name": "m", "model_version": "1", "run_id": "run1"}
+    assert sample(prom, "model_info", {**labels, "source": "cache"}) == 1
+    assert cached.reads == 1  # read once, not per failed poll
+    registry.down, registry.alias = False, "1"
+    poll(follower)
+    # The same version, now the registry's own copy: loaded again and swapped in.
+    assert (rig.version(), source(rig), registry.loads) == ("1", "registry", ["1"])
+    assert sample(prom, "model_info", {**labels, "source": "cache"}) == 0
+    assert sample(prom, "model_info", {**labels, "source": "registry"}) == 1
+    registry.alias = "2"
+    poll(follower)
+    assert (rig.version(), source(rig)) == ("2", "registry")
+
+
+def test_with_the_registry_answering_the_cache_is_never_read(rig: Rig, cached: Cache) -> None:
+    follower, registry = rig.follower, rig.registry
+    cached.entry = "1"
+    poll(follower, 2)  # the alias is unset: nothing to serve, and no cache either
+    registry.down = True
+    poll(follower, 3)  # the registry has answered once: an outage now does not bring it in
+    assert (rig.version(), cached.reads) == (None, 0)
+
+
+def test_the_cached_version_is_dropped_when_the_registry_answers_that_the_alias_is_unset(
+    rig: Rig, cached: Cache
+) -> None:
+    follower, registry, prom = rig.follower, rig.registry, rig.prom
+    cached.entry, registry.down = "1", True
+    poll(follower)
+    assert rig.version() == "1"
+    registry.down = False  # alias still None
+    poll(follower)
+    assert rig.version() is None
+    assert sample(prom, "model_loaded") == 0
+    labels = {"model_name": "m", "model_version": "1", "run_id": "run1", "source": "cache"}
+    assert sample(prom, "model_info", labels) == 0
+
+
+def test_an_unusable_cache_entry_is_logged_once_and_nothing_is_served(
+    rig: Rig, cached: Cache, caplog: pytest.LogCaptureFixture
+) -> None:
+    cached.entry, rig.registry.down = (
+        CacheError("x.json: JSONDecodeError: unexpected\ncharacter"),
+        True,
+    )
+    with caplog.at_level(logging.INFO, logger="mlstack.serving"):
+        poll(rig.follower, 5)
+    assert rig.version() is None
+    ignored = [r.getMessage() for r in caplog.records if "cache entry ignored" in r.getMessage()]
+    assert len(ignored) == 1
+    assert "\n" not in ignored[0]
+
+
+def test_a_cache_that_cannot_be_written_is_warned_once_and_serving_goes_on(
+    rig: Rig, cached: Cache, caplog: pytest.LogCaptureFixture
+) -> None:
+    cached.unwritable = True
+    with caplog.at_level(logging.INFO, logger="mlstack.serving"):
+        rig.registry.alias = "1"
+        poll(rig.follower)
+        rig.registry.alias = "2"
+        poll(rig.follower)
+    assert (rig.version(), source(rig)) == ("2", "registry")
+    assert len([r for r in caplog.records if "model cache not written" in r.getMessage()]) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.serving.settings import Settings
+from services.spec import SCRATCH
 
 
 def test_defaults_match_the_issue(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,10 +32,12 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
         "PORT": "9000",
         "WORKERS": "3",
         "MAX_BODY_BYTES": "2048",
+        "MAX_DISCARD_BYTES": "4096",
         "FORECAST_CACHE_SIZE": "7",
         "RETRY_AFTER_SECONDS": "9",
         "LOG_LEVEL": "debug",
         "PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics",
+        "MODEL_CACHE_DIR": "/tmp/models",
     }
     assert set(env) == {name.upper() for name in Settings.model_fields}  # none left out
     for name, value in env.items():
@@ -46,11 +49,23 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
     assert settings.max_horizon == 48
     assert settings.token == b"t0ken"
     assert (settings.host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 9000, 2048)
+    assert settings.max_discard_bytes == 4096
     assert (settings.workers, settings.forecast_cache_size) == (3, 7)
     assert (settings.retry_after_seconds, settings.log_level) == (9, "debug")
     assert settings.prometheus_multiproc_dir == "/tmp/metrics"
+    assert str(settings.model_cache_dir) == "/tmp/models"
 
 
 def test_an_empty_token_means_auth_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_TOKEN", "")
     assert Settings().token is None
+
+
+def test_the_model_cache_is_under_the_pods_scratch_volume_unless_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MODEL_CACHE_DIR", raising=False)
+    assert Settings().model_cache_dir is not None
+    assert Settings().model_cache_dir.is_relative_to(SCRATCH)  # type: ignore[union-attr]
+    monkeypatch.setenv("MODEL_CACHE_DIR", "")
+    assert Settings().model_cache_dir is None

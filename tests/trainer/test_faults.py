@@ -2,12 +2,16 @@
 FAILED, nothing half-registered, and @prod never moved."""
 
 import http.server
+import logging
 import os
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -17,9 +21,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from services.forecasting.data import DataError
+from services.local.process import free_port, signal_group, start_tracking_server, stop
+from services.trainer import run as run_module
 from services.trainer.config import TrainConfig
 from services.trainer.promote import promote
-from services.trainer.run import train
+from services.trainer.run import MlflowUnavailable, train
 from tests.conftest import AIRLINE
 
 
@@ -329,3 +335,59 @@ def test_validation_names_the_line_of_any_junk_value():
             validate(parse_csv(frame.to_csv(index=False).encode()))
 
     check()
+
+
+class _OnLog(logging.Handler):
+    """Calls `action` once, the first time a record's message contains `text`."""
+
+    def __init__(self, text: str, action: Callable[[], None]) -> None:
+        super().__init__()
+        self.text, self.action, self.done = text, action, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage() and not self.done.is_set():
+            self.done.set()
+            self.action()
+
+
+def test_mlflow_killed_during_a_run_fails_it_cleanly_and_marks_it_failed_once_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, port = tmp_path / "mlflow", free_port()
+    uri, first_server = start_tracking_server(root, port)
+    servers = [first_server]
+    name = "faults-mlflow-killed"
+    try:
+        champion = train(config(uri, name)).version
+        versions = {v.version for v in MlflowClient(uri).search_model_versions(f"name='{name}'")}
+        before = run_ids(uri)
+
+        real_select = run_module.select
+
+        def select_after_mlflow_dies(*args: Any, **kwargs: Any) -> Any:
+            signal_group(servers[-1].pid, signal.SIGKILL)  # killed, not stopped: no goodbye
+            stop(servers[-1])
+            return real_select(*args, **kwargs)
+
+        # MLflow comes back only once the trainer has given up on it and waits to mark the run.
+        restarted = threading.Thread(
+            target=lambda: servers.append(start_tracking_server(root, port)[1])
+        )
+        handler = _OnLog("marking the run FAILED once MLflow answers", restarted.start)
+        monkeypatch.setattr(run_module, "select", select_after_mlflow_dies)
+        logging.getLogger("mlstack.train").addHandler(handler)
+        try:
+            with pytest.raises(MlflowUnavailable, match=f"MLflow at {uri} failed during run "):
+                train(config(uri, name))
+        finally:
+            logging.getLogger("mlstack.train").removeHandler(handler)
+        restarted.join(timeout=300)
+        assert handler.done.is_set()
+
+        client = MlflowClient(uri)
+        assert new_run_status(uri, before) == "FAILED"
+        assert {v.version for v in client.search_model_versions(f"name='{name}'")} == versions
+        assert client.get_model_version_by_alias(name, "prod").version == champion
+    finally:
+        for server in servers:
+            stop(server)

@@ -40,7 +40,7 @@ _BODY = {
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": MlflowError, "description": "Bad payload; the message names what is wrong"},
     401: {"model": Problem, "description": "API_TOKEN is set and the bearer token is wrong"},
-    413: {"description": "Request body over the size limit"},
+    413: {"model": Problem, "description": "Body over MAX_BODY_BYTES (chunked or not)"},
     415: {"description": "Content type other than application/json or text/csv"},
     503: {"model": Problem, "description": "No model version loaded yet (see Retry-After)"},
 }

@@ -15,7 +15,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
     # FastAPI's own answer when the body cannot be decoded at all (not UTF-8), before validation.
     400: {"model": Problem, "description": "Body is not UTF-8 text, so it cannot be JSON"},
     401: {"model": Problem, "description": "API_TOKEN is set and the bearer token is wrong"},
-    413: {"description": "Request body over the size limit"},
+    413: {"model": Problem, "description": "Body over MAX_BODY_BYTES (chunked or not)"},
     503: {"model": Problem, "description": "No model version loaded yet (see Retry-After)"},
 }
 

@@ -1,0 +1,1 @@
+"""`mlstack tracking`: the MLflow tracking server, started only on a store it can write."""
