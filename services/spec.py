@@ -40,6 +40,12 @@ class ServiceSpec:
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     ready_path: str | None = None
     live_path: str | None = None
+    needs: tuple[str, ...] = ()  # commands it runs besides its own, e.g. the one it execs
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """Every command the service needs on PATH: its own first."""
+        return (self.args[0], *self.needs)
 
     def command(self, env: Mapping[str, str]) -> list[str]:
         """The argv with `$(NAME)` expanded from `env` over the spec's defaults."""
@@ -75,6 +81,7 @@ TRACKING = ServiceSpec(
     image="mlstack-mlflow",
     extra="mlflow",
     args=_TRACKING_ARGS,
+    needs=("mlflow",),  # `mlstack tracking` execs `mlflow server`
     port=5000,
     env=MappingProxyType(
         {

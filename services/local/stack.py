@@ -92,8 +92,9 @@ class Stack:
                 "see `mlstack status`, or stop it with `mlstack down`"
             )
         for spec, _env in [*self.plan(), (TRAINER, {})]:
-            if process.executable(spec.args[0]) is None:
-                raise StackError(f"{spec.name}: command `{spec.args[0]}` not found")
+            for command in spec.commands:
+                if process.executable(command) is None:
+                    raise StackError(f"{spec.name}: command `{command}` not found")
         # A state file without its supervisor: an earlier `up` was killed before cleaning up.
         leftover = (
             " (an earlier `mlstack up` did not stop cleanly: `mlstack down`)" if running else ""
