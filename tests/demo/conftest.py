@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,6 +13,15 @@ import pytest
 from tests.api import running_api
 from tests.conftest import TrackingServer
 from tests.factories import train_first_version
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    """Streamlit's AppTest leaves its temporary script as `__main__`; put the real one back, so
+    later tests' worker processes (which re-import `__main__`) do not run a deleted script."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,8 @@ from tests.trainer.test_panel import config, series_table
 def cluster():
     from distributed import LocalCluster
 
-    # Workers in this process: spawned ones re-import __main__, which an earlier test in the
-    # session (Streamlit's AppTest) may have replaced. The scheduler and its protocol are real.
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as local:
         yield local
 
