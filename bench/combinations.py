@@ -6,18 +6,16 @@ length is `models.default_spec`'s rule; `bench.m3` then scores that rule on the 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.m3 import _one_thread, series
+from bench.m3 import arguments, one_blas_thread, series
 from bench.report import table
 from services.forecasting.models import ARIMA_MAX_SEASON, COMBINATIONS
 
@@ -58,7 +56,7 @@ def one(s: Any) -> dict[str, Any]:
 
 def run(every: int = 1, workers: int | None = None) -> dict[str, dict[str, list[float]]]:
     """Mean validation sMAPE and MASE of each candidate, by season length."""
-    with ProcessPoolExecutor(workers or os.cpu_count(), initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(workers or os.cpu_count(), initializer=one_blas_thread) as pool:
         rows = list(pool.map(one, series(every), chunksize=4))
     out: dict[str, dict[str, list[float]]] = {}
     for m in sorted({r["m"] for r in rows}):
@@ -82,11 +80,7 @@ def render(result: dict[str, dict[str, list[float]]]) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m bench.combinations", description=__doc__)
-    parser.add_argument("out", nargs="?", type=Path, help="write the table as JSON")
-    parser.add_argument("--every", type=int, default=1, help="every N-th series (1: all 3,003)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
-    args = parser.parse_args()
+    args = arguments("python -m bench.combinations", __doc__, every=1)
     result = run(args.every, args.workers)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))

@@ -100,7 +100,7 @@ def run(every: int = 10, workers: int | None = None, out: Path | None = None) ->
     chosen = series(every)
     rows = []
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers or os.cpu_count(), initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(workers or os.cpu_count(), initializer=one_blas_thread) as pool:
         for row in pool.map(one, chosen, chunksize=4):
             rows.append(row)
             if len(rows) % 100 == 0:
@@ -113,7 +113,7 @@ def run(every: int = 10, workers: int | None = None, out: Path | None = None) ->
     return result
 
 
-def _one_thread() -> None:
+def one_blas_thread() -> None:
     # The workers are forked after NumPy loaded its BLAS, so environment variables set here
     # would come too late: limit the loaded thread pools themselves.
     from threadpoolctl import threadpool_limits
@@ -182,12 +182,17 @@ def targets(result: dict[str, Any]) -> list[Target]:
     return out
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m bench.m3", description=__doc__)
-    parser.add_argument("out", nargs="?", type=Path, help="write the summary and rows as JSON")
-    parser.add_argument("--every", type=int, default=10, help="every N-th series (1: all 3,003)")
+def arguments(prog: str, doc: str | None, every: int) -> argparse.Namespace:
+    """The M3 benches' command line: OUT, --every N, --workers N."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc)
+    parser.add_argument("out", nargs="?", type=Path, help="write the results here as JSON")
+    parser.add_argument("--every", type=int, default=every, help="every N-th series (1: all 3,003)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    args = arguments("python -m bench.m3", __doc__, every=10)
     result = run(args.every, args.workers, args.out)
     print(m3_table(result))
     print(table(["target", "measured", "bound", "met"], [t.row() for t in targets(result)]))

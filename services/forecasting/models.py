@@ -74,9 +74,10 @@ def default_spec(season_length: int) -> Spec:
     """The default model: the mean of ETS, CES, both Theta models and AutoARIMA up to quarterly
     seasons; beyond, without ARIMA, their median. Each was the best of nine combinations on the
     last horizon of every M3 training series of its season length (README, accuracy)."""
+    families = ("ets", "ces", "theta", "standard_theta")
     if season_length <= ARIMA_MAX_SEASON:
-        return Spec.of(("ets", "ces", "theta", "standard_theta", "arima"), MEAN)
-    return Spec.of(("ets", "ces", "theta", "standard_theta"), MEDIAN)
+        return Spec.of((*families, "arima"), MEAN)
+    return Spec.of(families, MEDIAN)
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,6 @@ class Theta(StateModel):
             "n": int(model["n"]),
             "alpha": float(model["par"]["alpha"]),
             "theta": float(model["par"]["theta"]),
-            "dynamic": cls.dynamic,
         }
         if model.get("decompose"):
             params["season"] = np.asarray(model["seas_forecast"]["mean"]).tolist()
@@ -301,7 +301,7 @@ class Theta(StateModel):
             )
             fc[k] = mu
             next_mean = (i * mean_y + mu) / (i + 1)
-            if p.get("dynamic", True):
+            if self.dynamic:
                 b_n = ((i - 1) * b_n + 6 * (mu - mean_y) / (i + 1)) / (i + 2)
                 a_n = next_mean - b_n * (i + 2) / 2
             level, mean_y = alpha * mu + (1 - alpha) * level, next_mean
