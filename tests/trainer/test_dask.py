@@ -7,8 +7,7 @@ import os
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.panels import m3_monthly, write
-from tests.trainer.test_panel import config, series_table
+from tests.panels import config, m3_monthly, series_table, write
 
 
 @pytest.fixture(scope="module")

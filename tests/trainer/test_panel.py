@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import mlflow
@@ -17,30 +16,8 @@ from mlflow.tracking import MlflowClient
 from services.forecasting import forecasters
 from services.forecasting.data import DataError
 from services.registry import ClientRegistry
-from services.trainer.config import TrainConfig
 from services.trainer.run import train
-from tests.panels import bad_series, m3_monthly, monthly, write
-
-FAST = ("theta",)  # a strong family that fits an M3 series in milliseconds
-
-
-def config(uri: str, name: str, data: Path, **overrides) -> TrainConfig:
-    return TrainConfig(
-        tracking_uri=uri,
-        model_name=name,
-        experiment="panels",
-        data_uri=str(data),
-        workers=2,
-        **{"families": FAST, **overrides},
-    )
-
-
-def series_table(uri: str, run_id: str, name: str = "series.json") -> pd.DataFrame:
-    path = mlflow.artifacts.download_artifacts(
-        run_id=run_id, artifact_path=name, tracking_uri=uri, dst_path=tempfile.mkdtemp()
-    )
-    table = json.loads(Path(path).read_text())
-    return pd.DataFrame(table["data"], columns=table["columns"])
+from tests.panels import bad_series, config, m3_monthly, monthly, series_table, write
 
 
 @pytest.fixture(scope="module")

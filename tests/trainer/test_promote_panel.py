@@ -8,11 +8,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from services.registry import Version
-from services.trainer.config import TrainConfig
 from services.trainer.promote import Rule, compare_panel, verdicts
 from services.trainer.run import train
-from tests.panels import m3_monthly, write
-from tests.trainer.test_panel import series_table
+from tests.panels import config, m3_monthly, series_table, write
 
 CHAMPION = Version("m", "3", "run")
 
@@ -71,27 +69,16 @@ def champion(mlflow_server, tmp_path_factory):
     # The challengers' data: one series dropped, one new, the same points for the others.
     changed = write(frame[frame["unique_id"] != ids[0]], folder / "challenger.csv")
     name = f"promote-panel-{os.getpid()}"
-    first = train(cfg(mlflow_server.uri, name, data, families=("seasonal_naive",)))
+    first = train(config(mlflow_server.uri, name, data, families=("seasonal_naive",)))
     assert first.promoted
     return name, first, changed, ids
-
-
-def cfg(uri, name, data, **overrides):
-    return TrainConfig(
-        tracking_uri=uri,
-        model_name=name,
-        experiment="panels",
-        data_uri=str(data),
-        workers=2,
-        **{"families": ("theta",), **overrides},
-    )
 
 
 def test_a_challenger_some_of_whose_series_got_worse_is_judged_per_series(mlflow_server, champion):
     name, first, changed, ids = champion
     client = MlflowClient(mlflow_server.uri)
     strict = train(
-        cfg(mlflow_server.uri, name, changed, max_regressed=0.0, regression_tolerance=0.0)
+        config(mlflow_server.uri, name, changed, max_regressed=0.0, regression_tolerance=0.0)
     )
     table = series_table(mlflow_server.uri, strict.run_id, "promotion.json").set_index("unique_id")
     compared = table[table["verdict"].isin(["improved", "same", "worse", "regressed"])]
@@ -124,7 +111,7 @@ def test_a_challenger_with_a_lower_mean_takes_prod_when_its_regressions_are_allo
 ):
     name, _, changed, _ = champion
     client = MlflowClient(mlflow_server.uri)
-    lenient = train(cfg(mlflow_server.uri, name, changed, max_regressed=1.0))
+    lenient = train(config(mlflow_server.uri, name, changed, max_regressed=1.0))
     tags = client.get_model_version(name, lenient.version).tags
     assert float(tags["challenger_smape"]) < float(tags["champion_smape"])
     assert lenient.promoted and tags["decision"] == "promoted"
