@@ -72,10 +72,11 @@ def create_app(
     docs.mount(app)
     hot = (*predict.router.routes, *invocations.router.routes)
     routes = {r.path: r for r in hot if isinstance(r, APIRoute)}
+    # In front of the routes: a body over the limit gets a 413 every client can read. The fast
+    # path needs none of it: it admits only a Content-Length within the limit and reads it whole.
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, discard=settings.max_discard_bytes)
     # Most requests never reach the routes above: the fast path answers valid forecasts first.
     app.add_middleware(FastPath, settings=settings, holder=holder, routes=routes)
-    # Around both paths: a body over the limit gets a 413 every client can read.
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, discard=settings.max_discard_bytes)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)  # outermost: counts both paths
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import typer
 
@@ -26,10 +24,11 @@ def tracking(ctx: typer.Context) -> None:
             typer.echo(f"error: {problem}", err=True)
         typer.echo(f"error: {HINT}", err=True)
         raise typer.Exit(1)
-    # MLflow's own script beside this interpreter (the venv's), whatever PATH says; the server
-    # takes this process over.
-    beside = Path(sys.executable).with_name("mlflow")
-    os.execvp(str(beside) if beside.exists() else "mlflow", ["mlflow", "server", *args])
+    from services.local.process import executable
+
+    # MLflow's own script beside this interpreter (the venv's), whatever PATH says, as `mlstack
+    # up` checks it (ServiceSpec.needs); the server takes this process over.
+    os.execvp(executable("mlflow") or "mlflow", ["mlflow", "server", *args])
 
 
 SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}

@@ -11,10 +11,10 @@ import httpx
 import mlflow
 import pytest
 
-from services.local import process
 from tests.api import RunningApi, running_api
-from tests.conftest import TrackingServer, start_tracking_server
+from tests.conftest import TrackingServer
 from tests.factories import wait_for
+from tests.reliability.conftest import RestartableMlflow
 from tests.serving.factories import break_version, new_version
 
 UNREACHABLE = "model registry unreachable"
@@ -31,46 +31,41 @@ def predict(api: RunningApi, horizon: int) -> httpx.Response:
 
 @pytest.mark.slow
 def test_mlflow_down_at_start_then_up_then_down_then_back_is_served_through_and_counted(
-    tmp_path: Path, model_name: str
+    tmp_path: Path, model_name: str, restartable_mlflow: RestartableMlflow
 ) -> None:
-    root, port = tmp_path / "mlflow", process.free_port()
-    uri = f"http://127.0.0.1:{port}"
-    tracking: object | None = None
+    server = restartable_mlflow
+    uri = server.uri
     with running_api(tmp_path, uri, model_name) as api:
-        try:
-            # 1. MLflow down at start: alive, not ready, 503 with Retry-After, errors counted.
-            wait_for(lambda: errors(api) >= 2, what="registry errors while MLflow is down")
-            assert httpx.get(f"{api.url}/healthz").status_code == 200
-            assert httpx.get(f"{api.url}/readyz").status_code == 503
-            response = predict(api, 3)
-            assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
+        # 1. MLflow down at start: alive, not ready, 503 with Retry-After, errors counted.
+        wait_for(lambda: errors(api) >= 2, what="registry errors while MLflow is down")
+        assert httpx.get(f"{api.url}/healthz").status_code == 200
+        assert httpx.get(f"{api.url}/readyz").status_code == 503
+        response = predict(api, 3)
+        assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
 
-            # 2. MLflow comes up and a version is promoted: served without a restart.
-            _, tracking = start_tracking_server(root, port)
-            first = new_version(uri, model_name)
-            wait_for(lambda: api.version() == first, what="the first version once MLflow is up")
-            assert predict(api, 3).status_code == 200
+        # 2. MLflow comes up and a version is promoted: served without a restart.
+        server.start()
+        first = new_version(uri, model_name)
+        wait_for(lambda: api.version() == first, what="the first version once MLflow is up")
+        assert predict(api, 3).status_code == 200
 
-            # 3. MLflow goes down mid-flight: the loaded model keeps serving, errors are counted.
-            process.stop(tracking)  # type: ignore[arg-type]
-            before = errors(api)
-            wait_for(lambda: errors(api) >= before + 2, what="errors during the outage")
-            for horizon in (5, 7, 11):  # not cached yet: computed while MLflow is gone
-                response = predict(api, horizon)
-                assert response.status_code == 200
-                assert response.json()["model"]["version"] == first
-                assert len(response.json()["forecast"]) == horizon
-            assert httpx.get(f"{api.url}/readyz").status_code == 200
-            assert api.metric("model_loaded") == 1
+        # 3. MLflow goes down mid-flight: the loaded model keeps serving, errors are counted.
+        server.stop()
+        before = errors(api)
+        wait_for(lambda: errors(api) >= before + 2, what="errors during the outage")
+        for horizon in (5, 7, 11):  # not cached yet: computed while MLflow is gone
+            response = predict(api, horizon)
+            assert response.status_code == 200
+            assert response.json()["model"]["version"] == first
+            assert len(response.json()["forecast"]) == horizon
+        assert httpx.get(f"{api.url}/readyz").status_code == 200
+        assert api.metric("model_loaded") == 1
 
-            # 4. MLflow is back (same port, same database): the next promotion is followed.
-            _, tracking = start_tracking_server(root, port)
-            second = new_version(uri, model_name, scale=2.0)
-            wait_for(lambda: api.version() == second, what="the promotion after recovery")
-            logs = api.logs()  # before MLflow stops for good, which starts a third outage
-        finally:
-            if tracking is not None:
-                process.stop(tracking)  # type: ignore[arg-type]
+        # 4. MLflow is back (same port, same database): the next promotion is followed.
+        server.start()
+        second = new_version(uri, model_name, scale=2.0)
+        wait_for(lambda: api.version() == second, what="the promotion after recovery")
+        logs = api.logs()
     # Two outages, each logged when it starts and when it ends, however many polls failed.
     assert logs.count(UNREACHABLE) == 2, logs
     assert logs.count(REACHABLE) == 2, logs

@@ -14,8 +14,9 @@ from services.local import process
 from services.serving.loader import MlflowLoader
 from services.serving.modelcache import ModelCache
 from tests.api import RunningApi, running_api
-from tests.conftest import TrackingServer, start_tracking_server
+from tests.conftest import TrackingServer
 from tests.factories import wait_for
+from tests.reliability.conftest import RestartableMlflow
 from tests.serving.factories import new_version
 
 FROM_CACHE = "from the model cache while the registry is unreachable"
@@ -34,42 +35,39 @@ def forecast(api: RunningApi) -> object:
 
 @pytest.mark.slow
 def test_an_api_restarted_while_mlflow_is_down_serves_its_cached_version_then_follows_prod(
-    tmp_path: Path, model_name: str
+    tmp_path: Path, model_name: str, restartable_mlflow: RestartableMlflow
 ) -> None:
-    root, port = tmp_path / "mlflow", process.free_port()
-    uri = f"http://127.0.0.1:{port}"
+    server = restartable_mlflow
+    uri = server.uri
     cache = tmp_path / "model-cache"
     entry = ModelCache(cache).path(model_name, "prod")
-    _, tracking = start_tracking_server(root, port)
-    try:
-        first = new_version(uri, model_name)
-        with running_api(tmp_path / "first", uri, model_name, MODEL_CACHE_DIR=str(cache)) as api:
-            api.wait_ready()
-            assert api.version() == first
-            wait_for(entry.exists, what="the served version in the model cache")
-            before = forecast(api)
+    server.start()
+    first = new_version(uri, model_name)
+    with running_api(tmp_path / "first", uri, model_name, MODEL_CACHE_DIR=str(cache)) as api:
+        api.wait_ready()
+        assert api.version() == first
+        wait_for(entry.exists, what="the served version in the model cache")
+        before = forecast(api)
 
-        # MLflow goes down, then the API restarts with the same cache folder.
-        process.stop(tracking)
-        with running_api(tmp_path / "second", uri, model_name, MODEL_CACHE_DIR=str(cache)) as api:
-            api.wait_ready()
-            assert api.version() == first
-            assert (model(api)["version"], model(api)["source"]) == (first, "cache")
-            labels = {"model_name": model_name, "model_version": first}
-            run_id = str(model(api)["run_id"])
-            assert api.metric("model_info", {**labels, "run_id": run_id, "source": "cache"}) == 1
-            assert forecast(api) == before
-            assert api.metric("model_registry_errors_total") >= 1
+    # MLflow goes down, then the API restarts with the same cache folder.
+    server.stop()
+    with running_api(tmp_path / "second", uri, model_name, MODEL_CACHE_DIR=str(cache)) as api:
+        api.wait_ready()
+        assert api.version() == first
+        assert (model(api)["version"], model(api)["source"]) == (first, "cache")
+        labels = {"model_name": model_name, "model_version": first}
+        run_id = str(model(api)["run_id"])
+        assert api.metric("model_info", {**labels, "run_id": run_id, "source": "cache"}) == 1
+        assert forecast(api) == before
+        assert api.metric("model_registry_errors_total") >= 1
 
-            # MLflow is back: the registry's copy replaces the cached one, and @prod is followed.
-            _, tracking = start_tracking_server(root, port)
-            wait_for(lambda: model(api).get("source") == "registry", what="the registry's copy")
-            assert api.metric("model_info", {**labels, "run_id": run_id, "source": "cache"}) == 0
-            second = new_version(uri, model_name, scale=2.0)
-            wait_for(lambda: api.version() == second, what="the promotion after recovery")
-            logs = api.logs()
-    finally:
-        process.stop(tracking)
+        # MLflow is back: the registry's copy replaces the cached one, and @prod is followed.
+        server.start()
+        wait_for(lambda: model(api).get("source") == "registry", what="the registry's copy")
+        assert api.metric("model_info", {**labels, "run_id": run_id, "source": "cache"}) == 0
+        second = new_version(uri, model_name, scale=2.0)
+        wait_for(lambda: api.version() == second, what="the promotion after recovery")
+        logs = api.logs()
     assert logs.count(FROM_CACHE) == 1, logs
     assert "Traceback" not in logs
 
