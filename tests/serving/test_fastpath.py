@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
@@ -208,6 +208,8 @@ def test_a_client_gone_before_its_body_gets_no_answer() -> None:
 VALUES = st.one_of(st.integers(-2, 12), st.floats(), st.booleans(), st.none(), st.text(max_size=3))
 
 
+# What it checks is the answer, not its speed: no deadline or slowness check on a loaded machine.
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(["horizon", "level", "other"]), VALUES))
 def test_the_fast_path_reads_a_predict_body_only_as_the_route_would(payload: dict) -> None:  # type: ignore[type-arg]
     body = json.dumps(payload).encode()  # NaN and Infinity included, as a client may send them
