@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from containers.podman import FLAGS, STORAGE, Podman, unavailable
+from containers.stack import Rendered
 from tests.conftest import ROOT
 
 TAG = "e2e"
@@ -56,3 +57,11 @@ def images(podman: Podman) -> dict[str, str]:
     for name in names:
         podman.run("image", "exists", f"localhost/{name}:{TAG}")
     return {name: f"localhost/{name}:{TAG}" for name in names}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> Rendered:
+    """The minikube stack's Kubernetes objects, as `pulumi up -s minikube` would send them."""
+    from k8s.harness import minikube
+
+    return Rendered([o.manifest for o in minikube().kubernetes_objects()])

@@ -63,14 +63,25 @@ class Podman:
         self.made.append(("network", name))
         return name
 
-    def play(self, manifest_yaml: str, network: str, pods: list[str], volumes: list[str]) -> None:
-        """`podman kube play` from stdin; records what it will create before it runs."""
+    def play(
+        self,
+        manifest_yaml: str,
+        network: str,
+        pods: list[str],
+        volumes: list[str],
+        ip: str | None = None,
+    ) -> None:
+        """`podman kube play` from stdin (its one pod at `ip` when given); records what it will
+        create before it runs."""
         # The session lock is held, so a pod or volume already under these names is a crashed
         # run's leftover: remove it rather than play into it.
         for kind, name in [("pod", p) for p in pods] + [("volume", v) for v in volumes]:
             self.remove(kind, name)
         self.made += [("volume", v) for v in volumes] + [("pod", p) for p in pods]
-        self.run("kube", "play", "--network", network, "-", stdin=manifest_yaml, timeout=300)
+        address = ["--ip", ip] if ip else []
+        self.run(
+            "kube", "play", "--network", network, *address, "-", stdin=manifest_yaml, timeout=300
+        )
 
     def containers(self, pod: str) -> dict[str, str]:
         """A pod's containers by their manifest name (kube play names them `<pod>-<name>`)."""
