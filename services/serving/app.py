@@ -35,7 +35,7 @@ def create_app(
     settings = settings or Settings()
     loader = loader or MlflowLoader(settings.mlflow_tracking_uri)
     registry = registry if registry is not None else CollectorRegistry()
-    holder = ModelHolder(build_metrics(registry), settings.forecast_cache_size)
+    holder = ModelHolder(build_metrics(registry), settings.forecast_cache_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from services.registry import RegistryError
 from services.serving.forecasts import compute
 from services.serving.holder import ModelHolder
-from services.serving.loader import ModelLoader, ModelRef
+from services.serving.loader import ModelLoader, ModelRef, warm_series
 from services.serving.settings import Settings
 
 log = logging.getLogger("mlstack.serving")
@@ -90,7 +90,7 @@ class Follower:
         try:
             model = await asyncio.to_thread(self.loader.load, ref)
             # Warm beside the served version: first-call costs are paid before any request.
-            await asyncio.to_thread(compute, model, 1, None)
+            await asyncio.to_thread(compute, model, 1, None, warm_series(model))
         except Exception as exc:
             self._failed(ref, exc)
             return

@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 MIN_HORIZON = 1
 MIN_LEVEL, MAX_LEVEL = 0.0, 1.0  # both excluded
 Row = tuple[int, float | None]  # (horizon, level) of one forecast request
+# The series a request names: one id, several (in request order), or None for the model's one.
+Series = str | tuple[str, ...] | None
+Ask = tuple[str | None, int, float | None]  # one forecast: (series, horizon, level)
 
 
 def horizon_ok(horizon: float, max_horizon: int) -> bool:

@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
-    forecast_cache_size: int = Field(512, ge=0)  # 0 disables the cache (benchmarks)
+    # Memory the cached forecasts of the served version may take; 0 disables the cache.
+    forecast_cache_bytes: int = Field(64 * 2**20, ge=0)
     retry_after_seconds: int = Field(5, ge=1)
     log_level: str = "info"
     # prometheus_client's own variable: with several workers, where each writes its metrics.

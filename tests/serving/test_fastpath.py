@@ -65,7 +65,7 @@ class Routes:
 
 def fast_path(token: str | None = None, loaded: bool = True) -> tuple[FastPath, Routes]:
     config = Settings(api_token=token, max_horizon=10, max_body_bytes=1024)
-    holder = ModelHolder(build_metrics(CollectorRegistry()), cache_size=8)
+    holder = ModelHolder(build_metrics(CollectorRegistry()), cache_bytes=64 * 1024)
     if loaded:
         holder.swap(holder.build(ModelRef("m", "7", "run", "prod"), Model(), 0.1))
     labels = {r.path: r for r in (*predict.router.routes, *invocations.router.routes)}  # type: ignore[attr-defined]

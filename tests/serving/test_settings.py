@@ -31,7 +31,7 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
         "PORT": "9000",
         "WORKERS": "3",
         "MAX_BODY_BYTES": "2048",
-        "FORECAST_CACHE_SIZE": "7",
+        "FORECAST_CACHE_BYTES": "7000",
         "RETRY_AFTER_SECONDS": "9",
         "LOG_LEVEL": "debug",
         "PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics",
@@ -46,7 +46,7 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
     assert settings.max_horizon == 48
     assert settings.token == b"t0ken"
     assert (settings.host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 9000, 2048)
-    assert (settings.workers, settings.forecast_cache_size) == (3, 7)
+    assert (settings.workers, settings.forecast_cache_bytes) == (3, 7000)
     assert (settings.retry_after_seconds, settings.log_level) == (9, "debug")
     assert settings.prometheus_multiproc_dir == "/tmp/metrics"
 
