@@ -22,7 +22,7 @@ from services.serving.holder import ModelHolder
 from services.serving.loader import MlflowLoader, ModelLoader
 from services.serving.metrics import build_metrics
 from services.serving.middleware import MetricsMiddleware
-from services.serving.routers import docs, health, invocations, metrics, model, predict
+from services.serving.routers import docs, health, invocations, metrics, model, predict, series
 from services.serving.settings import Settings
 
 
@@ -65,6 +65,7 @@ def create_app(
     app.include_router(predict.router, dependencies=guarded)
     app.include_router(invocations.router, dependencies=guarded)
     app.include_router(model.router)
+    app.include_router(series.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     docs.mount(app)

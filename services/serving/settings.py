@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     model_alias: str = "prod"
     model_poll_seconds: float = Field(30.0, gt=0)
     max_horizon: int = Field(365, ge=1)
+    max_series_per_request: int = Field(100, ge=1)  # ids one /predict may name
     api_token: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

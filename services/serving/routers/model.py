@@ -18,7 +18,8 @@ def _iso(seconds: float | None) -> str | None:
 
 @router.get("/model", response_model=ModelInfo, responses={503: {"model": Problem}})
 async def model(served: ServedDep) -> ModelInfo:
-    """The served version: name, version, run, alias, when it was loaded and trained, metrics."""
+    """The served version: name, version, run, alias, when it was loaded and trained, metrics,
+    and how many series it forecasts."""
     ref = served.ref
     return ModelInfo(
         name=ref.name,
@@ -30,4 +31,5 @@ async def model(served: ServedDep) -> ModelInfo:
         trained_at=_iso(ref.trained_at),
         metrics=ref.metrics,
         tags=ref.tags,
+        series=len(served.ids) or None,
     )
