@@ -161,7 +161,7 @@ def cache_off(setup: Setup, horizon: int = 30, rounds: int = 3) -> dict[str, Any
     body = invocation(horizon)
     model = InProcess(setup.tracking_uri, setup.model, horizon)
     launch = partial(
-        servers.start_api, setup.logs, setup.tracking_uri, setup.model, FORECAST_CACHE_SIZE="0"
+        servers.start_api, setup.logs, setup.tracking_uri, setup.model, FORECAST_CACHE_BYTES="0"
     )
     with servers.cold(launch, INVOCATIONS, body) as api:
         request = api.request(INVOCATIONS, body)
@@ -211,13 +211,13 @@ def cache_off_table(result: dict[str, Any]) -> str:
 def horizons(setup: Setup, values: tuple[int, ...] = (1, 30, 365)) -> list[dict[str, Any]]:
     """Per horizon, p50 at the lowest and throughput at the highest concurrency; cache on, off."""
     rows = []
-    for cache in ("512", "0"):
+    for cache in (str(64 * 2**20), "0"):  # the default FORECAST_CACHE_BYTES, then off
         launch = partial(
             servers.start_api,
             setup.logs,
             setup.tracking_uri,
             setup.model,
-            FORECAST_CACHE_SIZE=cache,
+            FORECAST_CACHE_BYTES=cache,
         )
         with servers.cold(launch, INVOCATIONS, invocation(1)) as api:
             for h in values:

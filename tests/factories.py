@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -53,6 +54,47 @@ def train_version(
             families=("seasonal_naive",),
         )
     )
+
+
+@dataclass(frozen=True)
+class PanelVersion:
+    version: str
+    ids: list[str]  # sorted
+    data: Path  # the long unique_id,ds,y CSV it was trained on
+
+
+def train_panel_version(
+    tracking_uri: str, model_name: str, experiment: str, count: int, folder: Path
+) -> PanelVersion:
+    """A model of `count` monthly M3 series, trained by `mlstack train` (its fastest family, one
+    worker process) on a CSV written to `folder`; `@prod` is moved to it here. A real process:
+    the trainer's process pool re-imports `__main__`, which Streamlit's AppTest replaces."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import mlflow
+    import pandas as pd
+
+    from tests.panels import m3_monthly, write
+
+    frame = m3_monthly(count)
+    data = write(frame, folder / f"{model_name}.csv")
+    mlstack = os.path.join(os.path.dirname(sys.executable), "mlstack")
+    args = ["--data", str(data), "--model-name", model_name, "--families", "seasonal_naive"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "EXPERIMENT_NAME": experiment}
+    result = subprocess.run(
+        [mlstack, "train", *args, "--workers", "1", "--no-promote"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    version = json.loads(result.stdout.strip().splitlines()[-1])["version"]
+    mlflow.MlflowClient(tracking_uri).set_registered_model_alias(model_name, "prod", version)
+    return PanelVersion(version, sorted(pd.unique(frame["unique_id"])), data)
 
 
 def train_first_version(tracking_uri: str, model_name: str, experiment: str) -> str:

@@ -1,4 +1,5 @@
-"""The Streamlit demo: pick a horizon and an interval level, get a forecast from the serving API.
+"""The Streamlit demo: pick a horizon and an interval level (and the series, when the model has
+several), get a forecast from the serving API.
 
 Everything it knows comes from the API through `client.py`; when the API is down or has no
 model yet, the page says so and offers a retry, never a traceback.
@@ -29,23 +30,42 @@ def show_model(model: dict[str, Any]) -> None:
     train_smape.metric("Training SMAPE", "n/a" if smape is None else f"{smape:.2f}%")
 
 
-def ask(api: client.Api) -> None:
+def series_ids(api: client.Api, model: dict[str, Any]) -> list[str] | None:
+    """The ids to pick from: None for a model of one series (nothing to pick)."""
+    if (model.get("series") or 1) <= 1:
+        return None
+    try:
+        return client.series(api)
+    except client.ApiError as exc:
+        _fail(str(exc))
+
+
+def ask(api: client.Api, ids: list[str] | None) -> None:
     with st.form("forecast"):
+        series = None
+        if ids is not None:  # Streamlit's selectbox filters its options as the user types
+            series = st.selectbox(f"Series ({len(ids):,}; type to search)", ids)
         horizon = st.number_input("Horizon (periods)", min_value=1, value=12, step=1)
         level = st.slider("Interval level", min_value=0.5, max_value=0.99, value=0.9, step=0.01)
         submitted = st.form_submit_button("Forecast", type="primary")
     if submitted:
         try:
-            result = client.forecast(api, int(horizon), float(level))
+            result = client.forecast(api, int(horizon), float(level), series)
         except client.ApiError as exc:
             _fail(str(exc))
-        st.session_state["result"] = (result, float(level))
+        st.session_state["result"] = (result, float(level), series)
 
 
-def _history_before(forecast: pd.DataFrame) -> pd.DataFrame | None:
-    past = history.load()
+def _history_before(forecast: pd.DataFrame, series: str | None) -> pd.DataFrame | None:
+    past = history.load(series=series)
     if past is None:
-        st.caption("Set DEMO_HISTORY to the series' `ds,y` CSV to draw its history too.")
+        if series is None:
+            st.caption("Set DEMO_HISTORY to the series' `ds,y` CSV to draw its history too.")
+        else:
+            st.caption(
+                f"Set DEMO_HISTORY to a `unique_id,ds,y` CSV holding {series!r} to draw its "
+                "history too."
+            )
         return None
     if past["ds"].max() >= forecast["ds"].min():
         st.caption("DEMO_HISTORY does not end before the forecast starts, so it is not drawn.")
@@ -53,19 +73,24 @@ def _history_before(forecast: pd.DataFrame) -> pd.DataFrame | None:
     return past
 
 
-def show_forecast(result: dict[str, Any], level: float) -> None:
+def show_forecast(result: dict[str, Any], level: float, series: str | None = None) -> None:
     served = result["model"]
     frame = chart.forecast_frame(result["forecast"])
-    st.subheader(f"{len(frame)} periods from {served['name']} version {served['version']}")
-    st.altair_chart(chart.build(frame, _history_before(frame), level), width="stretch")
+    of = "" if series is None else f" of {series}"
+    st.subheader(f"{len(frame)} periods{of} from {served['name']} version {served['version']}")
+    st.altair_chart(chart.build(frame, _history_before(frame, series), level), width="stretch")
     table = frame.assign(ds=frame["ds"].dt.strftime("%Y-%m-%d"))
     st.dataframe(table, hide_index=True)
     st.download_button(
         "Download CSV",
         table.to_csv(index=False),
-        file_name=f"forecast-{served['name']}-v{served['version']}.csv",
+        file_name=f"forecast-{served['name']}-v{served['version']}{_suffix(series)}.csv",
         mime="text/csv",
     )
+
+
+def _suffix(series: str | None) -> str:
+    return "" if series is None else f"-{series}"
 
 
 def main() -> None:
@@ -78,7 +103,7 @@ def main() -> None:
     except client.ApiError as exc:
         _fail(str(exc))
     show_model(model)
-    ask(api)
+    ask(api, series_ids(api, model))
     if "result" in st.session_state:
         show_forecast(*st.session_state["result"])
 

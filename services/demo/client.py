@@ -1,4 +1,5 @@
-"""The demo's only way to the serving API: two calls with timeouts, every failure one `ApiError`.
+"""The demo's only way to the serving API: three calls with timeouts, every failure one
+`ApiError`.
 
 `API_URL` defaults to `http://localhost:8000`, which is also what
 `kubectl port-forward svc/<api> 8000:80` gives; `API_TOKEN` is sent as a bearer token when set.
@@ -14,6 +15,8 @@ import httpx
 from services.demo.settings import DemoSettings
 
 DEFAULT_URL = "http://localhost:8000"
+SERIES_PAGE = 1_000  # ids per `GET /series` call
+MAX_SERIES = 100_000  # the trainer's limit: every series of any model it trains
 
 
 class ApiError(Exception):
@@ -42,16 +45,38 @@ def get_model(api: Api) -> dict[str, Any]:
     return _call(api, "GET", "/model")
 
 
-def forecast(api: Api, horizon: int, level: float) -> dict[str, Any]:
-    """`POST /predict`: `{"model": {...}, "forecast": [{"ds", "yhat", ...}, ...]}`."""
-    return _call(api, "POST", "/predict", json={"horizon": horizon, "level": level})
+def series(api: Api, page: int = SERIES_PAGE, most: int = MAX_SERIES) -> list[str]:
+    """The served model's series ids, sorted (`GET /series`, a page at a time), at most `most`."""
+    found: list[str] = []
+    while len(found) < most:
+        params = {"offset": len(found), "limit": min(page, most - len(found))}
+        ids = _call(api, "GET", "/series", params=params)["series"]
+        if not ids:
+            break
+        found.extend(ids)
+    return found
 
 
-def _call(api: Api, method: str, path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
+def forecast(api: Api, horizon: int, level: float, series: str | None = None) -> dict[str, Any]:
+    """`POST /predict`: `{"model": {...}, "forecast": [{"ds", "yhat", ...}, ...]}`; for one of
+    several series when `series` names it (each row then carries its `unique_id`)."""
+    body: dict[str, Any] = {"horizon": horizon, "level": level}
+    if series is not None:
+        body["series"] = series
+    return _call(api, "POST", "/predict", json=body)
+
+
+def _call(
+    api: Api,
+    method: str,
+    path: str,
+    json: dict[str, Any] | None = None,
+    params: dict[str, int] | None = None,
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {api.token}"} if api.token else {}
     try:
         response = httpx.request(
-            method, api.url + path, json=json, headers=headers, timeout=api.timeout
+            method, api.url + path, json=json, params=params, headers=headers, timeout=api.timeout
         )
     except httpx.TimeoutException:
         raise ApiError(f"The API at {api.url} did not answer within {api.timeout:.0f}s.") from None

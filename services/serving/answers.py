@@ -7,31 +7,40 @@ scorer (`protocol.score`).
 from __future__ import annotations
 
 from services.serving.holder import ModelHolder, Served
-from services.serving.schemas import Row
+from services.serving.schemas import Ask, Series
 
 
 async def predict(
-    holder: ModelHolder, served: Served, horizon: int, level: float | None
+    holder: ModelHolder, served: Served, horizon: int, level: float | None, series: Series = None
 ) -> bytes | None:
-    """The `/predict` answer; None when the forecast is not finite (the route answers 422)."""
-    forecast = await served.forecast(horizon, level)
-    if not forecast.finite:
+    """The `/predict` answer; None when the forecast is not finite (the route answers 422).
+    Without `series`, the model's one series as rows of `ds, yhat, ...`; with it, each series
+    in request order, every row starting with its `unique_id`."""
+    asked = [series] if series is None or isinstance(series, str) else list(series)
+    forecasts = await served.forecasts([(s, horizon, level) for s in asked])
+    if not all(f.finite for f in forecasts):
         return None
     holder.metrics.horizon.observe(horizon)
-    # Both parts are JSON serialised once (at load and on the cache miss); joining is enough.
-    return b'{"model":' + served.model_json + b',"forecast":' + forecast.body + b"}"
+    # Every part is JSON serialised once (at load and on the cache miss); joining is enough.
+    rows = join_arrays([f.body for f in forecasts])
+    return b'{"model":' + served.model_json + b',"forecast":' + rows + b"}"
 
 
-async def invocations(holder: ModelHolder, served: Served, rows: list[Row]) -> bytes:
+async def invocations(holder: ModelHolder, served: Served, asks: list[Ask]) -> bytes:
     """The `/invocations` answer to plain forecast rows: MLflow's records, row after row."""
-    bodies = [(await served.forecast(*row)).body for row in rows]
-    for horizon, _ in rows:
+    bodies = [f.body for f in await served.forecasts(asks)]
+    for _, horizon, _ in asks:
         holder.metrics.horizon.observe(horizon)
     return join_predictions(bodies)
 
 
 def join_predictions(bodies: list[bytes]) -> bytes:
     """`{"predictions": [...]}` from per-row JSON arrays, without parsing them again."""
+    return b'{"predictions":' + join_arrays(bodies) + b"}"
+
+
+def join_arrays(bodies: list[bytes]) -> bytes:
+    """One JSON array of the items of several, in order, without parsing them again."""
     if len(bodies) == 1:
-        return b'{"predictions":' + bodies[0] + b"}"
-    return b'{"predictions":[' + b",".join(b[1:-1] for b in bodies if len(b) > 2) + b"]}"
+        return bodies[0]
+    return b"[" + b",".join(b[1:-1] for b in bodies if len(b) > 2) + b"]"

@@ -24,7 +24,7 @@ from services.serving.loader import MlflowLoader, ModelLoader
 from services.serving.metrics import build_metrics
 from services.serving.middleware import MetricsMiddleware
 from services.serving.modelcache import ModelCache
-from services.serving.routers import docs, health, invocations, metrics, model, predict
+from services.serving.routers import docs, health, invocations, metrics, model, predict, series
 from services.serving.settings import Settings
 
 
@@ -37,7 +37,7 @@ def create_app(
     settings = settings or Settings()
     loader = loader or MlflowLoader(settings.mlflow_tracking_uri)
     registry = registry if registry is not None else CollectorRegistry()
-    holder = ModelHolder(build_metrics(registry), settings.forecast_cache_size)
+    holder = ModelHolder(build_metrics(registry), settings.forecast_cache_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +67,7 @@ def create_app(
     app.include_router(predict.router, dependencies=guarded)
     app.include_router(invocations.router, dependencies=guarded)
     app.include_router(model.router)
+    app.include_router(series.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     docs.mount(app)

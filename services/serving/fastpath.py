@@ -3,8 +3,9 @@
 A well-formed JSON forecast request to `POST /predict` or `POST /invocations`, with a model loaded
 and (when a token is set) the bearer token, is answered here from the forecast cache, before
 FastAPI's routing, dependency injection and request objects, which cost more than the cached
-answer itself (`make bench` measures both). The request rules are `schemas.plain_row`'s, the
-token check is `deps.require_token` and the answer is `answers.py`'s, as on the routes. Anything
+answer itself (`make bench` measures both). The request rules are `schemas.py`'s (`plain_row`,
+`plain_series`, `series_error`), the token check is `deps.require_token` and the answer is
+`answers.py`'s, as on the routes. Anything
 else, and so every error, goes on to the FastAPI routes with its body, which keeps one source for
 each error answer: the route.
 """
@@ -21,24 +22,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.serving import answers
 from services.serving.deps import require_token
 from services.serving.holder import ModelHolder, Served
-from services.serving.protocol import JSON, JSON_TYPES, fast_rows
-from services.serving.schemas import Row, plain_row
+from services.serving.protocol import JSON, JSON_TYPES, fast_rows, served_rows
+from services.serving.schemas import NotPlain, Series, plain_row, plain_series, series_error
 from services.serving.settings import Settings
 
 Handler = Callable[[Served, bytes], Awaitable[bytes | None]]
-PREDICT_KEYS = frozenset({"horizon", "level"})
+PREDICT_KEYS = frozenset({"horizon", "level", "series"})
+Predict = tuple[Series, int, float | None]  # (series, horizon, level) of a /predict body
 
 
-def predict_row(body: bytes, max_horizon: int) -> Row | None:
-    """(horizon, level) of a `/predict` body that `PredictRequest` accepts as it is, else None
-    (strict types only: whatever pydantic would coerce or refuse is the route's to answer)."""
+def predict_row(body: bytes, max_horizon: int, max_series: int) -> Predict | None:
+    """(series, horizon, level) of a `/predict` body that `PredictRequest` accepts as it is,
+    else None (strict types only: whatever pydantic would coerce or refuse is the route's to
+    answer)."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
     if not isinstance(payload, dict) or "horizon" not in payload or payload.keys() - PREDICT_KEYS:
         return None
-    return plain_row(payload["horizon"], payload.get("level"), max_horizon)
+    row = plain_row(payload["horizon"], payload.get("level"), max_horizon)
+    series = plain_series(payload.get("series"), max_series)
+    if row is None or isinstance(series, NotPlain):
+        return None
+    return series, *row
 
 
 class FastPath:
@@ -57,6 +64,7 @@ class FastPath:
         self.routes = routes
         self.max_body = settings.max_body_bytes
         self.max_horizon = settings.max_horizon
+        self.max_series = settings.max_series_per_request
         self.token = settings.token
         self.handlers: dict[str, Handler] = {
             "/predict": self._predict,
@@ -98,12 +106,17 @@ class FastPath:
         return True
 
     async def _predict(self, served: Served, body: bytes) -> bytes | None:
-        row = predict_row(body, self.max_horizon)
-        return None if row is None else await answers.predict(self.holder, served, *row)
+        row = predict_row(body, self.max_horizon, self.max_series)
+        if row is None or series_error(row[0], served.series) is not None:
+            return None
+        series, horizon, level = row
+        return await answers.predict(self.holder, served, horizon, level, series)
 
     async def _invocations(self, served: Served, body: bytes) -> bytes | None:
         rows = fast_rows(body, JSON, self.max_horizon)
-        return None if rows is None else await answers.invocations(self.holder, served, rows)
+        if rows is None or not served_rows(rows, served.series):
+            return None
+        return await answers.invocations(self.holder, served, rows)
 
 
 JSON_TYPE = JSON.encode()

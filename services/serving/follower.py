@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from services.registry import RegistryError
 from services.serving.forecasts import compute
 from services.serving.holder import ModelHolder
-from services.serving.loader import ModelLoader, ModelRef, Predictor
+from services.serving.loader import ModelLoader, ModelRef, Predictor, warm_series
 from services.serving.modelcache import ModelCache
 from services.serving.settings import Settings
 
@@ -117,7 +117,7 @@ class Follower:
         try:
             model = await asyncio.to_thread(self.loader.load, ref)
             # Warm beside the served version: first-call costs are paid before any request.
-            await asyncio.to_thread(compute, model, 1, None)
+            await asyncio.to_thread(compute, model, 1, None, warm_series(model))
         except Exception as exc:
             self._failed(ref, exc)
             return
@@ -162,7 +162,7 @@ class Follower:
                 log.info("no cached version of %s@%s to serve during the outage", name, alias)
                 return
             ref, model = found
-            await asyncio.to_thread(compute, model, 1, None)
+            await asyncio.to_thread(compute, model, 1, None, warm_series(model))
         except Exception as exc:  # a damaged entry or a model that no longer loads or warms
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever it is
             log.warning("model cache entry ignored: %s", reason)

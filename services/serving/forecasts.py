@@ -1,9 +1,11 @@
 """Computing one forecast from a loaded model, serialising it once, and caching it.
 
 A forecast from a fixed model version is deterministic, so the serialised JSON of each
-(horizon, level) is kept in a bounded LRU that belongs to the served version: a swap drops it
-with the version. Identical requests that arrive while the first is still computing share one
-computation instead of piling onto the worker threads.
+(series, horizon, level) is kept in an LRU that belongs to the served version (a swap drops it
+with the version) and is bounded in bytes, since one series' forecast may be a row or a year of
+rows. Identical requests that arrive while the first is still computing share one computation
+instead of piling onto the worker threads; a request for many series computes its misses in one
+worker thread.
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ import asyncio
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
 
 import orjson
 
 from services.forecasting.forecaster import DEFAULT_LEVEL
+from services.forecasting.forecasters import ID
 from services.serving.loader import JsonForecaster, Predictor
 
-Key = tuple[int, float | None]  # (horizon, level); the version is the cache's owner
+# The API's key is (series, horizon, level) (`schemas.Ask`); the version is the cache's owner.
+Key = TypeVar("Key", bound=Hashable)
+# What one cached entry costs beside its body's bytes: the entry, its key tuple and the LRU's
+# link (about 240 bytes, measured with tracemalloc on CPython 3.11), the body's object header,
+# the id string and the level float (about 110 more); rounded up.
+ENTRY_OVERHEAD = 400
 
 
 @dataclass(frozen=True)
@@ -68,14 +76,21 @@ def _all_finite(raw: Any) -> bool:
     return bool(np.isfinite(numbers.to_numpy(dtype=float)).all()) if numbers.size else True
 
 
-def compute(model: Predictor, horizon: int, level: float | None) -> RenderedForecast:
-    """Run the model for one request row (blocking: call it from a worker thread)."""
+def compute(
+    model: Predictor, horizon: int, level: float | None, series: str | None = None
+) -> RenderedForecast:
+    """Run the model for one request row (blocking: call it from a worker thread). With a
+    `series`, every record starts with its `unique_id`, as the pyfunc answers such a row."""
     import pandas as pd
 
     if isinstance(model, JsonForecaster):  # plain columns in and out: no DataFrames
-        columns = model.forecaster.columns(horizon, DEFAULT_LEVEL if level is None else level)
+        forecaster = model.only if series is None else model.by_id[series]
+        columns = forecaster.columns(horizon, DEFAULT_LEVEL if level is None else level)
+        if series is not None:
+            columns = {ID: [series] * horizon, **columns}
         return _forecast(columns, lambda: pd.DataFrame(columns))
-    row: dict[str, list[Any]] = {"n_periods": [horizon]}
+    row: dict[str, list[Any]] = {} if series is None else {ID: [series]}
+    row["n_periods"] = [horizon]
     if level is not None:
         row["level"] = [level]
     raw = model.predict(pd.DataFrame(row))  # any other pyfunc, through its MLflow wrapper
@@ -95,48 +110,108 @@ def _forecast(columns: dict[str, list[Any]], frame: Callable[[], Any]) -> Render
     return RenderedForecast(body=body or _mlflow_json(frame()), yhat=yhat, finite=finite)
 
 
-class ForecastCache:
-    """A bounded LRU of forecasts with single-flight misses; size 0 computes every request."""
+class ForecastCache(Generic[Key]):
+    """An LRU of forecasts bounded in bytes, with single-flight misses; 0 bytes computes every
+    request."""
 
-    def __init__(self, size: int, on_computed: Callable[[Key, RenderedForecast], None]) -> None:
-        self._lru: _Lru | None = _Lru(size) if size > 0 else None
+    def __init__(
+        self, max_bytes: int, on_computed: Callable[[Key, RenderedForecast], None]
+    ) -> None:
+        self._lru: _Lru[Key] | None = _Lru(max_bytes) if max_bytes > 0 else None
         self._pending: dict[Key, asyncio.Future[RenderedForecast]] = {}
         self._on_computed = on_computed
 
     def __len__(self) -> int:
         return len(self._lru) if self._lru is not None else 0
 
-    async def get(self, key: Key, work: Callable[[], RenderedForecast]) -> RenderedForecast:
-        if self._lru is None:
-            return self._done(key, await asyncio.to_thread(work))
-        hit = self._lru.get(key)
-        if hit is not None:
-            return hit
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(asyncio.to_thread(work))
-            self._pending[key] = pending
-            pending.add_done_callback(lambda task: self._settle(key, task))
-        # shield: a client that disconnects must not cancel the computation others wait on.
-        return await asyncio.shield(pending)
+    @property
+    def nbytes(self) -> int:
+        """What the cached entries are counted as (bodies plus `ENTRY_OVERHEAD` each)."""
+        return self._lru.nbytes if self._lru is not None else 0
 
-    def _settle(self, key: Key, task: asyncio.Future[RenderedForecast]) -> None:
-        self._pending.pop(key, None)
-        if task.cancelled() or task.exception() is not None:
+    async def get(self, key: Key, work: Callable[[], RenderedForecast]) -> RenderedForecast:
+        (found,) = await self.get_many([key], lambda _: work())
+        return found
+
+    async def get_many(
+        self, keys: Sequence[Key], work: Callable[[Key], RenderedForecast]
+    ) -> list[RenderedForecast]:
+        """The forecast of each key, in order: cached ones at once, the misses nobody is
+        computing yet in one worker thread, the others from the computation already under way."""
+        found: dict[Key, RenderedForecast | asyncio.Future[RenderedForecast]] = {}
+        todo: list[Key] = []
+        for key in keys:
+            if key in found:
+                continue
+            hit = self._lru.get(key) if self._lru is not None else None
+            pending = self._pending.get(key)
+            if hit is not None:
+                found[key] = hit
+            elif pending is not None:
+                found[key] = pending
+            else:
+                found[key] = asyncio.get_running_loop().create_future()
+                todo.append(key)
+        if todo:
+            self._start(todo, work, found)
+        # shield: a client that disconnects must not cancel the computation others wait on.
+        return [
+            value if isinstance(value, RenderedForecast) else await asyncio.shield(value)
+            for value in (found[key] for key in keys)
+        ]
+
+    def _start(
+        self,
+        todo: list[Key],
+        work: Callable[[Key], RenderedForecast],
+        found: dict[Key, RenderedForecast | asyncio.Future[RenderedForecast]],
+    ) -> None:
+        futures = {key: found[key] for key in todo}
+        if self._lru is not None:
+            self._pending.update(futures)  # type: ignore[arg-type]
+        batch = asyncio.ensure_future(asyncio.to_thread(lambda: [work(key) for key in todo]))
+        batch.add_done_callback(lambda task: self._settle(futures, task))  # type: ignore[arg-type]
+
+    def _settle(
+        self,
+        futures: dict[Key, asyncio.Future[RenderedForecast]],
+        task: asyncio.Future[list[RenderedForecast]],
+    ) -> None:
+        for key in futures:
+            self._pending.pop(key, None)
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:
+            for future in futures.values():
+                if error is None:
+                    future.cancel()
+                else:
+                    future.set_exception(error)
+                    future.add_done_callback(_retrieved)
             return  # the waiters see the exception; nothing is cached
-        assert self._lru is not None
-        self._lru.put(key, self._done(key, task.result()))
+        for (key, future), forecast in zip(futures.items(), task.result(), strict=True):
+            future.set_result(self._done(key, forecast))
+            if self._lru is not None:
+                # Only the body is served from the cache: the values were observed once, above.
+                self._lru.put(key, replace(forecast, yhat=()))
 
     def _done(self, key: Key, forecast: RenderedForecast) -> RenderedForecast:
         self._on_computed(key, forecast)
         return forecast
 
 
-class _Lru:
-    """Least recently used eviction over an OrderedDict (touched from the event loop only)."""
+def _retrieved(future: asyncio.Future[RenderedForecast]) -> None:
+    """Marks a failed computation's exception as seen when no other request waited on it."""
+    if not future.cancelled():
+        future.exception()
 
-    def __init__(self, size: int) -> None:
-        self._size = size
+
+class _Lru(Generic[Key]):
+    """Least recently used eviction over an OrderedDict, bounded in bytes (touched from the
+    event loop only); an entry larger than the bound is not kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self.nbytes = 0
         self._items: OrderedDict[Key, RenderedForecast] = OrderedDict()
 
     def __len__(self) -> int:
@@ -149,7 +224,18 @@ class _Lru:
         return found
 
     def put(self, key: Key, value: RenderedForecast) -> None:
+        size = _size(value)
+        if size > self._max:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.nbytes -= _size(old)
         self._items[key] = value
-        self._items.move_to_end(key)
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
+        self.nbytes += size
+        while self.nbytes > self._max:
+            _, evicted = self._items.popitem(last=False)
+            self.nbytes -= _size(evicted)
+
+
+def _size(forecast: RenderedForecast) -> int:
+    return len(forecast.body) + ENTRY_OVERHEAD

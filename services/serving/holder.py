@@ -8,15 +8,16 @@ request using it finishes.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Literal
 
 import orjson
 
-from services.serving.forecasts import ForecastCache, Key, RenderedForecast, compute
-from services.serving.loader import ModelRef, Predictor
+from services.serving.forecasts import ForecastCache, RenderedForecast, compute
+from services.serving.loader import JsonForecaster, ModelRef, Predictor, series_of
 from services.serving.metrics import Metrics
+from services.serving.schemas import Ask
 
 # Where a served version was loaded from: the registry, or the local model cache
 # (`modelcache.py`) while the registry could not be reached.
@@ -29,25 +30,40 @@ class Served:
     model: Predictor
     loaded_at: float
     load_seconds: float
-    cache: ForecastCache
+    cache: ForecastCache[Ask]
     source: Source = "registry"
     model_json: bytes = field(init=False)  # {"name","version","run_id"}, serialised once
+    ids: tuple[str, ...] = field(init=False)  # the model's series, sorted; () if it names none
+    series: Collection[str] = field(init=False)  # the same, for `in` at dictionary speed
 
     def __post_init__(self) -> None:
         self.model_json = orjson.dumps(
             {"name": self.ref.name, "version": self.ref.version, "run_id": self.ref.run_id}
         )
+        self.ids = series_of(self.model)
+        self.series = self.model.by_id.keys() if isinstance(self.model, JsonForecaster) else ()
 
-    async def forecast(self, horizon: int, level: float | None) -> RenderedForecast:
-        return await self.cache.get((horizon, level), partial(compute, self.model, horizon, level))
+    async def forecast(
+        self, horizon: int, level: float | None, series: str | None = None
+    ) -> RenderedForecast:
+        (found,) = await self.forecasts([(series, horizon, level)])
+        return found
+
+    async def forecasts(self, asks: Sequence[Ask]) -> list[RenderedForecast]:
+        """One forecast per (series, horizon, level), in order; cached per version."""
+        return await self.cache.get_many(asks, self._compute)
+
+    def _compute(self, key: Ask) -> RenderedForecast:
+        series, horizon, level = key
+        return compute(self.model, horizon, level, series)
 
 
 class ModelHolder:
     """Holds the served version and keeps the model gauges in step with it."""
 
-    def __init__(self, metrics: Metrics, cache_size: int) -> None:
+    def __init__(self, metrics: Metrics, cache_bytes: int) -> None:
         self.metrics = metrics
-        self.cache_size = cache_size
+        self.cache_bytes = cache_bytes
         self.current: Served | None = None
 
     def build(
@@ -59,7 +75,7 @@ class ModelHolder:
             model=model,
             loaded_at=time.time(),
             load_seconds=load_seconds,
-            cache=ForecastCache(self.cache_size, self._observe),
+            cache=ForecastCache(self.cache_bytes, self._observe),
             source=source,
         )
 
@@ -81,7 +97,7 @@ class ModelHolder:
         if previous is not None:
             self.metrics.forget(previous.ref, previous.source)
 
-    def _observe(self, key: Key, forecast: RenderedForecast) -> None:
+    def _observe(self, key: Ask, forecast: RenderedForecast) -> None:
         observe = self.metrics.value.observe
         for value in forecast.yhat:
             observe(value)

@@ -17,8 +17,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from services.forecasting.forecaster import ARTIFACT, FORMAT, FORMAT_KEY, Forecaster
+from services.forecasting import forecasters
+from services.forecasting.forecaster import FORMAT, FORMAT_KEY, Forecaster
+from services.forecasting.forecasters import Forecasters
 from services.registry import Registry, connect
+
+FORMATS = (FORMAT, forecasters.FORMAT)  # one series (json/1), many (jsonl/1)
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,26 @@ class ModelLoader(Protocol):
 
 @dataclass(eq=False)
 class JsonForecaster:
-    """Our own forecaster, loaded from its JSON artifact without importing MLflow. MLflow's pyfunc
-    of the same files is loaded only when a request needs MLflow's own scoring (CSV, `params`,
-    unusual payloads), so those answers stay MLflow's."""
+    """Our own forecasters, one per series, loaded from their JSON artifact (one file for one
+    series, JSON lines for many) without importing MLflow. MLflow's pyfunc of the same files is
+    loaded only when a request needs MLflow's own scoring (CSV, `params`, unusual payloads), so
+    those answers stay MLflow's."""
 
-    forecaster: Forecaster
+    by_id: dict[str, Forecaster]
     folder: Path
+    ids: tuple[str, ...] = field(init=False)  # sorted, for paging
+
+    def __post_init__(self) -> None:
+        self.ids = tuple(sorted(self.by_id))
+
+    @property
+    def only(self) -> Forecaster:
+        """The forecaster of a model of one series."""
+        (forecaster,) = self.by_id.values()
+        return forecaster
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.forecaster.predict(data)
+        return Forecasters(self.by_id).predict(data)
 
     @cached_property
     def pyfunc(self) -> Any:
@@ -70,16 +85,26 @@ class JsonForecaster:
 
 
 def load_folder(folder: Path) -> Predictor:
-    """The model in a downloaded model folder: our forecaster when its MLmodel says so."""
+    """The model in a downloaded model folder: our forecasters when its MLmodel says so."""
     import yaml  # type: ignore[import-untyped]
 
     mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
-    if (mlmodel.get("metadata") or {}).get(FORMAT_KEY) == FORMAT:
-        artifact = mlmodel["flavors"]["python_function"]["artifacts"][ARTIFACT]["path"]
-        return JsonForecaster(Forecaster.from_json((folder / artifact).read_text()), folder)
+    if (mlmodel.get("metadata") or {}).get(FORMAT_KEY) in FORMATS:
+        return JsonForecaster(forecasters.load(folder), folder)
     import mlflow.pyfunc
 
     return mlflow.pyfunc.load_model(str(folder))
+
+
+def series_of(model: Predictor) -> tuple[str, ...]:
+    """The ids of the series `model` forecasts, sorted; none for a pyfunc that does not say."""
+    return model.ids if isinstance(model, JsonForecaster) else ()
+
+
+def warm_series(model: Predictor) -> str | None:
+    """The series a first, warming forecast asks for: None unless the model has several."""
+    ids = series_of(model)
+    return ids[0] if len(ids) > 1 else None
 
 
 class MlflowLoader:

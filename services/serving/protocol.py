@@ -1,8 +1,9 @@
 """MLflow's scoring protocol for `/invocations`, answered as `mlflow models serve` answers it.
 
 Two paths. `fast_rows` recognises the forecasting requests this API exists for (rows of an
-integer `n_periods` and an optional float `level`, in any of the four JSON formats, that pass
-`schemas.plain_row`), which `answers.invocations` answers from the forecast cache without pandas.
+integer `n_periods`, an optional float `level` and an optional string `unique_id`, in any of the
+four JSON formats, that pass `schemas.plain_row`), which `answers.invocations` answers from the
+forecast cache without pandas when `schemas.series_error` finds their series served.
 Everything else (CSV, `params`, other columns, odd types, out-of-range values, malformed JSON)
 takes MLflow's own scoring code (`score`), so its answers and its error messages are MLflow's by
 construction; a guard in front of the model applies the same request rules and names the field
@@ -13,24 +14,27 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from services.forecasting.forecasters import ID
 from services.serving.loader import JsonForecaster, Predictor
 from services.serving.schemas import (
     MAX_LEVEL,
     MIN_HORIZON,
     MIN_LEVEL,
-    Row,
+    Ask,
     horizon_ok,
     level_ok,
     plain_row,
+    series_error,
 )
 
 FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
-COLUMNS = frozenset({"n_periods", "level"})
+COLUMNS = frozenset({ID, "n_periods", "level"})
 JSON = "application/json"
 JSON_TYPES = (JSON, "application/json; charset=utf-8")
 
@@ -44,8 +48,9 @@ class Scored:
     media_type: str = JSON
 
 
-def fast_rows(body: bytes, content_type: str | None, max_horizon: int) -> list[Row] | None:
-    """The request's (n_periods, level) rows when it is a plain, valid forecast request."""
+def fast_rows(body: bytes, content_type: str | None, max_horizon: int) -> list[Ask] | None:
+    """The request's (unique_id, n_periods, level) rows when it is a plain, valid forecast
+    request (unique_id None without that column)."""
     if content_type not in JSON_TYPES:
         return None
     try:
@@ -91,12 +96,22 @@ def _from_split(data: Any) -> list[dict[str, Any]] | None:
     return [dict(zip(columns, v, strict=True)) for v in values]
 
 
-def _row(record: dict[str, Any], max_horizon: int) -> Row | None:
+def _row(record: dict[str, Any], max_horizon: int) -> Ask | None:
     if not record.keys() <= COLUMNS:
         return None
     if "level" in record and record["level"] is None:
         return None  # an explicit null is a missing cell to MLflow: its parser decides
-    return plain_row(record.get("n_periods"), record.get("level"), max_horizon)
+    series = record.get(ID)
+    if ID in record and type(series) is not str:
+        return None  # MLflow's schema decides about anything but a string id
+    row = plain_row(record.get("n_periods"), record.get("level"), max_horizon)
+    return None if row is None else (series, *row)
+
+
+def served_rows(rows: list[Ask], known: Collection[str]) -> bool:
+    """True when every row's series is one the served model answers (`schemas.series_error`);
+    otherwise MLflow's scorer answers, with its own error for an unknown id."""
+    return all(series_error(series, known) is None for series in {row[0] for row in rows})
 
 
 def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: int) -> Scored:
@@ -113,7 +128,7 @@ def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: 
     try:
         result = scoring_server.invocations(body, content_type or "", guarded, schema)
     except MlflowException as exc:
-        if "n_periods" not in exc.message and "level" not in exc.message:
+        if not any(column in exc.message for column in COLUMNS):
             exc.message += _expected(max_horizon)
         return Scored(_client_status(exc.get_http_status_code()), exc.serialize_as_json().encode())
     except Exception as exc:  # anything the client sent that MLflow did not anticipate
@@ -124,8 +139,9 @@ def score(body: bytes, content_type: str | None, model: Predictor, max_horizon: 
 
 def _expected(max_horizon: int) -> str:
     return (
-        f" Expected columns: n_periods (integer from {MIN_HORIZON} to {max_horizon}) and optional"
-        f" level (number strictly between {MIN_LEVEL:g} and {MAX_LEVEL:g})."
+        f" Expected columns: n_periods (integer from {MIN_HORIZON} to {max_horizon}), optional"
+        f" level (number strictly between {MIN_LEVEL:g} and {MAX_LEVEL:g}) and {ID} (the"
+        " series, required by a model of several)."
     )
 
 

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     model_alias: str = "prod"
     model_poll_seconds: float = Field(30.0, gt=0)
     max_horizon: int = Field(365, ge=1)
+    max_series_per_request: int = Field(100, ge=1)  # ids one /predict may name
     api_token: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -28,7 +29,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     # Of a body over the limit, how much is read and dropped so the client can read its 413.
     max_discard_bytes: int = Field(64 * 1024 * 1024, ge=0)
-    forecast_cache_size: int = Field(512, ge=0)  # 0 disables the cache (benchmarks)
+    # Memory the cached forecasts of the served version may take; 0 disables the cache.
+    forecast_cache_bytes: int = Field(64 * 2**20, ge=0)
     retry_after_seconds: int = Field(5, ge=1)
     log_level: str = "info"
     # The last version loaded and warmed, served after a restart while the registry is down;

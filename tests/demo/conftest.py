@@ -12,7 +12,7 @@ import pytest
 
 from tests.api import running_api
 from tests.conftest import TrackingServer
-from tests.factories import train_first_version
+from tests.factories import PanelVersion, train_first_version, train_panel_version
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +41,26 @@ def served_api(
     with running_api(tmp_path_factory.mktemp("api"), mlflow_server.uri, name) as api:
         api.wait_ready()
         yield ServedApi(api.url, name, version)
+
+
+@dataclass(frozen=True)
+class PanelApi:
+    url: str
+    model_name: str
+    trained: PanelVersion
+
+
+@pytest.fixture(scope="session")
+def panel_api(
+    mlflow_server: TrackingServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PanelApi]:
+    """`mlstack serve` serving a freshly trained `@prod` model of several M3 series."""
+    name = f"demo-panel-{os.getpid()}"
+    folder = tmp_path_factory.mktemp("demo-panel")
+    trained = train_panel_version(mlflow_server.uri, name, "demo-tests", 5, folder)
+    with running_api(folder, mlflow_server.uri, name) as api:
+        api.wait_ready()
+        yield PanelApi(api.url, name, trained)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,7 +13,7 @@ from services.demo.cli import APP
 from services.local import process
 from tests.conftest import AIRLINE
 
-from .conftest import ServedApi
+from .conftest import PanelApi, ServedApi
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, api_url: str, history: str = str(AIRLINE)) -> AppTest:
@@ -102,3 +103,34 @@ def test_history_that_overlaps_the_forecast_is_left_out(
     assert not page.exception
     assert any("not drawn" in caption.value for caption in page.caption)
     assert _chart_rows(page, "forecast_points") == 3
+
+
+def test_a_model_of_several_series_lets_the_user_pick_one_and_draws_its_history(
+    monkeypatch: pytest.MonkeyPatch, panel_api: PanelApi
+) -> None:
+    trained = panel_api.trained
+    page = _page(monkeypatch, panel_api.url, history=str(trained.data))
+    assert not page.exception
+    (picker,) = page.selectbox
+    assert list(picker.options) == trained.ids
+    assert picker.label.startswith(f"Series ({len(trained.ids)}")
+    some = trained.ids[2]
+    picker.set_value(some)
+    page = _forecast(page, horizon=6, level=0.8)
+    assert not page.exception
+    assert page.subheader[0].value == (
+        f"6 periods of {some} from {panel_api.model_name} version {trained.version}"
+    )
+    assert _chart_rows(page, "forecast_points") == 6
+    past = pd.read_csv(trained.data)
+    assert _chart_rows(page, "history") == int((past["unique_id"] == some).sum())
+    (table,) = page.dataframe
+    assert list(table.value.columns) == ["ds", "yhat", "yhat_lower", "yhat_upper"]
+
+
+def test_a_model_of_one_series_shows_no_series_picker(
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
+) -> None:
+    page = _page(monkeypatch, served_api.url)
+    assert not page.exception
+    assert len(page.selectbox) == 0

@@ -7,7 +7,7 @@ import pytest
 from services.demo import client
 from services.local import process
 
-from .conftest import ServedApi
+from .conftest import PanelApi, ServedApi
 
 
 def test_model_reports_the_served_version_and_training_smape(served_api: ServedApi) -> None:
@@ -59,3 +59,19 @@ def test_the_token_is_sent_as_a_bearer_and_its_absence_is_explained(token_api: s
     with pytest.raises(client.ApiError, match="Set API_TOKEN") as raised:
         client.forecast(client.Api(token_api), horizon=2, level=0.9)
     assert raised.value.status == 401
+
+
+def test_series_pages_through_every_id_of_a_model_of_several(panel_api: PanelApi) -> None:
+    api = client.Api(panel_api.url)
+    assert client.get_model(api)["series"] == len(panel_api.trained.ids)
+    assert client.series(api, page=2) == panel_api.trained.ids
+    assert client.series(api, page=2, most=3) == panel_api.trained.ids[:3]
+
+
+def test_forecast_of_one_series_names_it_on_every_row(panel_api: PanelApi) -> None:
+    some = panel_api.trained.ids[1]
+    rows = client.forecast(client.Api(panel_api.url), horizon=4, level=0.8, series=some)
+    assert [row["unique_id"] for row in rows["forecast"]] == [some] * 4
+    with pytest.raises(client.ApiError, match="series") as raised:
+        client.forecast(client.Api(panel_api.url), horizon=4, level=0.8)
+    assert raised.value.status == 422

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from services.serving.app import create_app
-from tests.factories import wait_for
+from tests.factories import train_panel_version, wait_for
 
 from .factories import new_version, settings
 
@@ -27,6 +27,23 @@ def promoted(mlflow_server) -> Promoted:  # type: ignore[no-untyped-def]
     """One model version at `@prod` for every test that only reads."""
     name = "serving-shared"
     return Promoted(mlflow_server.uri, name, new_version(mlflow_server.uri, name))
+
+
+@dataclass(frozen=True)
+class Panel:
+    uri: str
+    name: str
+    version: str
+    ids: list[str]  # sorted
+
+
+@pytest.fixture(scope="session")
+def panel(mlflow_server, tmp_path_factory) -> Panel:  # type: ignore[no-untyped-def]
+    """One model of several M3 series at `@prod`, trained by the trainer, for the series tests."""
+    name = "serving-panel"
+    folder = tmp_path_factory.mktemp("serving-panel")
+    trained = train_panel_version(mlflow_server.uri, name, "serving-tests", 7, folder)
+    return Panel(mlflow_server.uri, name, trained.version, trained.ids)
 
 
 @dataclass

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 import pytest
@@ -14,9 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from services.forecasting.forecaster import Forecaster
+from services.forecasting.frequency import Frequency
+from services.forecasting.models import Spec, fit
 from services.serving.fastpath import FastPath, predict_row
 from services.serving.holder import ModelHolder
-from services.serving.loader import ModelRef
+from services.serving.loader import JsonForecaster, ModelRef
 from services.serving.metrics import build_metrics
 from services.serving.routers import invocations, predict
 from services.serving.schemas import PredictRequest
@@ -65,7 +70,7 @@ class Routes:
 
 def fast_path(token: str | None = None, loaded: bool = True) -> tuple[FastPath, Routes]:
     config = Settings(api_token=token, max_horizon=10, max_body_bytes=1024)
-    holder = ModelHolder(build_metrics(CollectorRegistry()), cache_size=8)
+    holder = ModelHolder(build_metrics(CollectorRegistry()), cache_bytes=64 * 1024)
     if loaded:
         holder.swap(holder.build(ModelRef("m", "7", "run", "prod"), Model(), 0.1))
     labels = {r.path: r for r in (*predict.router.routes, *invocations.router.routes)}  # type: ignore[attr-defined]
@@ -205,17 +210,81 @@ def test_a_client_gone_before_its_body_gets_no_answer() -> None:
     assert routes.bodies == []
 
 
-VALUES = st.one_of(st.integers(-2, 12), st.floats(), st.booleans(), st.none(), st.text(max_size=3))
+SCALARS = st.one_of(st.integers(-2, 12), st.floats(), st.booleans(), st.none(), st.text(max_size=3))
+VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=5))
 
 
 # What it checks is the answer, not its speed: no deadline or slowness check on a loaded machine.
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(["horizon", "level", "other"]), VALUES))
+@given(st.dictionaries(st.sampled_from(["horizon", "level", "series", "other"]), VALUES))
 def test_the_fast_path_reads_a_predict_body_only_as_the_route_would(payload: dict) -> None:  # type: ignore[type-arg]
     body = json.dumps(payload).encode()  # NaN and Infinity included, as a client may send them
-    row = predict_row(body, max_horizon=10)
+    row = predict_row(body, max_horizon=10, max_series=3)
     if row is None:
         return  # the route decides
     request = PredictRequest.model_validate_json(body)  # raises if the route would refuse it
-    assert row == (request.horizon, request.level)
-    assert request.horizon <= 10
+    assert row == (request.asked, request.horizon, request.level)
+    assert request.over_limit(max_horizon=10, max_series=3) is None
+
+
+def panel_path() -> tuple[FastPath, Routes]:
+    """The fast path serving our own forecasters of three series (seasonal naive on waves)."""
+    config = Settings(max_horizon=10, max_body_bytes=1024, max_series_per_request=2)
+    holder = ModelHolder(build_metrics(CollectorRegistry()), cache_bytes=64 * 1024)
+    monthly = Frequency("MS", 12)
+    by_id = {
+        uid: Forecaster(
+            fit(Spec("seasonal_naive"), 10.0 * (i + 1) + np.sin(np.arange(36)), 12),
+            monthly,
+            pd.Timestamp("2002-12-01"),
+        )
+        for i, uid in enumerate(["a", "b", "c"])
+    }
+    model = JsonForecaster(by_id, Path("."))
+    holder.swap(holder.build(ModelRef("m", "7", "run", "prod"), model, 0.1))
+    labels = {r.path: r for r in (*predict.router.routes, *invocations.router.routes)}  # type: ignore[attr-defined]
+    routes = Routes()
+    return FastPath(routes, config, holder, labels), routes
+
+
+PANEL_VALID = [
+    ("/predict", {"horizon": 2, "series": "b"}, ["b", "b"]),
+    ("/predict", {"horizon": 1, "series": ["c", "a"], "level": 0.8}, ["c", "a"]),
+    ("/invocations", {"inputs": {"unique_id": ["a", "c"], "n_periods": [1, 2]}}, ["a", "c", "c"]),
+]
+
+
+@pytest.mark.parametrize(("path", "payload", "ids"), PANEL_VALID)
+def test_requests_naming_served_series_are_answered_without_the_routes(
+    path: str, payload: object, ids: list[str]
+) -> None:
+    app, routes = panel_path()
+    sent, _ = call(app, path, orjson.dumps(payload))
+    assert routes.bodies == []
+    answer = orjson.loads(sent[1]["body"])
+    rows = answer["forecast"] if path == "/predict" else answer["predictions"]
+    assert [row["unique_id"] for row in rows] == ids
+    assert list(rows[0]) == ["unique_id", "ds", "yhat", "yhat_lower", "yhat_upper"]
+
+
+PANEL_FOR_THE_ROUTES = {
+    "no series for a model of several": ("/predict", b'{"horizon": 2}'),
+    "an unknown series": ("/predict", b'{"horizon": 2, "series": "z"}'),
+    "an unknown one in a list": ("/predict", b'{"horizon": 2, "series": ["a", "z"]}'),
+    "more than the limit": ("/predict", b'{"horizon": 2, "series": ["a", "b", "c"]}'),
+    "an empty list": ("/predict", b'{"horizon": 2, "series": []}'),
+    "a number as id": ("/predict", b'{"horizon": 2, "series": 1}'),
+    "rows without unique_id": ("/invocations", b'{"inputs": {"n_periods": [2]}}'),
+    "an unknown unique_id": ("/invocations", b'{"inputs": {"unique_id": ["z"], "n_periods": [2]}}'),
+    "a numeric unique_id": ("/invocations", b'{"inputs": {"unique_id": [1], "n_periods": [2]}}'),
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"), PANEL_FOR_THE_ROUTES.values(), ids=list(PANEL_FOR_THE_ROUTES)
+)
+def test_requests_the_served_series_rules_refuse_go_to_the_routes(path: str, body: bytes) -> None:
+    app, routes = panel_path()
+    sent, _ = call(app, path, body)
+    assert routes.bodies == [body]
+    assert sent[0]["status"] == 299

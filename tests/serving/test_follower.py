@@ -65,7 +65,7 @@ class Rig:
 @pytest.fixture
 def rig() -> Rig:
     prom = CollectorRegistry()
-    holder = ModelHolder(build_metrics(prom), cache_size=8)
+    holder = ModelHolder(build_metrics(prom), cache_bytes=64 * 1024)
     registry = Registry()
     settings = Settings(model_name="m", model_poll_seconds=30)
     return Rig(Follower(settings, registry, holder), registry, holder, prom)

@@ -15,7 +15,7 @@ from services.serving.forecasts import compute
 from services.serving.loader import JsonForecaster, MlflowLoader, ModelRef, Predictor
 from services.serving.modelcache import CacheError, ModelCache
 
-from .conftest import Promoted
+from .conftest import Panel, Promoted
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,21 @@ def test_a_saved_version_loads_back_with_its_facts_and_forecasts_the_same(
     # MLflow's own scoring (CSV, params) works from the cached files too.
     frame = pd.DataFrame({"n_periods": [3]})
     assert cached.pyfunc.predict(frame).equals(model.pyfunc.predict(frame))  # type: ignore[attr-defined]
+
+
+def test_a_model_of_many_series_is_kept_whole(tmp_path: Path, panel: Panel) -> None:
+    loader = MlflowLoader(panel.uri)
+    ref = loader.resolve(panel.name, "prod")
+    assert ref is not None
+    model = loader.load(ref)
+    cache = ModelCache(tmp_path)
+    assert cache.save(ref, model)
+    found = cache.load(panel.name, "prod")
+    assert found is not None
+    cached = found[1]
+    assert isinstance(cached, JsonForecaster) and list(cached.ids) == panel.ids
+    for series in panel.ids:
+        assert compute(cached, 6, 0.9, series).body == compute(model, 6, 0.9, series).body
 
 
 def test_a_newer_version_replaces_the_entry_whole_and_leaves_no_temporary_file(

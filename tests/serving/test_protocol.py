@@ -32,11 +32,11 @@ def rows(payload: object, content_type: str = JSON, max_horizon: int = 365) -> o
     ],
 )
 def test_every_json_format_yields_the_same_rows(payload: object) -> None:
-    assert rows(payload) == [(3, 0.8), (5, 0.9)]
+    assert rows(payload) == [(None, 3, 0.8), (None, 5, 0.9)]
 
 
 def test_rows_without_level_keep_the_models_default() -> None:
-    assert rows({"inputs": {"n_periods": [12]}}) == [(12, None)]
+    assert rows({"inputs": {"n_periods": [12]}}) == [(None, 12, None)]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from services.serving import answers
 from services.serving.deps import HolderDep, ServedDep, SettingsDep
-from services.serving.protocol import JSON, fast_rows, score
+from services.serving.protocol import JSON, fast_rows, score, served_rows
 from services.serving.schemas import InvocationsResponse, MlflowError, Problem
 
 router = APIRouter(tags=["mlflow"])
@@ -21,7 +21,9 @@ _BODY = {
             "schema": {
                 "type": "object",
                 "description": "Exactly one of dataframe_split, dataframe_records, inputs or "
-                'instances (optional params), e.g. {"inputs": {"n_periods": [12]}}.',
+                'instances (optional params), e.g. {"inputs": {"n_periods": [12]}}; a model of '
+                'several series takes a unique_id column, e.g. {"inputs": {"unique_id": ["a"], '
+                '"n_periods": [12]}}.',
                 "properties": {
                     "dataframe_split": {
                         "type": "object",
@@ -59,7 +61,9 @@ async def invocations(
     body = await request.body()
     content_type = request.headers.get("content-type")
     rows = fast_rows(body, content_type, settings.max_horizon)
-    if rows is None:  # anything unusual: MLflow's own parsing, errors and all, off the loop
+    if rows is None or not served_rows(rows, served.series):
+        # anything unusual, or a series the model lacks: MLflow's own parsing, errors and all,
+        # off the loop
         limit = settings.max_horizon
         answer = await asyncio.to_thread(score, body, content_type, served.model, limit)
         return Response(answer.body, status_code=answer.status, media_type=answer.media_type)

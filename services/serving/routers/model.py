@@ -19,7 +19,7 @@ def _iso(seconds: float | None) -> str | None:
 @router.get("/model", response_model=ModelInfo, responses={503: {"model": Problem}})
 async def model(served: ServedDep) -> ModelInfo:
     """The served version: name, version, run, alias, when it was loaded and trained, metrics,
-    and whether it came from the registry or the model cache."""
+    how many series it forecasts, and whether it came from the registry or the model cache."""
     ref = served.ref
     return ModelInfo(
         name=ref.name,
@@ -31,5 +31,6 @@ async def model(served: ServedDep) -> ModelInfo:
         trained_at=_iso(ref.trained_at),
         metrics=ref.metrics,
         tags=ref.tags,
+        series=len(served.ids) or None,
         source=served.source,
     )

@@ -1,4 +1,5 @@
-"""`POST /predict`: a forecast of `horizon` periods with intervals, and the version behind it."""
+"""`POST /predict`: a forecast of `horizon` periods with intervals for the model's one series or
+the series named, and the version behind it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 
 from services.serving import answers
 from services.serving.deps import HolderDep, ServedDep, SettingsDep
-from services.serving.schemas import PredictRequest, PredictResponse, Problem
+from services.serving.schemas import PredictRequest, PredictResponse, Problem, series_error
 
 router = APIRouter(tags=["forecast"])
 
@@ -24,11 +25,14 @@ ERRORS: dict[int | str, dict[str, object]] = {
 async def predict(
     request: PredictRequest, served: ServedDep, settings: SettingsDep, holder: HolderDep
 ) -> Response:
-    """Forecast the next `horizon` periods; identical requests are answered from a cache."""
-    over = request.over_limit(settings.max_horizon)
-    if over is not None:
-        raise RequestValidationError([over])
-    body = await answers.predict(holder, served, request.horizon, request.level)
+    """Forecast the next `horizon` periods of the model's series, or of each series named in
+    `series` (rows in request order, each with its `unique_id`); identical requests are answered
+    from a cache."""
+    problem = request.over_limit(settings.max_horizon, settings.max_series_per_request)
+    problem = problem or series_error(request.asked, served.series)
+    if problem is not None:
+        raise RequestValidationError([problem])
+    body = await answers.predict(holder, served, request.horizon, request.level, request.asked)
     if body is None:  # e.g. level 0.9999999999999999: the bounds overflow to infinity
         raise RequestValidationError([_unbounded(request)])
     return Response(body, media_type="application/json")
