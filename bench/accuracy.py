@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.datasets import SETS, Dataset
+from bench.report import write_json
 from services.forecasting import backtest, metrics
 from services.forecasting.models import Spec, fit
 from services.forecasting.selection import select
@@ -74,7 +75,7 @@ def main(
             if not only or dataset.name in only:
                 rows.append(_run(set_name, dataset, methods))
     if out:
-        out.write_text(json.dumps(rows, indent=2))
+        write_json(out, rows)
     return rows
 
 

@@ -7,7 +7,6 @@ length is `models.default_spec`'s rule; `bench.m3` then scores that rule on the 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.m3 import arguments, one_blas_thread, series
-from bench.report import table
+from bench.report import table, write_json
 from services.forecasting.models import ARIMA_MAX_SEASON, COMBINATIONS
 
 FIVE = ("ets", "ces", "theta", "standard_theta", "arima")
@@ -83,5 +82,5 @@ if __name__ == "__main__":
     args = arguments("python -m bench.combinations", __doc__, every=1)
     result = run(args.every, args.workers)
     if args.out:
-        args.out.write_text(json.dumps(result, indent=1))
+        write_json(args.out, result)
     print(render(result))

