@@ -7,13 +7,17 @@ champion rule, because these tests are about following the alias.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from bench.servers import start_mlflow_serve
+from services.local import process
 from services.serving.settings import Settings
 from tests.conftest import AIRLINE
 from tests.factories import train_version
@@ -69,3 +73,15 @@ def settings(tracking_uri: str, name: str, **overrides: Any) -> Settings:
 
 def sample(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:
     return registry.get_sample_value(name, labels or {}) or 0.0
+
+
+@contextlib.contextmanager
+def mlflow_serve(folder: Path, tracking_uri: str, name: str) -> Iterator[str]:
+    """The URL of `mlflow models serve` of name@prod, started as the benchmark starts it."""
+    server = start_mlflow_serve(folder, tracking_uri, name)
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        process.wait_ready(f"{url}/ping", server.proc, timeout=300, name="mlflow models serve")
+        yield url
+    finally:
+        process.stop(server.proc)

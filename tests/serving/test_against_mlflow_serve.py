@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from bench.servers import start_mlflow_serve
-from services.local import process
 from tests.api import running_api
 from tests.conftest import TrackingServer
 
-from .factories import new_version
+from .factories import mlflow_serve, new_version
 
 PAYLOADS: list[tuple[str, bytes]] = [
     ("application/json", b'{"dataframe_split": {"columns": ["n_periods"], "data": [[6]]}}'),
@@ -64,15 +62,8 @@ def theirs(
     mlflow_server: TrackingServer, model: tuple[str, str], tmp_path_factory: Any
 ) -> Iterator[str]:
     """`mlflow models serve` of the same `@prod` version, started as the benchmark starts it."""
-    server = start_mlflow_serve(
-        tmp_path_factory.mktemp("mlflow-serve"), mlflow_server.uri, model[0]
-    )
-    url = f"http://127.0.0.1:{server.port}"
-    try:
-        process.wait_ready(f"{url}/ping", server.proc, timeout=300, name="mlflow models serve")
+    with mlflow_serve(tmp_path_factory.mktemp("mlflow-serve"), mlflow_server.uri, model[0]) as url:
         yield url
-    finally:
-        process.stop(server.proc)
 
 
 @pytest.mark.slow

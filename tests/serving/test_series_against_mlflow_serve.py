@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from bench.servers import start_mlflow_serve
-from services.local import process
 from tests.api import running_api
 
 from .conftest import Panel
+from .factories import mlflow_serve
 from .test_against_mlflow_serve import post
 
 
@@ -50,15 +49,8 @@ def ours(panel: Panel, tmp_path_factory: Any) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def theirs(panel: Panel, tmp_path_factory: Any) -> Iterator[str]:
     """`mlflow models serve` of the same `@prod` version, started as the benchmark starts it."""
-    server = start_mlflow_serve(
-        tmp_path_factory.mktemp("mlflow-serve-panel"), panel.uri, panel.name
-    )
-    url = f"http://127.0.0.1:{server.port}"
-    try:
-        process.wait_ready(f"{url}/ping", server.proc, timeout=300, name="mlflow models serve")
+    with mlflow_serve(tmp_path_factory.mktemp("mlflow-serve-panel"), panel.uri, panel.name) as url:
         yield url
-    finally:
-        process.stop(server.proc)
 
 
 @pytest.mark.slow
