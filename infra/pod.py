@@ -106,8 +106,33 @@ def _probe(path: str, initial_delay: int, failures: int) -> k8s.core.v1.ProbeArg
     )
 
 
+def _tcp_probe(port: str, initial_delay: int, failures: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=port),
+        initial_delay_seconds=initial_delay,
+        period_seconds=10,
+        timeout_seconds=5,
+        failure_threshold=failures,
+    )
+
+
 def env_list(values: Mapping[str, pulumi.Input[str]]) -> list[k8s.core.v1.EnvVarArgs]:
     return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(values.items())]
+
+
+@dataclass(frozen=True)
+class TcpPorts:
+    """The named ports of a process that speaks no HTTP (Dask's), probed by connecting: `live`
+    listens while the process runs, `ready` once it takes work."""
+
+    ports: Mapping[str, int]
+    live: str
+    ready: str
+
+    def __post_init__(self) -> None:
+        unknown = {self.live, self.ready} - set(self.ports)
+        if unknown:
+            raise ValueError(f"probed ports {sorted(unknown)} are not among {sorted(self.ports)}")
 
 
 @dataclass(frozen=True)
@@ -119,15 +144,45 @@ class ContainerArgs:
     resources: Resources
     secret_env: tuple[k8s.core.v1.EnvVarArgs, ...] = ()
     mounts: tuple[k8s.core.v1.VolumeMountArgs, ...] = ()
+    tcp: TcpPorts | None = None  # for a spec without an HTTP port
+
+
+Probes = tuple[
+    k8s.core.v1.ProbeArgs | None, k8s.core.v1.ProbeArgs | None, k8s.core.v1.ProbeArgs | None
+]
+
+
+def _ports_and_probes(
+    args: ContainerArgs,
+) -> tuple[list[k8s.core.v1.ContainerPortArgs] | None, Probes]:
+    """The named ports, and the startup, liveness and readiness probes: HTTP on the spec's paths,
+    or TCP connects on the named ports of `tcp`. A slow first start (imports, migrations) is
+    covered by the startup probe, so liveness stays strict afterwards."""
+    spec, tcp = args.spec, args.tcp
+    if tcp is not None:
+        if spec.port is not None:
+            raise ValueError(f"{spec.name} has an HTTP port; it takes no TCP ports")
+        ports = [
+            k8s.core.v1.ContainerPortArgs(name=name, container_port=number)
+            for name, number in tcp.ports.items()
+        ]
+        live, ready = tcp.live, tcp.ready
+        return ports, (_tcp_probe(live, 5, 30), _tcp_probe(live, 0, 3), _tcp_probe(ready, 0, 3))
+    http = None
+    if spec.port is not None:
+        http = [k8s.core.v1.ContainerPortArgs(name="http", container_port=spec.port)]
+    return http, (
+        _probe(spec.live_path, 5, 30) if spec.live_path else None,
+        _probe(spec.live_path, 0, 3) if spec.live_path else None,
+        _probe(spec.ready_path, 0, 3) if spec.ready_path else None,
+    )
 
 
 def container(args: ContainerArgs) -> k8s.core.v1.ContainerArgs:
     """The spec's argv (with `$(VAR)` left for Kubernetes to expand), port, env and probes."""
     spec = args.spec
     env = {**spec.env, **SCRATCH_ENV, **args.env}
-    ports = None
-    if spec.port is not None:
-        ports = [k8s.core.v1.ContainerPortArgs(name="http", container_port=spec.port)]
+    ports, (startup, liveness, readiness) = _ports_and_probes(args)
     return k8s.core.v1.ContainerArgs(
         name=spec.name,
         image=args.image,
@@ -137,11 +192,9 @@ def container(args: ContainerArgs) -> k8s.core.v1.ContainerArgs:
         args=list(spec.args[1:]),
         env=[*env_list(env), *args.secret_env],
         ports=ports,
-        # A slow first start (imports, migrations) is covered by the startup probe, so liveness
-        # stays strict afterwards.
-        startup_probe=_probe(spec.live_path, 5, 30) if spec.live_path else None,
-        liveness_probe=_probe(spec.live_path, 0, 3) if spec.live_path else None,
-        readiness_probe=_probe(spec.ready_path, 0, 3) if spec.ready_path else None,
+        startup_probe=startup,
+        liveness_probe=liveness,
+        readiness_probe=readiness,
         resources=args.resources.to_k8s(),
         security_context=container_security(),
         volume_mounts=[

@@ -30,6 +30,7 @@ class TrainerArgs:
     model_name: str
     experiment_name: str
     schedule: str = ""  # cron; empty means no CronJob
+    dask_scheduler_address: pulumi.Input[str] | None = None  # fit there, not in a process pool
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     resources: pod.Resources = RESOURCES
 
@@ -106,6 +107,7 @@ class Trainer(pulumi.ComponentResource):
             data_uri=self._args.data_uri,
             model_name=self._args.model_name,
             experiment=self._args.experiment_name,
+            dask_scheduler_address=self._args.dask_scheduler_address,
         )
 
     def _pod(self, account: pulumi.Input[str]) -> k8s.core.v1.PodTemplateSpecArgs:

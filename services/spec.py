@@ -127,6 +127,54 @@ DEMO = ServiceSpec(
 
 SERVICES = (TRACKING, TRAINER, API, DEMO)
 
+# A Dask cluster for the trainer (`trainer_workers` in the stack config), from the trainer image,
+# which installs `distributed`. Its processes speak Dask's protocol, not HTTP, so they declare no
+# `http` port; the cluster names their ports (infra/dask_cluster.py). The workers' ports are
+# pinned (Dask picks random ones by default) so that NetworkPolicies can name them. The variables
+# are not DASK_-prefixed, which Dask would read as its own config, except the scheduler address,
+# which is exactly Dask's (and the trainer's, services/trainer/config.py).
+DASK_SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+DASK_SCHEDULER_PORT = 8786
+DASK_WORKER_PORT = 8788
+DASK_NANNY_PORT = 8789
+
+DASK_SCHEDULER = ServiceSpec(
+    name="dask-scheduler",
+    image="mlstack-trainer",
+    extra="train",
+    # No dashboard: the image has no bokeh, and nothing here would read it.
+    args=("dask", "scheduler", "--port", "$(SCHEDULER_PORT)", "--no-dashboard"),
+    env=MappingProxyType({"SCHEDULER_PORT": str(DASK_SCHEDULER_PORT)}),
+)
+
+# fmt: off
+_DASK_WORKER_ARGS = (
+    "dask", "worker", f"$({DASK_SCHEDULER_ENV})",
+    # One single-threaded process per worker: the fitting is CPU-bound, one BLAS thread each
+    # (services/trainer/fit.py), as in the trainer's own process pool.
+    "--nworkers", "1",
+    "--nthreads", "1",
+    "--worker-port", "$(WORKER_PORT)",
+    "--nanny-port", "$(NANNY_PORT)",
+    "--local-directory", "$(WORKER_DIRECTORY)",
+    "--no-dashboard",
+)
+# fmt: on
+
+DASK_WORKER = ServiceSpec(
+    name="dask-worker",
+    image="mlstack-trainer",
+    extra="train",
+    args=_DASK_WORKER_ARGS,
+    env=MappingProxyType(
+        {
+            "WORKER_PORT": str(DASK_WORKER_PORT),
+            "NANNY_PORT": str(DASK_NANNY_PORT),
+            "WORKER_DIRECTORY": f"{SCRATCH}/dask",  # on the scratch volume: the root is read-only
+        }
+    ),
+)
+
 
 def _set(**values: object) -> dict[str, str]:
     """NAME=value for each value given (None leaves the variable to the spec or the image)."""
@@ -152,15 +200,30 @@ def tracking_env(
 
 
 def trainer_env(
-    *, tracking_uri: V, data_uri: V, model_name: str, experiment: str
+    *,
+    tracking_uri: V,
+    data_uri: V,
+    model_name: str,
+    experiment: str,
+    dask_scheduler_address: V | None = None,
 ) -> dict[str, V | str]:
-    """`mlstack train`'s variables (services/trainer/config.py)."""
-    return {
+    """`mlstack train`'s variables (services/trainer/config.py); with a Dask scheduler's address
+    it fits on that cluster instead of its own process pool."""
+    env: dict[str, V | str] = {
         "MLFLOW_TRACKING_URI": tracking_uri,
         "DATA_URI": data_uri,
         "MODEL_NAME": model_name,
         "EXPERIMENT_NAME": experiment,
     }
+    if dask_scheduler_address is not None:
+        env[DASK_SCHEDULER_ENV] = dask_scheduler_address
+    return env
+
+
+def dask_worker_env(*, scheduler_address: V) -> dict[str, V | str]:
+    """`dask worker`'s variables: only where its scheduler is. Tasks carry their series, so a
+    worker reads no data and talks to neither MLflow nor S3."""
+    return {DASK_SCHEDULER_ENV: scheduler_address}
 
 
 def api_env(

@@ -45,6 +45,7 @@ class StackConfig(BaseModel):
     model_name: str = Field("ForecastModel", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     experiment_name: str = Field("forecasting", min_length=1)
     trainer_schedule: str = ""
+    trainer_workers: int = Field(0, ge=0)  # Dask workers; 0 fits in the trainer's process pool
     api_min_replicas: int = Field(1, ge=1)
     api_max_replicas: int = Field(3, ge=1)
     mlflow_storage_size: str = "5Gi"

@@ -21,6 +21,7 @@ EXAMPLES = {
     "node_desired_size": "2",
     "node_max_size": "3",
     "trainer_schedule": "'0 3 * * 0'",
+    "trainer_workers": "3",
 }
 
 # Keys whose fix is not `pulumi config set <key> <example>`. `--path '<key>[0]'` stores a real

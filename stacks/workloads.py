@@ -14,6 +14,8 @@ from pathlib import Path
 import pulumi
 import pulumi_random as random
 
+from infra import trainer as trainer_pod
+from infra.dask_cluster import DaskCluster, DaskClusterArgs
 from infra.mlflow_server import PORT as MLFLOW_PORT
 from infra.mlflow_server import MlflowServer, MlflowServerArgs
 from infra.namespace import Namespace, NamespaceArgs
@@ -102,6 +104,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
         ),
         opts=scoped,
     )
+    dask = _dask_cluster(cfg, platform, ns.name, scoped)
     trainer = Trainer(
         cfg.prefix,
         TrainerArgs(
@@ -115,9 +118,14 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             experiment_name=cfg.experiment_name,
             schedule=cfg.trainer_schedule,
             service_account_annotations=platform.trainer_annotations,
+            dask_scheduler_address=dask.address if dask else None,
         ),
+        # With a Dask cluster, training starts once its workers are up.
         opts=pulumi.ResourceOptions.merge(
-            scoped, pulumi.ResourceOptions(depends_on=[mlflow.deployment])
+            scoped,
+            pulumi.ResourceOptions(
+                depends_on=[mlflow.deployment, *([dask.workers] if dask else [])]
+            ),
         ),
     )
     # After the first training: the API is ready only once `@prod` exists.
@@ -152,6 +160,31 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             MLFLOW_PORT,
         ),
         **monitoring,
+    )
+
+
+def _dask_cluster(
+    cfg: StackConfig,
+    platform: Platform,
+    namespace: pulumi.Output[str],
+    opts: pulumi.ResourceOptions,
+) -> DaskCluster | None:
+    """A scheduler and `trainer_workers` workers for the trainer; none (and nothing declared)
+    at 0, where the trainer fits in its own process pool."""
+    if cfg.trainer_workers == 0:
+        return None
+    return DaskCluster(
+        cfg.prefix,
+        DaskClusterArgs(
+            namespace=namespace,
+            namespace_name=cfg.namespace,
+            image=cfg.trainer_image,
+            pull_policy=platform.pull_policy,
+            workers=cfg.trainer_workers,
+            worker_resources=trainer_pod.RESOURCES,
+            client_selector=selector_labels(TRAINER.name, "training"),
+        ),
+        opts=opts,
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pulumi
+import pytest
 
 from infra import pod
-from services.spec import API, TRAINER
+from services.spec import API, DASK_WORKER, TRAINER
 
 
 def build(spec, **env: str):  # type: ignore[no-untyped-def]
@@ -41,6 +42,42 @@ def test_a_spec_without_port_gets_no_ports_and_no_probes() -> None:
     container = build(TRAINER)
     assert container.ports is None
     assert container.liveness_probe is None and container.readiness_probe is None
+
+
+def test_tcp_ports_are_named_and_probed_by_connecting() -> None:
+    tcp = pod.TcpPorts({"worker": 8788, "nanny": 8789}, live="nanny", ready="worker")
+    container = pod.container(
+        pod.ContainerArgs(
+            spec=DASK_WORKER,
+            image="img:1",
+            pull_policy="Never",
+            env={},
+            resources=pod.Resources(),
+            tcp=tcp,
+        )
+    )
+    assert [(p.name, p.container_port) for p in container.ports] == [
+        ("worker", 8788),
+        ("nanny", 8789),
+    ]
+    assert container.startup_probe.tcp_socket.port == "nanny"
+    assert container.liveness_probe.tcp_socket.port == "nanny"
+    assert container.readiness_probe.tcp_socket.port == "worker"
+    assert container.liveness_probe.http_get is None
+
+
+def test_a_probe_on_an_undeclared_tcp_port_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"probed ports \['dask'\] are not among \['worker'\]"):
+        pod.TcpPorts({"worker": 8788}, live="dask", ready="worker")
+
+
+def test_an_http_service_takes_no_tcp_ports() -> None:
+    tcp = pod.TcpPorts({"dask": 8786}, live="dask", ready="dask")
+    args = pod.ContainerArgs(
+        spec=API, image="img:1", pull_policy="Never", env={}, resources=pod.Resources(), tcp=tcp
+    )
+    with pytest.raises(ValueError, match="api has an HTTP port"):
+        pod.container(args)
 
 
 def test_container_security_is_locked_down() -> None:

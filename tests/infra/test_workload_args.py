@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from infra import pod
+from infra.dask_cluster import DaskClusterArgs, scheduler_address
 from infra.mlflow_server import MlflowServerArgs, allowed_hosts
 from infra.serving import ServingArgs
 from infra.trainer import TrainerArgs, job_suffix
@@ -82,3 +84,22 @@ def test_job_suffix_is_stable_and_changes_with_image_or_data() -> None:
     assert base == job_suffix("trainer:1", "f1")
     assert len(base) == 8
     assert len({base, job_suffix("trainer:2", "f1"), job_suffix("trainer:1", "f2")}) == 3
+
+
+def test_a_dask_cluster_needs_a_worker() -> None:
+    with pytest.raises(ValueError, match="at least one worker, got 0"):
+        DaskClusterArgs(
+            namespace="ns",
+            namespace_name="ns",
+            image="i:1",
+            pull_policy="Never",
+            workers=0,
+            worker_resources=pod.Resources(),
+            client_selector={"app.kubernetes.io/name": "trainer"},
+        )
+
+
+def test_the_scheduler_address_is_its_service_dns_name_on_the_dask_port() -> None:
+    assert scheduler_address("p-dask-scheduler", "ns") == (
+        "tcp://p-dask-scheduler.ns.svc.cluster.local:8786"
+    )

@@ -187,10 +187,11 @@ def stack_config(
     overrides: dict[str, Any] | None = None,
     secrets: dict[str, str] | None = None,
     stack_file: bool = True,
+    unset: tuple[str, ...] = (),
 ) -> tuple[dict[str, str], list[str]]:
     """Project defaults, then `Pulumi.<stack>.yaml` (unless `stack_file` is false), then
     overrides (`aws:region` style keys are kept as given; bare keys get the project namespace);
-    `secrets` are set as secrets."""
+    `secrets` are set as secrets; `unset` keys are left out altogether, as if no file named them."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     values: dict[str, Any] = {
         f"{PROJECT}:{k}": spec["default"]
@@ -205,6 +206,8 @@ def stack_config(
 
     values.update({full(k): v for k, v in (overrides or {}).items()})
     values.update({full(k): v for k, v in (secrets or {}).items()})
+    for key in unset:
+        values.pop(full(key), None)
     return {k: _as_config(v) for k, v in values.items()}, [full(k) for k in secrets or {}]
 
 
@@ -271,13 +274,15 @@ def run_program(
     overrides: dict[str, Any] | None = None,
     secrets: dict[str, str] | None = None,
     stack_file: bool = True,
+    unset: tuple[str, ...] = (),
 ) -> Graph:
     """Run the real program (`stacks.build(load(...))`) for a stack file under mocks; with
-    `stack_file=False`, from `Pulumi.yaml`'s defaults and the overrides alone."""
+    `stack_file=False`, from `Pulumi.yaml`'s defaults and the overrides alone; `unset` keys are
+    not set at all."""
     import stacks
     from stacks.config import load
 
-    config, secret_keys = stack_config(stack, overrides, secrets, stack_file)
+    config, secret_keys = stack_config(stack, overrides, secrets, stack_file, unset)
     recorder = Recorder(config.get("aws:region", "us-east-1"))
     pulumi.runtime.set_mocks(
         recorder, project=PROJECT, stack=stack, preview=False, monitor=_Monitor(recorder, stack)

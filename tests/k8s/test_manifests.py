@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from infra import pod
-from k8s.harness import ROOT, Graph, Recorded, eks, minikube, program
+from k8s.harness import EKS_SETTINGS, ROOT, Graph, Recorded, eks, minikube, program
 from stacks.config import parse
 
 GRAPHS = {"minikube": minikube, "eks": eks}
@@ -55,6 +55,19 @@ def scheduled() -> Graph:
     return program("minikube", {"trainer_schedule": "0 3 * * 0"})
 
 
+# Each stack with a Dask cluster for the trainer, for the cluster's objects.
+DASK = {
+    "dask-minikube": lambda: program("minikube", {"trainer_workers": 3}),
+    "dask-eks": lambda: program("eks", {**EKS_SETTINGS, "trainer_workers": 3}),
+}
+# The renders holding only what a config adds, each with the stack whose version validates it.
+EXTRA_RENDERS = {"scheduled": "minikube", "dask-minikube": "minikube", "dask-eks": "eks"}
+
+
+def dask_objects(graph: Graph) -> list[Recorded]:
+    return [o for o in graph.kubernetes_objects() if "dask" in o.manifest["metadata"]["name"]]
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rendered")
@@ -63,6 +76,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The CronJob only: every other object of that run is rendered above.
     cron = [o for o in scheduled().kubernetes_objects() if o.typ == "kubernetes:batch/v1:CronJob"]
     render(Graph(cron), root / "scheduled")
+    for name, graph in DASK.items():
+        render(Graph(dask_objects(graph())), root / name)
     return root
 
 
@@ -75,13 +90,29 @@ def test_rendered_yaml_round_trips_to_the_declared_objects(stack: str, rendered:
     assert loaded == {manifest_id(o) for o in objects}
 
 
-@pytest.mark.parametrize("stack", sorted(GRAPHS))
+def test_the_dask_renders_hold_the_whole_cluster(rendered: Path) -> None:
+    for name in DASK:
+        kinds = sorted(
+            yaml.safe_load(f.read_text())["kind"] for f in (rendered / name).glob("*.yaml")
+        )
+        assert kinds == [
+            "Deployment",
+            "Deployment",
+            "NetworkPolicy",
+            "NetworkPolicy",
+            "Service",
+            "ServiceAccount",
+        ]
+
+
+@pytest.mark.parametrize("render_dir", sorted([*GRAPHS, *EXTRA_RENDERS]))
 def test_every_object_validates_against_the_configured_kubernetes_schema(
-    stack: str, rendered: Path
+    render_dir: str, rendered: Path
 ) -> None:
+    stack = EXTRA_RENDERS.get(render_dir, render_dir)
     target = version(stack) + ".0"
     checked = 0
-    for path in sorted((rendered / stack).glob("*.yaml")):
+    for path in sorted((rendered / render_dir).glob("*.yaml")):
         manifest: dict[str, Any] = yaml.safe_load(path.read_text())
         if manifest["apiVersion"].startswith(CRD_GROUPS):
             continue
@@ -90,7 +121,7 @@ def test_every_object_validates_against_the_configured_kubernetes_schema(
         except kubernetes_validate.ValidationError as err:
             pytest.fail(f"{path.name}: {err.message} at {list(err.path)}")
         checked += 1
-    assert checked >= 15
+    assert checked >= (15 if render_dir in GRAPHS else 1)
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +202,19 @@ def test_checkov_checks_the_security_contexts_and_passes_them(scan: Any) -> None
         "CKV_K8S_8",
         "CKV_K8S_9",
     } <= passed
+
+
+def test_checkov_scans_the_dask_cluster_and_passes_its_probes_and_security(scan: Any) -> None:
+    for render_dir in DASK:
+        for workload in ("mlstack-dask-scheduler", "mlstack-dask-worker"):
+            resource = f"Deployment.mlstack.{workload}"
+            passed = {
+                c.check_id
+                for c in scan.passed_checks
+                if c.resource == resource and c.file_path.startswith(f"/{render_dir}/")
+            }
+            # Liveness and readiness probes, read-only root, non-root, limits, no token.
+            assert {"CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_11"} <= (
+                passed
+            ), f"{resource} ({render_dir}) passed only {sorted(passed)}"
+            assert "CKV_K8S_38" in passed

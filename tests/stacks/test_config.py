@@ -194,6 +194,25 @@ def test_plain_secret_through_pulumi_config_stops_with_run_error() -> None:
         load_stack("minikube", {"grafana_admin_password": "hunter2"})
 
 
+def test_trainer_workers_default_to_zero_and_read_as_an_integer() -> None:
+    assert load_stack("minikube").trainer_workers == 0
+    assert load_stack("minikube", {"trainer_workers": "3"}).trainer_workers == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("-1", "Input should be greater than or equal to 0"), ("many", "Input should be a valid")],
+)
+def test_negative_or_non_integer_trainer_workers_are_refused_naming_the_key(
+    value: str, problem: str
+) -> None:
+    with pytest.raises(pulumi.RunError) as stopped:
+        load_stack("minikube", {"trainer_workers": value})
+    (line,) = str(stopped.value).splitlines()[1:]
+    assert line.startswith(f"  trainer_workers: {problem}")
+    assert line.endswith(f"(fix: pulumi config set {PROJECT}:trainer_workers 3)")
+
+
 def test_misspelt_key_is_reported_with_rm_hint() -> None:
     hint = rf"\(fix: pulumi config rm {PROJECT}:node_desired_szie\)"
     with pytest.raises(pulumi.RunError, match=rf"node_desired_szie: is not a known key {hint}"):

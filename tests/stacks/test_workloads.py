@@ -18,16 +18,27 @@ from k8s.harness import (
 
 from infra.mlflow_server import allowed_hosts
 from infra.naming import labels, selector_labels
-from services.spec import API, TRACKING, TRAINER
+from services.spec import API, DASK_SCHEDULER, DASK_WORKER, TRACKING, TRAINER
 
 GRAPHS = {"minikube": minikube, "eks": eks}
+# The same stacks with a Dask cluster for the trainer: the checks every pod must pass run on them.
+WITH_DASK = {
+    **GRAPHS,
+    "minikube-dask": lambda: program("minikube", {"trainer_workers": 3}),
+    "eks-dask": lambda: program("eks", {**EKS_SETTINGS, "trainer_workers": 3}),
+}
 NAMESPACE = "mlstack"
-SPECS = {s.name: s for s in (TRACKING, TRAINER, API)}
+SPECS = {s.name: s for s in (TRACKING, TRAINER, API, DASK_SCHEDULER, DASK_WORKER)}
 
 
 @pytest.fixture(params=sorted(GRAPHS))
 def graph(request: pytest.FixtureRequest) -> Graph:
     return GRAPHS[request.param]()
+
+
+@pytest.fixture(params=sorted(WITH_DASK))
+def any_graph(request: pytest.FixtureRequest) -> Graph:
+    return WITH_DASK[request.param]()
 
 
 def ours(graph: Graph) -> list[Recorded]:
@@ -51,8 +62,8 @@ def pods(graph: Graph) -> list[tuple[Recorded, dict[str, Any], dict[str, str]]]:
     return out
 
 
-def test_every_namespaced_workload_object_is_in_the_stack_namespace(graph: Graph) -> None:
-    kinds = {o.manifest["kind"] for o in ours(graph)}
+def test_every_namespaced_workload_object_is_in_the_stack_namespace(any_graph: Graph) -> None:
+    kinds = {o.manifest["kind"] for o in ours(any_graph)}
     assert {
         "Namespace",
         "Deployment",
@@ -64,7 +75,7 @@ def test_every_namespaced_workload_object_is_in_the_stack_namespace(graph: Graph
         "PodDisruptionBudget",
         "PersistentVolumeClaim",
     } <= kinds
-    for obj in graph.kubernetes_objects():
+    for obj in any_graph.kubernetes_objects():
         meta = obj.manifest["metadata"]
         if obj.manifest["kind"] in ("Namespace", "StorageClass"):
             continue
@@ -127,8 +138,8 @@ def test_mlflow_allows_every_service_dns_name_and_port_forward(graph: Graph) -> 
     assert "localhost:*" in hosts
 
 
-def test_containers_run_the_spec_command_port_and_probes(graph: Graph) -> None:
-    for _, spec, _ in pods(graph):
+def test_containers_run_the_spec_command_port_and_probes(any_graph: Graph) -> None:
+    for _, spec, _ in pods(any_graph):
         for container in spec["containers"]:
             service = SPECS[container["name"]]
             assert container["command"] + container.get("args", []) == list(service.args)
@@ -146,8 +157,8 @@ def test_containers_run_the_spec_command_port_and_probes(graph: Graph) -> None:
                 }
 
 
-def test_spec_argument_variables_are_all_declared_in_the_container_env(graph: Graph) -> None:
-    for _, spec, _ in pods(graph):
+def test_spec_argument_variables_are_all_declared_in_the_container_env(any_graph: Graph) -> None:
+    for _, spec, _ in pods(any_graph):
         for container in spec["containers"]:
             service = SPECS[container["name"]]
             declared = {e["name"] for e in container["env"]}
@@ -161,16 +172,16 @@ def test_api_probes_are_healthz_and_readyz(graph: Graph) -> None:
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
-def test_every_container_has_requests_and_limits(graph: Graph) -> None:
-    for _, spec, _ in pods(graph):
+def test_every_container_has_requests_and_limits(any_graph: Graph) -> None:
+    for _, spec, _ in pods(any_graph):
         for container in spec["containers"]:
             resources = container["resources"]
             assert set(resources["requests"]) == {"cpu", "memory"}
             assert set(resources["limits"]) == {"cpu", "memory"}
 
 
-def test_every_pod_is_non_root_read_only_unprivileged_with_seccomp(graph: Graph) -> None:
-    for owner, spec, _ in pods(graph):
+def test_every_pod_is_non_root_read_only_unprivileged_with_seccomp(any_graph: Graph) -> None:
+    for owner, spec, _ in pods(any_graph):
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         scratch = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
@@ -194,10 +205,10 @@ def test_api_is_autoscaled_and_protected_by_a_disruption_budget(graph: Graph) ->
     assert pdb.manifest["spec"]["selector"]["matchLabels"] == selector_labels(API.name, "serving")
 
 
-def test_only_api_and_trainer_pods_may_reach_mlflow(graph: Graph) -> None:
+def test_only_api_and_trainer_pods_may_reach_mlflow(any_graph: Graph) -> None:
     policies = {
         o.manifest["metadata"]["name"]: o.manifest["spec"]
-        for o in ours(graph)
+        for o in ours(any_graph)
         if o.manifest["kind"] == "NetworkPolicy"
     }
     assert policies["default-deny-ingress"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
@@ -213,7 +224,7 @@ def test_only_api_and_trainer_pods_may_reach_mlflow(graph: Graph) -> None:
     for selector, client in zip(allowed, ("api", "trainer"), strict=True):
         picked = {
             c["name"]
-            for _, spec, lab in pods(graph)
+            for _, spec, lab in pods(any_graph)
             if selector.items() <= lab.items()
             for c in spec["containers"]
         }
