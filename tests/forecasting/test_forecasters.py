@@ -15,26 +15,12 @@ import pytest
 from services.forecasting import forecasters
 from services.forecasting.forecaster import Forecaster
 from services.forecasting.forecasters import ID, CorruptArtifact, Forecasters
-from services.forecasting.frequency import Frequency
-from services.forecasting.models import Spec, default_spec, fit
-from tests.forecasting.m3 import sample
-
-ALIASES = {1: "YS", 4: "QS", 12: "MS"}
+from tests.forecasting.m3 import artifact_lines
 
 
 @pytest.fixture(scope="module")
 def lines() -> dict[str, str]:
-    """Real M3 series fitted as the trainer fits them (its default model, whose CES member
-    keeps NaN parameters), and two single families, as artifact lines by id."""
-    found = {}
-    for i, series in enumerate(sample(step=1000)):
-        m = series.period
-        specs = [default_spec(m), Spec("seasonal_naive"), Spec("theta")]
-        fitted = fit(specs[i % len(specs)], series.x.astype(float), m, steps=series.h)
-        last = pd.Timestamp("2000-01-01") + pd.DateOffset(months=i)
-        forecaster = Forecaster(fitted, Frequency(ALIASES[m], m), last)
-        found[series.sn] = forecasters.line(series.sn, forecaster)
-    return found
+    return artifact_lines(step=1000)
 
 
 def artifact(folder: Path, texts: list[str]) -> Path:
