@@ -6,7 +6,7 @@ of one series keeps today's single JSON file (`forecaster.ARTIFACT`, format `jso
 may name its id. `load(folder)` reads either from a downloaded model folder into a mapping of
 id to `Forecaster`, in one read and without MLflow: what the trainer's promotion and the API use.
 
-Building a `Forecaster` costs several times what parsing its line does, and a request asks for
+Building a `Forecaster` costs about three times what parsing its line does, and a request asks for
 a few series out of thousands, so a model of many series is checked line by line when it loads
 and each series' forecaster is built the first time it is asked for (`Lines`).
 """
@@ -78,7 +78,7 @@ def _id_of(text: bytes, where: str) -> str:
 class Lines(Mapping[str, Forecaster]):
     """Series id -> forecaster over the artifact's checked lines, each built on first use and
     kept in place of its line. Worker threads may ask at once: two that build the same series
-    both build it and one of the equal results is kept (a dict item assignment is atomic)."""
+    both build it and either result (they are alike) is kept: a dict item assignment is atomic."""
 
     def __init__(self, lines: dict[str, bytes | Forecaster], path: Path) -> None:
         self._items = lines
