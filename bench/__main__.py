@@ -2,8 +2,9 @@
 benchmark, printed as tables and written to `OUT/results.json` after every section.
 
 A real MLflow server on SQLite, the project's trainer on the bundled airline data, then: our API,
-`mlflow models serve` and the floor side by side; the cache-off run; horizon growth; hot swap
-under load; trainer cost growth; the accuracy bench; M3 against statsforecast's references.
+`mlflow models serve` and the floor side by side; the cache-off run; horizon growth; a model of
+10,000 series (its load time and RSS, one series and 100 per request); hot swap under load;
+trainer cost growth; the accuracy bench; M3 against statsforecast's references.
 """
 
 from __future__ import annotations
@@ -19,12 +20,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import hotswap, images, m3, quality, servers, serving, training
+from bench import hotswap, images, m3, manyseries, quality, servers, serving, training
 from bench.load import have_wrk
 from bench.report import Target
 from services.local import process
 
-SECTIONS = ("serving", "cache_off", "horizons", "hotswap", "training", "accuracy", "m3", "images")
+SECTIONS = (
+    "serving",
+    "cache_off",
+    "horizons",
+    "many_series",
+    "hotswap",
+    "training",
+    "accuracy",
+    "m3",
+    "images",
+)
 MODEL = "bench-airline"
 
 
@@ -118,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
     parser.add_argument(
+        "--many-series", type=int, default=10_000, help="series in the many-series model"
+    )
+    parser.add_argument(
         "--m3-every", type=int, default=10, help="M3: every N-th series (1: all 3,003)"
     )
     args = parser.parse_args(argv)
@@ -155,6 +169,10 @@ def _sections(args: argparse.Namespace, results: Results, uri: str, logs: Path) 
     if "horizons" not in args.skip:
         short = serving.Setup(uri, MODEL, logs, max(2.0, args.seconds / 2), 1)
         results.section("horizons", lambda: serving.horizons(short), serving.horizons_table)
+    if "many_series" not in args.skip:
+        many = partial(manyseries.run, setup, args.many_series)
+        r = results.section("many_series", many, manyseries.many_series_table)
+        results.add_targets(manyseries.targets(r))
     if "hotswap" not in args.skip:
         r = results.section("hotswap", lambda: hotswap.run(setup), hotswap.hotswap_table)
         results.add_targets(r["_targets"])

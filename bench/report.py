@@ -110,3 +110,12 @@ def serving_targets(rows: Mapping[str, Mapping[str, Any]]) -> list[Target]:
 def cache_off_target(p50_ms: float, predict_ms: float) -> Target:
     """Cache off, concurrency 1: the API's p50 above the model's own in-process predict time."""
     return Target("cache off c1 p50 - in-process predict (ms)", p50_ms - predict_ms, 0.5, False)
+
+
+def many_series_targets(series: int, load_s: float, added_mb: float) -> list[Target]:
+    """A model of many series: `load_folder`'s time, and the API's RSS with it loaded less the
+    API's with the one-series model."""
+    return [
+        Target(f"{series:,}-series model: load s", load_s, 2, False),
+        Target(f"{series:,}-series model: API RSS added MB", added_mb, 100, False),
+    ]

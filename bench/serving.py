@@ -31,9 +31,11 @@ class Setup:
     concurrency: tuple[int, ...] = (1, 32)
 
 
-def measure(server: servers.Server, body: bytes, setup: Setup, concurrency: int) -> load.LoadResult:
+def measure(
+    server: servers.Server, body: bytes, setup: Setup, concurrency: int, path: str = INVOCATIONS
+) -> load.LoadResult:
     """Warm the connections briefly, then the median of `setup.repeats` runs."""
-    request = server.request(INVOCATIONS, body)
+    request = server.request(path, body)
     load.run(request, concurrency, 1.0)
     return load.median_result(
         [load.run(request, concurrency, setup.seconds) for _ in range(setup.repeats)]

@@ -5,12 +5,16 @@ The artifact is JSON lines, one series a line, sorted by id: `{"unique_id": ...,
 of one series keeps today's single JSON file (`forecaster.ARTIFACT`, format `json/1`), which
 may name its id. `load(folder)` reads either from a downloaded model folder into a mapping of
 id to `Forecaster`, in one read and without MLflow: what the trainer's promotion and the API use.
+
+Building a `Forecaster` costs about three times what parsing its line does, and a request asks for
+a few series out of thousands, so a model of many series is checked line by line when it loads
+and each series' forecaster is built the first time it is asked for (`Lines`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,11 @@ from services.forecasting.forecaster import OUTPUT_COLUMNS, Forecaster, InvalidI
 ARTIFACT = "forecasters"  # the logged model's artifact: `forecasters.jsonl`
 FORMAT = "jsonl/1"  # its value of the MLmodel metadata entry `forecaster.FORMAT_KEY`
 ID = "unique_id"
+FIELDS = ("spec", "state", "frequency", "last_ds")  # what a line holds beside its id
+
+
+class CorruptArtifact(ValueError):
+    """A line of the artifact that is not one series' forecaster, or an id on two lines."""
 
 
 def line(unique_id: str, forecaster: Forecaster) -> str:
@@ -37,23 +46,75 @@ def write(path: Path, lines: Mapping[str, str]) -> None:
             out.write(lines[unique_id] + "\n")
 
 
-def read(path: Path) -> dict[str, Forecaster]:
-    """The artifact at `path` as id -> forecaster, in file order."""
-    found: dict[str, Forecaster] = {}
-    for text in path.read_text().splitlines():
-        if text:
-            data = json.loads(text)
-            found[str(data[ID])] = Forecaster.from_dict(data)
-    return found
+def read(path: Path) -> Mapping[str, Forecaster]:
+    """The artifact at `path` as id -> forecaster, in file order. Every line is checked here
+    (JSON, an object with an id and a forecaster's fields, no id twice); each forecaster is
+    built on first use, and a line that then fails to build one is an error naming its series."""
+    lines: dict[str, bytes | Forecaster] = {}
+    for number, text in enumerate(path.read_bytes().splitlines(), start=1):
+        if text.strip():
+            unique_id = _id_of(text, f"{path}: line {number}")
+            if unique_id in lines:
+                raise CorruptArtifact(f"{path}: line {number}: series {unique_id!r} again")
+            lines[unique_id] = text
+    return Lines(lines, path)
 
 
-def read_single(path: Path) -> dict[str, Forecaster]:
+def _id_of(text: bytes, where: str) -> str:
+    # The standard library's parser, not orjson: `json.dumps` writes NaN (CES keeps NaN
+    # parameters), which orjson refuses.
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CorruptArtifact(f"{where} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get(ID) is None:
+        raise CorruptArtifact(f"{where} names no {ID}")
+    missing = [key for key in FIELDS if key not in data]
+    if missing:
+        raise CorruptArtifact(f"{where}: series {data[ID]!r} has no {', '.join(missing)}")
+    return str(data[ID])
+
+
+class Lines(Mapping[str, Forecaster]):
+    """Series id -> forecaster over the artifact's checked lines, each built on first use and
+    kept in place of its line. Worker threads may ask at once: two that build the same series
+    both build it and either result (they are alike) is kept: a dict item assignment is atomic."""
+
+    def __init__(self, lines: dict[str, bytes | Forecaster], path: Path) -> None:
+        self._items = lines
+        self._path = path
+
+    def __getitem__(self, unique_id: str) -> Forecaster:
+        found = self._items[unique_id]
+        if isinstance(found, Forecaster):
+            return found
+        try:
+            forecaster = Forecaster.from_dict(json.loads(found))
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise CorruptArtifact(
+                f"{self._path}: series {unique_id!r} does not load: {reason}"
+            ) from exc
+        self._items[unique_id] = forecaster
+        return forecaster
+
+    def __contains__(self, unique_id: object) -> bool:
+        return unique_id in self._items  # without building it (Mapping's would)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def read_single(path: Path) -> Mapping[str, Forecaster]:
     """A one-series model's JSON file as {its id: forecaster} (`y` when it names none)."""
     data = json.loads(path.read_text())
     return {str(data.get(ID, single.SERIES_ID)): Forecaster.from_dict(data)}
 
 
-def load(folder: Path) -> dict[str, Forecaster]:
+def load(folder: Path) -> Mapping[str, Forecaster]:
     """The forecasters of a downloaded model folder (either format), by series id; ValueError
     for a model this project did not log."""
     import yaml  # type: ignore[import-untyped]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -61,7 +61,7 @@ class JsonForecaster:
     loaded only when a request needs MLflow's own scoring (CSV, `params`, unusual payloads), so
     those answers stay MLflow's."""
 
-    by_id: dict[str, Forecaster]
+    by_id: Mapping[str, Forecaster]  # a model of many series builds each on first use
     folder: Path
     ids: tuple[str, ...] = field(init=False)  # sorted, for paging
 

@@ -14,10 +14,15 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import yaml  # type: ignore[import-untyped]
 
+from services.forecasting import forecasters
+from services.forecasting.forecaster import FORMAT_KEY, Forecaster
+from services.forecasting.forecasters import CorruptArtifact
 from services.serving.forecasts import compute
-from services.serving.loader import JsonForecaster, MlflowLoader
+from services.serving.loader import JsonForecaster, MlflowLoader, load_folder
 from tests.conftest import TrackingServer
+from tests.forecasting.m3 import artifact_lines
 
 from .conftest import Promoted
 
@@ -128,3 +133,45 @@ def test_registry_calls_carry_mlflows_client_credentials(
 
 def test_an_unknown_model_reads_as_unset_not_as_an_outage(mlflow_server: TrackingServer) -> None:
     assert MlflowLoader(mlflow_server.uri).resolve("no-such-model-anywhere", "prod") is None
+
+
+def model_folder(folder: Path, texts: list[str]) -> Path:
+    """A downloaded model folder of many series as the API reads it (MLmodel and artifact)."""
+    (folder / "artifacts").mkdir()
+    (folder / "artifacts" / "forecasters.jsonl").write_text("".join(t + "\n" for t in texts))
+    artifacts = {forecasters.ARTIFACT: {"path": "artifacts/forecasters.jsonl"}}
+    mlmodel = {
+        "flavors": {"python_function": {"artifacts": artifacts}},
+        "metadata": {FORMAT_KEY: forecasters.FORMAT},
+    }
+    (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    return folder
+
+
+def test_a_model_of_many_series_forecasts_each_as_when_every_series_was_built_at_load(
+    tmp_path: Path,
+) -> None:
+    lines = artifact_lines(step=600)
+    model = load_folder(model_folder(tmp_path, [lines[k] for k in sorted(lines)]))
+    built = {uid: Forecaster.from_json(text) for uid, text in lines.items()}
+    eager = JsonForecaster(built, tmp_path)
+    assert isinstance(model, JsonForecaster) and model.ids == eager.ids == tuple(sorted(lines))
+    for uid in reversed(model.ids):
+        for horizon, level in [(1, None), (12, 0.8)]:
+            assert (
+                compute(model, horizon, level, uid).body == compute(eager, horizon, level, uid).body
+            )
+    frame = pd.DataFrame({"unique_id": list(model.ids[:2]), "n_periods": [3, 2]})
+    pd.testing.assert_frame_equal(model.predict(frame), eager.predict(frame))
+
+
+def test_a_model_of_many_series_with_an_id_twice_does_not_load_and_names_the_line(
+    tmp_path: Path,
+) -> None:
+    lines = artifact_lines(step=1500)
+    first, second = sorted(lines)[:2]
+    folder = model_folder(tmp_path, [lines[first], lines[second], lines[first]])
+    with pytest.raises(
+        CorruptArtifact, match=rf"forecasters.jsonl: line 3: series '{first}' again"
+    ):
+        load_folder(folder)
