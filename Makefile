@@ -95,7 +95,7 @@ bench: venv system-deps
 	$(PY) -m bench --out bench-results $(BENCH_ARGS)
 
 # Accuracy on all 3,003 M3 series beside statsforecast's references (`make bench` runs every
-# tenth): about 2.5 s of fitting per series, spread over every core.
+# tenth): about 3.5 s of fitting per series (all methods), spread over every core.
 bench-m3: venv
 	$(PY) -m bench.m3 bench-results/m3.json --every 1
 
