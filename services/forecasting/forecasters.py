@@ -34,6 +34,10 @@ class CorruptArtifact(ValueError):
     """A line of the artifact that is not one series' forecaster, or an id on two lines."""
 
 
+class ForeignModel(ValueError):
+    """A model folder this project did not log (any other pyfunc)."""
+
+
 def line(unique_id: str, forecaster: Forecaster) -> str:
     """One series' line of the artifact."""
     return json.dumps({ID: unique_id, **forecaster.to_dict()}, separators=(",", ":"))
@@ -115,18 +119,18 @@ def read_single(path: Path) -> Mapping[str, Forecaster]:
 
 
 def load(folder: Path) -> Mapping[str, Forecaster]:
-    """The forecasters of a downloaded model folder (either format), by series id; ValueError
-    for a model this project did not log."""
+    """The forecasters of a downloaded model folder (either format), by series id;
+    `ForeignModel` for a model this project did not log."""
     import yaml  # type: ignore[import-untyped]
 
     mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
     fmt = (mlmodel.get("metadata") or {}).get(single.FORMAT_KEY)
-    artifacts = mlmodel["flavors"]["python_function"].get("artifacts") or {}
-    if fmt == FORMAT:
-        return read(folder / artifacts[ARTIFACT]["path"])
-    if fmt == single.FORMAT:
-        return read_single(folder / artifacts[single.ARTIFACT]["path"])
-    raise ValueError(f"{folder} holds no forecaster of this project (format {fmt!r})")
+    readers = {FORMAT: (read, ARTIFACT), single.FORMAT: (read_single, single.ARTIFACT)}
+    if fmt not in readers:
+        raise ForeignModel(f"{folder} holds no forecaster of this project (format {fmt!r})")
+    reader, artifact = readers[fmt]
+    artifacts = mlmodel["flavors"]["python_function"]["artifacts"]
+    return reader(folder / artifacts[artifact]["path"])
 
 
 @dataclass(frozen=True)

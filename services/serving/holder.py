@@ -43,12 +43,6 @@ class Served:
         self.ids = series_of(self.model)
         self.series = self.model.by_id.keys() if isinstance(self.model, JsonForecaster) else ()
 
-    async def forecast(
-        self, horizon: int, level: float | None, series: str | None = None
-    ) -> RenderedForecast:
-        (found,) = await self.forecasts([(series, horizon, level)])
-        return found
-
     async def forecasts(self, asks: Sequence[Ask]) -> list[RenderedForecast]:
         """One forecast per (series, horizon, level), in order; cached per version."""
         return await self.cache.get_many(asks, self._compute)

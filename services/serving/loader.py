@@ -8,6 +8,7 @@ loads them.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import weakref
@@ -18,11 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from services.forecasting import forecasters
-from services.forecasting.forecaster import FORMAT, FORMAT_KEY, Forecaster
+from services.forecasting.forecaster import Forecaster
 from services.forecasting.forecasters import Forecasters
 from services.registry import Registry, connect
-
-FORMATS = (FORMAT, forecasters.FORMAT)  # one series (json/1), many (jsonl/1)
 
 
 @dataclass(frozen=True)
@@ -86,12 +85,9 @@ class JsonForecaster:
 
 def load_folder(folder: Path) -> Predictor:
     """The model in a downloaded model folder: our forecasters when its MLmodel says so."""
-    import yaml  # type: ignore[import-untyped]
-
-    mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
-    if (mlmodel.get("metadata") or {}).get(FORMAT_KEY) in FORMATS:
+    with contextlib.suppress(forecasters.ForeignModel):
         return JsonForecaster(forecasters.load(folder), folder)
-    import mlflow.pyfunc
+    import mlflow.pyfunc  # any other pyfunc
 
     return mlflow.pyfunc.load_model(str(folder))
 
