@@ -172,7 +172,7 @@ def _sections(args: argparse.Namespace, results: Results, uri: str, logs: Path) 
     if "many_series" not in args.skip:
         many = partial(manyseries.run, setup, args.many_series)
         r = results.section("many_series", many, manyseries.many_series_table)
-        results.add_targets(manyseries.targets(r))
+        results.add_targets(r["_targets"])
     if "hotswap" not in args.skip:
         r = results.section("hotswap", lambda: hotswap.run(setup), hotswap.hotswap_table)
         results.add_targets(r["_targets"])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import servers
-from bench.report import Target, many_series_targets, table
+from bench.report import many_series_targets, table
 from bench.serving import Setup, measure
 
 PREDICT = "/predict"
@@ -114,17 +114,17 @@ def run(setup: Setup, count: int = 10_000, horizon: int = 30) -> dict[str, Any]:
         setup.tracking_uri, name, version, setup.logs / f"{name}-v{version}"
     )
     ids = sorted(lines)
-    one, batch = predict_body(horizon), predict_body(horizon, ids[len(ids) // 2])
-    many = predict_body(horizon, ids[:: max(1, len(ids) // BATCH)][:BATCH])
+    one, one_of_many = predict_body(horizon), predict_body(horizon, ids[len(ids) // 2])
+    a_batch = predict_body(horizon, ids[:: max(1, len(ids) // BATCH)][:BATCH])
     api = partial(servers.start_api, setup.logs, setup.tracking_uri)
     rows: dict[str, Any] = {}
     with servers.cold(partial(api, setup.model), PREDICT, one) as single:
         rss_single = single.rss_mb()
         rows["one-series model"] = _runs(single, one, setup)
-    with servers.cold(partial(api, name), PREDICT, batch) as served:
+    with servers.cold(partial(api, name), PREDICT, one_of_many) as served:
         rss_many, api_load = served.rss_mb(), _api_load_seconds(served)
-        rows[f"1 of {count:,} series"] = _runs(served, batch, setup)
-        rows[f"{BATCH} of {count:,} series"] = _runs(served, many, setup)
+        rows[f"1 of {count:,} series"] = _runs(served, one_of_many, setup)
+        rows[f"{BATCH} of {count:,} series"] = _runs(served, a_batch, setup)
         rss_after = served.rss_mb()
     targets = many_series_targets(count, seconds, rss_many - rss_single)
     return {
@@ -160,8 +160,3 @@ def many_series_table(result: dict[str, Any]) -> str:
     headers = ["POST /predict", "conc", "req/s", "p50 ms", "p99 ms", "errors"]
     predict = table(headers, rows, f"horizon={result['horizon']}, forecast cache on")
     return f"{table(['what', 'measured'], facts, title)}\n\n{predict}"
-
-
-def targets(result: dict[str, Any]) -> list[Target]:
-    found: list[Target] = result["_targets"]
-    return found
