@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from services.files import write_atomically
+
 FILE = "stack.json"
 
 
@@ -35,9 +37,7 @@ class StackState:
     model: str | None = None  # e.g. "ForecastModel@prod = version 1"
 
     def save(self, state_dir: Path) -> None:
-        tmp = state_dir / (FILE + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        tmp.replace(state_dir / FILE)  # atomic, so readers never see half a file
+        write_atomically(state_dir / FILE, json.dumps(asdict(self), indent=2).encode())
 
     @classmethod
     def load(cls, state_dir: Path) -> StackState | None:

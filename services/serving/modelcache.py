@@ -12,9 +12,7 @@ The follower reads an entry only when the registry cannot be reached (`follower.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import os
 import tempfile
 import urllib.parse
 from dataclasses import asdict
@@ -23,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from services.files import write_atomically
 from services.serving.loader import JsonForecaster, ModelRef, Predictor, load_folder, owning
 
 FORMAT = "mlstack-model-cache/1"
@@ -54,7 +53,7 @@ class ModelCache:
         }
         content = {"ref": asdict(ref), "files": files}
         entry = {"format": FORMAT, "sha256": _digest(content), **content}
-        _write_atomically(self.path(ref.name, ref.alias), orjson.dumps(entry))
+        write_atomically(self.path(ref.name, ref.alias), orjson.dumps(entry))
         return True
 
     def load(self, name: str, alias: str) -> tuple[ModelRef, Predictor] | None:
@@ -107,24 +106,3 @@ def _parse(raw: bytes, name: str, alias: str) -> tuple[ModelRef, dict[str, bytes
         raise ValueError(f"holds {ref.name}@{ref.alias}, not {name}@{alias}")
     files = {str(k): base64.b64decode(v, validate=True) for k, v in content["files"].items()}
     return ref, files
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """`data` at `path`, all or nothing, on disk before this returns."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself survives a crash
-    finally:
-        os.close(folder)
