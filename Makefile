@@ -19,7 +19,7 @@ help:
 	@echo "make test   - run every test (installs what it needs)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks side by side with mlflow models serve, M3 accuracy sample"
-	@echo "make bench-m3 - accuracy on all 3,003 M3 series beside statsforecast's references"
+	@echo "make bench-m3 - all 3,003 M3 series beside statsforecast's references, and as panels"
 	@echo "make soak   - API fuzzing, MLflow faults and model swaps under load (longer)"
 	@echo "make e2e    - the demo driven in headless Chromium (screenshots/)"
 
@@ -95,9 +95,13 @@ bench: venv system-deps
 	$(PY) -m bench --out bench-results $(BENCH_ARGS)
 
 # Accuracy on all 3,003 M3 series beside statsforecast's references (`make bench` runs every
-# tenth): about 3.5 s of fitting per series (all methods), spread over every core.
+# tenth): about 3.5 s of fitting per series (all methods), spread over every core. Then the same
+# series trained as panels through the trainer (all cores; and the sample with 1 and 2 workers,
+# for scaling), beside that run's references: about 1 s of fitting per series more.
 bench-m3: venv
 	$(PY) -m bench.m3 bench-results/m3.json --every 1
+	$(PY) -m bench.paneltraining bench-results/panel-training.json --every 1 \
+	  --m3 bench-results/m3.json
 
 # Images, one per service, from the one services/Dockerfile (a target each), named as in
 # services/spec.py and tagged with the project version (the stack config's defaults).

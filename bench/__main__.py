@@ -4,7 +4,8 @@ benchmark, printed as tables and written to `OUT/results.json` after every secti
 A real MLflow server on SQLite, the project's trainer on the bundled airline data, then: our API,
 `mlflow models serve` and the floor side by side; the cache-off run; horizon growth; a model of
 10,000 series (its load time and RSS, one series and 100 per request); hot swap under load;
-trainer cost growth; the accuracy bench; M3 against statsforecast's references.
+trainer cost growth; the accuracy bench; M3 against statsforecast's references; M3 trained
+as panels through the trainer with 1 and 2 workers, beside those references.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import hotswap, images, m3, manyseries, quality, servers, serving, training
+from bench import (
+    hotswap,
+    images,
+    m3,
+    manyseries,
+    paneltraining,
+    quality,
+    servers,
+    serving,
+    training,
+)
 from bench.load import have_wrk
 from bench.report import Target
 from services.local import process
@@ -34,6 +45,7 @@ SECTIONS = (
     "training",
     "accuracy",
     "m3",
+    "panel_training",
     "images",
 )
 MODEL = "bench-airline"
@@ -192,9 +204,14 @@ def _sections(args: argparse.Namespace, results: Results, uri: str, logs: Path) 
             accuracy.kill()
     if "images" not in args.skip:
         results.section("images", images.sizes, images.images_table)
+    references = None
     if "m3" not in args.skip:  # every core, so after everything else
-        r = results.section("m3", lambda: m3.run(args.m3_every), m3.m3_table)
-        results.add_targets(m3.targets(r))
+        references = results.section("m3", lambda: m3.run(args.m3_every), m3.m3_table)
+        results.add_targets(m3.targets(references))
+    if "panel_training" not in args.skip:  # beside the m3 section's figures of the same run
+        panels = partial(paneltraining.run, uri, args.m3_every, references)
+        r = results.section("panel_training", panels, paneltraining.panel_training_table)
+        results.add_targets(r["_targets"])
 
 
 if __name__ == "__main__":
