@@ -28,7 +28,10 @@ def as_promql(expr: str, window: str = "5m") -> str:
 
 def alert_queries() -> list[Query]:
     return [
-        Query(f"alert {rule['alert']}", rule["expr"])
+        Query(
+            f"alert {rule['alert']}" if "alert" in rule else f"record {rule['record']}",
+            rule["expr"],
+        )
         for group in monitoring.rule_groups()
         for rule in group["rules"]
     ]

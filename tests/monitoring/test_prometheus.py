@@ -19,7 +19,12 @@ pytestmark = pytest.mark.slow
 
 # Scrapes run every second here, so a short window already holds several samples.
 QUERIES = dashboard_queries(window="15s")
-ALERT_NAMES = {rule["alert"] for group in monitoring.rule_groups() for rule in group["rules"]}
+# Alerting and recording rules alike, by name.
+RULE_NAMES = {
+    rule.get("alert") or rule["record"]
+    for group in monitoring.rule_groups()
+    for rule in group["rules"]
+}
 # Conditions that must not hold against a healthy API with a model loaded.
 HEALTH_ALERTS = ("MlstackApiDown", "MlstackApiNoTargets", "MlstackModelNotLoaded")
 
@@ -88,9 +93,9 @@ def test_prometheus_loads_every_alert_rule_and_evaluates_it_without_error(
     prometheus: str,
 ) -> None:
     rules = wait_for(
-        lambda: _rules(prometheus), "the rules", 30, done=lambda r: set(r) >= ALERT_NAMES, every=0.5
+        lambda: _rules(prometheus), "the rules", 30, done=lambda r: set(r) >= RULE_NAMES, every=0.5
     )
-    assert set(rules) == ALERT_NAMES
+    assert set(rules) == RULE_NAMES
     evaluated = wait_for(
         lambda: _rules(prometheus),
         "every rule to be evaluated once",
