@@ -42,7 +42,7 @@ def dashboard_queries(window: str = "5m") -> list[Query]:
         Query(f"{name} / {panel['title']} / {target['refId']}", as_promql(target["expr"], window))
         for name, board in monitoring.dashboard_models().items()
         for panel in board["panels"]
-        for target in panel["targets"]
+        for target in panel.get("targets", [])  # a row heading has none
     ]
 
 
