@@ -104,3 +104,26 @@ def test_each_accuracy_gauge_is_exported_by_the_monitored_api(
 ) -> None:
     scraped = scrape(served_api)
     assert [values[metric] for values in scraped.values()], f"{metric} is not exported"
+
+
+def test_with_two_workers_every_scrape_shows_the_served_version_and_never_a_replaced_one(
+    tracking_uri: str, model_name: str, tmp_path: Path
+) -> None:
+    # WORKERS > 1: a scrape reaches either worker; prometheus_client's shared files cannot
+    # remove a series, so a replaced version must not linger in either worker's answer.
+    first = new_version(tracking_uri, model_name)
+    tags = score_version(tracking_uri, model_name, first, GOOD)
+    multiproc = tmp_path / "metrics"
+    multiproc.mkdir()
+    env = {"WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    with running_api(tmp_path / "api", tracking_uri, model_name, **env) as api:
+        api.wait_ready()
+        scored = {(model_name, first): expected(GOOD, tags)}
+
+        def every_scrape(want: Scraped) -> bool:
+            return all(scrape(api) == want for _ in range(8))
+
+        wait_for(lambda: every_scrape(scored), "both workers to export the scoring", 60)
+        second = new_version(tracking_uri, model_name, scale=2.0)  # promoted, never scored
+        wait_for(lambda: every_scrape({}), "both workers to drop the replaced version", 90)
+        assert second != first
