@@ -69,6 +69,9 @@ class MonitoringArgs:
     chart_version: str = CHART_VERSION
     size: Size = "small"
     scrape_interval: str = "15s"
+    # The accuracy alerts' settings (recording rules of monitoring/alerts.yaml, same defaults).
+    forecast_degradation_ratio: float = 1.5
+    score_max_age_seconds: int = 6 * 3600
 
     def __post_init__(self) -> None:
         if not _SEMVER.match(self.chart_version):
@@ -80,6 +83,12 @@ class MonitoringArgs:
             raise ValueError(f"size '{self.size}' must be one of {sorted(SIZES)}")
         if not self.api_selector:
             raise ValueError("api_selector must not be empty: it would select every Service")
+        if self.forecast_degradation_ratio < 1:
+            raise ValueError(
+                f"forecast_degradation_ratio {self.forecast_degradation_ratio} must be >= 1"
+            )
+        if self.score_max_age_seconds <= 0:
+            raise ValueError(f"score_max_age_seconds {self.score_max_age_seconds} must be > 0")
 
 
 def _resources(r: pod.Resources) -> dict[str, Any]:
@@ -238,7 +247,11 @@ class Monitoring(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=self._meta("api-rules", self.namespace),
-            spec={"groups": files.rule_groups()},
+            spec={
+                "groups": files.rule_groups(
+                    self._args.forecast_degradation_ratio, self._args.score_max_age_seconds
+                )
+            },
             opts=opts,
         )
 

@@ -1,4 +1,5 @@
-"""The trainer: a Job per image and data version, and an optional CronJob for retraining."""
+"""The trainer: a Job per image and data version, an optional CronJob for retraining, and an
+optional CronJob that scores the served forecasts (`mlstack score`) with the same pod."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pulumi_kubernetes as k8s
 from infra import pod
 from infra.naming import labels, res_name
 from infra.options import child_options
-from services.spec import TRAINER, trainer_env
+from services.spec import SCORER, TRAINER, ServiceSpec, trainer_env
 
 RESOURCES = pod.Resources(
     cpu_request="500m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"
@@ -30,6 +31,7 @@ class TrainerArgs:
     model_name: str
     experiment_name: str
     schedule: str = ""  # cron; empty means no CronJob
+    score_schedule: str = ""  # cron of `mlstack score`; empty means none
     dask_scheduler_address: pulumi.Input[str] | None = None  # fit there, not in a process pool
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     resources: pod.Resources = RESOURCES
@@ -45,11 +47,14 @@ def job_suffix(image: str, fingerprint: str) -> str:
 
 
 class Trainer(pulumi.ComponentResource):
-    """ServiceAccount, a Job named after its image and data (a change re-runs training), and a
-    CronJob with the same pod when a schedule is set."""
+    """ServiceAccount, a Job named after its image and data (a change re-runs training), a
+    CronJob with the same pod when a schedule is set, and one running `mlstack score` in that
+    pod (same image, env, data, resources, security and labels, so the same network access)
+    when a score schedule is set."""
 
     job: k8s.batch.v1.Job
     cron_job: k8s.batch.v1.CronJob | None
+    score_job: k8s.batch.v1.CronJob | None
     job_name: pulumi.Output[str]
 
     def __init__(
@@ -70,7 +75,7 @@ class Trainer(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=child,
         )
-        template = self._pod(account.metadata.name)
+        template = self._pod(account.metadata.name, TRAINER)
         job_name = f"{self._name}-{job_suffix(args.image, args.data_fingerprint)}"
         self.job = k8s.batch.v1.Job(
             job_name,
@@ -90,7 +95,13 @@ class Trainer(pulumi.ComponentResource):
                 ),
             ),
         )
-        self.cron_job = self._cron_job(template, child) if args.schedule else None
+        self.cron_job = (
+            self._cron_job("scheduled", args.schedule, template, child) if args.schedule else None
+        )
+        self.score_job = None
+        if args.score_schedule:
+            scorer = self._pod(account.metadata.name, SCORER)
+            self.score_job = self._cron_job("score", args.score_schedule, scorer, child)
         self.job_name = self.job.metadata.name
         self.register_outputs({"job_name": self.job_name})
 
@@ -110,10 +121,13 @@ class Trainer(pulumi.ComponentResource):
             dask_scheduler_address=self._args.dask_scheduler_address,
         )
 
-    def _pod(self, account: pulumi.Input[str]) -> k8s.core.v1.PodTemplateSpecArgs:
+    def _pod(
+        self, account: pulumi.Input[str], spec: ServiceSpec
+    ) -> k8s.core.v1.PodTemplateSpecArgs:
+        """The trainer's pod, running `spec`'s command (the trainer's, or the scorer's)."""
         main = pod.container(
             pod.ContainerArgs(
-                spec=TRAINER,
+                spec=spec,
                 image=self._args.image,
                 pull_policy=self._args.pull_policy,
                 env=self._env(),
@@ -139,9 +153,13 @@ class Trainer(pulumi.ComponentResource):
         )
 
     def _cron_job(
-        self, template: k8s.core.v1.PodTemplateSpecArgs, child: pulumi.ResourceOptions
+        self,
+        role: str,
+        schedule: str,
+        template: k8s.core.v1.PodTemplateSpecArgs,
+        child: pulumi.ResourceOptions,
     ) -> k8s.batch.v1.CronJob:
-        name = self._name + "-scheduled"
+        name = f"{self._name}-{role}"
         return k8s.batch.v1.CronJob(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -151,8 +169,8 @@ class Trainer(pulumi.ComponentResource):
                 annotations=self._accepted_findings(),
             ),
             spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=self._args.schedule,
-                # Two trainers racing for @prod is safe but wasteful.
+                schedule=schedule,
+                # Two trainers racing for @prod is safe but wasteful; two scorers, the same.
                 concurrency_policy="Forbid",
                 successful_jobs_history_limit=3,
                 failed_jobs_history_limit=3,

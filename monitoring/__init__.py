@@ -13,20 +13,47 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ALERTS_FILE = HERE / "alerts.yaml"
-ALERT_TESTS = (HERE / "alerts_test.yaml", HERE / "alerts_age_test.yaml")
+ALERT_TESTS = (
+    HERE / "alerts_test.yaml",
+    HERE / "alerts_age_test.yaml",
+    HERE / "alerts_accuracy_test.yaml",
+)
 DASHBOARDS_DIR = HERE / "dashboards"
 
 # Every rule and panel selects the API by this job name: the local scrape job is called this,
 # and the cluster's ServiceMonitor relabels its targets to it.
 API_JOB = "mlstack-api"
 
+# The alert settings a deployment may change, each a recording rule of the rule file that the
+# alerts read (`vector(<value>)`), so the alert expressions never change with them.
+DEGRADATION_RATIO_RULE = "mlstack:forecast_degradation_ratio"
+SCORE_MAX_AGE_RULE = "mlstack:forecast_score_max_age_seconds"
 
-def rule_groups() -> list[dict[str, Any]]:
-    """The `groups:` of the alert rule file, as a PrometheusRule's `spec.groups` wants them."""
+
+def rule_groups(
+    forecast_degradation_ratio: float | None = None, score_max_age_seconds: int | None = None
+) -> list[dict[str, Any]]:
+    """The `groups:` of the alert rule file, as a PrometheusRule's `spec.groups` wants them;
+    each setting given replaces the file's default in its recording rule."""
     import yaml  # type: ignore[import-untyped]
 
     groups: list[dict[str, Any]] = yaml.safe_load(ALERTS_FILE.read_text())["groups"]
+    settings = {
+        DEGRADATION_RATIO_RULE: forecast_degradation_ratio,
+        SCORE_MAX_AGE_RULE: score_max_age_seconds,
+    }
+    for rule in (rule for group in groups for rule in group["rules"]):
+        value = settings.get(rule.get("record", ""))
+        if value is not None:
+            rule["expr"] = f"vector({value})"
     return groups
+
+
+def recorded_names() -> set[str]:
+    """The series the rule file records itself: Prometheus writes them, no exporter does."""
+    return {
+        rule["record"] for group in rule_groups() for rule in group["rules"] if "record" in rule
+    }
 
 
 def dashboards() -> dict[str, str]:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitoring import API_JOB, DASHBOARDS_DIR
+from monitoring import API_JOB, DASHBOARDS_DIR, DEGRADATION_RATIO_RULE
 
 JOB = f'job="{API_JOB}"'
 RATE = "$__rate_interval"
@@ -35,6 +35,15 @@ class Panel:
     width: int = 12
     height: int = 8
     options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row heading: the panels after it, up to the next row, are its panels."""
+
+    title: str
+    width: int = 24
+    height: int = 1
 
 
 def _quantiles(metric: str, by: str, legend: str) -> tuple[Target, ...]:
@@ -198,6 +207,65 @@ MODEL_PANELS = (
 )
 
 
+def _by_version(metric: str) -> str:
+    """One series per served version, however many pods export it."""
+    return f"max by (model_name, model_version) ({metric}{{{JOB}}})"
+
+
+# From the tags `mlstack score` writes on the served version, re-read on every registry poll;
+# nothing shows until the version is first scored.
+ACCURACY_PANELS: tuple[Panel | Row, ...] = (
+    Row("Forecast accuracy"),
+    Panel(
+        "Realised vs backtest SMAPE",
+        "SMAPE of the served forecasts against the actuals, at each scoring, beside the "
+        "version's backtest SMAPE; MlstackForecastDegraded fires above the threshold line "
+        "(backtest times the degradation ratio) for 30 minutes.",
+        (
+            Target(_by_version("model_realised_smape"), "realised v{{model_version}}"),
+            Target(_by_version("model_backtest_smape"), "backtest v{{model_version}}"),
+            Target(
+                f"{_by_version('model_backtest_smape')}"
+                f" * scalar(max({DEGRADATION_RATIO_RULE}{{{JOB}}}))",
+                "alert threshold v{{model_version}}",
+            ),
+        ),
+        unit="percent",
+    ),
+    Panel(
+        "Interval coverage vs nominal level",
+        "Share of the scored actuals inside the prediction intervals, against the intervals' "
+        "nominal level; MlstackIntervalsMiscalibrated fires 15 points below it.",
+        (
+            Target(_by_version("model_interval_coverage"), "coverage v{{model_version}}"),
+            Target(_by_version("model_interval_level"), "nominal level v{{model_version}}"),
+        ),
+        unit="percentunit",
+    ),
+    Panel(
+        "Points scored",
+        "Actuals (over all series) the last scoring compared with the served forecasts.",
+        (Target(_by_version("model_realised_points"), "v{{model_version}}"),),
+        kind="stat",
+        height=5,
+    ),
+    Panel(
+        "Time since last scored",
+        "Time since the model was last scored against actuals; MlstackForecastNotScored fires "
+        "past the time the score schedule allows.",
+        (
+            Target(
+                f"time() - max by (model_name) (model_last_scored_timestamp_seconds{{{JOB}}})",
+                "{{model_name}}",
+            ),
+        ),
+        kind="stat",
+        unit="s",
+        height=5,
+    ),
+)
+
+
 def _target(target: Target, ref: str) -> dict[str, Any]:
     return {
         "refId": ref,
@@ -228,18 +296,33 @@ def _panel(panel: Panel, panel_id: int, pos: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _layout(panels: tuple[Panel, ...]) -> list[dict[str, Any]]:
-    """Place panels left to right on Grafana's 24-column grid, wrapping to a new row."""
+def _row(row: Row, panel_id: int, pos: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": panel_id,
+        "type": "row",
+        "title": row.title,
+        "collapsed": False,
+        "gridPos": pos,
+        "panels": [],
+    }
+
+
+def _layout(panels: tuple[Panel | Row, ...]) -> list[dict[str, Any]]:
+    """Place panels left to right on Grafana's 24-column grid, wrapping to a new row; a `Row`
+    always starts a line of its own."""
     out, x, y, row_height = [], 0, 0, 0
     for panel_id, panel in enumerate(panels, start=1):
-        if x + panel.width > 24:
+        if x + panel.width > 24 or (isinstance(panel, Row) and x > 0):
             x, y, row_height = 0, y + row_height, 0
-        out.append(_panel(panel, panel_id, {"x": x, "y": y, "w": panel.width, "h": panel.height}))
+        pos = {"x": x, "y": y, "w": panel.width, "h": panel.height}
+        out.append(
+            _row(panel, panel_id, pos) if isinstance(panel, Row) else _panel(panel, panel_id, pos)
+        )
         x, row_height = x + panel.width, max(row_height, panel.height)
     return out
 
 
-def dashboard(uid: str, title: str, panels: tuple[Panel, ...]) -> dict[str, Any]:
+def dashboard(uid: str, title: str, panels: tuple[Panel | Row, ...]) -> dict[str, Any]:
     """A Grafana dashboard model whose panels read the Prometheus picked in `$datasource`."""
     return {
         "uid": uid,
@@ -271,7 +354,7 @@ def dashboard(uid: str, title: str, panels: tuple[Panel, ...]) -> dict[str, Any]
 
 DASHBOARDS = {
     "api.json": dashboard("mlstack-api", "mlstack / API", API_PANELS),
-    "model.json": dashboard("mlstack-model", "mlstack / Model", MODEL_PANELS),
+    "model.json": dashboard("mlstack-model", "mlstack / Model", MODEL_PANELS + ACCURACY_PANELS),
 }
 
 

@@ -103,6 +103,15 @@ TRAINER = ServiceSpec(
     args=("mlstack", "train"),
 )
 
+# `mlstack score`: the served forecasts against the actuals at DATA_URI, written as tags on the
+# version (the API exports them). The trainer's image, environment and data; its own name.
+SCORER = ServiceSpec(
+    name="scorer",
+    image="mlstack-trainer",
+    extra="train",
+    args=("mlstack", "score"),
+)
+
 API = ServiceSpec(
     name="api",
     image="mlstack-serving",

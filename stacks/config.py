@@ -28,6 +28,8 @@ from stacks.errors import FOREIGN_KEYS, SECRET_FIELDS, format_errors
 from stacks.fields import CRON, PRIVATE, QUANTITY, Cidr, Image, OptionalSecret
 
 TARGETS = ("minikube", "eks")
+# Scoring's schedule when retraining is scheduled and `score_schedule` is left empty: hourly.
+DEFAULT_SCORE_SCHEDULE = "0 * * * *"
 
 
 class StackConfig(BaseModel):
@@ -46,6 +48,10 @@ class StackConfig(BaseModel):
     experiment_name: str = Field("forecasting", min_length=1)
     trainer_schedule: str = ""
     trainer_workers: int = Field(0, ge=0)  # Dask workers; 0 fits in the trainer's process pool
+    # Empty: hourly when trainer_schedule is set, none otherwise; "off": none; else a cron.
+    score_schedule: str = ""
+    forecast_degradation_ratio: float = Field(1.5, ge=1.0)  # realised / backtest SMAPE alert
+    score_max_age_hours: int = Field(6, ge=1)  # MlstackForecastNotScored past this
     api_min_replicas: int = Field(1, ge=1)
     api_max_replicas: int = Field(3, ge=1)
     mlflow_storage_size: str = "5Gi"
@@ -68,6 +74,23 @@ class StackConfig(BaseModel):
         if value and not CRON.match(value.strip()):
             raise ValueError(f"'{value}' is not a 5-field cron schedule, e.g. '0 3 * * 0'")
         return value.strip()
+
+    @field_validator("score_schedule")
+    @classmethod
+    def _score_cron(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("", "off") or CRON.match(value):
+            return value
+        raise ValueError(
+            f"'{value}' is not a 5-field cron schedule, e.g. '0 * * * *', nor 'off' (no scoring)"
+        )
+
+    @property
+    def score_cron(self) -> str:
+        """The score CronJob's schedule; empty for none."""
+        if self.score_schedule == "off":
+            return ""
+        return self.score_schedule or (DEFAULT_SCORE_SCHEDULE if self.trainer_schedule else "")
 
     @field_validator("api_max_replicas")
     @classmethod

@@ -22,6 +22,9 @@ EXAMPLES = {
     "node_max_size": "3",
     "trainer_schedule": "'0 3 * * 0'",
     "trainer_workers": "3",
+    "score_schedule": "'0 * * * *'",
+    "forecast_degradation_ratio": "2",
+    "score_max_age_hours": "24",
 }
 
 # Keys whose fix is not `pulumi config set <key> <example>`. `--path '<key>[0]'` stores a real

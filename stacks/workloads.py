@@ -117,6 +117,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             model_name=cfg.model_name,
             experiment_name=cfg.experiment_name,
             schedule=cfg.trainer_schedule,
+            score_schedule=cfg.score_cron,
             service_account_annotations=platform.trainer_annotations,
             dask_scheduler_address=dask.address if dask else None,
         ),
@@ -213,6 +214,8 @@ def _monitoring(
             api_namespace=namespace,
             chart_version=cfg.monitoring_chart_version,
             size=platform.monitoring_size,
+            forecast_degradation_ratio=cfg.forecast_degradation_ratio,
+            score_max_age_seconds=cfg.score_max_age_hours * 3600,
         ),
         opts=platform.opts,
     )

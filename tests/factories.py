@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,3 +103,34 @@ def train_first_version(tracking_uri: str, model_name: str, experiment: str) -> 
     summary = train_version(tracking_uri, model_name, experiment)
     assert summary.promoted, f"the first version should be promoted: {summary.reason}"
     return summary.version
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The tags `mlstack score` writes on a model version (its contract), with test values."""
+
+    realised_smape: float = 11.0
+    realised_mase: float = 0.9
+    realised_coverage: float = 0.93
+    realised_points: int = 120
+    realised_series: int = 1
+    backtest_smape: float = 10.0
+    interval_level: float = 0.95
+    scored_at: int | None = None  # Unix seconds; now when None
+
+    def tags(self) -> dict[str, str]:
+        at = int(time.time()) if self.scored_at is None else self.scored_at
+        values = {**dataclasses.asdict(self), "scored_at": at}
+        return {key: str(value) for key, value in values.items()}
+
+
+def score_version(tracking_uri: str, name: str, version: str, scoring: Scoring) -> dict[str, str]:
+    """Tag `version` as `mlstack score` would after scoring it; returns the tags written.
+    `scored_at` goes last: the API exports a version's accuracy once it has one."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    tags = scoring.tags()
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    return tags

@@ -1,4 +1,5 @@
-"""`mlstack up`: MLflow, the trainer (once, if `@prod` is unset), the API, the demo, Prometheus.
+"""`mlstack up`: MLflow, the trainer and the scorer (once, if `@prod` is unset), the API, the
+demo, Prometheus.
 
 Each service starts from its `ServiceSpec` in its own process group, waits for its readiness
 probe, and is recorded in the state file; on any failure or stop signal everything started is
@@ -20,13 +21,16 @@ from services.local.logs import LogPump, say
 from services.local.signals import Shutdown, SignalGuard
 from services.local.state import ServiceEntry, StackState, is_supervisor, start_ticks
 from services.registry import RegistryError, connect
-from services.spec import API, DEMO, TRACKING, TRAINER, ServiceSpec
+from services.spec import API, DEMO, SCORER, TRACKING, TRAINER, ServiceSpec
 
 # How long each service may take to become ready; the first MLflow start migrates its database.
 READY_TIMEOUT = {"mlflow": 180.0, "api": 300.0, "demo": 120.0, "prometheus": 60.0}
 # Logs reach the console as they are written, not when a pipe buffer fills, and without
 # MLflow's download progress bars, which are unreadable once prefixed line by line.
 QUIET_LOGS = {"PYTHONUNBUFFERED": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+# What `mlstack score` says when no actuals arrived after the forecasts it would score: expected
+# right after the first training, which saw all the data there is.
+NO_NEW_DATA = "not enough new data"
 
 
 class StackError(RuntimeError):
@@ -91,7 +95,7 @@ class Stack:
                 f"a stack is already running from {self.cfg.state_dir} (pid {running.pid}): "
                 "see `mlstack status`, or stop it with `mlstack down`"
             )
-        for spec, _env in [*self.plan(), (TRAINER, {})]:
+        for spec, _env in [*self.plan(), (TRAINER, {}), (SCORER, {})]:
             for command in spec.commands:
                 if process.executable(command) is None:
                     raise StackError(f"{spec.name}: command `{command}` not found")
@@ -159,6 +163,7 @@ class Stack:
             version = prod_version(cfg.url("mlflow"), cfg.model_name)
             if version is None:
                 raise StackError(f"trainer: finished, but {cfg.model_name}@prod is still unset")
+            self.score(SCORER)
         else:
             say(self.console, f"{cfg.model_name}@prod is version {version}: no training needed")
         self.model = f"{cfg.model_name}@prod = version {version}"
@@ -167,12 +172,31 @@ class Stack:
         spec = TRAINER
         if self.cfg.families:
             spec = replace(TRAINER, args=(*TRAINER.args, "--families", self.cfg.families))
+        started, code = self.run_once(spec)
+        if code != 0:
+            raise StackError(started.failure(f"trainer exited with code {code}"))
+
+    def score(self, spec: ServiceSpec) -> None:
+        """Score `@prod` once on the training data (`spec` is the scorer), so the API has
+        accuracy to export. Nothing to score yet is the usual answer; a failing scorer is
+        reported and the stack runs on without accuracy metrics, which only it needs."""
+        say(self.console, f"scoring {self.cfg.model_name}@prod once on {self.cfg.data_uri}")
+        started, code = self.run_once(spec)
+        if code == 0:
+            return
+        if any(NO_NEW_DATA in line.lower() for line in started.pump.tail):
+            say(self.console, "scorer: not enough new data to score yet; carrying on")
+            return
+        what = f"scorer exited with code {code}; the API exports no accuracy until a scoring"
+        say(self.console, "warning: " + started.failure(what))
+
+    def run_once(self, spec: ServiceSpec) -> tuple[Started, int]:
+        """Run a batch command (trainer, scorer) with the trainer's env to its end."""
         started = self.launch(spec, self.cfg.trainer_env())
         code = started.proc.wait()
         started.pump.join()
         self.started.remove(started)
-        if code != 0:
-            raise StackError(started.failure(f"trainer exited with code {code}"))
+        return started, code
 
     def watch(self) -> None:
         """Block until a service exits on its own (an error) or a stop signal arrives."""

@@ -86,6 +86,7 @@ class Follower:
                 self._drop_cached()
             return
         if current is not None and current.source != "cache" and current.ref.version == ref.version:
+            self.holder.refresh(ref)  # a later scoring retags the same version
             return
         broken = self._broken.get(ref.version)
         if broken is not None and time.monotonic() < broken.retry_at:

@@ -85,6 +85,16 @@ class ModelHolder:
         )
         return previous
 
+    def refresh(self, ref: ModelRef) -> None:
+        """The registry's latest word on the served version (same name and version, tags and
+        metrics as read this poll): `/model` and the accuracy gauges show it from now on."""
+        served = self.current
+        if served is None or (served.ref.name, served.ref.version) != (ref.name, ref.version):
+            return
+        if served.ref != ref:
+            served.ref = ref  # one reference assignment: a request sees the old or the new ref
+        self.metrics.accuracy.show(ref)
+
     def clear(self) -> None:
         previous, self.current = self.current, None
         self.metrics.model_loaded.set(0)

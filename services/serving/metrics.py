@@ -5,10 +5,14 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from services.serving.loader import ModelRef
 
@@ -20,6 +24,93 @@ VALUE_BUCKETS = (0.0, *(m * 10.0**e for e in range(-2, 8) for m in (1, 2, 5)))
 RESULTS = ("success", "failure")
 # With WORKERS > 1, a gauge reads as the highest value among live workers.
 LIVE: Literal["livemax"] = "livemax"
+
+# The served version's realised accuracy, read from the tags `mlstack score` writes on it:
+# (metric, tag, help). Labelled by model and version only, never by series.
+SCORED_TAG = "scored_at"
+ACCURACY: tuple[tuple[str, str, str], ...] = (
+    (
+        "model_realised_smape",
+        "realised_smape",
+        "Mean SMAPE (percent) of the served version's forecasts against the actuals that "
+        "arrived, at its last scoring.",
+    ),
+    (
+        "model_backtest_smape",
+        "backtest_smape",
+        "Mean backtest SMAPE (percent) of the served version, from its training, beside the "
+        "realised one.",
+    ),
+    (
+        "model_realised_points",
+        "realised_points",
+        "Points (over all series) the served version's last scoring compared with actuals.",
+    ),
+    (
+        "model_interval_coverage",
+        "realised_coverage",
+        "Share of scored actuals inside the served version's prediction intervals (0-1).",
+    ),
+    (
+        "model_interval_level",
+        "interval_level",
+        "Nominal level of the scored prediction intervals (0-1), to compare coverage with.",
+    ),
+    (
+        "model_last_scored_timestamp_seconds",
+        SCORED_TAG,
+        "When the served version was last scored against actuals (Unix time).",
+    ),
+)
+ACCURACY_LABELS = ("model_name", "model_version")
+
+
+def accuracy_of(tags: Mapping[str, str]) -> dict[str, float]:
+    """Each accuracy metric's value from a version's tags: none before its first scoring (no
+    valid `scored_at`), and none for a tag missing or not a finite number."""
+    values: dict[str, float] = {}
+    for metric, tag, _help in ACCURACY:
+        try:
+            value = float(tags[tag])
+        except (KeyError, ValueError):
+            continue
+        if math.isfinite(value):
+            values[metric] = value
+    return values if "model_last_scored_timestamp_seconds" in values else {}
+
+
+class Accuracy(Collector):
+    """The accuracy gauges of the version served now, as of the follower's last registry poll.
+
+    A collector rather than `Gauge`s: its series are read at scrape time from what this process
+    serves, so a version change or a retag replaces them at once. With WORKERS > 1 the scraped
+    worker answers (`routers/metrics.py`); every worker polls the same registry, so they differ
+    by at most one poll. prometheus_client cannot remove a labelled series in multiprocess mode,
+    which would keep a replaced version's values exported for ever.
+    """
+
+    def __init__(self) -> None:
+        self._shown: tuple[str, str, dict[str, float]] | None = None  # swapped whole: atomic
+
+    def show(self, ref: ModelRef) -> None:
+        """Export `ref`'s tags (none of them when it was never scored), in place of any other."""
+        self._shown = (ref.name, ref.version, accuracy_of(ref.tags))
+
+    def forget(self, ref: ModelRef) -> None:
+        shown = self._shown
+        if shown is not None and shown[:2] == (ref.name, ref.version):
+            self._shown = None
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        for metric, _tag, help_text in ACCURACY:
+            yield GaugeMetricFamily(metric, help_text, labels=ACCURACY_LABELS)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        shown = self._shown
+        for family in self.describe():
+            if shown is not None and family.name in shown[2]:
+                family.add_metric([shown[0], shown[1]], shown[2][family.name])
+            yield family
 
 
 @dataclass(frozen=True)
@@ -36,6 +127,7 @@ class Metrics:
     registry_errors: Counter
     horizon: Histogram
     value: Histogram
+    accuracy: Accuracy = field(default_factory=Accuracy)
 
     def served(
         self,
@@ -55,12 +147,14 @@ class Metrics:
         self.load_duration.set(took)
         if ref.trained_at is not None:
             self.trained_timestamp.set(ref.trained_at)
+        self.accuracy.show(ref)
         self.reloads.labels("success").inc()
 
     def forget(self, ref: ModelRef, source: str) -> None:
-        """Drop the `model_info` series of a version no longer served."""
+        """Drop the `model_info` and accuracy series of a version no longer served."""
         with contextlib.suppress(KeyError):
             self.model_info.remove(ref.name, ref.version, ref.run_id, source)
+        self.accuracy.forget(ref)
 
 
 def build_metrics(registry: CollectorRegistry) -> Metrics:
@@ -139,6 +233,7 @@ def build_metrics(registry: CollectorRegistry) -> Metrics:
             registry=registry,
         ),
     )
+    registry.register(metrics.accuracy)
     for result in RESULTS:
         metrics.reloads.labels(result)  # export both series at 0 so rate() and alerts work
     return metrics

@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from monitoring import ALERTS_FILE as ALERT_RULES
 from services.local import prometheus
 from services.local.config import DEFAULT_PORTS, LocalConfig
@@ -30,6 +32,21 @@ def test_scrape_job_is_the_job_the_alert_rules_select() -> None:
 
 def test_the_checked_in_alert_rules_are_loaded(tmp_path: Path) -> None:
     assert prometheus.config(_cfg(tmp_path))["rule_files"] == [str(ALERT_RULES)]
+
+
+def test_the_rules_it_loads_include_the_accuracy_alerts_and_their_settings(
+    tmp_path: Path,
+) -> None:
+    (rule_file,) = prometheus.config(_cfg(tmp_path))["rule_files"]  # type: ignore[misc]
+    groups = yaml.safe_load(Path(rule_file).read_text())["groups"]
+    names = {rule.get("alert") or rule["record"] for g in groups for rule in g["rules"]}
+    assert names >= {
+        "MlstackForecastDegraded",
+        "MlstackIntervalsMiscalibrated",
+        "MlstackForecastNotScored",
+        "mlstack:forecast_degradation_ratio",
+        "mlstack:forecast_score_max_age_seconds",
+    }
 
 
 def test_promtool_accepts_the_written_config_with_its_rules(tmp_path: Path) -> None:

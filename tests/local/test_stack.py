@@ -22,6 +22,7 @@ from services.local.config import DEFAULT_PORTS, LocalConfig
 from services.local.signals import SignalGuard
 from services.local.stack import Stack, StackError
 from services.local.state import StackState
+from services.spec import ServiceSpec
 from tests.binaries import binary, have
 from tests.factories import wait_for
 
@@ -84,6 +85,56 @@ def test_logs_are_streamed_with_the_service_name_in_front(first_run: FirstRun) -
     }
     assert {"mlflow", "trainer", "api", "demo", "mlstack"} <= prefixes
     assert (first_run.state_dir / "logs" / "api.log").stat().st_size > 0
+
+
+SCORER_MODULE = Path(__file__).resolve().parents[2] / "services" / "trainer" / "score.py"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not SCORER_MODULE.exists(),
+    reason="`mlstack score` (services/trainer/score.py, issue 21 part A) is not on this branch "
+    "yet; remove this skip when it is merged",
+)
+def test_up_scores_the_first_model_once_after_training_it(first_run: FirstRun) -> None:
+    output = first_run.output
+    assert "scoring ForecastModel@prod once on" in output
+    assert output.index("training once") < output.index("scoring ForecastModel@prod once")
+    assert any(line.split("|", 1)[0].strip() == "scorer" for line in output.splitlines())
+    assert "warning: scorer exited" not in output  # scored, or "not enough new data"
+
+
+def _scorer(code: int, says: str) -> ServiceSpec:
+    """A stand-in for `mlstack score` that prints `says` and exits with `code` (this
+    environment's python, as `process.start` runs console scripts)."""
+    script = f"print({says!r}, flush=True); raise SystemExit({code})"
+    return ServiceSpec(name="scorer", image="", extra="", args=("python", "-c", script))
+
+
+@pytest.mark.parametrize(
+    ("code", "says", "expected"),
+    [
+        (0, "scored 12 points of 1 series", None),
+        (3, "Not enough new data to score version 1: no actuals after 1960-12", "carrying on"),
+        (1, "MlflowException: boom", "warning: scorer exited with code 1"),
+    ],
+    ids=["scored", "no-new-data", "failed"],
+)
+def test_a_scoring_that_finds_nothing_new_or_fails_never_stops_the_stack(
+    tmp_path: Path, code: int, says: str, expected: str | None
+) -> None:
+    console = io.StringIO()
+    stack = Stack(LocalConfig(state_dir=tmp_path).resolved(), SignalGuard(), console)
+    stack.cfg.logs.mkdir(parents=True)  # as preflight leaves it
+    stack.score(_scorer(code, says))  # returns, whatever the scorer answered
+    assert stack.started == []
+    output = console.getvalue()
+    assert "scoring ForecastModel@prod once" in output
+    assert says in output  # the scorer's own words reach the console
+    if expected is None:
+        assert "warning" not in output and "carrying on" not in output
+    else:
+        assert expected in output
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 
 from tests.api import RunningApi, running_api
 from tests.binaries import binary
-from tests.factories import train_first_version
+from tests.factories import Scoring, score_version, train_first_version
 from tests.monitoring.factories import drive_traffic
 
 
@@ -29,10 +29,12 @@ def _binary(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def served_api(mlflow_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:  # type: ignore[no-untyped-def]
-    """`mlstack serve` on a free loopback port, serving a model the trainer promoted, after a
-    little traffic of every kind (forecasts, MLflow protocol, health, 4xx)."""
+    """`mlstack serve` on a free loopback port, serving a model the trainer promoted and the
+    scorer scored (well), after a little traffic of every kind (forecasts, MLflow protocol,
+    health, 4xx)."""
     name = "monitoring-api"
-    train_first_version(mlflow_server.uri, name, "monitoring-tests")
+    version = train_first_version(mlflow_server.uri, name, "monitoring-tests")
+    score_version(mlflow_server.uri, name, version, Scoring())
     folder = tmp_path_factory.mktemp("api")
     with running_api(folder, mlflow_server.uri, name, MODEL_POLL_SECONDS="1") as api:
         api.wait_ready()

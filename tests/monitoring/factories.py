@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -60,3 +61,21 @@ def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
     assert body["status"] == "success", f"{expr}: {body}"
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
+
+
+def promtool_test(
+    promtool: str, folder: Path, groups: list[dict[str, Any]], tests: list[dict[str, Any]]
+) -> subprocess.CompletedProcess[str]:
+    """`promtool test rules` of `tests` (promtool's test cases, evaluated every minute) against
+    the rule `groups` given, e.g. `monitoring.rule_groups()` rendered with other settings."""
+    (folder / "rules.yaml").write_text(json.dumps({"groups": groups}))  # JSON is YAML
+    suite = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
+    (folder / "rules_test.yaml").write_text(json.dumps(suite))
+    argv = [promtool, "test", "rules", "rules_test.yaml"]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=folder, check=False)
+
+
+def gauge_series(name: str, labels: dict[str, str], value: float, minutes: int) -> dict[str, str]:
+    """A promtool input series: the gauge `name` at `value` for `minutes` minutes."""
+    selector = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return {"series": f"{name}{{{selector}}}", "values": f"{value!r}x{minutes}"}

@@ -28,7 +28,10 @@ def as_promql(expr: str, window: str = "5m") -> str:
 
 def alert_queries() -> list[Query]:
     return [
-        Query(f"alert {rule['alert']}", rule["expr"])
+        Query(
+            f"alert {rule['alert']}" if "alert" in rule else f"record {rule['record']}",
+            rule["expr"],
+        )
         for group in monitoring.rule_groups()
         for rule in group["rules"]
     ]
@@ -39,7 +42,7 @@ def dashboard_queries(window: str = "5m") -> list[Query]:
         Query(f"{name} / {panel['title']} / {target['refId']}", as_promql(target["expr"], window))
         for name, board in monitoring.dashboard_models().items()
         for panel in board["panels"]
-        for target in panel["targets"]
+        for target in panel.get("targets", [])  # a row heading has none
     ]
 
 

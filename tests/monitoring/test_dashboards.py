@@ -11,10 +11,21 @@ import yaml
 
 import monitoring
 from monitoring import grafana
-from tests.monitoring.promql import dashboard_queries, label_value, selectors
+from tests.monitoring.promql import (
+    as_promql,
+    dashboard_queries,
+    label_value,
+    metric_names,
+    selectors,
+)
 
 BOARDS = monitoring.dashboard_models()
-PANELS = [(name, panel) for name, board in BOARDS.items() for panel in board["panels"]]
+PANELS = [
+    (name, panel)
+    for name, board in BOARDS.items()
+    for panel in board["panels"]
+    if panel["type"] != "row"
+]
 
 
 def test_checked_in_dashboards_are_what_the_generator_writes() -> None:
@@ -111,3 +122,43 @@ def test_dashboard_uids_are_stable_and_distinct(name: str) -> None:
 def _panel(board: str, title: str) -> dict[str, Any]:
     (panel,) = [p for p in BOARDS[board]["panels"] if p["title"] == title]
     return panel
+
+
+def _row_panels(board: str, row: str) -> list[dict[str, Any]]:
+    """The panels under the row heading `row`, up to the next heading."""
+    panels = BOARDS[board]["panels"]
+    (start,) = [i for i, p in enumerate(panels) if p["type"] == "row" and p["title"] == row]
+    found = []
+    for panel in panels[start + 1 :]:
+        if panel["type"] == "row":
+            break
+        found.append(panel)
+    return found
+
+
+def test_the_model_dashboard_has_a_forecast_accuracy_row_over_every_accuracy_gauge() -> None:
+    panels = {p["title"]: p for p in _row_panels("model.json", "Forecast accuracy")}
+    assert set(panels) == {
+        "Realised vs backtest SMAPE",
+        "Interval coverage vs nominal level",
+        "Points scored",
+        "Time since last scored",
+    }
+    read = {
+        name: {m for t in panel["targets"] for m in metric_names(as_promql(t["expr"]))}
+        for name, panel in panels.items()
+    }
+    assert read["Realised vs backtest SMAPE"] >= {"model_realised_smape", "model_backtest_smape"}
+    assert read["Interval coverage vs nominal level"] == {
+        "model_interval_coverage",
+        "model_interval_level",
+    }
+    assert read["Points scored"] == {"model_realised_points"}
+    assert read["Time since last scored"] == {"model_last_scored_timestamp_seconds"}
+    # The threshold line is the ratio the alert reads, not a copy of its default.
+    threshold = panels["Realised vs backtest SMAPE"]["targets"][2]["expr"]
+    assert monitoring.DEGRADATION_RATIO_RULE in threshold
+    # Grouped by model and version only: a panel never splits by pod or series.
+    for panel in panels.values():
+        for target in panel["targets"]:
+            assert "instance" not in target["expr"] and "unique_id" not in target["expr"]

@@ -19,7 +19,12 @@ pytestmark = pytest.mark.slow
 
 # Scrapes run every second here, so a short window already holds several samples.
 QUERIES = dashboard_queries(window="15s")
-ALERT_NAMES = {rule["alert"] for group in monitoring.rule_groups() for rule in group["rules"]}
+# Alerting and recording rules alike, by name.
+RULE_NAMES = {
+    rule.get("alert") or rule["record"]
+    for group in monitoring.rule_groups()
+    for rule in group["rules"]
+}
 # Conditions that must not hold against a healthy API with a model loaded.
 HEALTH_ALERTS = ("MlstackApiDown", "MlstackApiNoTargets", "MlstackModelNotLoaded")
 
@@ -84,13 +89,29 @@ def test_the_served_model_shows_with_its_version_and_training_time(
     assert 0 <= float(age["value"][1]) < 86400  # trained by this test session, not at epoch 0
 
 
+def test_the_served_version_s_accuracy_is_scraped_with_its_model_and_version(
+    prometheus: str, served_api: RunningApi
+) -> None:
+    model = httpx.get(f"{served_api.url}/model", timeout=10).json()
+    found = wait_for(
+        lambda: query(prometheus, f'model_realised_smape{{job="{monitoring.API_JOB}"}}'),
+        "model_realised_smape",
+        30,
+        every=0.5,
+    )
+    assert [(s["metric"]["model_name"], s["metric"]["model_version"]) for s in found] == [
+        (model["name"], str(model["version"]))
+    ]
+    assert float(found[0]["value"][1]) == float(model["tags"]["realised_smape"])
+
+
 def test_prometheus_loads_every_alert_rule_and_evaluates_it_without_error(
     prometheus: str,
 ) -> None:
     rules = wait_for(
-        lambda: _rules(prometheus), "the rules", 30, done=lambda r: set(r) >= ALERT_NAMES, every=0.5
+        lambda: _rules(prometheus), "the rules", 30, done=lambda r: set(r) >= RULE_NAMES, every=0.5
     )
-    assert set(rules) == ALERT_NAMES
+    assert set(rules) == RULE_NAMES
     evaluated = wait_for(
         lambda: _rules(prometheus),
         "every rule to be evaluated once",

@@ -38,11 +38,14 @@ class Registry:
         self.down = False
         self.broken: set[str] = set()
         self.loads: list[str] = []
+        self.tags: dict[str, str] = {}  # the aliased version's tags, as the registry has them
 
     def resolve(self, name: str, alias: str) -> ModelRef | None:
         if self.down:
             raise RegistryError("connection refused")
-        return None if self.alias is None else ModelRef(name, self.alias, f"run{self.alias}", alias)
+        if self.alias is None:
+            return None
+        return ModelRef(name, self.alias, f"run{self.alias}", alias, tags=dict(self.tags))
 
     def load(self, ref: ModelRef) -> Model:
         self.loads.append(ref.version)
@@ -279,3 +282,21 @@ def test_a_cache_that_cannot_be_written_is_warned_once_and_serving_goes_on(
         poll(rig.follower)
     assert (rig.version(), source(rig)) == ("2", "registry")
     assert len([r for r in caplog.records if "model cache not written" in r.getMessage()]) == 1
+
+
+def test_a_later_scoring_of_the_served_version_updates_its_gauges_without_a_reload(
+    rig: Rig,
+) -> None:
+    labels = {"model_name": "m", "model_version": "1"}
+    rig.registry.alias = "1"
+    poll(rig.follower)
+    assert rig.prom.get_sample_value("model_realised_smape", labels) is None
+    rig.registry.tags = {"realised_smape": "12.5", "backtest_smape": "10", "scored_at": "100"}
+    poll(rig.follower)
+    assert rig.prom.get_sample_value("model_realised_smape", labels) == 12.5
+    rig.registry.tags = {**rig.registry.tags, "realised_smape": "20", "scored_at": "200"}
+    poll(rig.follower)
+    assert rig.prom.get_sample_value("model_realised_smape", labels) == 20
+    assert rig.prom.get_sample_value("model_last_scored_timestamp_seconds", labels) == 200
+    assert rig.registry.loads == ["1"]  # tags are re-read each poll; the model is loaded once
+    assert rig.holder.current is not None and rig.holder.current.ref.tags["scored_at"] == "200"

@@ -247,7 +247,7 @@ def test_pulumi_yaml_declares_every_key_with_description_and_the_model_default()
         expected = "" if default is None else default
         if isinstance(expected, tuple):
             expected = [str(v) for v in expected]
-        elif not isinstance(expected, bool | int):
+        elif not isinstance(expected, bool | int | float):
             expected = str(expected)
         assert spec["default"] == expected, key
 

@@ -18,7 +18,7 @@ from k8s.harness import (
 
 from infra.mlflow_server import allowed_hosts
 from infra.naming import labels, selector_labels
-from services.spec import API, DASK_SCHEDULER, DASK_WORKER, TRACKING, TRAINER
+from services.spec import API, DASK_SCHEDULER, DASK_WORKER, SCORER, TRACKING, TRAINER
 
 GRAPHS = {"minikube": minikube, "eks": eks}
 # The same stacks with a Dask cluster for the trainer: the checks every pod must pass run on them.
@@ -28,7 +28,7 @@ WITH_DASK = {
     "eks-dask": lambda: program("eks", {**EKS_SETTINGS, "trainer_workers": 3}),
 }
 NAMESPACE = "mlstack"
-SPECS = {s.name: s for s in (TRACKING, TRAINER, API, DASK_SCHEDULER, DASK_WORKER)}
+SPECS = {s.name: s for s in (TRACKING, TRAINER, SCORER, API, DASK_SCHEDULER, DASK_WORKER)}
 
 
 @pytest.fixture(params=sorted(GRAPHS))
@@ -247,7 +247,7 @@ def test_trainer_job_name_changes_with_its_data() -> None:
 
 
 def test_schedule_adds_a_cron_job_with_the_same_pod() -> None:
-    graph = program("minikube", {"trainer_schedule": "0 3 * * 0"})
+    graph = program("minikube", {"trainer_schedule": "0 3 * * 0", "score_schedule": "off"})
     (cron,) = graph.of_type("kubernetes:batch/v1:CronJob")
     (job,) = graph.of_type("kubernetes:batch/v1:Job")
     assert cron.manifest["spec"]["schedule"] == "0 3 * * 0"

@@ -23,4 +23,6 @@ def _registry(request: Request) -> CollectorRegistry:
     # Several workers (WORKERS > 1): sum what every worker wrote to the shared folder.
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
+    # The accuracy gauges are this worker's view of the served version, not in the shared files.
+    registry.register(request.app.state.holder.metrics.accuracy)
     return registry

@@ -1,0 +1,129 @@
+"""The served version's realised accuracy, end to end over real parts: tags set on a version in
+the real MLflow registry, a real `mlstack serve` polling it, its `/metrics` scraped, and the
+scraped values fed to promtool with the real alert rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import mlflow
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import monitoring
+from services.serving.metrics import ACCURACY, ACCURACY_LABELS
+from tests.api import RunningApi, running_api
+from tests.factories import Scoring, score_version, wait_for
+from tests.monitoring.factories import gauge_series, promtool_test
+from tests.monitoring.test_rules import firing
+from tests.serving.factories import new_version
+
+GAUGES = [metric for metric, _tag, _help in ACCURACY]
+GOOD = Scoring(realised_smape=11.0, backtest_smape=10.0, realised_coverage=0.93)
+LATER = Scoring(realised_smape=12.5, backtest_smape=10.0, realised_points=240)
+BAD = Scoring(realised_smape=42.5, backtest_smape=10.0, realised_coverage=0.61)
+Scraped = dict[tuple[str, str], dict[str, float]]  # (name, version) -> metric -> value
+
+
+def scrape(api: RunningApi) -> Scraped:
+    """The accuracy samples on `/metrics`, checking each is labelled by model and version only."""
+    found: Scraped = {}
+    text = httpx.get(f"{api.url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in GAUGES:
+                assert set(sample.labels) == set(ACCURACY_LABELS), sample
+                key = (sample.labels["model_name"], sample.labels["model_version"])
+                found.setdefault(key, {})[sample.name] = sample.value
+    return found
+
+
+def expected(scoring: Scoring, tags: dict[str, str]) -> dict[str, float]:
+    return {
+        "model_realised_smape": scoring.realised_smape,
+        "model_backtest_smape": scoring.backtest_smape,
+        "model_realised_points": float(scoring.realised_points),
+        "model_interval_coverage": scoring.realised_coverage,
+        "model_interval_level": scoring.interval_level,
+        "model_last_scored_timestamp_seconds": float(tags["scored_at"]),
+    }
+
+
+def alert_case(api: RunningApi, scraped: Scraped) -> dict[str, object]:
+    """A promtool case whose input is what was scraped, as Prometheus would store it for an
+    hour (the job and instance labels are what the scrape adds)."""
+    target = {"job": monitoring.API_JOB, "instance": api.target}
+    series = [
+        gauge_series(metric, {**target, "model_name": name, "model_version": version}, value, 60)
+        for (name, version), values in scraped.items()
+        for metric, value in values.items()
+    ]
+    return {"interval": "1m", "input_series": series, "alert_rule_test": []}
+
+
+def test_scored_versions_are_exported_and_a_bad_one_fires_forecast_degraded(
+    tracking_uri: str, model_name: str, promtool: str, tmp_path: Path
+) -> None:
+    name = model_name
+    good = new_version(tracking_uri, model_name)
+    with running_api(tmp_path / "api", tracking_uri, model_name) as api:
+        api.wait_ready()
+        assert scrape(api) == {}, "a version never scored exports no accuracy series"
+
+        tags = score_version(tracking_uri, model_name, good, GOOD)
+        good_scrape = wait_for(lambda: scrape(api), "the good version's gauges", 30)
+        assert good_scrape == {(model_name, good): expected(GOOD, tags)}
+
+        # A later scoring of the same version: the next poll re-reads its tags.
+        tags = score_version(tracking_uri, model_name, good, LATER)
+        later = {(model_name, good): expected(LATER, tags)}
+        wait_for(lambda: scrape(api), "the later scoring's values", 30, done=lambda s: s == later)
+
+        bad = new_version(tracking_uri, model_name, scale=2.0, promote=False)
+        tags = score_version(tracking_uri, model_name, bad, BAD)
+        mlflow.MlflowClient(tracking_uri).set_registered_model_alias(model_name, "prod", bad)
+        bad_scrape = wait_for(
+            lambda: scrape(api), "the bad version's gauges", 60, done=lambda s: (name, bad) in s
+        )
+        # The replaced version's series are gone, not left at their last values.
+        assert bad_scrape == {(model_name, bad): expected(BAD, tags)}
+
+    labels = {"job": monitoring.API_JOB, "model_name": model_name, "model_version": bad}
+    quiet = alert_case(api, good_scrape)
+    quiet["alert_rule_test"] = [firing("MlstackForecastDegraded", None)]
+    fires = alert_case(api, bad_scrape)
+    fires["alert_rule_test"] = [firing("MlstackForecastDegraded", labels, "42.5", at="40m")]
+    result = promtool_test(promtool, tmp_path, monitoring.rule_groups(), [quiet, fires])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("metric", GAUGES)
+def test_each_accuracy_gauge_is_exported_by_the_monitored_api(
+    served_api: RunningApi, metric: str
+) -> None:
+    scraped = scrape(served_api)
+    assert [values[metric] for values in scraped.values()], f"{metric} is not exported"
+
+
+def test_with_two_workers_every_scrape_shows_the_served_version_and_never_a_replaced_one(
+    tracking_uri: str, model_name: str, tmp_path: Path
+) -> None:
+    # WORKERS > 1: a scrape reaches either worker; prometheus_client's shared files cannot
+    # remove a series, so a replaced version must not linger in either worker's answer.
+    first = new_version(tracking_uri, model_name)
+    tags = score_version(tracking_uri, model_name, first, GOOD)
+    multiproc = tmp_path / "metrics"
+    multiproc.mkdir()
+    env = {"WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    with running_api(tmp_path / "api", tracking_uri, model_name, **env) as api:
+        api.wait_ready()
+        scored = {(model_name, first): expected(GOOD, tags)}
+
+        def every_scrape(want: Scraped) -> bool:
+            return all(scrape(api) == want for _ in range(8))
+
+        wait_for(lambda: every_scrape(scored), "both workers to export the scoring", 60)
+        second = new_version(tracking_uri, model_name, scale=2.0)  # promoted, never scored
+        wait_for(lambda: every_scrape({}), "both workers to drop the replaced version", 90)
+        assert second != first
