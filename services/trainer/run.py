@@ -31,6 +31,7 @@ from services.forecasting.pyfunc import log_forecaster
 from services.forecasting.selection import Selection, select
 from services.trainer.config import TrainConfig
 from services.trainer.panel import PanelSummary, train_panel
+from services.trainer.points import log_training, training_frame
 from services.trainer.promote import promote
 from services.trainer.report import forecast_figure
 
@@ -236,6 +237,7 @@ def _load(cfg: TrainConfig, raw: bytes) -> tuple[Series, int]:
         frame, source=cfg.data_uri, name=Path(cfg.data_uri).name, digest=series.fingerprint
     )
     mlflow.log_input(dataset, context="training")
+    log_training([training_frame(cfg.series_id, series.ds, series.y)])
     return series, horizon
 
 
