@@ -88,6 +88,7 @@ def train_panel(cfg: TrainConfig, client: MlflowClient, run_id: str, raw: bytes)
         partial(_champion_scores, client, cfg, tasks, challenger),
         Rule(cfg.max_regressed, cfg.regression_tolerance),
         move=cfg.promote,
+        degradation=cfg.degradation_ratio if cfg.promote_if_degraded else None,
     )
     if verdicts is not None:
         mlflow.log_table(verdicts, "promotion.json")

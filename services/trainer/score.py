@@ -312,9 +312,9 @@ def _write(
         "realised_points": str(summary.points),
         "realised_series": str(summary.series),
         "interval_level": str(DEFAULT_LEVEL),
-        "scored_at": str(now),
     }
     if summary.backtest_smape is not None:
         tags["backtest_smape"] = f"{summary.backtest_smape:.6f}"
+    tags["scored_at"] = str(now)  # last: the API exports a version's figures once it is set
     for key, value in tags.items():
         client.set_model_version_tag(version.name, version.version, key, value)

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from services.cli import app
 from services.forecasting import forecasters
-from services.registry import ClientRegistry
+from services.registry import ClientRegistry, Version
 from services.trainer import points
 from services.trainer.config import TrainConfig
+from services.trainer.promote import compare, degraded, realised
 from services.trainer.run import train
 from services.trainer.score import SCORED, UNKNOWN, WAITING, ScoreError, score
 from tests.conftest import AIRLINE
@@ -145,3 +146,35 @@ def test_the_command_names_bad_data_and_exits_1(tracking_uri, model_name, tmp_pa
     result = CliRunner().invoke(app, ["score", "--data", str(bad), "--model-name", model_name])
     assert result.exit_code == 1
     assert "missing column(s) 'ds', 'y'" in result.output
+
+
+def scored_champion(realised: float, backtest: float) -> Version:
+    return Version(
+        "m", "1", "run", {"realised_smape": str(realised), "backtest_smape": str(backtest)}
+    )
+
+
+def test_a_tie_beats_a_degraded_champion_only_when_asked():
+    worn, fine = scored_champion(30.0, 10.0), scored_champion(12.0, 10.0)
+    assert not compare(10.0, worn, 10.0).promoted  # strictly lower is the rule
+    assert not compare(10.0, fine, 10.0, degraded(fine, 1.5)).promoted  # 12 is not > 15
+    tie = compare(10.0, worn, 10.0, degraded(worn, 1.5))
+    assert tie.promoted and "a tie wins: champion's realised smape 30.0000 > 1.5 x" in tie.reason
+    assert not compare(10.5, worn, 10.0, degraded(worn, 1.5)).promoted  # worse still loses
+    assert degraded(worn, None) == "" and degraded(Version("m", "1", "run"), 1.5) == ""
+    assert realised(worn) == {"champion_realised_smape": "30.0", "champion_backtest_smape": "10.0"}
+
+
+def test_training_scores_the_served_version_first_and_promotes_a_tie_over_a_degraded_one(
+    tracking_uri, model_name, airline, tmp_path
+):
+    airline.iloc[:CUT].to_csv(tmp_path / "first.csv", index=False)
+    first = train(config(tracking_uri, model_name, tmp_path / "first.csv"))
+    client = MlflowClient(tracking_uri)
+    # Pretend its forecasts came true badly, then train the same model on the same data.
+    for key, value in {"realised_smape": "90.0", "backtest_smape": "5.0"}.items():
+        client.set_model_version_tag(model_name, first.version, key, value)
+    same = train(config(tracking_uri, model_name, tmp_path / "first.csv", promote_if_degraded=True))
+    assert same.promoted and "a tie wins" in same.reason, same.reason
+    tags = client.get_model_version(model_name, same.version).tags
+    assert tags["champion_realised_smape"] == "90.0"
