@@ -21,9 +21,10 @@ app.command("demo")(demo)
 app.command("up")(up)
 app.command("down")(down)
 app.command("status")(status)
-from services.trainer.cli import train  # noqa: E402
+from services.trainer.cli import score, train  # noqa: E402
 
 app.command("train")(train)
+app.command("score")(score)
 from services.tracking.cli import SETTINGS, tracking  # noqa: E402
 
 app.command("tracking", context_settings=SETTINGS)(tracking)

@@ -1,22 +1,34 @@
-"""`mlstack train`: flags over environment; progress on stderr, one JSON line on stdout."""
+"""`mlstack train` and `mlstack score`: flags over environment; progress on stderr, one JSON
+line on stdout."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
+Data = Annotated[
+    str | None,
+    typer.Option("--data", help="CSV path or file://, s3://, http(s):// URI [env DATA_URI]"),
+]
+ModelName = Annotated[str | None, typer.Option(help="registered model name [env MODEL_NAME]")]
+IdColumn = Annotated[
+    str | None,
+    typer.Option(help="series column of a CSV of many series [env ID_COLUMN, unique_id]"),
+]
+SeriesId = Annotated[
+    str | None, typer.Option(help="id of a CSV's one series without it [env SERIES_ID, y]")
+]
+DsColumn = Annotated[str | None, typer.Option(help="date column [env DS_COLUMN]")]
+YColumn = Annotated[str | None, typer.Option(help="value column [env Y_COLUMN]")]
+
 
 def train(
-    data: Annotated[
-        str | None,
-        typer.Option("--data", help="CSV path or file://, s3://, http(s):// URI [env DATA_URI]"),
-    ] = None,
-    model_name: Annotated[
-        str | None, typer.Option(help="registered model name [env MODEL_NAME]")
-    ] = None,
+    data: Data = None,
+    model_name: ModelName = None,
     experiment: Annotated[
         str | None, typer.Option(help="MLflow experiment [env EXPERIMENT_NAME]")
     ] = None,
@@ -30,15 +42,10 @@ def train(
     families: Annotated[
         str | None, typer.Option(help="comma list of model families [env FAMILIES]")
     ] = None,
-    id_column: Annotated[
-        str | None,
-        typer.Option(help="series column of a CSV of many series [env ID_COLUMN, unique_id]"),
-    ] = None,
-    series_id: Annotated[
-        str | None, typer.Option(help="id of a CSV's one series without it [env SERIES_ID, y]")
-    ] = None,
-    ds_column: Annotated[str | None, typer.Option(help="date column [env DS_COLUMN]")] = None,
-    y_column: Annotated[str | None, typer.Option(help="value column [env Y_COLUMN]")] = None,
+    id_column: IdColumn = None,
+    series_id: SeriesId = None,
+    ds_column: DsColumn = None,
+    y_column: YColumn = None,
     freq: Annotated[
         str | None, typer.Option(help="pandas frequency alias, inferred if unset [env FREQ]")
     ] = None,
@@ -57,17 +64,24 @@ def train(
         float | None,
         typer.Option(help="promotion: SMAPE loss that regresses (0.1) [env REGRESSION_TOLERANCE]"),
     ] = None,
+    promote_if_degraded: Annotated[
+        bool | None,
+        typer.Option(
+            "--promote-if-degraded/--no-promote-if-degraded",
+            help="a tie wins over a champion whose realised SMAPE exceeds its backtest's by the "
+            "degradation ratio [env PROMOTE_IF_DEGRADED]",
+        ),
+    ] = None,
+    degradation_ratio: Annotated[
+        float | None,
+        typer.Option(
+            help="realised over backtest SMAPE that is degraded (1.5) [env DEGRADATION_RATIO]"
+        ),
+    ] = None,
 ) -> None:
     """Train on a `ds,y` series or a `unique_id,ds,y` CSV of many (fitted in parallel; on the
     Dask cluster at DASK_SCHEDULER_ADDRESS when set), log to MLflow, register a version, and
-    promote it if it wins."""
-    from pydantic import ValidationError
-
-    from services.forecasting.backtest import BacktestFailed
-    from services.forecasting.data import DataError
-    from services.forecasting.frequency import FrequencyError
-
-    logging.basicConfig(level=logging.INFO, format="[train] %(message)s", stream=sys.stderr)
+    promote it if it wins (scoring the served version on the data first)."""
     flags: dict[str, Any] = {
         "data_uri": data,
         "model_name": model_name,
@@ -84,20 +98,66 @@ def train(
         "workers": workers,
         "max_regressed": max_regressed,
         "regression_tolerance": regression_tolerance,
+        "promote_if_degraded": promote_if_degraded,
+        "degradation_ratio": degradation_ratio,
     }
-    try:
-        from services.trainer.config import TrainConfig
-        from services.trainer.run import MlflowUnavailable
-        from services.trainer.run import train as run_training
+    from services.trainer.run import train as run_training
 
-        cfg = TrainConfig(**{k: v for k, v in flags.items() if v is not None})
-        summary = run_training(cfg)
+    _run("train", run_training, flags)
+
+
+def score(
+    data: Data = None,
+    model_name: ModelName = None,
+    id_column: IdColumn = None,
+    series_id: SeriesId = None,
+    ds_column: DsColumn = None,
+    y_column: YColumn = None,
+    min_points: Annotated[
+        int | None,
+        typer.Option(help="new points a series needs to be scored (1) [env SCORE_MIN_POINTS]"),
+    ] = None,
+) -> None:
+    """Score the `@prod` version's forecasts against the points that arrived since it was
+    trained (same data options as train); tags the version, logs to its run, one JSON line."""
+    from services.trainer.run import reach_mlflow
+    from services.trainer.score import score as run_scoring
+
+    flags: dict[str, Any] = {
+        "data_uri": data,
+        "model_name": model_name,
+        "id_column": id_column,
+        "series_id": series_id,
+        "ds_column": ds_column,
+        "y_column": y_column,
+        "score_min_points": min_points,
+    }
+    _run("score", lambda cfg: run_scoring(cfg, reach_mlflow(cfg)), flags)
+
+
+def _run(name: str, work: Callable[[Any], Any], flags: dict[str, Any]) -> None:
+    """Settings from `flags` over the environment, then `work`; errors as one line each."""
+    from pydantic import ValidationError
+
+    from services.forecasting.backtest import BacktestFailed
+    from services.forecasting.data import DataError
+    from services.forecasting.frequency import FrequencyError
+    from services.registry import RegistryError
+    from services.trainer.config import TrainConfig
+    from services.trainer.run import MlflowUnavailable
+    from services.trainer.score import ScoreError
+
+    logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s", stream=sys.stderr)
+    try:
+        summary = work(TrainConfig(**{k: v for k, v in flags.items() if v is not None}))
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "config"
             typer.echo(f"error: {field}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
-    except (DataError, FrequencyError, BacktestFailed, MlflowUnavailable) as exc:
+    except (
+        DataError, FrequencyError, BacktestFailed, MlflowUnavailable, ScoreError, RegistryError
+    ) as exc:  # fmt: skip
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(summary.to_json())

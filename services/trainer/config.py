@@ -93,6 +93,24 @@ class TrainConfig(BaseSettings):
         validation_alias=_env("regression_tolerance", "REGRESSION_TOLERANCE"),
         description="promotion: a series regresses when its SMAPE is worse by more than this share",
     )
+    score_min_points: int = Field(
+        1,
+        ge=1,
+        validation_alias=_env("score_min_points", "SCORE_MIN_POINTS"),
+        description="score a series only once it has this many new points (else they wait)",
+    )
+    promote_if_degraded: bool = Field(
+        False,
+        validation_alias=_env("promote_if_degraded", "PROMOTE_IF_DEGRADED"),
+        description="promotion: a challenger that ties the champion wins when the champion's "
+        "realised SMAPE is above its backtest's by the degradation ratio",
+    )
+    degradation_ratio: float = Field(
+        1.5,
+        gt=1,
+        validation_alias=_env("degradation_ratio", "DEGRADATION_RATIO"),
+        description="realised SMAPE over backtest SMAPE above which the champion is degraded",
+    )
     data_timeout: float = Field(
         30.0,
         gt=0,

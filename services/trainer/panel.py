@@ -26,6 +26,7 @@ from services.registry import ClientRegistry, Version
 from services.trainer import parallel
 from services.trainer.config import TrainConfig
 from services.trainer.fit import TRAINED, Rescore, Result, Task, fit_batch, rescore_batch
+from services.trainer.points import log_training, training_frame
 from services.trainer.promote import Rule, promote_panel
 
 log = logging.getLogger("mlstack.train")
@@ -61,6 +62,7 @@ def train_panel(cfg: TrainConfig, client: MlflowClient, run_id: str, raw: bytes)
     panel = _load(cfg, raw)
     horizon = cfg.horizon or panel.frequency.default_horizon
     tasks = {e.unique_id: _task(e, horizon, cfg) for e in panel.trainable}
+    log_training([_fitted_points(t) for t in tasks.values()])
     started = time.perf_counter()
     results = parallel.run(
         fit_batch,
@@ -92,6 +94,7 @@ def train_panel(cfg: TrainConfig, client: MlflowClient, run_id: str, raw: bytes)
         partial(_champion_scores, client, cfg, tasks, challenger),
         Rule(cfg.max_regressed, cfg.regression_tolerance),
         move=cfg.promote,
+        degradation=cfg.degradation_ratio if cfg.promote_if_degraded else None,
     )
     if verdicts is not None:
         mlflow.log_table(verdicts, "promotion.json")
@@ -165,6 +168,12 @@ def _task(entry: Entry, horizon: int, cfg: TrainConfig) -> Task:
         families=cfg.families,
         floor_reason=entry.reason if entry.status == FLOOR else "",
     )
+
+
+def _fitted_points(task: Task) -> pd.DataFrame:
+    """A task's points with their dates (a checked series is on its frequency's grid)."""
+    dates = pd.date_range(end=task.last_ds, periods=task.y.size, freq=task.frequency.alias)
+    return training_frame(task.unique_id, dates, task.y)
 
 
 def series_table(panel: Panel, fitted: dict[str, Result]) -> pd.DataFrame:

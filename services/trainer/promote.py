@@ -61,7 +61,29 @@ def spec_of(client: MlflowClient, version: Version) -> Spec | None:
     return Spec.from_json(text) if text else None
 
 
-def compare(challenger: float | None, champion: Version, champion_smape: float | None) -> Decision:
+def realised(champion: Version) -> dict[str, str]:
+    """The champion's realised and backtest SMAPE as `mlstack score` tagged them."""
+    keys = ("realised_smape", "backtest_smape")
+    return {f"champion_{k}": champion.tags[k] for k in keys if k in champion.tags}
+
+
+def degraded(champion: Version, ratio: float | None) -> str:
+    """Why a tie beats the champion (its realised SMAPE above `ratio` times its backtest's), or
+    "" when it does not (no ratio given, or the champion was not scored or is not degraded)."""
+    try:
+        now, then = float(champion.tags["realised_smape"]), float(champion.tags["backtest_smape"])
+    except (KeyError, ValueError):
+        return ""
+    if ratio is None or not now > ratio * then:
+        return ""
+    return (
+        f"; a tie wins: champion's realised smape {now:.4f} > {ratio:g} x its backtest {then:.4f}"
+    )
+
+
+def compare(
+    challenger: float | None, champion: Version, champion_smape: float | None, ties: str = ""
+) -> Decision:
     if challenger is None:
         return Decision(
             False,
@@ -75,12 +97,12 @@ def compare(challenger: float | None, champion: Version, champion_smape: float |
             f"champion v{champion.version} cannot be refitted on this data, so not comparable",
             champion.version,
         )
-    better = challenger < champion_smape
-    relation = "<" if better else ">="
+    better = challenger < champion_smape or (bool(ties) and challenger <= champion_smape)
+    relation = ("<" if challenger < champion_smape else "<=") if better else ">="
     return Decision(
         better,
         f"smape {challenger:.4f} {relation} champion v{champion.version} "
-        f"{champion_smape:.4f} on the same holdout",
+        f"{champion_smape:.4f} on the same holdout{ties}",
         champion.version,
         champion_smape,
     )
@@ -99,15 +121,19 @@ def promote(
     rescore: Callable[[Spec], float | None],
     move: bool = True,
     settle_seconds: float = 1.0,
+    degradation: float | None = None,
 ) -> Decision:
-    """Decide, move the alias if allowed and better, and tag the version with the outcome."""
+    """Decide, move the alias if allowed and better, and tag the version with the outcome;
+    with `degradation`, a tie beats a champion whose realised SMAPE is that many times its
+    backtest's (`degraded`)."""
     scored: dict[str, float | None] = {}
 
     def judge(champion: Version) -> Decision:
         if challenger_smape is not None and champion.version not in scored:
             spec = spec_of(client, champion)
             scored[champion.version] = rescore(spec) if spec else None
-        return compare(challenger_smape, champion, scored.get(champion.version))
+        ties = degraded(champion, degradation)
+        return compare(challenger_smape, champion, scored.get(champion.version), ties)
 
     decision = decide(client, name, alias, version, judge, move, settle_seconds)
     for key, value in decision.tags(challenger_smape).items():
@@ -135,6 +161,7 @@ def decide(
             break
         else:
             decision = judge(champion)
+            decision = replace(decision, extra={**realised(champion), **decision.extra})
         if not decision.promoted or not move:
             break
         # Scoring takes seconds: if the alias moved meanwhile, judge the new holder first.
@@ -184,7 +211,7 @@ def verdicts(
     return pd.DataFrame(rows, columns=["unique_id", "smape", "champion_smape", "verdict"])
 
 
-def compare_panel(table: pd.DataFrame, champion: Version, rule: Rule) -> Decision:
+def compare_panel(table: pd.DataFrame, champion: Version, rule: Rule, ties: str = "") -> Decision:
     """The decision from `verdicts`' table (see `Rule`)."""
     counts = {v: int((table["verdict"] == v).sum()) for v in VERDICTS}
     compared = table[table["verdict"].isin(("improved", "same", "worse", "regressed"))]
@@ -203,12 +230,14 @@ def compare_panel(table: pd.DataFrame, champion: Version, rule: Rule) -> Decisio
         )
     ours, theirs = float(np.mean(compared["smape"])), float(np.mean(compared["champion_smape"]))
     share = counts["regressed"] / len(compared)
-    better, few = ours < theirs, share <= rule.max_regressed
+    better = ours < theirs or (bool(ties) and ours <= theirs)
+    few = share <= rule.max_regressed
+    relation = ("<" if ours < theirs else "<=") if better else ">="
     reason = (
-        f"mean smape {ours:.4f} {'<' if better else '>='} champion v{champion.version} "
+        f"mean smape {ours:.4f} {relation} champion v{champion.version} "
         f"{theirs:.4f} over {len(compared)} series on the same folds; {counts['improved']} "
         f"improved, {counts['regressed']} regressed by more than {rule.tolerance:.0%} "
-        f"({share:.1%}, at most {rule.max_regressed:.0%} allowed), {others}"
+        f"({share:.1%}, at most {rule.max_regressed:.0%} allowed), {others}{ties}"
     )
     extra |= {"challenger_smape": f"{ours:.6f}"}
     return Decision(better and few, reason, champion.version, theirs, extra)
@@ -224,6 +253,7 @@ def promote_panel(
     rule: Rule,
     move: bool = True,
     settle_seconds: float = 1.0,
+    degradation: float | None = None,
 ) -> tuple[Decision, pd.DataFrame | None]:
     """`promote` for a version of many series: `challenger` is each series' backtest SMAPE
     (None without one); `champion_scores` refits a champion's specs on the same folds (the ids
@@ -241,7 +271,8 @@ def promote_panel(
                 judged[champion.version] = (Decision(False, reason, champion.version), None)
             else:
                 table = verdicts(challenger, found[0], found[1], rule)
-                judged[champion.version] = (compare_panel(table, champion, rule), table)
+                ties = degraded(champion, degradation)
+                judged[champion.version] = (compare_panel(table, champion, rule, ties), table)
         return judged[champion.version][0]
 
     decision = decide(client, name, alias, version, judge, move, settle_seconds)

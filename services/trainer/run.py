@@ -31,6 +31,7 @@ from services.forecasting.pyfunc import log_forecaster
 from services.forecasting.selection import Selection, select
 from services.trainer.config import TrainConfig
 from services.trainer.panel import PanelSummary, train_panel
+from services.trainer.points import log_training, training_frame
 from services.trainer.promote import promote
 from services.trainer.report import forecast_figure
 
@@ -79,6 +80,7 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary 
     log.info("run %s in experiment %r", run_id, cfg.experiment)
     log.info("data: %s", cfg.data_uri)
     raw = read_bytes(cfg.data_uri, cfg.data_timeout)
+    _score_served(cfg, client, raw)
     if cfg.id_column in header(raw):
         return train_panel(cfg, client, run_id, raw)
     series, horizon = _load(cfg, raw)
@@ -101,6 +103,7 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary 
         None if best is None else best.smape,
         rescore,
         move=cfg.promote,
+        degradation=cfg.degradation_ratio if cfg.promote_if_degraded else None,
     )
     mlflow.set_tags(
         {"decision": "promoted" if decision.promoted else "rejected", "reason": decision.reason}
@@ -116,6 +119,21 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary 
         champion_version=decision.champion_version,
         champion_smape=decision.champion_smape,
     )
+
+
+def _score_served(cfg: TrainConfig, client: MlflowClient, raw: bytes) -> None:
+    """Score the served version on the data first (its realised accuracy, which promotion
+    reads); a failure to score is logged and never stops the training."""
+    from services.trainer.score import ScoreError, score
+
+    try:
+        summary = score(cfg, client, raw)
+    except ScoreError as exc:  # nothing served yet
+        log.info("not scoring: %s", exc)
+    except Exception as exc:
+        log.warning("scoring the served version failed (training goes on): %s", _first_line(exc))
+    else:
+        log.info("scored the served version: %s", summary.to_json())
 
 
 def configure_mlflow(cfg: TrainConfig) -> None:
@@ -236,6 +254,7 @@ def _load(cfg: TrainConfig, raw: bytes) -> tuple[Series, int]:
         frame, source=cfg.data_uri, name=Path(cfg.data_uri).name, digest=series.fingerprint
     )
     mlflow.log_input(dataset, context="training")
+    log_training([training_frame(cfg.series_id, series.ds, series.y)])
     return series, horizon
 
 

@@ -87,15 +87,7 @@ def test_logs_are_streamed_with_the_service_name_in_front(first_run: FirstRun) -
     assert (first_run.state_dir / "logs" / "api.log").stat().st_size > 0
 
 
-SCORER_MODULE = Path(__file__).resolve().parents[2] / "services" / "trainer" / "score.py"
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not SCORER_MODULE.exists(),
-    reason="`mlstack score` (services/trainer/score.py, issue 21 part A) is not on this branch "
-    "yet; remove this skip when it is merged",
-)
 def test_up_scores_the_first_model_once_after_training_it(first_run: FirstRun) -> None:
     output = first_run.output
     assert "scoring ForecastModel@prod once on" in output
