@@ -8,11 +8,17 @@ from pathlib import Path
 
 import httpx
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
 import monitoring
 from services.serving.metrics import ACCURACY, ACCURACY_LABELS
+from services.trainer.config import TrainConfig
+from services.trainer.run import train
+from services.trainer.score import score
 from tests.api import RunningApi, running_api
 from tests.factories import Scoring, score_version, wait_for
 from tests.monitoring.factories import gauge_series, promtool_test
@@ -127,3 +133,35 @@ def test_with_two_workers_every_scrape_shows_the_served_version_and_never_a_repl
         second = new_version(tracking_uri, model_name, scale=2.0)  # promoted, never scored
         wait_for(lambda: every_scrape({}), "both workers to drop the replaced version", 90)
         assert second != first
+
+
+def test_a_champion_whose_forecasts_fail_fires_forecast_degraded_from_real_scoring(
+    tracking_uri: str, model_name: str, promtool: str, tmp_path: Path
+) -> None:
+    # Seasonal naive on a flat series backtests well; then the series starts to climb.
+    rng = np.random.default_rng(1)
+    flat = 100 + rng.normal(0, 1, 48)
+    climb = 100 + 8 * np.arange(1, 13) + rng.normal(0, 1, 12)
+    dates = pd.date_range("2020-01-01", periods=60, freq="MS")
+    frame = pd.DataFrame({"ds": dates.strftime("%Y-%m-%d"), "y": np.r_[flat, climb]})
+    frame.iloc[:48].to_csv(tmp_path / "trained.csv", index=False)
+    frame.to_csv(tmp_path / "grown.csv", index=False)
+    cfg = TrainConfig(
+        data_uri=str(tmp_path / "trained.csv"), tracking_uri=tracking_uri,
+        model_name=model_name, families=("seasonal_naive",),
+    )  # fmt: skip
+    version = train(cfg).version
+    summary = score(
+        cfg.model_copy(update={"data_uri": str(tmp_path / "grown.csv")}), MlflowClient()
+    )
+    assert summary.realised_smape > 1.5 * summary.backtest_smape  # type: ignore[operator]
+    with running_api(tmp_path / "api", tracking_uri, model_name) as api:
+        api.wait_ready()
+        scraped = wait_for(lambda: scrape(api), "the scored version's gauges", 30)
+    assert scraped[(model_name, version)]["model_realised_points"] == 12
+    fires = alert_case(api, scraped)
+    labels = {"job": monitoring.API_JOB, "model_name": model_name, "model_version": version}
+    value = f"{summary.realised_smape:.4g}"  # as `humanize` prints it
+    fires["alert_rule_test"] = [firing("MlstackForecastDegraded", labels, value, at="40m")]
+    result = promtool_test(promtool, tmp_path, monitoring.rule_groups(), [fires])
+    assert result.returncode == 0, result.stdout + result.stderr
