@@ -66,6 +66,8 @@ def train_panel(cfg: TrainConfig, client: MlflowClient, run_id: str, raw: bytes)
         cfg.workers,
         cfg.dask_scheduler_address,
         failed=lambda r: r.status != TRAINED,
+        # What fitted them, as found when fitting starts (how many workers had joined).
+        where=lambda found: mlflow.set_tag("fitted_on", found),
     )
     fitted = {r.unique_id: r for r in results}
     table = series_table(panel, fitted)
