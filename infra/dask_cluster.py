@@ -121,7 +121,10 @@ class DaskCluster(pulumi.ComponentResource):
                 spec=DASK_WORKER,
                 image=self._args.image,
                 pull_policy=self._args.pull_policy,
-                env=dask_worker_env(scheduler_address=self.address),
+                env=dask_worker_env(
+                    scheduler_address=self.address,
+                    memory_limit=self._args.worker_resources.memory_limit,
+                ),
                 resources=self._args.worker_resources,
                 tcp=WORKER_PORTS,
             )

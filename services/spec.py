@@ -166,6 +166,10 @@ _DASK_WORKER_ARGS = (
     "--worker-port", "$(WORKER_PORT)",
     "--nanny-port", "$(NANNY_PORT)",
     "--local-directory", "$(WORKER_DIRECTORY)",
+    # The pod's memory limit: Dask's `auto` takes the smallest cgroup limit it finds, a soft
+    # one (the request, under podman) included, times threads / CPUs, so a one-thread worker in a
+    # 2-CPU pod would get half the pod or less, and pause or restart long before the limit.
+    "--memory-limit", "$(MEMORY_LIMIT)",
     "--no-dashboard",
 )
 # fmt: on
@@ -229,10 +233,11 @@ def trainer_env(
     return env
 
 
-def dask_worker_env(*, scheduler_address: V) -> dict[str, V | str]:
-    """`dask worker`'s variables: only where its scheduler is. Tasks carry their series, so a
-    worker reads no data and talks to neither MLflow nor S3."""
-    return {DASK_SCHEDULER_ENV: scheduler_address}
+def dask_worker_env(*, scheduler_address: V, memory_limit: str) -> dict[str, V | str]:
+    """`dask worker`'s variables: where its scheduler is, and the pod's memory limit (a Kubernetes
+    quantity such as `2Gi`, which Dask parses too). Tasks carry their series, so a worker reads
+    no data and talks to neither MLflow nor S3."""
+    return {DASK_SCHEDULER_ENV: scheduler_address, "MEMORY_LIMIT": memory_limit}
 
 
 def api_env(

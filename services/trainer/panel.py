@@ -70,6 +70,8 @@ def train_panel(cfg: TrainConfig, client: MlflowClient, run_id: str, raw: bytes)
         cfg.workers,
         cfg.dask_scheduler_address,
         failed=lambda r: r.status != TRAINED,
+        # What fitted them, as found when fitting starts (how many workers had joined).
+        where=lambda found: mlflow.set_tag("fitted_on", found),
     )
     # The fitting's wall time, the pool's start included: the rest of the run's is reading,
     # logging, registration and promotion.

@@ -33,11 +33,17 @@ def run(
     scheduler: str | None = None,
     what: str = "series",
     failed: Callable[[R], bool] = lambda _: False,
+    where: Callable[[str], object] = lambda _: None,
 ) -> list[R]:
-    """`work` over `items` in batches, in parallel; the results in completion order."""
+    """`work` over `items` in batches, in parallel; the results in completion order. `where`
+    hears what fits them once that is known: `dask <address> (N workers)` or `process pool (N)`."""
     progress = Progress(len(items), what)
     results: list[R] = []
-    done = run_dask(work, items, scheduler) if scheduler else run_pool(work, items, workers)
+    done = (
+        run_dask(work, items, scheduler, where)
+        if scheduler
+        else run_pool(work, items, workers, where)
+    )
     for batch in done:
         results.extend(batch)
         progress.update(len(batch), sum(failed(r) for r in batch))
@@ -46,7 +52,10 @@ def run(
 
 
 def run_pool(
-    work: Callable[[list[T]], list[R]], items: Sequence[T], workers: int | None
+    work: Callable[[list[T]], list[R]],
+    items: Sequence[T],
+    workers: int | None,
+    where: Callable[[str], object] = lambda _: None,
 ) -> Iterator[list[R]]:
     count = workers or os.cpu_count() or 1
     # forkserver: workers are forked from a clean, single-threaded process (not from this one,
@@ -55,6 +64,7 @@ def run_pool(
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([work.__module__, "statsforecast.models"])
     log.info("fitting in %d worker process(es)", count)
+    where(f"process pool ({count})")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         futures = [pool.submit(work, batch) for batch in batches(items, count)]
         for future in as_completed(futures):
@@ -62,15 +72,25 @@ def run_pool(
 
 
 def run_dask(
-    work: Callable[[list[T]], list[R]], items: Sequence[T], scheduler: str
+    work: Callable[[list[T]], list[R]],
+    items: Sequence[T],
+    scheduler: str,
+    where: Callable[[str], object] = lambda _: None,
 ) -> Iterator[list[R]]:
     from distributed import Client
     from distributed import as_completed as dask_completed
 
     with Client(scheduler, timeout="30s") as client:
         info: dict[str, Any] = client.scheduler_info()
-        threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
-        log.info("fitting on the Dask cluster at %s (%d worker thread(s))", scheduler, threads)
+        workers = info.get("workers", {})
+        threads = sum(w.get("nthreads", 1) for w in workers.values()) or 1
+        log.info(
+            "fitting on the Dask cluster at %s (%d worker(s), %d thread(s))",
+            scheduler,
+            len(workers),
+            threads,
+        )
+        where(f"dask {scheduler} ({len(workers)} workers)")
         futures = client.map(work, batches(items, threads), pure=False)
         for future in dask_completed(futures):
             yield future.result()

@@ -23,11 +23,20 @@ _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A probe as the kubelet would run it: an HTTP GET of `path`, or (no path) a TCP connect,
+    on the container port `port` (a named port resolved to its number)."""
+
+    port: int
+    path: str | None = None
+
+
+@dataclass(frozen=True)
 class Playable:
     pod: str  # the pod name kube play gives it
     manifest: dict[str, Any]  # the object kube play gets
-    probes: dict[str, dict[str, str]]  # container -> {probe kind: HTTP path}, for the test to call
-    ports: dict[str, int]  # container -> its published port on 127.0.0.1
+    probes: dict[str, dict[str, Probe]]  # container -> {probe kind: probe}, for the test to run
+    ports: dict[int, int]  # container port -> its published port on 127.0.0.1
 
 
 def pod_spec(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,6 +70,20 @@ def kubelet_expand(words: list[str] | None, env: list[dict[str, Any]]) -> list[s
     return [_VAR.sub(lambda m: values.get(m.group(1), m.group(0)), w) for w in words]
 
 
+def probe_of(container: Mapping[str, Any], probe: Mapping[str, Any]) -> Probe:
+    """An httpGet or tcpSocket probe of `container`, its port resolved from the named ports."""
+    if "httpGet" in probe:
+        action, path = probe["httpGet"], probe["httpGet"]["path"]
+    elif "tcpSocket" in probe:
+        action, path = probe["tcpSocket"], None
+    else:
+        raise ValueError(f"{container['name']}: a probe the tests cannot run: {sorted(probe)}")
+    port = action["port"]
+    if isinstance(port, str):
+        (port,) = [p["containerPort"] for p in container["ports"] if p.get("name") == port]
+    return Probe(port=int(port), path=path)
+
+
 def service_hostnames(service: Mapping[str, Any]) -> list[str]:
     """Every name a pod may use for a Service, as cluster DNS resolves it."""
     name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
@@ -78,7 +101,8 @@ def for_kube_play(
     """`obj` (a rendered Deployment or Job) as `podman kube play` runs it.
 
     images: rendered image -> locally built tag; hosts: Service hostname -> pod IP;
-    ports: container port -> free port on 127.0.0.1; name: a pod name for a Job run again.
+    ports: container port -> free port on 127.0.0.1; name: a pod name for a Job run again or
+    for one more replica of a Deployment.
     """
     out: dict[str, Any] = copy.deepcopy(dict(obj))
     if out["kind"] == "Job":
@@ -98,7 +122,12 @@ def for_kube_play(
         }
         pod = out["metadata"]["name"]
     else:
-        # kube play names a Deployment's (single) pod `<deployment>-pod-0`.
+        # Replicas -> one. kube play (4.3) starts every replica of a play as `<deployment>-pod-N`,
+        # all publishing the same host ports, so all but the first fail to start; each replica
+        # is the Deployment played again under another name (`name`), with ports of its own.
+        out["spec"]["replicas"] = 1
+        if name:
+            out["metadata"] = {**out["metadata"], "name": name}
         pod = f"{out['metadata']['name']}-pod-0"
     spec = out["spec"]["template"]["spec"] if out["kind"] == "Deployment" else out["spec"]
     # 2. Services -> hostAliases. There is no kube-proxy or cluster DNS: each Service name a pod
@@ -109,8 +138,8 @@ def for_kube_play(
         for host, ip in sorted(hosts.items()):
             by_ip.setdefault(ip, []).append(host)
         spec["hostAliases"] = [{"ip": ip, "hostnames": names} for ip, names in by_ip.items()]
-    probes: dict[str, dict[str, str]] = {}
-    published: dict[str, int] = {}
+    probes: dict[str, dict[str, Probe]] = {}
+    published: dict[int, int] = {}
     for container in spec["containers"]:
         # 3. Images -> the tags built from services/Dockerfile by the test session (`localhost/`
         #    names, which podman never tries to pull; imagePullPolicy stays `Never`).
@@ -121,16 +150,17 @@ def for_kube_play(
         for key in ("command", "args"):
             if key in container:
                 container[key] = kubelet_expand(container[key], container.get("env", []))
-        # 5. Probes -> removed, and handed to the test, which calls their paths itself: podman
-        #    4.3 ignores readiness and startup probes and runs liveness probes as `curl` inside
-        #    the image, on systemd timers that never fire here.
+        # 5. Probes -> removed, and handed to the test, which runs them itself (GET the path, or
+        #    connect to the port): podman 4.3 ignores readiness and startup probes and runs
+        #    liveness probes as `curl`/`nc` inside the image, on systemd timers that never fire
+        #    here.
         probes[container["name"]] = {
-            kind: container.pop(kind)["httpGet"]["path"] for kind in PROBES if kind in container
+            kind: probe_of(container, container.pop(kind)) for kind in PROBES if kind in container
         }
         # 6. Ports -> also published on 127.0.0.1 (hostPort/hostIP): the test reaches a pod the
         #    way `kubectl port-forward` does. The container port and its name stay.
         for port in container.get("ports", []):
             port["hostPort"] = ports[port["containerPort"]]
             port["hostIP"] = "127.0.0.1"
-            published[container["name"]] = port["hostPort"]
+            published[port["containerPort"]] = port["hostPort"]
     return Playable(pod=pod, manifest=out, probes=probes, ports=published)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -21,6 +22,7 @@ from containers.kube import Playable, for_kube_play, pod_spec, service_hostnames
 from containers.podman import Podman
 from services.local.process import free_port
 
+T = TypeVar("T")
 READY_SECONDS = 300
 TRAIN_SECONDS = 900
 
@@ -95,30 +97,44 @@ class Stack:
         subnet = ipaddress.ip_network(network["subnets"][0]["subnet"])
         return str(list(subnet.hosts())[-1])
 
-    def url(self, key: str, path: str = "") -> str:
-        (port,) = self.played[key].ports.values()
-        return f"http://127.0.0.1:{port}{path}"
+    def url(self, key: str, path: str = "", port: int | None = None) -> str:
+        """The pod's published port (of container port `port` when it has several) + `path`."""
+        ports = self.played[key].ports
+        published = ports[port] if port is not None else one(ports.values())
+        return f"http://127.0.0.1:{published}{path}"
 
     def probe(self, key: str, kind: str) -> str:
-        (paths,) = self.played[key].probes.values()
-        return self.url(key, paths[kind])
+        """An HTTP probe's URL on the published port."""
+        probe = one(self.played[key].probes.values())[kind]
+        assert probe.path is not None, f"{key}'s {kind} is a TCP probe, not HTTP"
+        return self.url(key, probe.path, probe.port)
+
+    def passes(self, key: str, kind: str) -> bool:
+        """Whether the probe passes now: 200 from its path, or a TCP connect to the pod's IP at
+        its port, as the kubelet connects."""
+        probe = one(self.played[key].probes.values())[kind]
+        try:
+            if probe.path is not None:
+                return call(self.probe(key, kind))[0] == 200
+            address = (self.podman.ip(self.played[key].pod, self.network), probe.port)
+            with socket.create_connection(address, timeout=5):
+                return True
+        except OSError:
+            return False
 
     def wait_ready(self, key: str) -> None:
-        """Poll the readiness probe's path, as the kubelet would; fail early if the pod dies."""
-        url, container = self.probe(key, "readinessProbe"), self.containers[key]
+        """Run the readiness probe, as the kubelet would; fail early if the pod dies."""
+        container = self.containers[key]
         deadline = time.monotonic() + READY_SECONDS
         while time.monotonic() < deadline:
-            try:
-                if call(url)[0] == 200:
-                    return
-            except OSError:
-                pass
+            if self.passes(key, "readinessProbe"):
+                return
             info = self.podman.inspect(container)
             state = info["State"]
             if not state["Running"] or info.get("RestartCount", 0):  # restartPolicy: Always
                 pytest.fail(f"{key} exited ({state['ExitCode']}):\n{self.podman.logs(container)}")
             time.sleep(1)
-        pytest.fail(f"{key} not ready at {url}:\n{self.podman.logs(container)}")
+        pytest.fail(f"{key} not ready:\n{self.podman.logs(container)}")
 
     def kill(self, key: str) -> None:
         """SIGKILL the pod's container, like a node killing it; nothing restarts it (podman's
@@ -147,6 +163,11 @@ class Stack:
         self.play(key, job, name=name)
         waited = self.podman.run("wait", self.containers[key], timeout=TRAIN_SECONDS)
         return int(waited.stdout.split()[-1]), self.podman.logs(self.containers[key])
+
+
+def one(values: Iterable[T]) -> T:
+    (value,) = values
+    return value
 
 
 def alias_version(mlflow: str, model: str) -> str | None:

@@ -156,6 +156,9 @@ def test_three_single_threaded_workers_on_pinned_ports_connect_to_the_service(
     flags = dict(zip(argv[3:-1:2], argv[4:-1:2], strict=True))
     assert flags["--nworkers"] == flags["--nthreads"] == "1"
     env = env_of(main)
+    # Each worker may use its pod's memory, not Dask's share of it by threads per CPU.
+    assert flags["--memory-limit"] == "$(MEMORY_LIMIT)"
+    assert env["MEMORY_LIMIT"] == main["resources"]["limits"]["memory"]
     assert env["DASK_SCHEDULER_ADDRESS"] == ADDRESS
     assert (env["WORKER_PORT"], env["NANNY_PORT"]) == (str(DASK_WORKER_PORT), str(DASK_NANNY_PORT))
     assert main["ports"] == [
@@ -171,11 +174,14 @@ def test_three_single_threaded_workers_on_pinned_ports_connect_to_the_service(
     assert mounts[SCRATCH] in scratch
 
 
-def test_workers_get_only_the_scheduler_address_no_data_or_mlflow_access(graph: Graph) -> None:
+def test_workers_get_only_the_scheduler_address_and_their_memory_no_data_or_mlflow_access(
+    graph: Graph,
+) -> None:
     # Tasks carry their batch of series: workers read no data, reach neither MLflow nor S3.
     (main,) = containers(graph, DASK_WORKER.name)
     assert set(env_of(main)) == {
         "DASK_SCHEDULER_ADDRESS",
+        "MEMORY_LIMIT",
         *DASK_WORKER.env,
         *pod.SCRATCH_ENV,
     }

@@ -34,6 +34,9 @@ def test_training_on_a_dask_cluster_fits_every_series_as_the_pool_does(
     on_pool = train(config(uri, name, data, promote=False))
     run = MlflowClient(uri).get_run(on_dask.run_id)
     assert run.data.params["parallel"] == cluster.scheduler_address
+    # Where it actually fitted, workers counted when fitting started.
+    assert run.data.tags["fitted_on"] == f"dask {cluster.scheduler_address} (2 workers)"
+    assert MlflowClient(uri).get_run(on_pool.run_id).data.tags["fitted_on"] == "process pool (2)"
     assert on_dask.trained == on_pool.trained == 8 and on_dask.promoted
     dask_table = series_table(uri, on_dask.run_id).set_index("unique_id")
     pool_table = series_table(uri, on_pool.run_id).set_index("unique_id")
