@@ -60,12 +60,29 @@ DASK = {
     "dask-minikube": lambda: program("minikube", {"trainer_workers": 3}),
     "dask-eks": lambda: program("eks", {**EKS_SETTINGS, "trainer_workers": 3}),
 }
+# Each stack with public access on (tests/stacks/test_public_access.py), for what it adds.
+PUBLIC = {
+    "public-minikube": lambda: program(
+        "minikube", {"public_access": True}, {"api_token": "a-long-random-token"}
+    ),
+}
 # The renders holding only what a config adds, each with the stack whose version validates it.
-EXTRA_RENDERS = {"scheduled": "minikube", "dask-minikube": "minikube", "dask-eks": "eks"}
+EXTRA_RENDERS = {
+    "scheduled": "minikube",
+    "dask-minikube": "minikube",
+    "dask-eks": "eks",
+    "public-minikube": "minikube",
+}
 
 
 def dask_objects(graph: Graph) -> list[Recorded]:
     return [o for o in graph.kubernetes_objects() if "dask" in o.manifest["metadata"]["name"]]
+
+
+def public_objects(graph: Graph) -> list[Recorded]:
+    """What public access adds: the Ingress, its NetworkPolicy and the TLS Secret."""
+    names = ("-public", "-tls")
+    return [o for o in graph.kubernetes_objects() if o.manifest["metadata"]["name"].endswith(names)]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +95,15 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     render(Graph(cron), root / "scheduled")
     for name, graph in DASK.items():
         render(Graph(dask_objects(graph())), root / name)
+    for name, graph in PUBLIC.items():
+        render(Graph(public_objects(graph())), root / name)
     return root
+
+
+def test_the_public_renders_hold_the_ingress_and_its_policy(rendered: Path) -> None:
+    for name in PUBLIC:
+        kinds = {yaml.safe_load(f.read_text())["kind"] for f in (rendered / name).glob("*.yaml")}
+        assert {"Ingress", "NetworkPolicy"} <= kinds
 
 
 @pytest.mark.parametrize("stack", sorted(GRAPHS))
