@@ -65,6 +65,18 @@ PUBLIC = {
     "public-minikube": lambda: program(
         "minikube", {"public_access": True}, {"api_token": "a-long-random-token"}
     ),
+    "public-eks": lambda: program(
+        "eks",
+        {
+            **EKS_SETTINGS,
+            "public_access": True,
+            "public_host": "api.example.com",
+            "public_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+            "0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
+            "public_access_cidrs": ["198.51.100.0/24"],
+        },
+        {"api_token": "a-long-random-token"},
+    ),
 }
 # The renders holding only what a config adds, each with the stack whose version validates it.
 EXTRA_RENDERS = {
@@ -72,6 +84,7 @@ EXTRA_RENDERS = {
     "dask-minikube": "minikube",
     "dask-eks": "eks",
     "public-minikube": "minikube",
+    "public-eks": "eks",
 }
 
 
@@ -80,9 +93,19 @@ def dask_objects(graph: Graph) -> list[Recorded]:
 
 
 def public_objects(graph: Graph) -> list[Recorded]:
-    """What public access adds: the Ingress, its NetworkPolicy and the TLS Secret."""
+    """What public access adds: the Ingress, its NetworkPolicy and the TLS Secret. (The API's
+    Deployment it changes on EKS is validated below: with a token set, checkov flags the token's
+    env var, CKV_K8S_35, as it would without public access.)"""
     names = ("-public", "-tls")
     return [o for o in graph.kubernetes_objects() if o.manifest["metadata"]["name"].endswith(names)]
+
+
+def test_the_draining_api_deployment_of_public_eks_validates_against_the_schema() -> None:
+    graph = PUBLIC["public-eks"]()
+    (api,) = [o for o in graph.of_type("kubernetes:apps/v1:Deployment") if o.name == "mlstack-api"]
+    kubernetes_validate.validate(api.manifest, version("eks") + ".0", strict=True)
+    (main,) = api.manifest["spec"]["template"]["spec"]["containers"]
+    assert "preStop" in main["lifecycle"]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ all while off (the default)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -12,18 +13,28 @@ from k8s.harness import (
     EKS_SETTINGS,
     Graph,
     Recorded,
+    containers,
     eks,
+    env_of,
     minikube,
     program,
     run_program,
     signature,
 )
 
+from infra.lb_controller import CHART_VERSION, POLICY_FILE
 from infra.naming import selector_labels
 from infra.public_api import PRIVATE_PATHS, PUBLIC_EXACT, PUBLIC_PREFIXES
 from infra.tls import self_signed
+from services.serving.cli import GRACEFUL_SHUTDOWN_SECONDS
 from stacks.errors import TOKEN_COMMAND
-from stacks.public import NGINX_LIMITS, NGINX_NAMESPACE, NGINX_POD
+from stacks.public import (
+    DRAIN_SECONDS,
+    IDLE_TIMEOUT_SECONDS,
+    NGINX_LIMITS,
+    NGINX_NAMESPACE,
+    NGINX_POD,
+)
 
 TOKEN = {"api_token": "a-long-random-token"}
 MINIKUBE_PUBLIC = {"public_access": True}
@@ -222,3 +233,140 @@ def annotations(graph: Graph) -> dict[str, str]:
 
 def named(graph: Graph, typ: str, name: str) -> Recorded:
     return graph.one(typ, lambda r: r.name == name)
+
+
+def test_eks_adds_the_controller_its_role_the_ingress_and_its_policy() -> None:
+    assert added(eks_public(), program("eks", EKS_SETTINGS, TOKEN)) == {
+        ("mlops:infra:LoadBalancerController", "mlstack"),
+        ("aws:iam/policy:Policy", "mlstack-lb-controller"),
+        ("mlops:infra:ServiceAccountRole", "mlstack-lb-controller-irsa"),
+        ("aws:iam/role:Role", "mlstack-lb-controller-irsa-role"),
+        (
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            "mlstack-lb-controller-irsa-managed-0",
+        ),
+        ("kubernetes:helm.sh/v3:Release", "mlstack-lb-controller"),
+        ("mlops:infra:PublicApi", "mlstack"),
+        (INGRESS, "mlstack-api-public"),
+        (POLICY, "mlstack-api-public"),
+    }
+
+
+def test_the_controller_is_the_pinned_chart_with_its_irsa_role() -> None:
+    graph = eks_public()
+    release = named(graph, "kubernetes:helm.sh/v3:Release", "mlstack-lb-controller").manifest
+    assert (release["chart"], release["version"]) == ("aws-load-balancer-controller", "3.5.0")
+    assert release["repositoryOpts"]["repo"] == "https://aws.github.io/eks-charts"
+    assert (release["name"], release["namespace"]) == (
+        "aws-load-balancer-controller",
+        "kube-system",
+    )
+    values = release["values"]
+    assert (values["region"], values["vpcId"]) == ("us-east-1", "mlstack-vpc-id")
+    account = values["serviceAccount"]
+    assert account["name"] == "aws-load-balancer-controller" and account["create"] is True
+    role = named(graph, "aws:iam/role:Role", "mlstack-lb-controller-irsa-role")
+    assert account["annotations"]["eks.amazonaws.com/role-arn"].endswith(role.name)
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    subjects = [v for k, v in statement["Condition"]["StringEquals"].items() if k.endswith(":sub")]
+    assert subjects == ["system:serviceaccount:kube-system:aws-load-balancer-controller"]
+
+
+def test_the_controller_gets_exactly_its_published_policy_and_nothing_else() -> None:
+    graph = eks_public()
+    policy = named(graph, "aws:iam/policy:Policy", "mlstack-lb-controller").manifest
+    assert json.loads(policy["policy"]) == json.loads(POLICY_FILE.read_text())
+    assert len(policy["policy"]) <= 6144  # IAM's cap on a managed policy
+    attached = named(
+        graph,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "mlstack-lb-controller-irsa-managed-0",
+    ).manifest
+    assert attached["role"] == "mlstack-lb-controller-irsa-role"
+    assert attached["policyArn"].endswith("mlstack-lb-controller")
+    readme = (POLICY_FILE.parent / "README.md").read_text()
+    assert f"/{'v' + CHART_VERSION}/docs/install/iam_policy.json" in readme
+
+
+def test_the_alb_is_internet_facing_https_only_from_the_named_cidrs() -> None:
+    graph = eks_public()
+    spec = ingress(graph)["spec"]
+    assert spec["ingressClassName"] == "alb"
+    assert [r["host"] for r in spec["rules"]] == ["api.example.com"]
+    assert "tls" not in spec  # TLS ends at the ALB, with the ACM certificate
+    alb = {k.removeprefix("alb.ingress.kubernetes.io/"): v for k, v in annotations(graph).items()}
+    assert alb["scheme"] == "internet-facing"
+    assert alb["target-type"] == "ip"
+    assert alb["certificate-arn"] == CERTIFICATE
+    assert json.loads(alb["listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
+    assert alb["ssl-redirect"] == "443"
+    assert alb["ssl-policy"].startswith("ELBSecurityPolicy-TLS13")
+    assert alb["inbound-cidrs"] == "198.51.100.0/24"
+    assert alb["healthcheck-path"] == "/readyz"
+
+
+def test_a_rolling_update_behind_the_alb_drops_no_request() -> None:
+    graph = eks_public()
+    alb = {k.removeprefix("alb.ingress.kubernetes.io/"): v for k, v in annotations(graph).items()}
+    idle = int(alb["load-balancer-attributes"].split("idle_timeout.timeout_seconds=")[1][:2])
+    delay = int(alb["target-group-attributes"].split("=")[1])
+    (api,) = containers(graph, "api")
+    drain = api["lifecycle"]["preStop"]["sleep"]["seconds"]
+    (_, spec) = next((o, s) for o, s in graph.pod_specs() if o.name == "mlstack-api")
+    grace = spec["terminationGracePeriodSeconds"]
+    # The pod serves while the ALB deregisters it, then shuts down gracefully; the target group
+    # drains that long, and the pod is killed only after both.
+    assert drain == DRAIN_SECONDS > 0
+    assert delay == drain + GRACEFUL_SHUTDOWN_SECONDS
+    assert grace > delay
+    # The API keeps idle connections open longer than the ALB does.
+    assert int(env_of(api)["KEEP_ALIVE_SECONDS"]) > idle == IDLE_TIMEOUT_SECONDS
+
+
+def test_the_api_limits_each_client_behind_the_alb() -> None:
+    (api,) = containers(eks_public(), "api")
+    env = env_of(api)
+    assert int(env["RATE_LIMIT_PER_MINUTE"]) > 0 and int(env["RATE_LIMIT_BURST"]) > 0
+    # The ALB's nodes sit in the public subnets: only their X-Forwarded-For is believed.
+    assert env["RATE_LIMIT_TRUSTED_PROXIES"] == "10.0.0.0/20,10.0.16.0/20"
+    for graph in (eks(), minikube(), public_minikube()):
+        for container in containers(graph, "api"):
+            assert "RATE_LIMIT_PER_MINUTE" not in env_of(container)
+            assert "lifecycle" not in container
+
+
+def test_eks_policy_admits_the_public_subnets_to_the_api_port_only() -> None:
+    spec = public_policy(eks_public())["spec"]
+    assert spec["podSelector"]["matchLabels"] == API_PODS
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert rule["from"] == [
+        {"ipBlock": {"cidr": "10.0.0.0/20"}},
+        {"ipBlock": {"cidr": "10.0.16.0/20"}},
+    ]
+
+
+def test_the_ingress_waits_for_the_controllers_webhook() -> None:
+    graph = eks_public()
+    urns = graph.dependencies["mlstack-api-public"]
+    assert any("helm.sh/v3:Release::mlstack-lb-controller" in urn for urn in urns)
+
+
+def test_eks_exports_the_public_url() -> None:
+    assert eks_public().exports["public_url"] == "https://api.example.com/"
+
+
+@pytest.mark.parametrize(
+    ("unset", "message"),
+    [
+        ("public_certificate_arn", "public_certificate_arn: is required when public_access is on"),
+        ("public_access_cidrs", "public_access_cidrs: is not set; name who may reach"),
+        ("public_host", "public_host: 'mlstack.local' is a local name"),
+    ],
+)
+def test_eks_public_needs_a_certificate_named_cidrs_and_a_real_host(
+    unset: str, message: str
+) -> None:
+    with pytest.raises(pulumi.RunError) as stopped:
+        run_program("eks", EKS_PUBLIC, TOKEN, unset=(unset,))
+    assert message in str(stopped.value)
