@@ -19,7 +19,7 @@ class ServiceAccountRoleArgs:
     namespace: str
     service_account: str
     policy: pulumi.Input[str] | None = None  # an inline policy document (JSON)
-    managed_policy_arns: Sequence[str] = ()
+    managed_policy_arns: Sequence[pulumi.Input[str]] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 

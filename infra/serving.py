@@ -14,6 +14,7 @@ from infra.options import child_options
 from services.spec import API, MODEL_CACHE_DIR, TOKEN_ENV, api_env
 
 SERVICE_PORT = 80
+GRACE_SECONDS = 30  # the pod's termination grace without draining: uvicorn's 20 s and margin
 if API.port is None:  # pragma: no cover - the spec always names the API's port
     raise RuntimeError("services/spec.py API must declare its port")
 CONTAINER_PORT: int = API.port
@@ -34,6 +35,9 @@ class ServingArgs:
     api_token: pulumi.Input[str] | None = None  # bearer token for the prediction routes
     extra_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     resources: pod.Resources = RESOURCES
+    # Behind a load balancer that routes to pod IPs: seconds a stopping pod keeps serving (a
+    # preStop sleep) while the balancer deregisters it, before uvicorn's graceful shutdown.
+    drain_seconds: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_replicas <= self.max_replicas:
@@ -41,6 +45,11 @@ class ServingArgs:
                 f"need 1 <= min_replicas ({self.min_replicas}) <= max_replicas "
                 f"({self.max_replicas})"
             )
+
+
+def grace_seconds(drain_seconds: int) -> int:
+    """The drain (preStop), then uvicorn's graceful shutdown, then a margin before SIGKILL."""
+    return GRACE_SECONDS + drain_seconds
 
 
 class Serving(pulumi.ComponentResource):
@@ -127,6 +136,12 @@ class Serving(pulumi.ComponentResource):
                 secret_env=self._token_env(child),
             )
         )
+        if self._args.drain_seconds:
+            main.lifecycle = k8s.core.v1.LifecycleArgs(
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                    sleep=k8s.core.v1.SleepActionArgs(seconds=self._args.drain_seconds)
+                )
+            )
         meta = self._meta()
         meta.annotations = pod.accepted_findings()
         return k8s.apps.v1.Deployment(
@@ -147,7 +162,7 @@ class Serving(pulumi.ComponentResource):
                         service_account_name=account.metadata.name,
                         automount_service_account_token=False,
                         security_context=pod.pod_security(),
-                        termination_grace_period_seconds=30,
+                        termination_grace_period_seconds=grace_seconds(self._args.drain_seconds),
                         containers=[main],
                         volumes=[pod.scratch_volume()],
                     ),

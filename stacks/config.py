@@ -24,8 +24,8 @@ from pydantic import (
 )
 
 from infra.prometheus_stack import CHART_VERSION
-from stacks.errors import FOREIGN_KEYS, SECRET_FIELDS, format_errors
-from stacks.fields import CRON, PRIVATE, QUANTITY, Cidr, Image, OptionalSecret
+from stacks.errors import FOREIGN_KEYS, SECRET_FIELDS, TOKEN_COMMAND, format_errors
+from stacks.fields import ACM_ARN, CRON, HOSTNAME, PRIVATE, QUANTITY, Cidr, Image, OptionalSecret
 
 TARGETS = ("minikube", "eks")
 # Scoring's schedule when retraining is scheduled and `score_schedule` is left empty: hourly.
@@ -56,7 +56,13 @@ class StackConfig(BaseModel):
     api_max_replicas: int = Field(3, ge=1)
     mlflow_storage_size: str = "5Gi"
     mlflow_database_uri: OptionalSecret = None
-    api_token: OptionalSecret = None
+    # Public access (issue 23): an Ingress in front of the API, off by default. Declared before
+    # api_token, whose validator needs it: public means the token is required.
+    public_access: bool = False
+    public_host: str = Field(
+        "mlstack.local", pattern=HOSTNAME, max_length=253, validate_default=True
+    )
+    api_token: OptionalSecret = Field(None, validate_default=True)
     monitoring_enabled: bool = True
     monitoring_chart_version: str = Field(CHART_VERSION, pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
     grafana_admin_password: OptionalSecret = None
@@ -107,6 +113,16 @@ class StackConfig(BaseModel):
             raise ValueError(f"'{value}' is not a Kubernetes quantity, e.g. '5Gi'")
         return value
 
+    @field_validator("api_token")
+    @classmethod
+    def _token_when_public(cls, value: SecretStr | None, info: ValidationInfo) -> Any:
+        if info.data.get("public_access") and (value is None or not value.get_secret_value()):
+            raise ValueError(
+                "is required when public_access is on: the API must not answer the internet "
+                f"without a bearer token; set one with `{TOKEN_COMMAND}`"
+            )
+        return value
+
     @field_validator(*SECRET_FIELDS, mode="before")
     @classmethod
     def _must_be_secret(cls, value: Any, info: ValidationInfo) -> Any:
@@ -121,6 +137,8 @@ class MinikubeConfig(StackConfig):
 
     target: str = "minikube"
     kube_context: str = Field("minikube", min_length=1)
+    # The TLS Secret (kubernetes.io/tls) the Ingress serves; empty for a self-signed one.
+    public_tls_secret: str = Field("", pattern=r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?$")
 
 
 class EksConfig(StackConfig):
@@ -143,6 +161,38 @@ class EksConfig(StackConfig):
     node_max_size: int = Field(3, ge=1)
     node_disk_size_gib: int = Field(20, ge=20)
     bucket_force_destroy: bool = True
+    # Required when public_access is on; validated below, after public_access is known.
+    public_certificate_arn: str = Field("", validate_default=True)
+    public_access_cidrs: tuple[Cidr, ...] = Field((), validate_default=True)
+
+    @field_validator("public_host")
+    @classmethod
+    def _public_name(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("public_access") and value.endswith(".local"):
+            raise ValueError(
+                f"'{value}' is a local name; on eks give the DNS name the certificate covers "
+                "(a CNAME to the load balancer), e.g. api.example.com"
+            )
+        return value
+
+    @field_validator("public_certificate_arn")
+    @classmethod
+    def _certificate(cls, value: str, info: ValidationInfo) -> str:
+        if value and not ACM_ARN.match(value):
+            raise ValueError(f"'{value}' is not an ACM certificate ARN")
+        if info.data.get("public_access") and not value:
+            raise ValueError(
+                "is required when public_access is on: the load balancer serves HTTPS only, "
+                "with an ACM certificate for public_host"
+            )
+        return value
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _public_named(cls, value: tuple[IPv4Network, ...], info: ValidationInfo) -> Any:
+        if info.data.get("public_access"):
+            return named_cidrs(value, "the API's load balancer")
+        return value
 
     @field_validator("mlflow_image", "trainer_image", "api_image")
     @classmethod
@@ -165,12 +215,7 @@ class EksConfig(StackConfig):
     @field_validator("endpoint_public_access_cidrs")
     @classmethod
     def _endpoint_named(cls, value: tuple[IPv4Network, ...]) -> tuple[IPv4Network, ...]:
-        if not value:
-            raise ValueError(
-                "is not set; name who may reach the EKS API endpoint, e.g. your address/32 "
-                "(0.0.0.0/0 opens it to the whole internet)"
-            )
-        return value
+        return named_cidrs(value, "the EKS API endpoint")
 
     @field_validator("public_subnet_cidrs")
     @classmethod
@@ -227,6 +272,16 @@ class EksConfig(StackConfig):
                 f"{value} is below node_desired_size ({desired}); need min <= desired <= max"
             )
         return value
+
+
+def named_cidrs(value: tuple[IPv4Network, ...], what: str) -> tuple[IPv4Network, ...]:
+    """The rule both public entry points share: no open default, the user names who may come."""
+    if not value:
+        raise ValueError(
+            f"is not set; name who may reach {what}, e.g. your address/32 "
+            "(0.0.0.0/0 opens it to the whole internet)"
+        )
+    return value
 
 
 Config = MinikubeConfig | EksConfig

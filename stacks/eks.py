@@ -13,6 +13,7 @@ from infra.naming import PART_OF, res_name
 from infra.network import Network, NetworkArgs
 from infra.storage import ARTIFACTS_PREFIX, DATA_PREFIX, Storage, StorageArgs, access_policy
 from services.spec import BUNDLED_DATA
+from stacks import public
 from stacks.config import EksConfig
 from stacks.outputs import StackOutputs
 from stacks.workloads import (
@@ -151,8 +152,15 @@ def build(cfg: EksConfig) -> StackOutputs:
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
             trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},
+            api_env=public.eks_api_env(cfg),
+            api_drain_seconds=public.eks_drain_seconds(cfg),
         ),
     )
+    both = pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": provider})
+    public_url = public.eks(cfg, workloads, cluster, network.vpc_id, both, tags)
     return StackOutputs.of(
-        workloads, bucket_name=storage.bucket_name, kubeconfig=cluster.kubeconfig
+        workloads,
+        bucket_name=storage.bucket_name,
+        kubeconfig=cluster.kubeconfig,
+        public_url=public_url,
     )

@@ -6,6 +6,8 @@ from pydantic import ValidationError
 
 PROJECT = "mlflow-serving-stack"
 SECRET_FIELDS = ("mlflow_database_uri", "grafana_admin_password", "api_token")
+# What a public stack must set first (the API refuses to be public without a token).
+TOKEN_COMMAND = "pulumi config set --secret api_token <token>"
 # Keys read from other namespaces; everything else lives under the project's own.
 FOREIGN_KEYS = {"region": "aws:region"}
 EXAMPLES = {
@@ -25,6 +27,10 @@ EXAMPLES = {
     "score_schedule": "'0 * * * *'",
     "forecast_degradation_ratio": "2",
     "score_max_age_hours": "24",
+    "public_access": "true",
+    "public_host": "api.example.com",
+    "public_tls_secret": "mlstack-tls",
+    "public_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/<id>",
 }
 
 # Keys whose fix is not `pulumi config set <key> <example>`. `--path '<key>[0]'` stores a real
@@ -33,6 +39,7 @@ COMMANDS = {
     "endpoint_public_access_cidrs": (
         "pulumi config set --path 'endpoint_public_access_cidrs[0]' <your address>/32"
     ),
+    "public_access_cidrs": "pulumi config set --path 'public_access_cidrs[0]' <your address>/32",
 }
 
 

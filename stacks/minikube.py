@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.mlflow_server import DATA
+from stacks import public
 from stacks.config import MinikubeConfig
 from stacks.outputs import StackOutputs
 from stacks.workloads import Platform
@@ -17,10 +18,11 @@ IMAGE_DATA = "/app/data/airline.csv"
 
 def build(cfg: MinikubeConfig) -> StackOutputs:
     provider = k8s.Provider("minikube", context=cfg.kube_context)
+    on_cluster = pulumi.ResourceOptions(provider=provider)
     workloads = build_workloads(
         cfg,
         Platform(
-            opts=pulumi.ResourceOptions(provider=provider),
+            opts=on_cluster,
             kubectl=f"kubectl --context {cfg.kube_context}",
             # `make minikube-images` builds straight into the node; never look for them elsewhere.
             pull_policy="Never",
@@ -30,4 +32,4 @@ def build(cfg: MinikubeConfig) -> StackOutputs:
             monitoring_size="small",  # a laptop: one day of history, small requests
         ),
     )
-    return StackOutputs.of(workloads)
+    return StackOutputs.of(workloads, public_url=public.minikube(cfg, workloads, on_cluster))

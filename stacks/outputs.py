@@ -12,10 +12,12 @@ from stacks.workloads import Workloads
 
 @dataclass(frozen=True)
 class StackOutputs(Workloads):
-    """The workloads' outputs, and on a cloud target its bucket and kubeconfig."""
+    """The workloads' outputs, on a cloud target its bucket and kubeconfig, and with
+    `public_access` the API's public URL."""
 
     bucket_name: pulumi.Output[str] | None = None
     kubeconfig: pulumi.Output[str] | None = None
+    public_url: pulumi.Output[str] | None = None
 
     @classmethod
     def of(cls, workloads: Workloads, **cloud: Any) -> StackOutputs:

@@ -46,6 +46,9 @@ class Platform:
     storage_class: pulumi.Input[str] | None = None
     mlflow_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     trainer_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # What a public entry in front of the API asks of it (stacks/public.py): env and draining.
+    api_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    api_drain_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             min_replicas=cfg.api_min_replicas,
             max_replicas=cfg.api_max_replicas,
             api_token=secret(cfg.api_token),
+            extra_env=platform.api_env,
+            drain_seconds=platform.api_drain_seconds,
         ),
         opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(depends_on=[trainer.job])),
     )

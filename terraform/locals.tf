@@ -42,4 +42,15 @@ locals {
     chart      = "kube-prometheus-stack"
     repository = "https://prometheus-community.github.io/helm-charts"
   }
+
+  # The AWS Load Balancer Controller (public_access), as infra/lb_controller.py installs it.
+  lb_controller = {
+    namespace       = "kube-system"
+    service_account = "aws-load-balancer-controller"
+    release         = "aws-load-balancer-controller"
+    chart           = "aws-load-balancer-controller"
+    repository      = "https://aws.github.io/eks-charts"
+    version         = "3.5.0"
+    policy_file     = "${path.module}/../infra/policies/aws-load-balancer-controller.json"
+  }
 }

@@ -212,3 +212,49 @@ variable "monitoring_chart_version" {
     error_message = "monitoring_chart_version must be an exact chart version such as 79.10.0."
   }
 }
+
+# Public access (Pulumi's public_access): the AWS Load Balancer Controller and its IAM role, for
+# an internet-facing ALB in front of the API. The Ingress itself is a workload, declared by the
+# Pulumi program; Terraform users apply it with the workloads.
+variable "public_access" {
+  description = "Install the AWS Load Balancer Controller (IRSA role with its published policy) for a public API."
+  type        = bool
+  default     = false
+}
+
+variable "public_host" {
+  description = "DNS name of the public API (a CNAME to the ALB), covered by public_certificate_arn."
+  type        = string
+  default     = "mlstack.local"
+
+  validation {
+    condition     = !var.public_access || !endswith(var.public_host, ".local")
+    error_message = "public_host must be the DNS name the certificate covers when public_access is on, e.g. api.example.com."
+  }
+}
+
+variable "public_certificate_arn" {
+  description = "ACM certificate ARN for public_host; required when public_access is on."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.public_certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$", var.public_certificate_arn))
+    error_message = "public_certificate_arn must be an ACM certificate ARN."
+  }
+  validation {
+    condition     = !var.public_access || var.public_certificate_arn != ""
+    error_message = "public_certificate_arn is required when public_access is on (the ALB serves HTTPS only)."
+  }
+}
+
+variable "public_access_cidrs" {
+  description = "CIDRs allowed to reach the public API's load balancer; required when public_access is on (no open default)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !var.public_access || (length(var.public_access_cidrs) > 0 && try(alltrue([for c in var.public_access_cidrs : cidrhost(c, 0) == split("/", c)[0]]), false))
+    error_message = "public_access_cidrs must be a non-empty list of IPv4 network CIDRs when public_access is on, e.g. 203.0.113.0/24."
+  }
+}

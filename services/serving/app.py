@@ -24,6 +24,7 @@ from services.serving.loader import MlflowLoader, ModelLoader
 from services.serving.metrics import build_metrics
 from services.serving.middleware import MetricsMiddleware
 from services.serving.modelcache import ModelCache
+from services.serving.ratelimit import RateLimit, TokenBuckets, networks
 from services.serving.routers import docs, health, invocations, metrics, model, predict, series
 from services.serving.settings import Settings
 
@@ -78,6 +79,10 @@ def create_app(
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, discard=settings.max_discard_bytes)
     # Most requests never reach the routes above: the fast path answers valid forecasts first.
     app.add_middleware(FastPath, settings=settings, holder=holder, routes=routes)
+    if settings.rate_limit_per_minute:  # before both paths, after the request metrics
+        buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        trusted = networks(settings.rate_limit_trusted_proxies)
+        app.add_middleware(RateLimit, buckets=buckets, trusted=trusted)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)  # outermost: counts both paths
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app

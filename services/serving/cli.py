@@ -6,6 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
+# In-flight requests get this long after SIGTERM (infra/serving.py sizes the pod's grace on it).
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (env HOST).")] = None,
@@ -44,7 +47,8 @@ def serve(
         "port": settings.port,
         "access_log": False,  # per-request logging costs more than a cached forecast
         "log_level": settings.log_level,
-        "timeout_graceful_shutdown": 20,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "timeout_keep_alive": settings.keep_alive_seconds,
     }
     if settings.workers == 1:
         from services.serving.app import create_app

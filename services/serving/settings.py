@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     # Memory the cached forecasts of the served version may take; 0 disables the cache.
     forecast_cache_bytes: int = Field(64 * 2**20, ge=0)
     retry_after_seconds: int = Field(5, ge=1)
+    # A per-client token bucket (ratelimit.py): 0 turns it off (the default; on with public
+    # access on EKS). Behind a proxy, the client is read from X-Forwarded-For only when the peer
+    # is one of the trusted proxies (comma-separated CIDRs).
+    rate_limit_per_minute: int = Field(0, ge=0)
+    rate_limit_burst: int = Field(20, ge=1)
+    rate_limit_trusted_proxies: str = ""
+    # How long an idle client connection stays open; behind a load balancer, longer than its
+    # idle timeout, or it reuses a connection the API has just closed (a 502).
+    keep_alive_seconds: int = Field(5, ge=1)
     log_level: str = "info"
     # The last version loaded and warmed, served after a restart while the registry is down;
     # empty turns the cache off.
@@ -43,6 +52,14 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("rate_limit_trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        from services.serving.ratelimit import networks
+
+        networks(value)  # a ValueError names the bad entry
+        return value
 
     @property
     def token(self) -> bytes | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -342,3 +343,24 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 def containers(graph: Graph, name: str) -> list[dict[str, Any]]:
     """Every container called `name` (a ServiceSpec name) across the graph's pod templates."""
     return [c for _, spec in graph.pod_specs() for c in spec["containers"] if c["name"] == name]
+
+
+# The stack and project in a URN depend on the settings of the run, not on the program.
+URN_HEAD = re.compile(r"urn:pulumi:[^:]*::[^:]*::")
+
+
+def signature(graph: Graph) -> list[str]:
+    """Every resource's type, name and inputs, and what it waits on (by URN); names repeat under
+    different parents, so a sorted list rather than a mapping."""
+    return sorted(
+        URN_HEAD.sub(
+            "urn:",
+            json.dumps(
+                [r.typ, r.name, r.manifest, sorted(graph.dependencies.get(r.name, ()))],
+                sort_keys=True,
+                # Assets (the bucket's data object) compare by the file they point at.
+                default=lambda o: getattr(o, "path", repr(o)),
+            ),
+        )
+        for r in graph.resources
+    )

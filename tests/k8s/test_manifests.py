@@ -60,12 +60,52 @@ DASK = {
     "dask-minikube": lambda: program("minikube", {"trainer_workers": 3}),
     "dask-eks": lambda: program("eks", {**EKS_SETTINGS, "trainer_workers": 3}),
 }
+# Each stack with public access on (tests/stacks/test_public_access.py), for what it adds.
+PUBLIC = {
+    "public-minikube": lambda: program(
+        "minikube", {"public_access": True}, {"api_token": "a-long-random-token"}
+    ),
+    "public-eks": lambda: program(
+        "eks",
+        {
+            **EKS_SETTINGS,
+            "public_access": True,
+            "public_host": "api.example.com",
+            "public_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+            "0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
+            "public_access_cidrs": ["198.51.100.0/24"],
+        },
+        {"api_token": "a-long-random-token"},
+    ),
+}
 # The renders holding only what a config adds, each with the stack whose version validates it.
-EXTRA_RENDERS = {"scheduled": "minikube", "dask-minikube": "minikube", "dask-eks": "eks"}
+EXTRA_RENDERS = {
+    "scheduled": "minikube",
+    "dask-minikube": "minikube",
+    "dask-eks": "eks",
+    "public-minikube": "minikube",
+    "public-eks": "eks",
+}
 
 
 def dask_objects(graph: Graph) -> list[Recorded]:
     return [o for o in graph.kubernetes_objects() if "dask" in o.manifest["metadata"]["name"]]
+
+
+def public_objects(graph: Graph) -> list[Recorded]:
+    """What public access adds: the Ingress, its NetworkPolicy and the TLS Secret. (The API's
+    Deployment it changes on EKS is validated below: with a token set, checkov flags the token's
+    env var, CKV_K8S_35, as it would without public access.)"""
+    names = ("-public", "-tls")
+    return [o for o in graph.kubernetes_objects() if o.manifest["metadata"]["name"].endswith(names)]
+
+
+def test_the_draining_api_deployment_of_public_eks_validates_against_the_schema() -> None:
+    graph = PUBLIC["public-eks"]()
+    (api,) = [o for o in graph.of_type("kubernetes:apps/v1:Deployment") if o.name == "mlstack-api"]
+    kubernetes_validate.validate(api.manifest, version("eks") + ".0", strict=True)
+    (main,) = api.manifest["spec"]["template"]["spec"]["containers"]
+    assert "preStop" in main["lifecycle"]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +118,15 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     render(Graph(cron), root / "scheduled")
     for name, graph in DASK.items():
         render(Graph(dask_objects(graph())), root / name)
+    for name, graph in PUBLIC.items():
+        render(Graph(public_objects(graph())), root / name)
     return root
+
+
+def test_the_public_renders_hold_the_ingress_and_its_policy(rendered: Path) -> None:
+    for name in PUBLIC:
+        kinds = {yaml.safe_load(f.read_text())["kind"] for f in (rendered / name).glob("*.yaml")}
+        assert {"Ingress", "NetworkPolicy"} <= kinds
 
 
 @pytest.mark.parametrize("stack", sorted(GRAPHS))

@@ -75,3 +75,12 @@ def test_several_workers_need_a_prometheus_multiprocess_dir(
     assert result.exit_code == 1
     assert "PROMETHEUS_MULTIPROC_DIR" in result.output
     assert ran == []
+
+
+def test_keep_alive_comes_from_the_env_and_defaults_to_uvicorns_own(
+    cli: typer.Typer, ran: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert CliRunner().invoke(cli, []).exit_code == 0
+    monkeypatch.setenv("KEEP_ALIVE_SECONDS", "75")  # behind an ALB with a 60 s idle timeout
+    assert CliRunner().invoke(cli, []).exit_code == 0
+    assert [kw["timeout_keep_alive"] for _, kw in ran] == [5, 75]

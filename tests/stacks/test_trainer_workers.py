@@ -3,8 +3,6 @@ and nothing at all at 0 (the default)."""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from k8s.harness import (
     minikube,
     program,
     run_program,
+    signature,
 )
 
 from infra import pod
@@ -80,27 +79,6 @@ def labelled(graph: Graph, selector: dict[str, str]) -> set[str]:
         if selector.items() <= tmpl["template"]["metadata"]["labels"].items():
             picked |= {c["name"] for c in spec["containers"]}
     return picked
-
-
-# The stack and project in a URN depend on the settings of the run, not on the program.
-URN_HEAD = re.compile(r"urn:pulumi:[^:]*::[^:]*::")
-
-
-def signature(graph: Graph) -> list[str]:
-    """Every resource's type, name and inputs, and what it waits on (by URN); names repeat under
-    different parents, so a sorted list rather than a mapping."""
-    return sorted(
-        URN_HEAD.sub(
-            "urn:",
-            json.dumps(
-                [r.typ, r.name, r.manifest, sorted(graph.dependencies.get(r.name, ()))],
-                sort_keys=True,
-                # Assets (the bucket's data object) compare by the file they point at.
-                default=lambda o: getattr(o, "path", repr(o)),
-            ),
-        )
-        for r in graph.resources
-    )
 
 
 @pytest.mark.parametrize(

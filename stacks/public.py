@@ -1,0 +1,181 @@
+"""Public access (`public_access: true`), per target: the Ingress, its controller's peers, TLS and
+rate limits. Nothing here is declared while the key is off."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
+from infra.public_api import PublicApi, PublicApiArgs
+from infra.tls import SelfSignedTls, SelfSignedTlsArgs
+from services.serving.cli import GRACEFUL_SHUTDOWN_SECONDS
+from services.spec import API
+from stacks.config import EksConfig, MinikubeConfig
+from stacks.workloads import Workloads
+
+if TYPE_CHECKING:
+    from infra.cluster import Cluster
+
+# minikube's ingress-nginx addon (and kind's manifest) run the controller here, labelled so.
+NGINX_NAMESPACE = "ingress-nginx"
+NGINX_POD = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
+# Per client address, as ingress-nginx counts it: 10 requests a second with bursts of 5x that,
+# and 20 open connections; beyond them it answers 503 (ingress-nginx's limit-req status).
+NGINX_LIMITS = {
+    "nginx.ingress.kubernetes.io/limit-rps": "10",
+    "nginx.ingress.kubernetes.io/limit-burst-multiplier": "5",
+    "nginx.ingress.kubernetes.io/limit-connections": "20",
+    "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
+}
+
+
+def nginx_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """The ingress-nginx controller's pods, in their namespace (both must match)."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"kubernetes.io/metadata.name": NGINX_NAMESPACE}
+        ),
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=NGINX_POD),
+    )
+
+
+def minikube(
+    cfg: MinikubeConfig, workloads: Workloads, opts: pulumi.ResourceOptions
+) -> pulumi.Output[str] | None:
+    """The nginx Ingress on `public_host` with the user's TLS Secret, or a self-signed one."""
+    if not cfg.public_access:
+        return None
+    tls_secret: pulumi.Input[str] = cfg.public_tls_secret
+    if not cfg.public_tls_secret:
+        tls = SelfSignedTls(
+            cfg.prefix, SelfSignedTlsArgs(namespace=workloads.namespace, host=cfg.public_host), opts
+        )
+        tls_secret = tls.secret_name
+    public = PublicApi(
+        cfg.prefix,
+        PublicApiArgs(
+            namespace=workloads.namespace,
+            service_name=workloads.api_service,
+            host=cfg.public_host,
+            ingress_class="nginx",
+            peers=[nginx_peer()],
+            annotations=NGINX_LIMITS,
+            tls_secret=tls_secret,
+        ),
+        opts=opts,
+    )
+    return public.url
+
+
+# EKS: an ALB sends to pod IPs (target-type ip). A stopping pod keeps serving for DRAIN_SECONDS
+# (its preStop sleep) while the controller deregisters it, then uvicorn finishes what is in
+# flight; the target group drains for as long as both take, so no request is cut off. The API's
+# keep-alive outlives the ALB's idle timeout, so the ALB never reuses a connection the API
+# closed (a 502). infra/serving.py gives the pod a grace period longer than drain + shutdown.
+DRAIN_SECONDS = 15
+DEREGISTRATION_DELAY_SECONDS = DRAIN_SECONDS + GRACEFUL_SHUTDOWN_SECONDS
+IDLE_TIMEOUT_SECONDS = 60
+KEEP_ALIVE_SECONDS = IDLE_TIMEOUT_SECONDS + 15
+# The API's own per-client limit (each replica counts apart): 10 a second, bursts of 50.
+RATE_LIMIT_PER_MINUTE = 600
+RATE_LIMIT_BURST = 50
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+def eks_api_env(cfg: EksConfig) -> Mapping[str, str]:
+    """What the API needs behind the ALB: its limiter (clients read from X-Forwarded-For as the
+    ALB's nodes, in the public subnets, write it) and a keep-alive past the idle timeout."""
+    if not cfg.public_access:
+        return {}
+    return {
+        "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
+        "RATE_LIMIT_BURST": str(RATE_LIMIT_BURST),
+        "RATE_LIMIT_TRUSTED_PROXIES": ",".join(str(c) for c in cfg.public_subnet_cidrs),
+        "KEEP_ALIVE_SECONDS": str(KEEP_ALIVE_SECONDS),
+    }
+
+
+def eks_drain_seconds(cfg: EksConfig) -> int:
+    return DRAIN_SECONDS if cfg.public_access else 0
+
+
+def alb_annotations(cfg: EksConfig) -> dict[str, str]:
+    prefix = "alb.ingress.kubernetes.io/"
+    values = {
+        "scheme": "internet-facing",
+        "target-type": "ip",
+        "listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+        "ssl-redirect": "443",  # HTTP only ever answers a redirect
+        "certificate-arn": cfg.public_certificate_arn,
+        "ssl-policy": SSL_POLICY,
+        "inbound-cidrs": ",".join(str(c) for c in cfg.public_access_cidrs),
+        "healthcheck-path": API.ready_path or "/readyz",
+        "success-codes": "200",
+        "load-balancer-attributes": (
+            f"idle_timeout.timeout_seconds={IDLE_TIMEOUT_SECONDS},"
+            "routing.http.drop_invalid_header_fields.enabled=true"
+        ),
+        "target-group-attributes": (
+            f"deregistration_delay.timeout_seconds={DEREGISTRATION_DELAY_SECONDS}"
+        ),
+    }
+    return {prefix + k: v for k, v in values.items()}
+
+
+def eks(
+    cfg: EksConfig,
+    workloads: Workloads,
+    cluster: Cluster,
+    vpc_id: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    tags: Mapping[str, str],
+) -> pulumi.Output[str] | None:
+    """The controller, then an `alb` Ingress it turns into an internet-facing ALB."""
+    if not cfg.public_access:
+        return None
+    controller = LoadBalancerController(
+        cfg.prefix,
+        LoadBalancerControllerArgs(
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            cluster_name=cluster_name(cluster),
+            vpc_id=vpc_id,
+            region=cfg.region,
+            tags=tags,
+        ),
+        opts=opts,
+    )
+    # The controller's webhook admits Ingresses: it must run before one is created.
+    after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[controller]))
+    public = PublicApi(
+        cfg.prefix,
+        PublicApiArgs(
+            namespace=workloads.namespace,
+            service_name=workloads.api_service,
+            host=cfg.public_host,
+            ingress_class="alb",
+            peers=subnet_peers([str(c) for c in cfg.public_subnet_cidrs]),
+            annotations=alb_annotations(cfg),
+        ),
+        opts=after,
+    )
+    return public.url
+
+
+def cluster_name(cluster: Cluster) -> pulumi.Output[str | None]:
+    """The EKS cluster's name, from pulumi-eks's underlying `aws.eks.Cluster`. That output is a
+    resource, which unit-test mocks cannot supply (PITFALLS.md): there, and only there, None."""
+    return cluster.cluster.eks_cluster.apply(lambda c: None if c is None else c.name)
+
+
+def subnet_peers(cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+    """The ALB's nodes connect from addresses in the public subnets it is placed in."""
+    return [
+        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
+        for cidr in cidrs
+    ]
