@@ -39,6 +39,10 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
         "LOG_LEVEL": "debug",
         "PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics",
         "MODEL_CACHE_DIR": "/tmp/models",
+        "RATE_LIMIT_PER_MINUTE": "120",
+        "RATE_LIMIT_BURST": "7",
+        "RATE_LIMIT_TRUSTED_PROXIES": "10.0.0.0/8",
+        "KEEP_ALIVE_SECONDS": "75",
     }
     assert set(env) == {name.upper() for name in Settings.model_fields}  # none left out
     for name, value in env.items():
@@ -56,6 +60,9 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
     assert (settings.retry_after_seconds, settings.log_level) == (9, "debug")
     assert settings.prometheus_multiproc_dir == "/tmp/metrics"
     assert str(settings.model_cache_dir) == "/tmp/models"
+    assert (settings.rate_limit_per_minute, settings.rate_limit_burst) == (120, 7)
+    assert settings.rate_limit_trusted_proxies == "10.0.0.0/8"
+    assert settings.keep_alive_seconds == 75
 
 
 def test_an_empty_token_means_auth_off(monkeypatch: pytest.MonkeyPatch) -> None:
