@@ -152,8 +152,8 @@ def build(cfg: EksConfig) -> StackOutputs:
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
             trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},
-            api_env=public.eks_api_env(cfg),
-            api_drain_seconds=public.eks_drain_seconds(cfg),
+            api_env=public.api_env(cfg, cfg.public_subnet_cidrs),
+            api_drain_seconds=public.drain_seconds(cfg),
         ),
     )
     both = pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": provider})

@@ -30,6 +30,7 @@ EXAMPLES = {
     "public_access": "true",
     "public_host": "api.example.com",
     "public_tls_secret": "mlstack-tls",
+    "pod_network_cidr": "10.244.0.0/16",
     "public_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/<id>",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from ipaddress import IPv4Network
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -15,7 +16,7 @@ from infra.public_api import PublicApi, PublicApiArgs
 from infra.tls import SelfSignedTls, SelfSignedTlsArgs
 from services.serving.cli import GRACEFUL_SHUTDOWN_SECONDS
 from services.spec import API
-from stacks.config import EksConfig, MinikubeConfig
+from stacks.config import EksConfig, MinikubeConfig, StackConfig
 from stacks.workloads import Workloads
 
 if TYPE_CHECKING:
@@ -24,10 +25,10 @@ if TYPE_CHECKING:
 # minikube's ingress-nginx addon (and kind's manifest) run the controller here, labelled so.
 NGINX_NAMESPACE = "ingress-nginx"
 NGINX_POD = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
-# Per client address, as ingress-nginx counts it: 10 requests a second with bursts of 5x that,
-# and 20 open connections; beyond them it answers 503 (ingress-nginx's limit-req status).
+# ingress-nginx's own per-address limits are a flood guard at twice the API's rate (below):
+# beyond them it answers 503 before the API sees the request. Clients meet the API's 429 first.
 NGINX_LIMITS = {
-    "nginx.ingress.kubernetes.io/limit-rps": "10",
+    "nginx.ingress.kubernetes.io/limit-rps": "20",
     "nginx.ingress.kubernetes.io/limit-burst-multiplier": "5",
     "nginx.ingress.kubernetes.io/limit-connections": "20",
     "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
@@ -72,35 +73,38 @@ def minikube(
     return public.url
 
 
-# EKS: an ALB sends to pod IPs (target-type ip). A stopping pod keeps serving for DRAIN_SECONDS
-# (its preStop sleep) while the controller deregisters it, then uvicorn finishes what is in
-# flight; the target group drains for as long as both take, so no request is cut off. The API's
-# keep-alive outlives the ALB's idle timeout, so the ALB never reuses a connection the API
-# closed (a 502). infra/serving.py gives the pod a grace period longer than drain + shutdown.
+# Behind either entry the API counts each client itself: 10 a second, bursts of 50, per replica,
+# then 429 with Retry-After. A stopping pod keeps serving for DRAIN_SECONDS (its preStop sleep)
+# while the controller takes it out of rotation, then uvicorn finishes what is in flight; the
+# ALB's target group drains for as long as both take, so no request is cut off. The API's
+# keep-alive outlives the proxy's idle timeout (the ALB's, and ingress-nginx's upstream
+# keep-alive, both 60 s), so no proxy reuses a connection the API closed (a 502).
+# infra/serving.py gives the pod a grace period longer than drain + shutdown.
+RATE_LIMIT_PER_MINUTE = 600
+RATE_LIMIT_BURST = 50
 DRAIN_SECONDS = 15
 DEREGISTRATION_DELAY_SECONDS = DRAIN_SECONDS + GRACEFUL_SHUTDOWN_SECONDS
 IDLE_TIMEOUT_SECONDS = 60
 KEEP_ALIVE_SECONDS = IDLE_TIMEOUT_SECONDS + 15
-# The API's own per-client limit (each replica counts apart): 10 a second, bursts of 50.
-RATE_LIMIT_PER_MINUTE = 600
-RATE_LIMIT_BURST = 50
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
-def eks_api_env(cfg: EksConfig) -> Mapping[str, str]:
-    """What the API needs behind the ALB: its limiter (clients read from X-Forwarded-For as the
-    ALB's nodes, in the public subnets, write it) and a keep-alive past the idle timeout."""
+def api_env(cfg: StackConfig, proxies: Sequence[IPv4Network]) -> Mapping[str, str]:
+    """What the API needs behind a public entry: its limiter, reading the client from
+    X-Forwarded-For only when the connection comes from `proxies` (where the entry's nodes or
+    pods are), and a keep-alive past the entry's idle timeout. Nothing while public access is
+    off."""
     if not cfg.public_access:
         return {}
     return {
         "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
         "RATE_LIMIT_BURST": str(RATE_LIMIT_BURST),
-        "RATE_LIMIT_TRUSTED_PROXIES": ",".join(str(c) for c in cfg.public_subnet_cidrs),
+        "RATE_LIMIT_TRUSTED_PROXIES": ",".join(str(c) for c in proxies),
         "KEEP_ALIVE_SECONDS": str(KEEP_ALIVE_SECONDS),
     }
 
 
-def eks_drain_seconds(cfg: EksConfig) -> int:
+def drain_seconds(cfg: StackConfig) -> int:
     return DRAIN_SECONDS if cfg.public_access else 0
 
 

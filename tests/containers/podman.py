@@ -3,6 +3,7 @@ and every object the tests create recorded so that teardown removes exactly thos
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -58,10 +59,22 @@ class Podman:
         (info,) = json.loads(self.run("inspect", "--type", "container", name).stdout)
         return dict(info)
 
-    def network(self, name: str) -> str:
-        self.run("network", "create", name)
+    def network(self, name: str, subnet: str) -> str:
+        self.run("network", "create", "--subnet", subnet, name)
         self.made.append(("network", name))
         return name
+
+    def secret(self, obj: dict[str, Any]) -> None:
+        """A rendered Secret, as kube play (4.3) reads a `secretKeyRef`: a podman secret of that
+        name holding the Secret's data as JSON, base64 values (4.3 cannot read back the secrets
+        it makes itself from a Secret in the play's YAML)."""
+        data = dict(obj.get("data", {}))
+        for key, value in obj.get("stringData", {}).items():
+            data[key] = base64.b64encode(value.encode()).decode()
+        name = obj["metadata"]["name"]
+        self.remove("secret", name)
+        self.made.append(("secret", name))
+        self.run("secret", "create", name, "-", stdin=json.dumps(data))
 
     def play(
         self,
@@ -103,6 +116,8 @@ class Podman:
     def remove(self, kind: str, name: str) -> None:
         if kind == "pod":
             self.run("pod", "rm", "--force", "--time", "5", name, check=False)
+        elif kind == "secret":
+            self.run("secret", "rm", name, check=False)  # 4.3's has no --force
         else:
             self.run(kind, "rm", "--force", name, check=False)
 
@@ -117,6 +132,8 @@ class Podman:
                 self.remove(kind, name)
         left = []
         for kind, name in self.made:
-            if self.run(kind, "exists", name, check=False).returncode == 0:
+            # podman 4.3 has no `secret exists`; `inspect` fails the same way on a missing one.
+            verb = "inspect" if kind == "secret" else "exists"
+            if self.run(kind, verb, name, check=False).returncode == 0:
                 left.append(f"{kind} {name}")
         return left

@@ -21,6 +21,7 @@ import yaml
 from containers.kube import Playable, for_kube_play, pod_spec, service_hostnames
 from containers.podman import Podman
 from services.local.process import free_port
+from stacks.config import MinikubeConfig
 
 T = TypeVar("T")
 READY_SECONDS = 300
@@ -170,6 +171,16 @@ def one(values: Iterable[T]) -> T:
     return value
 
 
+def pod_network(podman: Podman, prefix: str) -> str:
+    """A podman network for the pods: a /24 of the minikube stack's pod network, where pod
+    addresses are. The host reaches the pods from its gateway, so it stands where ingress-nginx's
+    pods stand, among the proxies the public API believes."""
+    pods = MinikubeConfig.model_fields["pod_network_cidr"].default
+    n = time.time_ns()
+    subnets = list(pods.subnets(new_prefix=24))
+    return podman.network(f"{prefix}-{n % 10**9}", str(subnets[1 + n % (len(subnets) - 1)]))
+
+
 def alias_version(mlflow: str, model: str) -> str | None:
     status, body = call(f"{mlflow}/api/2.0/mlflow/registered-models/alias?name={model}&alias=prod")
     return str(json.loads(body)["model_version"]["version"]) if status == 200 else None
@@ -187,7 +198,7 @@ def running_stack(
 ) -> Iterator[Stack]:
     """MLflow ready, the `trainer` Job's pod exited 0, the API ready; all of it removed
     afterwards (pods, the PVC's volume, the network), whether the tests passed or not."""
-    stack = Stack(podman, podman.network(f"mlstack-pods-{time.time_ns() % 10**9}"), images)
+    stack = Stack(podman, pod_network(podman, "mlstack-pods"), images)
     try:
         # MLflow's pod at a fixed address, as its Service has one: podman stops a pod whose last
         # container exits, and a pod started again would get a new address otherwise.

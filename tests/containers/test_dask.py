@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from containers.kube import PROBES, Probe, for_kube_play, pod_spec, service_hostnames, untouched
 from containers.podman import Podman
-from containers.stack import Rendered, Stack, alias_version, call, env_value
+from containers.stack import Rendered, Stack, alias_version, call, env_value, pod_network
 from services.forecasting import forecasters
 from services.registry import ClientRegistry
 from services.spec import DASK_SCHEDULER_ENV, DASK_WORKER_PORT
@@ -93,7 +92,7 @@ def trained(podman: Podman, images: dict[str, str], rendered_dask: Rendered) -> 
     the trainer Job's pod exited 0; all of it removed afterwards, whether the tests passed or
     not."""
     rendered = rendered_dask
-    stack = Stack(podman, podman.network(f"mlstack-dask-{time.time_ns() % 10**9}"), images)
+    stack = Stack(podman, pod_network(podman, "mlstack-dask"), images)
     try:
         ip = stack.service_ip()
         stack.play(

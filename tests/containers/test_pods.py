@@ -19,6 +19,8 @@ import os
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -280,3 +282,82 @@ def test_api_follows_prod_to_a_second_trainer_pod_without_a_failed_request(
     assert versions and versions[-1] == after, f"the API still serves {versions[-1:]}"
     # Old then new, never back: the swap is atomic.
     assert versions == sorted(versions, key=lambda v: v == after)
+
+
+# ------------------------------------------------------------- public_access: the API's limiter
+
+TOKEN = "a-long-random-token-for-the-pods"
+
+
+@pytest.fixture(scope="module")
+def public(stack: Stack) -> Iterator[Rendered]:
+    """Beside the stack's API, its pod as `public_access: true` renders it: the token read from
+    its Secret, the limiter on. The host calls it from the pod network's gateway, as
+    ingress-nginx's pods would, writing X-Forwarded-For."""
+    from k8s.harness import program
+
+    graph = program("minikube", {"public_access": True}, {"api_token": TOKEN})
+    rendered = Rendered([o.manifest for o in graph.kubernetes_objects()])
+    api = rendered.one("Deployment", "api")
+    (container,) = pod_spec(api)["containers"]
+    (name,) = [
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for e in container["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    ]
+    (secret,) = [o for o in rendered.objects if o["metadata"]["name"] == name]
+    stack.podman.secret(secret)
+    stack.play("public", api, name="mlstack-api-public")
+    stack.wait_ready("public")
+    yield rendered
+
+
+def predict(stack: Stack, client: str, token: str | None = TOKEN) -> tuple[int, str | None]:
+    """POST /predict to the public API pod for `client` (as ingress-nginx forwards it): the
+    status and the Retry-After header."""
+    req = urllib.request.Request(
+        stack.url("public", "/predict"),
+        data=json.dumps({"horizon": 3}).encode(),
+        headers={"Content-Type": "application/json", "X-Forwarded-For": client},
+    )
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers.get("Retry-After")
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Retry-After")
+
+
+def test_public_api_pod_answers_token_holders_only(stack: Stack, public: Rendered) -> None:
+    client = "198.51.100.7"
+    assert predict(stack, client, token=None)[0] == 401
+    assert predict(stack, client, token="not-the-token")[0] == 401
+    assert predict(stack, client)[0] == 200
+
+
+def test_public_api_pod_limits_each_client_with_429_and_retry_after(
+    stack: Stack, public: Rendered
+) -> None:
+    api = public.one("Deployment", "api")
+    burst = int(env_value(api, "RATE_LIMIT_BURST"))
+    per_second = int(env_value(api, "RATE_LIMIT_PER_MINUTE")) / 60
+    client, other = "203.0.113.10", "203.0.113.11"
+    start, passed = time.monotonic(), 0
+    for _ in range(20 * burst):  # bounded: the bucket runs dry long before
+        status, retry_after = predict(stack, client)
+        if status != 200:
+            break
+        passed += 1
+    elapsed = time.monotonic() - start
+    assert status == 429, f"{passed} requests passed and no 429 came"
+    # The burst passes at once, and beyond it no more than the refill over the elapsed time.
+    assert burst <= passed <= burst + per_second * elapsed + 1
+    assert retry_after is not None and int(retry_after) >= 1
+    wait = int(retry_after)
+    # Another client, and the probes and scrapes, pass while this one is held back.
+    assert predict(stack, other)[0] == 200
+    assert call(stack.probe("public", "readinessProbe"))[0] == 200
+    assert call(stack.url("public", "/metrics"))[0] == 200
+    time.sleep(wait)
+    assert predict(stack, client)[0] == 200  # served again once Retry-After has passed

@@ -34,6 +34,7 @@ from stacks.public import (
     NGINX_LIMITS,
     NGINX_NAMESPACE,
     NGINX_POD,
+    RATE_LIMIT_PER_MINUTE,
 )
 
 TOKEN = {"api_token": "a-long-random-token"}
@@ -139,6 +140,8 @@ def test_minikube_ingress_is_nginx_on_the_host_with_tls_and_per_client_limits() 
     assert annotations == NGINX_LIMITS
     for key in ("limit-rps", "limit-burst-multiplier", "limit-connections"):
         assert int(annotations[f"nginx.ingress.kubernetes.io/{key}"]) > 0
+    # nginx's limit (503) is only a flood guard: a client meets the API's own (429) first.
+    assert int(annotations["nginx.ingress.kubernetes.io/limit-rps"]) > RATE_LIMIT_PER_MINUTE / 60
 
 
 @pytest.mark.parametrize("graph", [public_minikube, lambda: eks_public()], ids=["minikube", "eks"])
@@ -323,16 +326,28 @@ def test_a_rolling_update_behind_the_alb_drops_no_request() -> None:
     assert int(env_of(api)["KEEP_ALIVE_SECONDS"]) > idle == IDLE_TIMEOUT_SECONDS
 
 
-def test_the_api_limits_each_client_behind_the_alb() -> None:
-    (api,) = containers(eks_public(), "api")
+@pytest.mark.parametrize(
+    ("graph", "proxies"),
+    # The ALB's nodes sit in the public subnets, ingress-nginx's pods in the pod network: only
+    # their X-Forwarded-For is believed.
+    [(lambda: eks_public(), "10.0.0.0/20,10.0.16.0/20"), (public_minikube, "10.244.0.0/16")],
+    ids=["eks", "minikube"],
+)
+def test_the_api_limits_each_client_behind_either_entry(graph: Any, proxies: str) -> None:
+    (api,) = containers(graph(), "api")
     env = env_of(api)
-    assert int(env["RATE_LIMIT_PER_MINUTE"]) > 0 and int(env["RATE_LIMIT_BURST"]) > 0
-    # The ALB's nodes sit in the public subnets: only their X-Forwarded-For is believed.
-    assert env["RATE_LIMIT_TRUSTED_PROXIES"] == "10.0.0.0/20,10.0.16.0/20"
-    for graph in (eks(), minikube(), public_minikube()):
-        for container in containers(graph, "api"):
+    assert (int(env["RATE_LIMIT_PER_MINUTE"]), int(env["RATE_LIMIT_BURST"])) == (600, 50)
+    assert env["RATE_LIMIT_TRUSTED_PROXIES"] == proxies
+    assert api["lifecycle"]["preStop"]["sleep"]["seconds"] == DRAIN_SECONDS
+    for today in (eks(), minikube()):
+        for container in containers(today, "api"):
             assert "RATE_LIMIT_PER_MINUTE" not in env_of(container)
             assert "lifecycle" not in container
+
+
+def test_minikube_trusts_the_pod_network_it_is_given() -> None:
+    (api,) = containers(public_minikube(pod_network_cidr="10.42.0.0/16"), "api")
+    assert env_of(api)["RATE_LIMIT_TRUSTED_PROXIES"] == "10.42.0.0/16"
 
 
 def test_eks_policy_admits_the_public_subnets_to_the_api_port_only() -> None:
