@@ -64,4 +64,4 @@ def rendered() -> Rendered:
     """The minikube stack's Kubernetes objects, as `pulumi up -s minikube` would send them."""
     from k8s.harness import minikube
 
-    return Rendered([o.manifest for o in minikube().kubernetes_objects()])
+    return Rendered.of(minikube())

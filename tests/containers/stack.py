@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import yaml
@@ -22,6 +22,9 @@ from containers.kube import Playable, for_kube_play, pod_spec, service_hostnames
 from containers.podman import Podman
 from services.local.process import free_port
 from stacks.config import MinikubeConfig
+
+if TYPE_CHECKING:
+    from k8s.harness import Graph
 
 T = TypeVar("T")
 READY_SECONDS = 300
@@ -49,6 +52,11 @@ class Rendered:
     """The minikube stack's Kubernetes objects."""
 
     objects: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, graph: Graph) -> Rendered:
+        """What the program under the mocks declared, as Kubernetes would get it."""
+        return cls([o.manifest for o in graph.kubernetes_objects()])
 
     def one(self, kind: str, app: str) -> dict[str, Any]:
         (found,) = [

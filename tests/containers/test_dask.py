@@ -53,7 +53,7 @@ def rendered_dask() -> Rendered:
     from k8s.harness import program
 
     graph = program("minikube", {"trainer_workers": WORKERS})
-    return Rendered([o.manifest for o in graph.kubernetes_objects()])
+    return Rendered.of(graph)
 
 
 def panel_job(job: dict[str, Any], data_uri: str) -> dict[str, Any]:
