@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from services.local.config import DEFAULT_PORTS
+from services.local.config import DEFAULT_MAX_RESTARTS, DEFAULT_PORTS
 from services.spec import BUNDLED_DATA
 
 StateDir = Annotated[
@@ -40,6 +40,14 @@ def up(
     api_token: Annotated[
         str | None, typer.Option(envvar="API_TOKEN", help="Bearer token for the API.")
     ] = None,
+    max_restarts: Annotated[
+        int,
+        typer.Option(
+            envvar="MLSTACK_MAX_RESTARTS",
+            min=0,
+            help="Restarts in a row of a service that keeps exiting, before giving up on it.",
+        ),
+    ] = DEFAULT_MAX_RESTARTS,
 ) -> None:
     """Run MLflow, the trainer (once), the API, the demo and Prometheus locally."""
     from services.local import control, stack
@@ -60,6 +68,7 @@ def up(
         data_uri=data,
         families=families,
         api_token=api_token,
+        max_restarts=max_restarts,
     )
     raise typer.Exit(control.detach(cfg) if detach else stack.run(cfg))
 
@@ -72,7 +81,8 @@ def down(state_dir: StateDir = Path(".mlstack")) -> None:
 
 
 def status(state_dir: StateDir = Path(".mlstack")) -> None:
-    """Show each service's URL and whether it is ready; exit 1 when something is not."""
+    """Show each service's state, restarts and URL, and the model the API serves now; exit 1
+    when a service is not up."""
     from services.local import control
 
     raise typer.Exit(control.status(state_dir.resolve()))
