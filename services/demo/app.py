@@ -90,18 +90,20 @@ def ask(api: client.Api, model: dict[str, Any], ids: list[str] | None) -> None:
         try:
             result = client.forecast(api, int(horizon), float(level), series)
         except client.ApiError as exc:
-            _refused(api, exc)
+            _refused(api, exc, unit)
         st.session_state["result"] = (result, float(level), series)
     if refusal := st.session_state.pop("refusal", None):
         st.error(refusal)  # no Retry button: the form's own button asks again
 
 
-def _refused(api: client.Api, error: client.ApiError) -> NoReturn:
+def _refused(api: client.Api, error: client.ApiError, unit: Unit) -> NoReturn:
     """Say why on the page drawn again, with the box bounded by the API's horizon limit when
     the refusal named it."""
-    if error.horizon_max is not None:
-        st.session_state.setdefault("horizon_max", {})[api.url] = error.horizon_max
-    st.session_state["refusal"] = str(error)
+    said, most = str(error), error.horizon_max
+    if most is not None:
+        st.session_state.setdefault("horizon_max", {})[api.url] = most
+        said = f"The API forecasts at most {unit.count(most)} ahead: ask for {most:,} or fewer."
+    st.session_state["refusal"] = said
     st.rerun()
 
 
