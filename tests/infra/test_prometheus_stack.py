@@ -169,7 +169,7 @@ def test_custom_resources_wait_for_the_chart_that_installs_their_crds(
     (release,) = declared.of(RELEASE)
     for typ in (SERVICE_MONITOR, PROMETHEUS_RULE):
         (resource,) = declared.of(typ)
-        waits_on = declared.recorder.dependencies[resource.name]
+        waits_on = declared.recorder.dependencies[(resource.typ, resource.name)]
         assert any(urn.endswith(f"::{release.name}") for urn in waits_on), typ
 
 

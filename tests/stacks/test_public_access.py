@@ -363,7 +363,7 @@ def test_eks_policy_admits_the_public_subnets_to_the_api_port_only() -> None:
 
 def test_the_ingress_waits_for_the_controllers_webhook() -> None:
     graph = eks_public()
-    urns = graph.dependencies["mlstack-api-public"]
+    urns = graph.dependencies_of(graph.one(INGRESS))
     assert any("helm.sh/v3:Release::mlstack-lb-controller" in urn for urn in urns)
 
 
