@@ -217,6 +217,17 @@ EKS_REGION = {"aws:region": "us-east-1"}
 # What a user sets before `pulumi up -s eks`, per the README: the region, and who may reach the
 # Kubernetes API (a documentation range, the one terraform.tfvars.example uses).
 EKS_SETTINGS = {**EKS_REGION, "endpoint_public_access_cidrs": ["203.0.113.0/24"]}
+# Public access (`public_access: true`) needs the token; on EKS also a real host, a certificate
+# and who may reach the entry (documentation values).
+TOKEN = {"api_token": "a-long-random-token"}
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
+PUBLIC = {
+    "public_access": True,
+    "public_host": "api.example.com",
+    "public_certificate_arn": CERTIFICATE,
+    "public_access_cidrs": ["198.51.100.0/24"],
+}
+EKS_PUBLIC = {**EKS_SETTINGS, **PUBLIC}
 
 
 @dataclass

@@ -14,7 +14,17 @@ import pytest
 import yaml
 
 from infra import pod
-from k8s.harness import EKS_SETTINGS, ROOT, Graph, Recorded, eks, minikube, program
+from k8s.harness import (
+    EKS_PUBLIC,
+    EKS_SETTINGS,
+    ROOT,
+    TOKEN,
+    Graph,
+    Recorded,
+    eks,
+    minikube,
+    program,
+)
 from stacks.config import parse
 
 GRAPHS = {"minikube": minikube, "eks": eks}
@@ -62,21 +72,8 @@ DASK = {
 }
 # Each stack with public access on (tests/stacks/test_public_access.py), for what it adds.
 PUBLIC = {
-    "public-minikube": lambda: program(
-        "minikube", {"public_access": True}, {"api_token": "a-long-random-token"}
-    ),
-    "public-eks": lambda: program(
-        "eks",
-        {
-            **EKS_SETTINGS,
-            "public_access": True,
-            "public_host": "api.example.com",
-            "public_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
-            "0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
-            "public_access_cidrs": ["198.51.100.0/24"],
-        },
-        {"api_token": "a-long-random-token"},
-    ),
+    "public-minikube": lambda: program("minikube", {"public_access": True}, TOKEN),
+    "public-eks": lambda: program("eks", EKS_PUBLIC, TOKEN),
 }
 # The renders holding only what a config adds, each with the stack whose version validates it.
 EXTRA_RENDERS = {

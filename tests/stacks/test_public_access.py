@@ -10,7 +10,10 @@ from typing import Any
 import pulumi
 import pytest
 from k8s.harness import (
+    CERTIFICATE,
+    EKS_PUBLIC,
     EKS_SETTINGS,
+    TOKEN,
     Graph,
     Recorded,
     containers,
@@ -37,7 +40,6 @@ from stacks.public import (
     RATE_LIMIT_PER_MINUTE,
 )
 
-TOKEN = {"api_token": "a-long-random-token"}
 MINIKUBE_PUBLIC = {"public_access": True}
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -213,16 +215,6 @@ def test_a_host_that_is_no_dns_name_is_refused() -> None:
 
 
 # ---------------------------------------------------------------------------------- eks
-
-
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
-EKS_PUBLIC = {
-    **EKS_SETTINGS,
-    "public_access": True,
-    "public_host": "api.example.com",
-    "public_certificate_arn": CERTIFICATE,
-    "public_access_cidrs": ["198.51.100.0/24"],
-}
 
 
 def eks_public() -> Graph:

@@ -8,25 +8,18 @@ import json
 from typing import Any
 
 import pytest
-from k8s.harness import EKS_SETTINGS, Graph, program
+from k8s.harness import EKS_PUBLIC, PUBLIC, TOKEN, Graph, program
 
 from infra.lb_controller import POLICY_FILE
 from terraform.facts import _subject
 from terraform.hcl import TERRAFORM, Terraform
 
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
-PUBLIC = {
-    "public_access": True,
-    "public_host": "api.example.com",
-    "public_certificate_arn": CERTIFICATE,
-    "public_access_cidrs": ["198.51.100.0/24"],
-}
 PUBLIC_FACTS = ("lb_controller_chart", "lb_controller_subject", "lb_controller_policy", "inputs")
 CONTROLLER = "mlstack-lb-controller"
 
 
 def pulumi_graph() -> Graph:
-    return program("eks", {**EKS_SETTINGS, **PUBLIC}, {"api_token": "a-long-random-token"})
+    return program("eks", EKS_PUBLIC, TOKEN)
 
 
 def pulumi_public(graph: Graph) -> dict[str, Any]:
