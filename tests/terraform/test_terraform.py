@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from stacks.config import EksConfig, parse
 from terraform.hcl import EXAMPLE_VARS, TERRAFORM, Terraform
-from tests.binaries import binary
+from tests.binaries import binary, run
 
 # No registry this project installs from ships Terraform (see the README, Terraform).
 TERRAFORM_HINT = (
@@ -48,16 +48,7 @@ def terraform_bin() -> str:
 def terraform(
     program: str, *args: str, cwd: Path = TERRAFORM, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [program, *args],
-        cwd=cwd,
-        env=TF_ENV,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run([program, *args], cwd=cwd, env=TF_ENV, stdin=stdin)
 
 
 def test_terraform_files_are_formatted(terraform_bin: str) -> None:
@@ -118,13 +109,10 @@ def test_checkov_as_users_run_it_finds_nothing_in_terraform() -> None:
     # `#checkov:skip` comments beside their resources. JSON only so the test can read the report;
     # no Bridgecrew account, so nothing is uploaded or downloaded.
     checkov = Path(sys.executable).with_name("checkov")
-    result = subprocess.run(
+    result = run(
         [str(checkov), "-d", str(TERRAFORM), "--output", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
         env={**os.environ, "BC_API_KEY": "", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+        timeout=300,
     )
     loaded = json.loads(result.stdout)
     reports = loaded if isinstance(loaded, list) else [loaded]  # one per framework that ran
