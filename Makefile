@@ -110,8 +110,8 @@ bench-m3: venv
 	$(PY) -m bench.paneltraining bench-results/panel-training.json --every 1 \
 	  --m3 bench-results/m3.json
 
-# Images, one per service, from the one services/Dockerfile (a target each), named as in
-# services/spec.py and tagged with the project version (the stack config's defaults).
+# Images, one per service, from the one services/Dockerfile (a target each), named as in the
+# deploy contract (contract/) and tagged with the project version (the stack config's defaults).
 # REGISTRY=ghcr.io/<owner>/ prefixes them for a cluster that pulls. ENGINE is docker or podman
 # (default: docker when its engine answers, else podman); BASE_IMAGE is any bookworm with Python
 # 3.11 (`make base-image` makes one here). With podman, PODMAN_CONF (services/containers.conf:

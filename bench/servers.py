@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import Request
+from contract.api import API
 from services.local import process
 from services.local.state import PGRP, proc_stat
-from services.spec import API
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Pod building blocks shared by every workload, built from `services/spec.py`.
+"""Pod building blocks shared by every workload, built from the deploy contract (`contract/`).
 
 Commands, ports, env and probes come from a `ServiceSpec`, never retyped here; this module adds
 only what the cluster needs around them: the hardened security contexts, writable scratch
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from services.spec import SCRATCH, ServiceSpec
+from contract.service import SCRATCH, ServiceSpec
 
 # The non-root user baked into every image (see services/Dockerfile).
 APP_UID = 10001

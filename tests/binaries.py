@@ -7,9 +7,11 @@ runs one as every test does: output captured as text, a timeout, the exit code l
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -64,3 +66,11 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+def imported_by(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter in the repository has imported after `code`."""
+    report = "import json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    result = run([sys.executable, "-c", f"{code}\n{report}"])
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.splitlines()[-1]))

@@ -15,7 +15,10 @@ import yaml
 from detect_secrets import SecretsCollection
 from detect_secrets.settings import transient_settings
 
-from services.spec import API, DEMO, TRACKING, TRAINER
+from contract.api import API
+from contract.demo import DEMO
+from contract.tracking import TRACKING
+from contract.trainer import TRAINER
 from tests.binaries import run
 
 ROOT = Path(__file__).resolve().parents[1]

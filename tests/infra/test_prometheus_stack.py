@@ -11,6 +11,7 @@ import pytest
 from k8s.harness import Recorded, Recorder, is_secret, mocks, unsecret
 
 import monitoring as files
+from contract.api import ApiEnv
 from infra.prometheus_stack import (
     CHART,
     CHART_REPO,
@@ -59,8 +60,7 @@ def declare(args: MonitoringArgs | None = None, with_serving: bool = True) -> De
                     namespace=API_NS,
                     image="api:1",
                     pull_policy="Never",
-                    tracking_uri="http://mlflow:5000",
-                    model_name="M",
+                    env=ApiEnv(mlflow_tracking_uri="http://mlflow:5000", model_name="M"),
                 ),
             )
         password = pulumi.Output.secret(PASSWORD)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from pydantic import SecretStr
+
+from contract.api import ApiEnv
+from contract.service import SCRATCH
 from services.serving.settings import Settings
-from services.spec import SCRATCH
 
 
 def test_defaults_match_the_issue(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,3 +82,37 @@ def test_the_model_cache_is_under_the_pods_scratch_volume_unless_turned_off(
     assert Settings().model_cache_dir.is_relative_to(SCRATCH)  # type: ignore[union-attr]
     monkeypatch.setenv("MODEL_CACHE_DIR", "")
     assert Settings().model_cache_dir is None
+
+
+def test_the_settings_read_back_every_field_the_contract_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    written = ApiEnv(
+        mlflow_tracking_uri="http://mlflow:5000",
+        model_name="Airline",
+        model_alias="staging",
+        model_poll_seconds=2.5,
+        max_horizon=48,
+        max_series_per_request=20,
+        api_token=SecretStr("t0ken"),
+        host="0.0.0.0",
+        port=9000,
+        workers=3,
+        max_body_bytes=2048,
+        max_discard_bytes=4096,
+        forecast_cache_bytes=7000,
+        retry_after_seconds=9,
+        rate_limit_per_minute=120,
+        rate_limit_burst=7,
+        rate_limit_trusted_proxies="10.0.0.0/8",
+        keep_alive_seconds=75,
+        log_level="debug",
+        model_cache_dir=Path("/tmp/models"),
+        prometheus_multiproc_dir="/tmp/metrics",
+    )
+    assert written.model_fields_set == set(Settings.model_fields)  # every field, none extra
+    for name, value in written.to_env().items():
+        monkeypatch.setenv(name, value)
+    read = Settings()
+    assert read.model_dump() == written.model_dump()
+    assert read.token == b"t0ken"

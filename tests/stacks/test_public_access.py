@@ -25,11 +25,11 @@ from k8s.harness import (
     signature,
 )
 
+from contract.api import GRACEFUL_SHUTDOWN_SECONDS
 from infra.lb_controller import CHART_VERSION, POLICY_FILE
 from infra.naming import selector_labels
 from infra.public_api import PRIVATE_PATHS, PUBLIC_EXACT, PUBLIC_PREFIXES
 from infra.tls import self_signed
-from services.serving.cli import GRACEFUL_SHUTDOWN_SECONDS
 from stacks.errors import TOKEN_COMMAND
 from stacks.public import (
     DRAIN_SECONDS,

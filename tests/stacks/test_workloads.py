@@ -16,9 +16,11 @@ from k8s.harness import (
     program,
 )
 
+from contract.api import API
+from contract.tracking import TRACKING
+from contract.trainer import DASK_SCHEDULER, DASK_WORKER, SCORER, TRAINER
 from infra.mlflow_server import allowed_hosts
 from infra.naming import labels, selector_labels
-from services.spec import API, DASK_SCHEDULER, DASK_WORKER, SCORER, TRACKING, TRAINER
 
 GRAPHS = {"minikube": minikube, "eks": eks}
 # The same stacks with a Dask cluster for the trainer: the checks every pod must pass run on them.
