@@ -113,22 +113,25 @@ class MlflowServer(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _env(self) -> tuple[dict[str, pulumi.Input[str]], tuple[k8s.core.v1.EnvVarArgs, ...]]:
+    def _env(
+        self, child: pulumi.ResourceOptions
+    ) -> tuple[dict[str, pulumi.Input[str]], tuple[k8s.core.v1.EnvVarArgs, ...]]:
+        """The server's variables; a PostgreSQL URI (it holds a password) from a Secret."""
         hosts = allowed_hosts(self._name, self._args.namespace_name, TRACKING_PORT)
+        destination = self._args.artifacts_destination
         if self._args.database_uri is None:
             sqlite = tracking_env(
-                artifacts_destination=self._args.artifacts_destination,
-                allowed_hosts=hosts,
-                backend_store_uri=SQLITE_URI,
+                artifacts_destination=destination, allowed_hosts=hosts, backend_store_uri=SQLITE_URI
             )
             return sqlite, ()
-        env = tracking_env(
-            artifacts_destination=self._args.artifacts_destination, allowed_hosts=hosts
+        uri = pod.secret_variable(
+            BACKEND_STORE_ENV,
+            (self._name + "-db", self._meta("-db")),
+            "uri",
+            self._args.database_uri,
+            child,
         )
-        ref = k8s.core.v1.EnvVarSourceArgs(
-            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=self._name + "-db", key="uri")
-        )
-        return env, (k8s.core.v1.EnvVarArgs(name=BACKEND_STORE_ENV, value_from=ref),)
+        return tracking_env(artifacts_destination=destination, allowed_hosts=hosts), (uri,)
 
     def _deployment(
         self,
@@ -136,14 +139,7 @@ class MlflowServer(pulumi.ComponentResource):
         claim: k8s.core.v1.PersistentVolumeClaim | None,
         child: pulumi.ResourceOptions,
     ) -> k8s.apps.v1.Deployment:
-        if self._args.database_uri is not None:
-            k8s.core.v1.Secret(
-                self._name + "-db",
-                metadata=self._meta("-db"),
-                string_data={"uri": self._args.database_uri},
-                opts=child,
-            )
-        env, secret_env = self._env()
+        env, secret_env = self._env(child)
         volumes = [pod.scratch_volume()]
         mounts: tuple[k8s.core.v1.VolumeMountArgs, ...] = ()
         if claim is not None:

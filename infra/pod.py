@@ -120,6 +120,24 @@ def env_list(values: Mapping[str, pulumi.Input[str]]) -> list[k8s.core.v1.EnvVar
     return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(values.items())]
 
 
+def secret_variable(
+    variable: str,
+    secret: tuple[str, k8s.meta.v1.ObjectMetaArgs],
+    key: str,
+    value: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.EnvVarArgs:
+    """A Secret (resource name and metadata) holding `value` under `key`, and `variable` read
+    from it. The reference goes through the resource, so the workload waits for its Secret, and
+    the value is in neither the pod spec nor its logs."""
+    name, meta = secret
+    created = k8s.core.v1.Secret(name, metadata=meta, string_data={key: value}, opts=opts)
+    selector = k8s.core.v1.SecretKeySelectorArgs(name=created.metadata.name, key=key)
+    return k8s.core.v1.EnvVarArgs(
+        name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=selector)
+    )
+
+
 @dataclass(frozen=True)
 class TcpPorts:
     """The named ports of a process that speaks no HTTP (Dask's), probed by connecting: `live`

@@ -98,22 +98,11 @@ class Serving(pulumi.ComponentResource):
         return (ApiEnv(model_cache_dir=Path(MODEL_CACHE_DIR)) | self._args.env).to_env()
 
     def _token_env(self, child: pulumi.ResourceOptions) -> tuple[k8s.core.v1.EnvVarArgs, ...]:
-        """The bearer token from a Secret, so the token is in neither the pod spec nor its logs."""
+        """The bearer token from a Secret, when there is one."""
         if self._args.api_token is None:
             return ()
-        k8s.core.v1.Secret(
-            self._name + "-token",
-            metadata=self._meta("-token"),
-            string_data={"token": self._args.api_token},
-            opts=child,
-        )
-        selector = k8s.core.v1.SecretKeySelectorArgs(name=self._name + "-token", key="token")
-        return (
-            k8s.core.v1.EnvVarArgs(
-                name=TOKEN_ENV,
-                value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=selector),
-            ),
-        )
+        secret = (self._name + "-token", self._meta("-token"))
+        return (pod.secret_variable(TOKEN_ENV, secret, "token", self._args.api_token, child),)
 
     def _deployment(
         self, account: k8s.core.v1.ServiceAccount, child: pulumi.ResourceOptions
