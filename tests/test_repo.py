@@ -71,6 +71,7 @@ def scan(files: list[str], detectors: list[str]) -> list[str]:
     return [f"{file}:{secret.line_number}: {secret.type}" for file, secret in found]
 
 
+@pytest.mark.slow  # every detector over every file
 def test_no_credential_is_committed() -> None:
     files = [f for f in repo_files() if f != "uv.lock"]  # only hashes and URLs
     cwd = os.getcwd()

@@ -186,6 +186,7 @@ def _workload(resource: str) -> str:
     return resource.rsplit("-", 1)[0] if resource.startswith("Job.") else resource
 
 
+@pytest.mark.slow  # checkov over every render
 def test_checkov_finds_nothing_in_the_rendered_manifests(scan: Any) -> None:
     assert scan.get_summary()["parsing_errors"] == 0
     assert scan.get_summary()["resource_count"] >= 30
@@ -232,6 +233,7 @@ def test_service_account_tokens_are_mounted_only_on_eks_irsa_workloads(scan: Any
     assert not checked & accepted
 
 
+@pytest.mark.slow
 def test_checkov_checks_the_security_contexts_and_passes_them(scan: Any) -> None:
     passed = {c.check_id for c in scan.passed_checks}
     # Non-root, no privilege escalation, read-only root, capabilities, seccomp, limits, probes.
@@ -249,6 +251,7 @@ def test_checkov_checks_the_security_contexts_and_passes_them(scan: Any) -> None
     } <= passed
 
 
+@pytest.mark.slow
 def test_checkov_scans_the_dask_cluster_and_passes_its_probes_and_security(scan: Any) -> None:
     for render_dir in DASK:
         for workload in ("mlstack-dask-scheduler", "mlstack-dask-worker"):

@@ -104,6 +104,7 @@ def test_every_checkov_skip_in_terraform_gives_a_reason() -> None:
         assert len(reason.split()) >= 6, f"{file}: skip {match.group(1)} needs a reason"
 
 
+@pytest.mark.slow  # checkov over terraform/
 def test_checkov_as_users_run_it_finds_nothing_in_terraform() -> None:
     # `checkov -d terraform`, no var file and no skip list: accepted findings are the inline
     # `#checkov:skip` comments beside their resources. JSON only so the test can read the report;
