@@ -19,12 +19,12 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, SecretStr):
         return value.get_secret_value()
-    if isinstance(value, bool):
-        return "true" if value else "false"
     return str(value)
 
 
 class Env(BaseModel):
+    """A service's variables: subclass it with one field per variable."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 
     @classmethod
@@ -35,8 +35,12 @@ class Env(BaseModel):
         return field.upper()
 
     def to_env(self) -> dict[str, str]:
-        """The variables of the fields set explicitly, by name."""
-        return {self.env_name(name): _text(getattr(self, name)) for name in self.model_fields_set}
+        """The variables of the fields set explicitly, in the order the fields are declared."""
+        return {
+            self.env_name(name): _text(getattr(self, name))
+            for name in type(self).model_fields
+            if name in self.model_fields_set
+        }
 
     def __or__(self, other: Self) -> Self:
         """This value with the fields `other` sets taken from `other`, checked again."""
