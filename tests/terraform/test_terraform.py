@@ -168,13 +168,13 @@ def plan(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Plan:
     result = terraform(terraform_bin, "init", "-backend=false", cwd=module)
     assert result.returncode == 0, result.stderr
 
-    def run(values: dict[str, Any], name: str) -> subprocess.CompletedProcess[str]:
+    def planned(values: dict[str, Any], name: str) -> subprocess.CompletedProcess[str]:
         var_file = module / f"{name}.tfvars.json"
         var_file.write_text(json.dumps(values))
         args = ("plan", "-no-color", "-lock=false", f"-var-file={var_file.name}")
         return terraform(terraform_bin, *args, cwd=module)
 
-    return run
+    return planned
 
 
 NODE_SIZES = {"node_min_size", "node_desired_size", "node_max_size"}
