@@ -62,8 +62,15 @@ def create_app(
     app.state.settings = settings
     app.state.holder = holder
     app.state.registry = registry
-    # The forecast routes: declared for the OpenAPI document, with the bearer scheme when a token
-    # is set; answered by the door.
+    doors = _routes(app, settings)
+    _middleware(app, settings, holder, doors)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    return app
+
+
+def _routes(app: FastAPI, settings: Settings) -> dict[str, APIRoute]:
+    """Every route; returns the forecast routes, which the door answers, by path. They are
+    declared for the OpenAPI document, with the bearer scheme when a token is set."""
     forecast = APIRouter(dependencies=[Depends(bearer)] if settings.token else [])
     forecast.include_router(predict.router)
     forecast.include_router(invocations.router)
@@ -74,21 +81,24 @@ def create_app(
     app.include_router(metrics.router)
     docs.mount(app)
     declared = (*predict.router.routes, *invocations.router.routes)
-    routes = {r.path: r for r in declared if isinstance(r, APIRoute)}
-    # Innermost first: the door answers the forecast routes; the token is checked in front of it
-    # (the protected paths); in front of both, a body over the limit gets a 413 every client
-    # can read; then the rate limit, and outermost the request metrics, which count everything.
-    app.add_middleware(Door, settings=settings, holder=holder, routes=routes)
+    return {r.path: r for r in declared if isinstance(r, APIRoute)}
+
+
+def _middleware(
+    app: FastAPI, settings: Settings, holder: ModelHolder, doors: dict[str, APIRoute]
+) -> None:
+    """Innermost first: the door answers the forecast routes; the token is checked in front of
+    it (the protected paths); in front of both, a body over the limit gets a 413 every client
+    can read; then the rate limit, and outermost the request metrics, which count everything."""
+    app.add_middleware(Door, settings=settings, holder=holder, routes=doors)
     if settings.token is not None:
-        app.add_middleware(Guard, token=settings.token, protected=routes)
+        app.add_middleware(Guard, token=settings.token, protected=doors)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, discard=settings.max_discard_bytes)
     if settings.rate_limit_per_minute:
         buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
         trusted = networks(settings.rate_limit_trusted_proxies)
         app.add_middleware(RateLimit, buckets=buckets, trusted=trusted)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    return app
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
