@@ -108,12 +108,11 @@ def predict(
 
 
 def _json_like(media: str | None) -> bool:
-    """FastAPI's reading: no Content-Type, application/json or application/*+json is JSON."""
-    return (
-        media is None
-        or media == JSON
-        or (media.startswith("application/") and media.endswith("+json"))
-    )
+    """FastAPI's reading: application/json or application/*+json is JSON, whatever the charset;
+    a body sent without a Content-Type is not."""
+    if media is None:
+        return False
+    return media == JSON or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _unknown_field(key: str, value: object) -> Problem:

@@ -80,6 +80,8 @@ def level_rule(field: str) -> str:
 
 def horizon(value: object, limits: Limits, field: str = "horizon") -> int | Problem:
     """An integer from 1 to MAX_HORIZON (never a float, a string or a boolean)."""
+    if type(value) is int and MIN_HORIZON <= value <= limits.max_horizon:
+        return value  # the request this API exists for: checked first, no message built
     takes = horizon_rule(field, limits)
     if value is ABSENT:
         return Problem((field,), "missing", f"{takes} (required)")
@@ -87,26 +89,25 @@ def horizon(value: object, limits: Limits, field: str = "horizon") -> int | Prob
         return Problem((field,), "int_type", takes, value)
     if value < MIN_HORIZON:
         return Problem((field,), "greater_than_equal", takes, value, {"ge": MIN_HORIZON})
-    if value > limits.max_horizon:
-        return Problem((field,), "less_than_equal", takes, value, {"le": limits.max_horizon})
-    return value
+    return Problem((field,), "less_than_equal", takes, value, {"le": limits.max_horizon})
 
 
 def level(value: object, field: str = "level") -> float | Problem | None:
     """A finite number strictly between 0 and 1, or None (absent or null) for the default."""
     if value is ABSENT or value is None:
         return None
+    if type(value) is float and MIN_LEVEL < value < MAX_LEVEL:
+        return value  # checked first, no message built
     takes = level_rule(field)
-    if type(value) not in (int, float):
+    if type(value) is not int and type(value) is not float:
         kind = "finite_number" if isinstance(value, NonFinite) else "float_type"
         return Problem((field,), kind, takes, value)
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     if not math.isfinite(number):
         return Problem((field,), "finite_number", takes, value)
-    if not level_ok(number):
-        ctx = {"gt": MIN_LEVEL} if number <= MIN_LEVEL else {"lt": MAX_LEVEL}
-        return Problem((field,), "greater_than" if "gt" in ctx else "less_than", takes, value, ctx)
-    return number
+    if number <= MIN_LEVEL:
+        return Problem((field,), "greater_than", takes, value, {"gt": MIN_LEVEL})
+    return Problem((field,), "less_than", takes, value, {"lt": MAX_LEVEL})
 
 
 def series(value: object, limits: Limits) -> Asked | Problem:
