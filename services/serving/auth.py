@@ -41,7 +41,10 @@ class Guard:
         if route is None:
             await self.app(scope, receive, send)
             return
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        header = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                header = value
         if require_token(header, self.token):
             await self.app(scope, receive, send)
             return

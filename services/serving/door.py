@@ -137,7 +137,10 @@ def _unbounded(ask: Ask) -> Problem:
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    return next((value for key, value in scope["headers"] if key == name), None)
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
 
 
 async def _read(receive: Receive) -> bytes | None:

@@ -91,16 +91,18 @@ def predict(
     if type(payload) is not dict:
         message = 'The body must be a JSON object, e.g. {"horizon": 12}'
         return Problems(422, (Problem((), "model_attributes_type", message, payload),))
+    extra = [] if payload.keys() <= PREDICT_FIELDS else _unknown_fields(payload)
     horizon = rules.horizon(payload.get("horizon", ABSENT), limits)
     level = rules.level(payload.get("level", ABSENT))
     asked = rules.series(payload.get("series", ABSENT), limits)
-    extra = {key: value for key, value in payload.items() if key not in PREDICT_FIELDS}
-    problems = [_unknown_field(key, value) for key, value in extra.items()]
-    problems += [found for found in (horizon, level, asked) if isinstance(found, Problem)]
-    if problems:
-        return Problems(422, tuple(problems))
-    assert not isinstance(asked, Problem) and isinstance(horizon, int)
-    assert not isinstance(level, Problem)
+    if (
+        extra
+        or isinstance(horizon, Problem)
+        or isinstance(level, Problem)
+        or isinstance(asked, Problem)
+    ):
+        broken = [found for found in (horizon, level, asked) if isinstance(found, Problem)]
+        return Problems(422, (*extra, *broken))
     unfit = rules.served(asked, model.series, payload.get("series", ABSENT))
     if unfit is not None:
         return Problems(422, (unfit,))
@@ -115,9 +117,13 @@ def _json_like(media: str | None) -> bool:
     return media == JSON or (media.startswith("application/") and media.endswith("+json"))
 
 
-def _unknown_field(key: str, value: object) -> Problem:
-    message = f"Unknown field {key!r}: a body has horizon, and optionally level and series"
-    return Problem((key,), "extra_forbidden", message, value)
+def _unknown_fields(payload: dict[str, Any]) -> list[Problem]:
+    message = "Unknown field {!r}: a body has horizon, and optionally level and series"
+    return [
+        Problem((key,), "extra_forbidden", message.format(key), value)
+        for key, value in payload.items()
+        if key not in PREDICT_FIELDS
+    ]
 
 
 def invocations(
