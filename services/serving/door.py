@@ -22,13 +22,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.serving import answers, parse, protocol
 from services.serving.deps import not_loaded
 from services.serving.holder import ModelHolder, Served
-from services.serving.parse import JSON, Problems
+from services.serving.parse import Problems
 from services.serving.rules import ABSENT, Ask, Limits, Problem
 from services.serving.settings import Settings
 
-Answer = tuple[int, bytes, str]  # status, body, content type
+Answer = tuple[int, bytes, bytes]  # status, body, content type
 ECHO_DEPTH = 8  # levels of a bad value an error quotes
 Handler = Callable[[Scope, bytes, Served], Awaitable[Answer]]
+JSON = parse.JSON.encode()
 
 
 class Door:
@@ -84,7 +85,7 @@ class Door:
         if isinstance(plan, parse.Score):  # MLflow's own parsing, errors and all, off the loop
             kind = (content_type or b"").decode("latin-1")
             scored = await asyncio.to_thread(protocol.score, body, kind, served.model, self.limits)
-            return scored.status, scored.body, scored.media_type
+            return scored.status, scored.body, scored.media_type.encode()
         return 200, await answers.invocations(self.holder, served, plan), JSON
 
 
@@ -159,7 +160,7 @@ async def _send(send: Send, answer: Answer, extra: list[tuple[bytes, bytes]] | N
     status, body, content_type = answer
     headers = [
         (b"content-length", b"%d" % len(body)),
-        (b"content-type", content_type.encode()),
+        (b"content-type", content_type),
         *(extra or []),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})

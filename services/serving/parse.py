@@ -165,11 +165,13 @@ def _keys(payload: object) -> str:
 def _rows(
     records: list[dict[str, Any]] | None, limits: Limits, model: Model
 ) -> list[Ask] | Score | Problems:
-    if not records or not all(_plain(record) for record in records):
+    if not records:
         return SCORE
     asks: list[Ask] = []
     problems: list[Problem] = []
     for record in records:
+        if not _plain(record):
+            return SCORE
         horizon = rules.horizon(record["n_periods"], limits, "n_periods")
         level = rules.level(record.get("level", ABSENT))
         if isinstance(horizon, Problem) or isinstance(level, Problem):
@@ -178,7 +180,7 @@ def _rows(
         asks.append((record.get(ID), horizon, level))
     if problems:
         return Problems(400, tuple(problems))
-    asked = tuple(dict.fromkeys(series for series, _, _ in asks))
+    asked = tuple({series: None for series, _, _ in asks})
     return SCORE if rules.served(asked, model.series) is not None else asks
 
 
