@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-ALIAS = "prod"  # the alias the local stack's API follows (services/local/config.py)
+from contract.api import PROD_ALIAS
 
 
 def served_model(api_url: str | None, tracking_url: str | None, model_name: str | None) -> str:
@@ -21,7 +21,8 @@ def served_model(api_url: str | None, tracking_url: str | None, model_name: str 
     version = prod_version(tracking_url, model_name) if tracking_url and model_name else None
     if version is not None:
         return (
-            f"{model_name}@{ALIAS} = version {version} (from the registry; the API does not answer)"
+            f"{model_name}@{PROD_ALIAS} = version {version} "
+            "(from the registry; the API does not answer)"
         )
     return "unknown: neither the API nor the registry answers"
 
@@ -29,7 +30,7 @@ def served_model(api_url: str | None, tracking_url: str | None, model_name: str 
 def prod_version(tracking_url: str, model_name: str) -> str | None:
     """The version behind `<model_name>@prod`, from MLflow's REST API (no MLflow import, so
     `mlstack status` answers at once); None when MLflow or the alias is not there."""
-    query = urllib.parse.urlencode({"name": model_name, "alias": ALIAS})
+    query = urllib.parse.urlencode({"name": model_name, "alias": PROD_ALIAS})
     found = _get_json(f"{tracking_url}/api/2.0/mlflow/registered-models/alias?{query}")
     return None if found is None else str(found["model_version"]["version"])
 

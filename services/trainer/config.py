@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contract.trainer import BUNDLED_DATA
 from services.forecasting.models import FAMILIES
-from services.spec import BUNDLED_DATA
 
 __all__ = ["BUNDLED_DATA", "TrainConfig"]  # BUNDLED_DATA: bench/ reads it from here
 

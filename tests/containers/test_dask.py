@@ -25,9 +25,9 @@ from mlflow.tracking import MlflowClient
 from containers.kube import PROBES, Probe, for_kube_play, pod_spec, service_hostnames, untouched
 from containers.podman import Podman
 from containers.stack import Rendered, Stack, alias_version, call, env_value, pod_network
+from contract.trainer import DASK_SCHEDULER_ENV, DASK_WORKER_PORT
 from services.forecasting import forecasters
 from services.registry import ClientRegistry
-from services.spec import DASK_SCHEDULER_ENV, DASK_WORKER_PORT
 from tests.panels import FAST, m3_monthly, series_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]

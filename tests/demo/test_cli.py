@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from contract.demo import DEMO
 from services.local import process
-from services.spec import DEMO
 from tests.local.factories import MLSTACK
 
 

@@ -8,7 +8,10 @@ import subprocess
 
 import pytest
 
-from services.spec import API, DEMO, SCORER, TRACKING, TRAINER
+from contract.api import API
+from contract.demo import DEMO
+from contract.tracking import TRACKING
+from contract.trainer import SCORER, TRAINER
 from tests.conftest import ROOT
 
 UV = ROOT / ".tools" / "bin" / "uv"

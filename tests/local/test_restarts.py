@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.service import ServiceSpec
 from services.local.config import LocalConfig
 from services.local.signals import SignalGuard
 from services.local.stack import Stack, Started
@@ -20,7 +21,6 @@ from services.local.supervisor import (
     Supervisor,
     backoff,
 )
-from services.spec import ServiceSpec
 
 
 def crashing(code: int = 3) -> ServiceSpec:

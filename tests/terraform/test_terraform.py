@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from stacks.config import EksConfig, parse
 from terraform.hcl import EXAMPLE_VARS, TERRAFORM, Terraform
-from tests.binaries import binary
+from tests.binaries import binary, run
 
 # No registry this project installs from ships Terraform (see the README, Terraform).
 TERRAFORM_HINT = (
@@ -48,16 +48,7 @@ def terraform_bin() -> str:
 def terraform(
     program: str, *args: str, cwd: Path = TERRAFORM, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [program, *args],
-        cwd=cwd,
-        env=TF_ENV,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run([program, *args], cwd=cwd, env=TF_ENV, stdin=stdin)
 
 
 def test_terraform_files_are_formatted(terraform_bin: str) -> None:
@@ -113,18 +104,16 @@ def test_every_checkov_skip_in_terraform_gives_a_reason() -> None:
         assert len(reason.split()) >= 6, f"{file}: skip {match.group(1)} needs a reason"
 
 
+@pytest.mark.slow  # checkov over terraform/
 def test_checkov_as_users_run_it_finds_nothing_in_terraform() -> None:
     # `checkov -d terraform`, no var file and no skip list: accepted findings are the inline
     # `#checkov:skip` comments beside their resources. JSON only so the test can read the report;
     # no Bridgecrew account, so nothing is uploaded or downloaded.
     checkov = Path(sys.executable).with_name("checkov")
-    result = subprocess.run(
+    result = run(
         [str(checkov), "-d", str(TERRAFORM), "--output", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
         env={**os.environ, "BC_API_KEY": "", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+        timeout=300,
     )
     loaded = json.loads(result.stdout)
     reports = loaded if isinstance(loaded, list) else [loaded]  # one per framework that ran
@@ -179,13 +168,13 @@ def plan(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Plan:
     result = terraform(terraform_bin, "init", "-backend=false", cwd=module)
     assert result.returncode == 0, result.stderr
 
-    def run(values: dict[str, Any], name: str) -> subprocess.CompletedProcess[str]:
+    def planned(values: dict[str, Any], name: str) -> subprocess.CompletedProcess[str]:
         var_file = module / f"{name}.tfvars.json"
         var_file.write_text(json.dumps(values))
         args = ("plan", "-no-color", "-lock=false", f"-var-file={var_file.name}")
         return terraform(terraform_bin, *args, cwd=module)
 
-    return run
+    return planned
 
 
 NODE_SIZES = {"node_min_size", "node_desired_size", "node_max_size"}
