@@ -16,7 +16,7 @@ def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -
     assert TRACKING.command(cfg.tracking_env())[:2] == ["mlstack", "tracking"]
     assert TRAINER.command(cfg.trainer_env()) == ["mlstack", "train"]
     assert API.command(cfg.api_env()) == ["mlstack", "serve"]
-    assert DEMO.command(cfg.demo_env()) == ["mlstack", "demo"]
+    assert DEMO.command(cfg.demo_env()) == ["mlstack", "demo", "--host", "127.0.0.1"]
 
 
 def test_mlflow_keeps_its_database_and_artifacts_in_the_state_directory(tmp_path: Path) -> None:
