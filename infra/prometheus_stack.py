@@ -22,6 +22,7 @@ from infra.naming import PART_OF, labels, res_name, selector_labels
 CHART = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
 CHART_VERSION = "79.10.0"
+NAMESPACE = "monitoring"  # Prometheus's, which the API's NetworkPolicy admits
 DASHBOARD_LABEL = "grafana_dashboard"  # what the chart's Grafana sidecar watches for
 Size = Literal["small", "standard"]
 _SEMVER = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
@@ -64,7 +65,7 @@ class MonitoringArgs:
         default_factory=lambda: selector_labels(API.name, "serving")
     )
     api_port_name: str = "http"  # the API Service's named port (infra/serving.py)
-    namespace: str = "monitoring"
+    namespace: str = NAMESPACE
     release_name: str = CHART
     chart_version: str = CHART_VERSION
     size: Size = "small"

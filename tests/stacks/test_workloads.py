@@ -213,8 +213,7 @@ def test_only_api_and_trainer_pods_may_reach_mlflow(any_graph: Graph) -> None:
         for o in ours(any_graph)
         if o.manifest["kind"] == "NetworkPolicy"
     }
-    assert policies["default-deny-ingress"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
-    mlflow = policies["mlstack-mlflow-clients"]
+    mlflow = policies["mlstack-mlflow-network"]
     assert mlflow["podSelector"]["matchLabels"] == selector_labels(TRACKING.name, "tracking")
     (rule,) = mlflow["ingress"]
     allowed = [peer["podSelector"]["matchLabels"] for peer in rule["from"]]
@@ -231,7 +230,7 @@ def test_only_api_and_trainer_pods_may_reach_mlflow(any_graph: Graph) -> None:
             for c in spec["containers"]
         }
         assert picked == {client}
-    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert rule["ports"] == [{"port": TRACKING.port, "protocol": "TCP"}]
 
 
 def test_trainer_job_name_changes_with_its_image() -> None:
