@@ -99,6 +99,20 @@ def _resources(r: pod.Resources) -> dict[str, Any]:
     }
 
 
+def grafana_access(namespace: str) -> dict[str, Any]:
+    """Grafana's sidecar loads dashboards (ConfigMaps labelled grafana_dashboard="1", ours among
+    them) from Grafana's own namespace only, so a Role there is all it gets. The chart's defaults
+    (`searchNamespace: ALL`, no `rbac.namespaced`) give it a ClusterRole that reads every
+    ConfigMap and Secret of the cluster. terraform/monitoring.tf sets the same."""
+    dashboards = {
+        "enabled": True,
+        "label": DASHBOARD_LABEL,
+        "labelValue": "1",
+        "searchNamespace": namespace,
+    }
+    return {"rbac": {"namespaced": True}, "sidecar": {"dashboards": dashboards}}
+
+
 def selected_by_chart(release_name: str) -> dict[str, str]:
     """The labels the chart's Prometheus selects ServiceMonitors and PrometheusRules by."""
     return {"release": release_name}
@@ -137,14 +151,7 @@ def chart_values(args: MonitoringArgs) -> dict[str, Any]:
         "grafana": {
             "adminPassword": args.grafana_admin_password,
             "resources": _resources(size.grafana),
-            "sidecar": {
-                "dashboards": {
-                    "enabled": True,
-                    "label": DASHBOARD_LABEL,
-                    "labelValue": "1",
-                    "searchNamespace": "ALL",
-                }
-            },
+            **grafana_access(args.namespace),
         },
     }
 

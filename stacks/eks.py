@@ -116,6 +116,7 @@ def build(cfg: EksConfig) -> StackOutputs:
             vpc_id=network.vpc_id,
             subnet_ids=network.public_subnet_ids,
             kubernetes_version=cfg.kubernetes_version,
+            region=cfg.region,
             instance_type=cfg.node_instance_type,
             sizes=NodeSizes(cfg.node_min_size, cfg.node_desired_size, cfg.node_max_size),
             disk_size_gib=cfg.node_disk_size_gib,
