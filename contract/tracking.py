@@ -1,6 +1,8 @@
 """The MLflow tracking server (`mlstack tracking`, then `mlflow server`): its spec and variables.
 
-Its command line reads its variables as `$(NAME)`, so the local stack and the pod run one argv.
+Its command line reads its variables as `$(NAME)`, so the local stack and the pod run one argv;
+but the backend store's URI, which may hold a database password, is never on it (where `ps` and
+/proc show it): `mlflow server` reads MLFLOW_BACKEND_STORE_URI itself.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ _TRACKING_ARGS = (
     "mlstack", "tracking",
     "--host", "$(MLFLOW_HOST)",
     "--port", "$(MLFLOW_PORT)",
-    "--backend-store-uri", f"$({BACKEND_STORE_ENV})",
     # The artifact proxy: clients read and write artifacts through the server, so only
     # the server needs storage credentials (IRSA on EKS).
     "--serve-artifacts",

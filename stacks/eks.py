@@ -26,6 +26,9 @@ from stacks.workloads import build as build_workloads
 
 STORAGE_CLASS = "gp3"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+# Where EKS puts the Services when given no range: one of these two, whichever the VPC does not
+# overlap (https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html).
+SERVICE_CIDRS = ("10.100.0.0/16", "172.20.0.0/16")
 
 
 def _aws_provider(cfg: EksConfig) -> aws.Provider:
@@ -113,6 +116,7 @@ def build(cfg: EksConfig) -> StackOutputs:
             vpc_id=network.vpc_id,
             subnet_ids=network.public_subnet_ids,
             kubernetes_version=cfg.kubernetes_version,
+            region=cfg.region,
             instance_type=cfg.node_instance_type,
             sizes=NodeSizes(cfg.node_min_size, cfg.node_desired_size, cfg.node_max_size),
             disk_size_gib=cfg.node_disk_size_gib,
@@ -149,6 +153,9 @@ def build(cfg: EksConfig) -> StackOutputs:
             artifacts_destination=storage.artifacts_uri,
             artifacts_on_volume=False,
             monitoring_size="standard",  # 15 days of history on nodes sized for it
+            # Pods take VPC addresses (the VPC CNI), beside the nodes, the control plane's
+            # interfaces and the load balancer: the whole VPC is the cluster's.
+            cluster_cidrs=(str(cfg.vpc_cidr), *SERVICE_CIDRS),
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
             trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},

@@ -65,3 +65,9 @@ output "port_forward_grafana" {
   description = "Command that opens Grafana on http://localhost:3000."
   value       = "kubectl -n ${local.monitoring.namespace} port-forward svc/${local.monitoring.release}-grafana 3000:80"
 }
+
+output "grafana_admin_password" {
+  description = "Grafana's admin password (user admin): var.grafana_admin_password, or the generated one."
+  sensitive   = true
+  value       = local.grafana_admin_password
+}

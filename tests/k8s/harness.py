@@ -29,6 +29,9 @@ def zones(region: str) -> tuple[str, ...]:
 
 ZONES = zones("us-east-1")
 K8S_PREFIX = "kubernetes:"
+# Who the mocked AWS says the caller is, and in which partition.
+ACCOUNT = "123456789012"
+PARTITION = "aws"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ class Recorder(pulumi.runtime.Mocks):
             # The zones of the region of the provider the lookup went through, as AWS answers.
             names = zones(self._region(args.provider))
             return {"names": list(names), "zoneIds": [f"az{i}" for i in range(len(names))]}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": PARTITION, "dnsSuffix": "amazonaws.com"}
         return {}
 
     def _region(self, provider: str) -> str:

@@ -67,7 +67,7 @@ def test_terraform_and_its_providers_are_pinned_to_a_major_version() -> None:
     (block,) = Terraform().blocks("terraform")
     assert block["required_version"][0].startswith("~> ")
     (providers,) = block["required_providers"]
-    assert set(providers) == {"aws", "helm"}
+    assert set(providers) == {"aws", "helm", "random"}
     for name, (spec,) in providers.items():
         assert re.fullmatch(r"~> \d+\.\d+", spec["version"]), f"{name}: {spec['version']}"
 
