@@ -123,7 +123,7 @@ def train_airline(tracking_uri: str) -> dict[str, Any]:
 
     logging.getLogger("mlstack.train").setLevel(logging.WARNING)
     started = time.perf_counter()
-    summary = train(TrainConfig(tracking_uri=tracking_uri, model_name=MODEL))
+    summary = train(TrainConfig(mlflow_tracking_uri=tracking_uri, model_name=MODEL))
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "version": summary.version,

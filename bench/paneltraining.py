@@ -103,10 +103,10 @@ def train_all(uri: str, chosen: list[Any], paths: dict[str, Path], workers: int,
         first = next(s for s in chosen if s.type == kind)  # M3 has one period and h per kind
         cfg = TrainConfig(
             data_uri=str(path),
-            tracking_uri=uri,
+            mlflow_tracking_uri=uri,
             model_name=f"{name}-{kind}",
-            experiment="bench-panel-training",
-            workers=workers,
+            experiment_name="bench-panel-training",
+            train_workers=workers,
             freq=ALIASES[kind],
             season_length=first.period,
             horizon=first.h,

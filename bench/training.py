@@ -51,7 +51,7 @@ def train_once(n: int, tracking_uri: str, model: str) -> dict[str, Any]:
         data = synthetic_csv(n, Path(tmp) / f"series-{n}.csv")
         started = time.perf_counter()
         summary = train(
-            TrainConfig(data_uri=str(data), tracking_uri=tracking_uri, model_name=model)
+            TrainConfig(data_uri=str(data), mlflow_tracking_uri=tracking_uri, model_name=model)
         )
         seconds = time.perf_counter() - started
     fitted = min(n, TrainConfig().max_train_points)

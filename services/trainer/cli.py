@@ -85,7 +85,7 @@ def train(
     flags: dict[str, Any] = {
         "data_uri": data,
         "model_name": model_name,
-        "experiment": experiment,
+        "experiment_name": experiment,
         "horizon": horizon,
         "promote": promote,
         "families": families,
@@ -95,7 +95,7 @@ def train(
         "y_column": y_column,
         "freq": freq,
         "season_length": season_length,
-        "workers": workers,
+        "train_workers": workers,
         "max_regressed": max_regressed,
         "regression_tolerance": regression_tolerance,
         "promote_if_degraded": promote_if_degraded,

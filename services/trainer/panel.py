@@ -67,7 +67,7 @@ def train_panel(cfg: TrainConfig, client: MlflowClient, run_id: str, raw: bytes)
     results = parallel.run(
         fit_batch,
         list(tasks.values()),
-        cfg.workers,
+        cfg.train_workers,
         cfg.dask_scheduler_address,
         failed=lambda r: r.status != TRAINED,
         # What fitted them, as found when fitting starts (how many workers had joined).
@@ -90,7 +90,7 @@ def train_panel(cfg: TrainConfig, client: MlflowClient, run_id: str, raw: bytes)
     decision, verdicts = promote_panel(
         client,
         cfg.model_name,
-        cfg.alias,
+        cfg.model_alias,
         version,
         challenger,
         partial(_champion_scores, client, cfg, tasks, challenger),
@@ -224,7 +224,7 @@ def summary_metrics(table: pd.DataFrame) -> dict[str, float]:
 def _log_run(
     cfg: TrainConfig, panel: Panel, table: pd.DataFrame, metrics: dict[str, float], horizon: int
 ) -> None:
-    where = cfg.dask_scheduler_address or f"{cfg.workers or 'all'} local processes"
+    where = cfg.dask_scheduler_address or f"{cfg.train_workers or 'all'} local processes"
     mlflow.log_params(
         {
             "frequency": panel.frequency.alias,
@@ -268,6 +268,6 @@ def _champion_scores(
     ]
     log.info("  refitting champion v%s on %d series' folds", champion.version, len(jobs))
     scored = parallel.run(
-        rescore_batch, jobs, cfg.workers, cfg.dask_scheduler_address, what="champion series"
+        rescore_batch, jobs, cfg.train_workers, cfg.dask_scheduler_address, what="champion series"
     )
     return set(known), dict(scored)

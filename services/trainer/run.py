@@ -65,7 +65,7 @@ class TrainSummary:
 
 def train(cfg: TrainConfig) -> TrainSummary | PanelSummary:
     client = reach_mlflow(cfg)
-    experiment = mlflow.set_experiment(cfg.experiment)
+    experiment = mlflow.set_experiment(cfg.experiment_name)
     run = mlflow.start_run(experiment_id=experiment.experiment_id)
     try:
         with run:  # ends FINISHED, or FAILED on any exception while MLflow answers
@@ -77,9 +77,9 @@ def train(cfg: TrainConfig) -> TrainSummary | PanelSummary:
 
 def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary | PanelSummary:
     """The run's work: data, fit, backtest, log, register, promote (each series of a panel)."""
-    log.info("run %s in experiment %r", run_id, cfg.experiment)
+    log.info("run %s in experiment %r", run_id, cfg.experiment_name)
     log.info("data: %s", cfg.data_uri)
-    raw = read_bytes(cfg.data_uri, cfg.data_timeout)
+    raw = read_bytes(cfg.data_uri, cfg.data_timeout_seconds)
     _score_served(cfg, client, raw)
     if cfg.id_column in header(raw):
         return train_panel(cfg, client, run_id, raw)
@@ -98,7 +98,7 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary 
     decision = promote(
         client,
         cfg.model_name,
-        cfg.alias,
+        cfg.model_alias,
         version,
         None if best is None else best.smape,
         rescore,
@@ -143,11 +143,11 @@ def configure_mlflow(cfg: TrainConfig) -> None:
     MLflow reads the last three only from the environment, at each call
     (`mlflow.environment_variables`), and its fluent API has no other way to set them; so this
     is the one place the trainer writes them, before its first MLflow call."""
-    if cfg.tracking_uri:
-        mlflow.set_tracking_uri(cfg.tracking_uri)
+    if cfg.mlflow_tracking_uri:
+        mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
     # MLflow's own retries run for minutes by default; short ones keep our deadlines.
-    MLFLOW_HTTP_REQUEST_TIMEOUT.set(cfg.mlflow_request_timeout)
-    MLFLOW_HTTP_REQUEST_MAX_RETRIES.set(cfg.mlflow_request_retries)
+    MLFLOW_HTTP_REQUEST_TIMEOUT.set(cfg.mlflow_http_request_timeout)
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES.set(cfg.mlflow_http_request_max_retries)
     # Our pip requirements describe the model's environment; without this MLflow copies the
     # whole project's uv.lock (800 KB) into every model when run from a checkout.
     if not MLFLOW_LOG_UV_FILES.is_set():
@@ -162,7 +162,7 @@ def reach_mlflow(cfg: TrainConfig) -> MlflowClient:
     uri = mlflow.get_tracking_uri()
 
     @retry(
-        stop=stop_after_delay(cfg.mlflow_timeout),
+        stop=stop_after_delay(cfg.mlflow_timeout_seconds),
         wait=wait_exponential(multiplier=0.5, max=8),
         retry=retry_if_exception_type(OSError),
         before_sleep=lambda state: log.info("MLflow at %s not reachable yet; retrying", uri),
@@ -177,7 +177,7 @@ def reach_mlflow(cfg: TrainConfig) -> MlflowClient:
             ping()
         except OSError as exc:
             raise MlflowUnavailable(
-                f"MLflow at {uri} is unreachable after {cfg.mlflow_timeout:.0f}s: {exc}"
+                f"MLflow at {uri} is unreachable after {cfg.mlflow_timeout_seconds:.0f}s: {exc}"
             ) from exc
     return MlflowClient()
 
@@ -195,7 +195,7 @@ def _never_left_running(
     if status != "RUNNING":
         return
     reason = _first_line(exc)
-    wait = cfg.mlflow_recovery_timeout
+    wait = cfg.mlflow_recovery_seconds
     log.warning(
         "MLflow failed during run %s (%s); marking the run FAILED once MLflow answers "
         "(waiting up to %.0fs)",

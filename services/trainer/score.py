@@ -64,11 +64,11 @@ class ScoreSummary:
 
 
 def score(cfg: TrainConfig, client: MlflowClient, raw: bytes | None = None) -> ScoreSummary:
-    """Score `cfg.model_name@cfg.alias` on the data (`raw`, else read from `cfg.data_uri`)."""
-    observed = observations(raw or read_bytes(cfg.data_uri, cfg.data_timeout), cfg)
-    version = ClientRegistry(client).version(cfg.model_name, cfg.alias)
+    """Score `cfg.model_name@cfg.model_alias` on the data (`raw`, else read from `cfg.data_uri`)."""
+    observed = observations(raw or read_bytes(cfg.data_uri, cfg.data_timeout_seconds), cfg)
+    version = ClientRegistry(client).version(cfg.model_name, cfg.model_alias)
     if version is None:
-        raise ScoreError(f"{cfg.model_name}@{cfg.alias} is not set: no version is served yet")
+        raise ScoreError(f"{cfg.model_name}@{cfg.model_alias} is not set: no version is served yet")
     with tempfile.TemporaryDirectory() as tmp:
         folder = ClientRegistry(client).download(cfg.model_name, version.version, Path(tmp))
         models = forecasters.load(folder)

@@ -31,9 +31,9 @@ from tests.conftest import AIRLINE
 
 def config(uri: str, name: str, **overrides) -> TrainConfig:
     return TrainConfig(
-        tracking_uri=uri,
+        mlflow_tracking_uri=uri,
         model_name=name,
-        experiment="faults",
+        experiment_name="faults",
         **{"families": ("seasonal_naive",), **overrides},
     )
 
@@ -172,7 +172,10 @@ def test_hung_s3_times_out_then_fails_cleanly(mlflow_server, monkeypatch):
         ):
             train(
                 config(
-                    mlflow_server.uri, name, data_uri="s3://bucket/airline.csv", data_timeout=0.5
+                    mlflow_server.uri,
+                    name,
+                    data_uri="s3://bucket/airline.csv",
+                    data_timeout_seconds=0.5,
                 )
             )
     assert new_run_status(mlflow_server.uri, runs_before) == "FAILED"
@@ -229,14 +232,21 @@ def flaky_mlflow(hang: bool = False) -> Iterator[str]:
 
 def test_a_failing_mlflow_request_is_retried_as_often_as_configured():
     with flaky_mlflow() as uri, pytest.raises(MlflowException, match="503"):
-        train(config(uri, "faults-mlflow-503", mlflow_request_retries=1))
+        train(config(uri, "faults-mlflow-503", mlflow_http_request_max_retries=1))
     assert _FlakyMlflow.api_calls == 2  # the first request and one retry (MLflow's default: 7)
 
 
 def test_a_hung_mlflow_request_times_out_after_the_configured_seconds():
     started = time.monotonic()
     with flaky_mlflow(hang=True) as uri, pytest.raises(MlflowException, match="timed out"):
-        train(config(uri, "faults-mlflow-hung", mlflow_request_timeout=1, mlflow_request_retries=0))
+        train(
+            config(
+                uri,
+                "faults-mlflow-hung",
+                mlflow_http_request_timeout=1,
+                mlflow_http_request_max_retries=0,
+            )
+        )
     assert time.monotonic() - started < 15  # MLflow's default: 120 s per request
     assert _FlakyMlflow.api_calls == 1
 

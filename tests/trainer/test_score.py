@@ -27,7 +27,7 @@ CUT = round(0.8 * 144)  # airline: train on the first 80 %
 
 def config(uri: str, name: str, data: Path, **extra) -> TrainConfig:
     return TrainConfig(
-        data_uri=str(data), tracking_uri=uri, model_name=name, experiment="scoring",
+        data_uri=str(data), mlflow_tracking_uri=uri, model_name=name, experiment_name="scoring",
         families=("theta",), **extra,
     )  # fmt: skip
 

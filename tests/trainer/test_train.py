@@ -27,7 +27,10 @@ FAST = ("seasonal_naive", "ets")
 
 def config(uri: str, name: str, **overrides) -> TrainConfig:
     return TrainConfig(
-        tracking_uri=uri, model_name=name, experiment="tests", **{"families": FAST, **overrides}
+        mlflow_tracking_uri=uri,
+        model_name=name,
+        experiment_name="tests",
+        **{"families": FAST, **overrides},
     )
 
 
@@ -124,7 +127,11 @@ def test_no_promote_registers_a_version_but_never_moves_prod(tracking_uri, model
 def test_unreachable_mlflow_fails_within_the_bounded_timeout(model_name):
     with pytest.raises(MlflowUnavailable, match="unreachable after 1s"):
         train(
-            TrainConfig(tracking_uri="http://127.0.0.1:9", model_name=model_name, mlflow_timeout=1)
+            TrainConfig(
+                mlflow_tracking_uri="http://127.0.0.1:9",
+                model_name=model_name,
+                mlflow_timeout_seconds=1,
+            )
         )
 
 
@@ -132,13 +139,16 @@ def test_mlflow_request_limits_come_from_mlflows_variables_and_reach_its_client(
     for name in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
         monkeypatch.delenv(name, raising=False)
     defaults = TrainConfig()
-    assert (defaults.mlflow_request_timeout, defaults.mlflow_request_retries) == (30, 3)
+    assert (defaults.mlflow_http_request_timeout, defaults.mlflow_http_request_max_retries) == (
+        30,
+        3,
+    )
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "7")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     cfg = TrainConfig()
-    assert (cfg.mlflow_request_timeout, cfg.mlflow_request_retries) == (7, 2)
+    assert (cfg.mlflow_http_request_timeout, cfg.mlflow_http_request_max_retries) == (7, 2)
     with mock.patch.dict(os.environ):
-        configure_mlflow(cfg.model_copy(update={"mlflow_request_timeout": 9}))
+        configure_mlflow(cfg.model_copy(update={"mlflow_http_request_timeout": 9}))
         assert (MLFLOW_HTTP_REQUEST_TIMEOUT.get(), MLFLOW_HTTP_REQUEST_MAX_RETRIES.get()) == (9, 2)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "11")
     with pytest.raises(ValidationError, match="less than or equal to 10"):
