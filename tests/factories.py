@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from tests.conftest import AIRLINE
 
 if TYPE_CHECKING:
-    from services.trainer.run import TrainSummary
+    from services.trainer.summary import TrainSummary
 
 T = TypeVar("T")
 

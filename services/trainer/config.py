@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.forecasting.longcsv import Columns
 from services.forecasting.models import FAMILIES
 from services.spec import BUNDLED_DATA
 
@@ -104,6 +105,10 @@ class TrainConfig(BaseSettings):
         description="how long a run MLflow failed waits for it to come back, to mark the run "
         "FAILED instead of leaving it RUNNING",
     )
+
+    @property
+    def columns(self) -> Columns:
+        return Columns(self.id_column, self.series_id, self.ds_column, self.y_column)
 
     @field_validator("families", mode="before")
     @classmethod

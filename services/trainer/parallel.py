@@ -1,6 +1,8 @@
 """Run batches of series in parallel: a process pool on this machine (every core by default),
-or the Dask cluster at DASK_SCHEDULER_ADDRESS. Tasks are batches, not single series, so the
-scheduling cost stays small beside the fitting; progress goes to the log every few seconds."""
+or the Dask cluster at DASK_SCHEDULER_ADDRESS; in this process when one batch or one worker is
+all there is (a pool's start costs more than a series of one). Tasks are batches, not single
+series, so the scheduling cost stays small beside the fitting; progress goes to the log every
+few seconds."""
 
 from __future__ import annotations
 
@@ -36,14 +38,18 @@ def run(
     where: Callable[[str], object] = lambda _: None,
 ) -> list[R]:
     """`work` over `items` in batches, in parallel; the results in completion order. `where`
-    hears what fits them once that is known: `dask <address> (N workers)` or `process pool (N)`."""
+    hears what fits them once that is known: `dask <address> (N workers)`, `process pool (N)` or
+    `this process`."""
     progress = Progress(len(items), what)
     results: list[R] = []
-    done = (
-        run_dask(work, items, scheduler, where)
-        if scheduler
-        else run_pool(work, items, workers, where)
-    )
+    count = workers or os.cpu_count() or 1
+    groups = batches(items, count)
+    if scheduler:
+        done = run_dask(work, items, scheduler, where)
+    elif count == 1 or len(groups) == 1:
+        done = run_inline(work, groups, where)
+    else:
+        done = run_pool(work, groups, count, where)
     for batch in done:
         results.extend(batch)
         progress.update(len(batch), sum(failed(r) for r in batch))
@@ -51,13 +57,23 @@ def run(
     return results
 
 
-def run_pool(
+def run_inline(
     work: Callable[[list[T]], list[R]],
-    items: Sequence[T],
-    workers: int | None,
+    groups: list[list[T]],
     where: Callable[[str], object] = lambda _: None,
 ) -> Iterator[list[R]]:
-    count = workers or os.cpu_count() or 1
+    log.info("fitting in this process")
+    where("this process")
+    for batch in groups:
+        yield work(batch)
+
+
+def run_pool(
+    work: Callable[[list[T]], list[R]],
+    groups: list[list[T]],
+    count: int,
+    where: Callable[[str], object] = lambda _: None,
+) -> Iterator[list[R]]:
     # forkserver: workers are forked from a clean, single-threaded process (not from this one,
     # with its MLflow client's threads and locks) that imported the fitting code once, so every
     # pool of this process starts warm. As with spawn, a calling script needs a __main__ guard.
@@ -66,7 +82,7 @@ def run_pool(
     log.info("fitting in %d worker process(es)", count)
     where(f"process pool ({count})")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        futures = [pool.submit(work, batch) for batch in batches(items, count)]
+        futures = [pool.submit(work, batch) for batch in groups]
         for future in as_completed(futures):
             yield future.result()
 

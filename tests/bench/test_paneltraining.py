@@ -9,7 +9,8 @@ import pytest
 
 from bench import m3, paneltraining
 from services.forecasting import metrics
-from services.forecasting.panel import parse_panel, validate_panel
+from services.forecasting.longcsv import parse_panel
+from services.forecasting.panel import validate_panel
 
 SIX = 600  # every 600th M3 series: 2 yearly, 1 quarterly, 2 monthly, 1 other
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.forecasting.data import DataError, load_series, parse_csv, read_bytes, validate
+from services.forecasting.data import DataError, load_series, parse_csv, validate
 from services.forecasting.frequency import infer_frequency
+from services.forecasting.source import read_bytes
 from tests.conftest import AIRLINE
 
 

@@ -22,10 +22,11 @@ from mlflow.tracking import MlflowClient
 
 from services.forecasting.data import DataError
 from services.local.process import free_port, signal_group, start_tracking_server, stop
-from services.trainer import run as run_module
+from services.trainer import fit as fit_module
 from services.trainer.config import TrainConfig
-from services.trainer.promote import promote
-from services.trainer.run import MlflowUnavailable, train
+from services.trainer.promote import Rule, promote
+from services.trainer.run import train
+from services.trainer.tracking import MlflowUnavailable
 from tests.conftest import AIRLINE
 
 
@@ -270,25 +271,25 @@ def test_two_trainers_promoting_at_once_end_on_the_better_one(mlflow_server):
     def rescorer():
         first = [True]
 
-        def rescore(spec):
-            version = client.get_model_version_by_alias(name, "prod").version
+        def champion_scores(champion):
             if first[0]:
                 first[0] = False
                 barrier.wait()  # both have read the same champion
-            return scores[version]
+            return {"y"}, {"y": scores[champion.version]}
 
-        return rescore
+        return champion_scores
 
     decisions = {}
 
     def run(summary):
-        decisions[summary.version] = promote(
+        decisions[summary.version], _ = promote(
             MlflowClient(uri),
             name,
             "prod",
             summary.version,
-            summary.smape,
+            {"y": summary.smape},
             rescorer(),
+            Rule(),
             settle_seconds=0.5,
         )
 
@@ -372,7 +373,7 @@ def test_mlflow_killed_during_a_run_fails_it_cleanly_and_marks_it_failed_once_ba
         versions = {v.version for v in MlflowClient(uri).search_model_versions(f"name='{name}'")}
         before = run_ids(uri)
 
-        real_select = run_module.select
+        real_select = fit_module.select
 
         def select_after_mlflow_dies(*args: Any, **kwargs: Any) -> Any:
             signal_group(servers[-1].pid, signal.SIGKILL)  # killed, not stopped: no goodbye
@@ -384,7 +385,8 @@ def test_mlflow_killed_during_a_run_fails_it_cleanly_and_marks_it_failed_once_ba
             target=lambda: servers.append(start_tracking_server(root, port)[1])
         )
         handler = _OnLog("marking the run FAILED once MLflow answers", restarted.start)
-        monkeypatch.setattr(run_module, "select", select_after_mlflow_dies)
+        # One series fits in this process, so the fitting is where MLflow dies.
+        monkeypatch.setattr(fit_module, "select", select_after_mlflow_dies)
         logging.getLogger("mlstack.train").addHandler(handler)
         try:
             with pytest.raises(MlflowUnavailable, match=f"MLflow at {uri} failed during run "):

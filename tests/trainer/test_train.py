@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from pydantic import ValidationError
 
 from services.forecasting.models import Spec
 from services.trainer.config import TrainConfig
-from services.trainer.run import MlflowUnavailable, configure_mlflow, train
+from services.trainer.run import train
+from services.trainer.tracking import MlflowUnavailable, configure_mlflow
 from tests.conftest import AIRLINE, ROOT
 
 FAST = ("seasonal_naive", "ets")
@@ -65,7 +67,7 @@ def test_run_logs_params_metrics_dataset_plot_and_backtest_table(mlflow_server, 
     assert run.data.params["family"] == Spec.from_json(run.data.params["spec"]).family == "ets"
     assert run.data.params["model"] == summary.model and summary.model.startswith("ets(")
     artifacts = {a.path for a in client.list_artifacts(summary.run_id)}
-    assert {"forecast.png", "backtest.json"} <= artifacts
+    assert {"forecast.png", "backtest.json", "series.json"} <= artifacts
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.digest == run.data.params["data_fingerprint"]
 
@@ -92,7 +94,7 @@ def test_a_worse_model_leaves_prod_where_it_was_with_the_reason_in_tags(mlflow_s
     tags = client.get_model_version(name, worse.version).tags
     assert tags["decision"] == "rejected" and tags["champion_version"] == first.version
     assert float(tags["challenger_smape"]) >= float(tags["champion_smape"])
-    assert f"champion v{first.version}" in tags["reason"] and "same holdout" in tags["reason"]
+    assert f"champion v{first.version}" in tags["reason"] and "same folds" in tags["reason"]
 
 
 def test_a_better_model_takes_prod_compared_on_the_same_holdout(tracking_uri, model_name):
@@ -194,7 +196,7 @@ def test_cli_reads_env_prints_progress_on_stderr_and_a_json_summary_last(mlflow_
         and summary["version"] == "1"
         and summary["model"] == "seasonal_naive"
     )
-    assert "[train] backtest: 3 folds" in result.stderr
+    assert "[train]   y: backtest: 3 folds" in result.stderr
 
 
 def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, model_name, tmp_path):
@@ -217,3 +219,16 @@ def test_a_series_too_short_to_backtest_is_trained_registered_and_says_why(mlflo
     assert "smape" not in run.data.metrics
     second = train(config(mlflow_server.uri, name, data_uri=str(data), families=("ets", "theta")))
     assert not second.promoted and "not comparable" in second.reason
+
+
+def test_each_setting_is_read_from_the_environment_under_its_own_name(monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    listed = readme[readme.index("Every setting is read") : readme.index("which has no flag")]
+    names = re.findall(r"`([A-Z][A-Z_]+)`", listed)
+    assert len(names) >= 20 and not [n for n in names if n.lower() not in TrainConfig.model_fields]
+    assert all(f.validation_alias is None for f in TrainConfig.model_fields.values())
+    env = {"TRAIN_WORKERS": "3", "model_alias": "staging", "Data_Timeout_Seconds": "5"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cfg = TrainConfig()
+    assert (cfg.train_workers, cfg.model_alias, cfg.data_timeout_seconds) == (3, "staging", 5.0)
