@@ -70,6 +70,7 @@ def test_run_logs_params_metrics_dataset_plot_and_backtest_table(mlflow_server, 
     assert {"forecast.png", "backtest.json", "series.json"} <= artifacts
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.digest == run.data.params["data_fingerprint"]
+    assert run.data.tags["fitted_on"] == "this process"  # one series: no pool to start
 
 
 def test_logged_model_loads_back_and_forecasts_ordered_intervals(mlflow_server, champion):
