@@ -39,7 +39,8 @@ def fitted_lines(count: int, bases: int = 12) -> dict[str, str]:
     from services.forecasting import forecasters
     from services.forecasting.forecaster import Forecaster
     from services.forecasting.frequency import KINDS, Frequency
-    from services.forecasting.models import default_spec, fit
+    from services.forecasting.models import fit
+    from services.forecasting.specs import default_spec
 
     warnings.simplefilter("ignore")
     data = load_m3()

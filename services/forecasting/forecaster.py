@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from services.forecasting.frequency import Frequency
-from services.forecasting.models import Fitted, Spec, from_state
+from services.forecasting.models import from_state
+from services.forecasting.specs import Fitted, Spec
 
 DEFAULT_LEVEL = 0.95
 OUTPUT_COLUMNS = ("ds", "yhat", "yhat_lower", "yhat_upper")

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.forecasting.longcsv import Columns
-from services.forecasting.models import FAMILIES
+from services.forecasting.specs import FAMILIES
 from services.spec import BUNDLED_DATA
 
 __all__ = ["BUNDLED_DATA", "TrainConfig"]  # BUNDLED_DATA: bench/ reads it from here

@@ -15,9 +15,9 @@ from services.forecasting import backtest, forecasters
 from services.forecasting.backtest import Backtest, Folds
 from services.forecasting.forecaster import Forecaster
 from services.forecasting.frequency import Frequency
-from services.forecasting.models import Spec
 from services.forecasting.panel import EXCLUDED, FLOOR, Panel
 from services.forecasting.selection import Selection, select
+from services.forecasting.specs import Spec
 
 FLOOR_FAMILIES = ("seasonal_naive",)
 TRAINED = "trained"  # the full model fitted (the panel's FLOOR and EXCLUDED otherwise)

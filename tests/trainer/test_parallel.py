@@ -5,7 +5,7 @@ results either way."""
 import numpy as np
 import pytest
 
-from services.forecasting.models import Spec
+from services.forecasting.specs import Spec
 from services.trainer import parallel
 from services.trainer.fit import Rescore, rescore_batch
 

@@ -18,7 +18,7 @@ from mlflow.environment_variables import (
 from mlflow.tracking import MlflowClient
 from pydantic import ValidationError
 
-from services.forecasting.models import Spec
+from services.forecasting.specs import Spec
 from services.trainer.config import TrainConfig
 from services.trainer.run import train
 from services.trainer.tracking import MlflowUnavailable, configure_mlflow
