@@ -83,7 +83,7 @@ def log_run(
         spec = model.spec
         params |= {"family": spec.family, "model": spec.label[:500], "spec": spec.to_json()}
     mlflow.log_params(params)
-    single = len(results) == 1
+    single = len(panel.entries) == 1  # a run of one series: its notes as they are
     notes = [(uid, n) for uid, r in results.items() for n in r.notes]
     mlflow.set_tags(
         {
