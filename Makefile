@@ -11,12 +11,13 @@ UV_VERSION := 0.13.9
 APT_PACKAGES := prometheus chromium chromium-driver wrk \
   podman runc catatonit uidmap debootstrap netavark aardvark-dns iptables
 
-.PHONY: help venv system-deps test lint audit demo e2e bench bench-m3 soak images base-image \
-  minikube-images clean
+.PHONY: help venv system-deps terraform-check test test-fast lint audit demo e2e bench bench-m3 \
+  soak images base-image minikube-images clean
 
 help:
 	@echo "make demo   - run the whole stack locally (MLflow, trainer, API, Streamlit, Prometheus)"
 	@echo "make test   - run every test (installs what it needs)"
+	@echo "make test-fast - the unit tests, a few minutes: between commits (with make lint)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks side by side with mlflow models serve, M3 accuracy sample"
 	@echo "make bench-m3 - all 3,003 M3 series beside statsforecast's references, and as panels"
@@ -44,9 +45,24 @@ system-deps:
 	  else echo "missing $(APT_PACKAGES): install them with apt-get (tests that need them will say so)"; fi; \
 	fi
 
+# Terraform (tests/terraform: fmt and the variable validations) is in no registry we install
+# from, so it is the one program `make test` cannot install: it says how to get it.
+terraform-check:
+	@command -v terraform >/dev/null || echo "terraform is not installed, so tests/terraform's \
+	fmt and validation tests skip (under CI=true they fail): install Terraform >= 1.9 from \
+	HashiCorp, https://developer.hashicorp.com/terraform/install" >&2
+
 # Lint first: it is the quickest to fail. Then every test, the slow end-to-end ones included.
-test: venv system-deps lint
+test: venv system-deps terraform-check lint
 	$(VENV)/bin/pytest
+
+# The unit tests, for use between commits: every test but those marked `slow` (end-to-end runs,
+# scans of the whole tree, heavy reference fits) and those marked `mlflow` (tests/conftest.py
+# marks each test whose fixtures reach the session's real MLflow server: it trains or registers
+# models). Markers choose, not folders: a new test is in unless it is marked slow or uses MLflow.
+# The slowest ten are listed, so one that belongs among the slow shows. `make test` and CI run all.
+test-fast: venv
+	$(VENV)/bin/pytest -m "not slow and not mlflow" --durations=10
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -103,8 +119,8 @@ bench-m3: venv
 	$(PY) -m bench.paneltraining bench-results/panel-training.json --every 1 \
 	  --m3 bench-results/m3.json
 
-# Images, one per service, from the one services/Dockerfile (a target each), named as in
-# services/spec.py and tagged with the project version (the stack config's defaults).
+# Images, one per service, from the one services/Dockerfile (a target each), named as in the
+# deploy contract (contract/) and tagged with the project version (the stack config's defaults).
 # REGISTRY=ghcr.io/<owner>/ prefixes them for a cluster that pulls. ENGINE is docker or podman
 # (default: docker when its engine answers, else podman); BASE_IMAGE is any bookworm with Python
 # 3.11 (`make base-image` makes one here). With podman, PODMAN_CONF (services/containers.conf:

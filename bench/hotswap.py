@@ -21,6 +21,7 @@ import orjson
 from bench import load, servers
 from bench.report import Target, table
 from bench.serving import Setup
+from contract.api import ApiEnv
 
 POLL_SECONDS = 1.0
 CONCURRENCY = 16
@@ -109,8 +110,8 @@ async def _run(
 
 def run(setup: Setup, moves: int = 2, settle: float = 3.0) -> dict[str, Any]:
     versions = copy_versions(setup.tracking_uri, setup.model, moves)
-    env = {"MODEL_POLL_SECONDS": str(POLL_SECONDS)}
-    launch = partial(servers.start_api, setup.logs, setup.tracking_uri, setup.model, **env)
+    settings = ApiEnv(model_poll_seconds=POLL_SECONDS)
+    launch = partial(servers.start_api, setup.logs, setup.tracking_uri, setup.model, settings)
     with servers.cold(launch, "/predict", b'{"horizon": 30}') as api:
         result, done, log = asyncio.run(_run(setup, api.port, versions, settle))
     failed = sum(1 for _, status, _ in log.seen if status != 200)

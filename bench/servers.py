@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import Request
+from contract.api import API, PROD_ALIAS, ApiEnv
 from services.local import process
 from services.local.state import PGRP, proc_stat
-from services.spec import API
 
 
 @dataclass
@@ -91,15 +91,22 @@ def _popen(argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Pop
     )
 
 
-def start_api(logs: Path, tracking_uri: str, model: str, **extra: str) -> Server:
-    """`mlstack serve` from its spec: one worker, uvloop + httptools, no access log."""
+def start_api(logs: Path, tracking_uri: str, model: str, settings: ApiEnv | None = None) -> Server:
+    """`mlstack serve` from its spec: one worker, uvloop + httptools, no access log; `settings`
+    over the bench's own."""
     port = process.free_port()
-    env = {
-        "HOST": "127.0.0.1", "PORT": str(port), "MLFLOW_TRACKING_URI": tracking_uri,
-        "MODEL_NAME": model, "MODEL_ALIAS": "prod", "LOG_LEVEL": "warning", **extra,
-    }  # fmt: skip
+    env = ApiEnv(
+        host="127.0.0.1",
+        port=port,
+        mlflow_tracking_uri=tracking_uri,
+        model_name=model,
+        model_alias=PROD_ALIAS,
+        log_level="warning",
+    )
     out = open(logs / f"api-{port}.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return Server("api", process.start(API, env, stdout=out), port)
+    return Server(
+        "api", process.start(API, (env | (settings or ApiEnv())).to_env(), stdout=out), port
+    )
 
 
 def start_mlflow_serve(logs: Path, tracking_uri: str, model: str) -> Server:

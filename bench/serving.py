@@ -13,6 +13,7 @@ from typing import Any
 
 from bench import load, servers
 from bench.report import Target, cache_off_target, serving_targets, table
+from contract.api import ApiEnv
 
 INVOCATIONS = "/invocations"
 
@@ -136,7 +137,6 @@ class InProcess:
     def api_compute_ms(self, calls: int = 150) -> float:
         """Median time of what the API runs on a cache miss, loaded as the API loads it: the
         same forecast without DataFrames in or out, serialised."""
-        from services.serving.forecasts import compute
         from services.serving.loader import MlflowLoader
 
         loader = MlflowLoader(self.tracking_uri)
@@ -144,7 +144,7 @@ class InProcess:
         assert ref is not None
         loaded = loader.load(ref)
         horizon = int(self.frame["n_periods"].iloc[0])
-        return _median_ms(lambda: compute(loaded, horizon, None), calls)
+        return _median_ms(lambda: loaded.forecast(None, horizon, None), calls)
 
 
 def _median_ms(call: Any, calls: int) -> float:
@@ -163,7 +163,11 @@ def cache_off(setup: Setup, horizon: int = 30, rounds: int = 3) -> dict[str, Any
     body = invocation(horizon)
     model = InProcess(setup.tracking_uri, setup.model, horizon)
     launch = partial(
-        servers.start_api, setup.logs, setup.tracking_uri, setup.model, FORECAST_CACHE_BYTES="0"
+        servers.start_api,
+        setup.logs,
+        setup.tracking_uri,
+        setup.model,
+        ApiEnv(forecast_cache_bytes=0),
     )
     with servers.cold(launch, INVOCATIONS, body) as api:
         request = api.request(INVOCATIONS, body)
@@ -213,19 +217,13 @@ def cache_off_table(result: dict[str, Any]) -> str:
 def horizons(setup: Setup, values: tuple[int, ...] = (1, 30, 365)) -> list[dict[str, Any]]:
     """Per horizon, p50 at the lowest and throughput at the highest concurrency; cache on, off."""
     rows = []
-    for cache in (str(64 * 2**20), "0"):  # the default FORECAST_CACHE_BYTES, then off
-        launch = partial(
-            servers.start_api,
-            setup.logs,
-            setup.tracking_uri,
-            setup.model,
-            FORECAST_CACHE_BYTES=cache,
-        )
+    for settings in (ApiEnv(), ApiEnv(forecast_cache_bytes=0)):  # the default cache, then off
+        launch = partial(servers.start_api, setup.logs, setup.tracking_uri, setup.model, settings)
         with servers.cold(launch, INVOCATIONS, invocation(1)) as api:
             for h in values:
                 body = invocation(h)
                 row: dict[str, Any] = {
-                    "cache": cache != "0",
+                    "cache": settings.forecast_cache_bytes > 0,
                     "horizon": h,
                     "bytes": len(
                         servers.post(f"http://127.0.0.1:{api.port}{INVOCATIONS}", body)[1]

@@ -9,10 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import pod
-from infra.naming import labels, res_name, selector_labels
-from infra.options import child_options
-from services.spec import (
+from contract.trainer import (
     DASK_NANNY_PORT,
     DASK_SCHEDULER,
     DASK_SCHEDULER_PORT,
@@ -20,6 +17,9 @@ from services.spec import (
     DASK_WORKER_PORT,
     dask_worker_env,
 )
+from infra import pod
+from infra.naming import labels, res_name, selector_labels
+from infra.options import child_options
 
 COMPONENT = "training"
 # The scheduler holds the tasks, and each task carries its batch of series.

@@ -8,16 +8,13 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from contract.tracking import BACKEND_STORE_ENV, TRACKING, TRACKING_PORT, tracking_env
 from infra import pod
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
-from services.spec import BACKEND_STORE_ENV, TRACKING, tracking_env
 
 DATA = "/data"
 SQLITE_URI = f"sqlite:///{DATA}/mlflow.db"  # four slashes in all: an absolute path
-if TRACKING.port is None:  # pragma: no cover - the spec always names the server's port
-    raise RuntimeError("services/spec.py TRACKING must declare its port")
-PORT: int = TRACKING.port
 RESOURCES = pod.Resources(memory_request="512Mi", memory_limit="2Gi")
 
 
@@ -67,7 +64,7 @@ class MlflowServer(pulumi.ComponentResource):
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
     service_name: pulumi.Output[str]
-    url: pulumi.Output[str]
+    url: str  # known before deployment, so clients' settings are plain values
 
     def __init__(
         self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None
@@ -84,7 +81,7 @@ class MlflowServer(pulumi.ComponentResource):
         self._network_policy(child)
         self.service_name = self.service.metadata.name
         host = f"{self._name}.{args.namespace_name}.svc.cluster.local"
-        self.url = pulumi.Output.from_input(f"http://{host}:{PORT}")
+        self.url = f"http://{host}:{TRACKING_PORT}"
         self.register_outputs({"service_name": self.service_name, "url": self.url})
 
     def _meta(self, suffix: str = "") -> k8s.meta.v1.ObjectMetaArgs:
@@ -116,22 +113,25 @@ class MlflowServer(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _env(self) -> tuple[dict[str, pulumi.Input[str]], tuple[k8s.core.v1.EnvVarArgs, ...]]:
-        hosts = allowed_hosts(self._name, self._args.namespace_name, PORT)
+    def _env(
+        self, child: pulumi.ResourceOptions
+    ) -> tuple[dict[str, pulumi.Input[str]], tuple[k8s.core.v1.EnvVarArgs, ...]]:
+        """The server's variables; a PostgreSQL URI (it holds a password) from a Secret."""
+        hosts = allowed_hosts(self._name, self._args.namespace_name, TRACKING_PORT)
+        destination = self._args.artifacts_destination
         if self._args.database_uri is None:
             sqlite = tracking_env(
-                artifacts_destination=self._args.artifacts_destination,
-                allowed_hosts=hosts,
-                backend_store_uri=SQLITE_URI,
+                artifacts_destination=destination, allowed_hosts=hosts, backend_store_uri=SQLITE_URI
             )
             return sqlite, ()
-        env = tracking_env(
-            artifacts_destination=self._args.artifacts_destination, allowed_hosts=hosts
+        uri = pod.secret_variable(
+            BACKEND_STORE_ENV,
+            (self._name + "-db", self._meta("-db")),
+            "uri",
+            self._args.database_uri,
+            child,
         )
-        ref = k8s.core.v1.EnvVarSourceArgs(
-            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=self._name + "-db", key="uri")
-        )
-        return env, (k8s.core.v1.EnvVarArgs(name=BACKEND_STORE_ENV, value_from=ref),)
+        return tracking_env(artifacts_destination=destination, allowed_hosts=hosts), (uri,)
 
     def _deployment(
         self,
@@ -139,14 +139,7 @@ class MlflowServer(pulumi.ComponentResource):
         claim: k8s.core.v1.PersistentVolumeClaim | None,
         child: pulumi.ResourceOptions,
     ) -> k8s.apps.v1.Deployment:
-        if self._args.database_uri is not None:
-            k8s.core.v1.Secret(
-                self._name + "-db",
-                metadata=self._meta("-db"),
-                string_data={"uri": self._args.database_uri},
-                opts=child,
-            )
-        env, secret_env = self._env()
+        env, secret_env = self._env(child)
         volumes = [pod.scratch_volume()]
         mounts: tuple[k8s.core.v1.VolumeMountArgs, ...] = ()
         if claim is not None:
@@ -198,7 +191,9 @@ class MlflowServer(pulumi.ComponentResource):
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=self._selector,
-                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http")],
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="http", port=TRACKING_PORT, target_port="http")
+                ],
             ),
             opts=child,
         )

@@ -1,4 +1,4 @@
-"""Pod building blocks shared by every workload, built from `services/spec.py`.
+"""Pod building blocks shared by every workload, built from the deploy contract (`contract/`).
 
 Commands, ports, env and probes come from a `ServiceSpec`, never retyped here; this module adds
 only what the cluster needs around them: the hardened security contexts, writable scratch
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from services.spec import SCRATCH, ServiceSpec
+from contract.service import SCRATCH, ServiceSpec
 
 # The non-root user baked into every image (see services/Dockerfile).
 APP_UID = 10001
@@ -118,6 +118,24 @@ def _tcp_probe(port: str, initial_delay: int, failures: int) -> k8s.core.v1.Prob
 
 def env_list(values: Mapping[str, pulumi.Input[str]]) -> list[k8s.core.v1.EnvVarArgs]:
     return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(values.items())]
+
+
+def secret_variable(
+    variable: str,
+    secret: tuple[str, k8s.meta.v1.ObjectMetaArgs],
+    key: str,
+    value: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.EnvVarArgs:
+    """A Secret (resource name and metadata) holding `value` under `key`, and `variable` read
+    from it. The reference goes through the resource, so the workload waits for its Secret, and
+    the value is in neither the pod spec nor its logs."""
+    name, meta = secret
+    created = k8s.core.v1.Secret(name, metadata=meta, string_data={key: value}, opts=opts)
+    selector = k8s.core.v1.SecretKeySelectorArgs(name=created.metadata.name, key=key)
+    return k8s.core.v1.EnvVarArgs(
+        name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=selector)
+    )
 
 
 @dataclass(frozen=True)

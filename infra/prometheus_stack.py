@@ -15,9 +15,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 import monitoring as files
+from contract.api import API
 from infra import pod
 from infra.naming import PART_OF, labels, res_name, selector_labels
-from services.spec import API
 
 CHART = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from contract.api import API
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
-from services.spec import API
 
 # What the internet may reach, as Prefix paths (whole path segments: /model is not /models);
 # /metrics is never among them, so Prometheus's view of the API stays in the cluster.

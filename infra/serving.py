@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from contract.api import API, GRACEFUL_SHUTDOWN_SECONDS, MODEL_CACHE_DIR, TOKEN_ENV, ApiEnv
 from infra import pod
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
-from services.spec import API, MODEL_CACHE_DIR, TOKEN_ENV, api_env
 
 SERVICE_PORT = 80
-GRACE_SECONDS = 30  # the pod's termination grace without draining: uvicorn's 20 s and margin
-if API.port is None:  # pragma: no cover - the spec always names the API's port
-    raise RuntimeError("services/spec.py API must declare its port")
-CONTAINER_PORT: int = API.port
+# The pod's termination grace without draining: uvicorn's graceful shutdown and a margin.
+GRACE_SECONDS = GRACEFUL_SHUTDOWN_SECONDS + 10
 RESOURCES = pod.Resources(cpu_request="250m", memory_request="384Mi", memory_limit="1Gi")
 
 
@@ -26,14 +24,11 @@ class ServingArgs:
     namespace: pulumi.Input[str]
     image: str
     pull_policy: str
-    tracking_uri: pulumi.Input[str]
-    model_name: str
+    env: ApiEnv  # the API's settings but its token, which `api_token` carries to a Secret
     min_replicas: int = 1
     max_replicas: int = 3
     target_cpu_percent: int = 70
-    model_alias: str = "prod"
     api_token: pulumi.Input[str] | None = None  # bearer token for the prediction routes
-    extra_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     resources: pod.Resources = RESOURCES
     # Behind a load balancer that routes to pod IPs: seconds a stopping pod keeps serving (a
     # preStop sleep) while the balancer deregisters it, before uvicorn's graceful shutdown.
@@ -45,6 +40,8 @@ class ServingArgs:
                 f"need 1 <= min_replicas ({self.min_replicas}) <= max_replicas "
                 f"({self.max_replicas})"
             )
+        if "api_token" in self.env.model_fields_set:
+            raise ValueError("the API token goes through api_token (a Secret), never its env")
 
 
 def grace_seconds(drain_seconds: int) -> int:
@@ -96,32 +93,16 @@ class Serving(pulumi.ComponentResource):
             name=self._name + suffix, namespace=self._args.namespace, labels=self._labels
         )
 
-    def _env(self) -> dict[str, pulumi.Input[str]]:
-        env = api_env(
-            tracking_uri=self._args.tracking_uri,
-            model_name=self._args.model_name,
-            model_alias=self._args.model_alias,
-            model_cache_dir=MODEL_CACHE_DIR,  # on the scratch volume: survives a container restart
-        )
-        return {**env, **self._args.extra_env}
+    def _env(self) -> dict[str, str]:
+        # The model cache on the scratch volume, where it survives a container restart.
+        return (ApiEnv(model_cache_dir=Path(MODEL_CACHE_DIR)) | self._args.env).to_env()
 
     def _token_env(self, child: pulumi.ResourceOptions) -> tuple[k8s.core.v1.EnvVarArgs, ...]:
-        """API_TOKEN from a Secret, so the token is in neither the pod spec nor its logs."""
+        """The bearer token from a Secret, when there is one."""
         if self._args.api_token is None:
             return ()
-        k8s.core.v1.Secret(
-            self._name + "-token",
-            metadata=self._meta("-token"),
-            string_data={"token": self._args.api_token},
-            opts=child,
-        )
-        selector = k8s.core.v1.SecretKeySelectorArgs(name=self._name + "-token", key="token")
-        return (
-            k8s.core.v1.EnvVarArgs(
-                name=TOKEN_ENV,
-                value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=selector),
-            ),
-        )
+        secret = (self._name + "-token", self._meta("-token"))
+        return (pod.secret_variable(TOKEN_ENV, secret, "token", self._args.api_token, child),)
 
     def _deployment(
         self, account: k8s.core.v1.ServiceAccount, child: pulumi.ResourceOptions

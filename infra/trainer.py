@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from contract.service import ServiceSpec
+from contract.trainer import SCORER, TRAINER, trainer_env
 from infra import pod
 from infra.naming import labels, res_name
 from infra.options import child_options
-from services.spec import SCORER, TRAINER, ServiceSpec, trainer_env
 
 RESOURCES = pod.Resources(
     cpu_request="500m", memory_request="512Mi", cpu_limit="2", memory_limit="2Gi"

@@ -7,12 +7,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from contract.trainer import BUNDLED_DATA
 from infra.cluster import Cluster, ClusterArgs, NodeSizes
 from infra.irsa import ServiceAccountRole, ServiceAccountRoleArgs
 from infra.naming import PART_OF, res_name
 from infra.network import Network, NetworkArgs
 from infra.storage import ARTIFACTS_PREFIX, DATA_PREFIX, Storage, StorageArgs, access_policy
-from services.spec import BUNDLED_DATA
 from stacks import public
 from stacks.config import EksConfig
 from stacks.outputs import StackOutputs
@@ -152,7 +152,7 @@ def build(cfg: EksConfig) -> StackOutputs:
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
             trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},
-            api_env=public.api_env(cfg, cfg.public_subnet_cidrs),
+            api_entry=public.entry_settings(cfg, cfg.public_subnet_cidrs),
             api_drain_seconds=public.drain_seconds(cfg),
         ),
     )

@@ -30,7 +30,7 @@ def build(cfg: MinikubeConfig) -> StackOutputs:
             artifacts_destination=f"{DATA}/artifacts",
             artifacts_on_volume=True,
             monitoring_size="small",  # a laptop: one day of history, small requests
-            api_env=public.api_env(cfg, [cfg.pod_network_cidr]),
+            api_entry=public.entry_settings(cfg, [cfg.pod_network_cidr]),
             api_drain_seconds=public.drain_seconds(cfg),
         ),
     )

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_kubernetes as k8s
 
+from contract.api import API, GRACEFUL_SHUTDOWN_SECONDS, ApiEnv
 from infra.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from infra.public_api import PublicApi, PublicApiArgs
 from infra.tls import SelfSignedTls, SelfSignedTlsArgs
-from services.serving.cli import GRACEFUL_SHUTDOWN_SECONDS
-from services.spec import API
 from stacks.config import EksConfig, MinikubeConfig, StackConfig
 from stacks.workloads import Workloads
 
@@ -89,19 +88,19 @@ KEEP_ALIVE_SECONDS = IDLE_TIMEOUT_SECONDS + 15
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
-def api_env(cfg: StackConfig, proxies: Sequence[IPv4Network]) -> Mapping[str, str]:
+def entry_settings(cfg: StackConfig, proxies: Sequence[IPv4Network]) -> ApiEnv:
     """What the API needs behind a public entry: its limiter, reading the client from
     X-Forwarded-For only when the connection comes from `proxies` (where the entry's nodes or
-    pods are), and a keep-alive past the entry's idle timeout. Nothing while public access is
-    off."""
+    pods are), and a keep-alive past the entry's idle timeout. None of it (no field set) while
+    public access is off."""
     if not cfg.public_access:
-        return {}
-    return {
-        "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
-        "RATE_LIMIT_BURST": str(RATE_LIMIT_BURST),
-        "RATE_LIMIT_TRUSTED_PROXIES": ",".join(str(c) for c in proxies),
-        "KEEP_ALIVE_SECONDS": str(KEEP_ALIVE_SECONDS),
-    }
+        return ApiEnv()
+    return ApiEnv(
+        rate_limit_per_minute=RATE_LIMIT_PER_MINUTE,
+        rate_limit_burst=RATE_LIMIT_BURST,
+        rate_limit_trusted_proxies=",".join(str(c) for c in proxies),
+        keep_alive_seconds=KEEP_ALIVE_SECONDS,
+    )
 
 
 def drain_seconds(cfg: StackConfig) -> int:

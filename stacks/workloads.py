@@ -14,17 +14,17 @@ from pathlib import Path
 import pulumi
 import pulumi_random as random
 
+from contract.api import API, API_PORT, PROD_ALIAS, ApiEnv
+from contract.tracking import TRACKING, TRACKING_PORT
+from contract.trainer import BUNDLED_DATA, TRAINER
 from infra import trainer as trainer_pod
 from infra.dask_cluster import DaskCluster, DaskClusterArgs
-from infra.mlflow_server import PORT as MLFLOW_PORT
 from infra.mlflow_server import MlflowServer, MlflowServerArgs
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import res_name, selector_labels
 from infra.prometheus_stack import Monitoring, MonitoringArgs, Size
-from infra.serving import CONTAINER_PORT as API_PORT
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
 from infra.trainer import Trainer, TrainerArgs
-from services.spec import API, BUNDLED_DATA, TRACKING, TRAINER
 from stacks.config import StackConfig, secret
 
 GRAFANA_LOCAL_PORT = 3000
@@ -46,8 +46,9 @@ class Platform:
     storage_class: pulumi.Input[str] | None = None
     mlflow_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     trainer_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    # What a public entry in front of the API asks of it (stacks/public.py): env and draining.
-    api_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # What a public entry in front of the API asks of it (stacks/public.py): its settings (no
+    # field set without one) and draining.
+    api_entry: ApiEnv = field(default_factory=ApiEnv)
     api_drain_seconds: int = 0
 
 
@@ -139,12 +140,13 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             namespace=ns.name,
             image=cfg.api_image,
             pull_policy=platform.pull_policy,
-            tracking_uri=mlflow.url,
-            model_name=cfg.model_name,
+            env=ApiEnv(
+                mlflow_tracking_uri=mlflow.url, model_name=cfg.model_name, model_alias=PROD_ALIAS
+            )
+            | platform.api_entry,
             min_replicas=cfg.api_min_replicas,
             max_replicas=cfg.api_max_replicas,
             api_token=secret(cfg.api_token),
-            extra_env=platform.api_env,
             drain_seconds=platform.api_drain_seconds,
         ),
         opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(depends_on=[trainer.job])),
@@ -162,8 +164,8 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             platform.kubectl,
             cfg.namespace,
             mlflow.service_name,
-            MLFLOW_PORT,
-            MLFLOW_PORT,
+            TRACKING_PORT,
+            TRACKING_PORT,
         ),
         **monitoring,
     )

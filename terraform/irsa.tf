@@ -1,9 +1,10 @@
 # IAM roles for Kubernetes service accounts (IRSA): each role trusts exactly one
 # namespace:serviceaccount through the cluster's OIDC provider. The workloads' roles reach one
-# prefix of the data bucket; the EBS CSI driver's role gets AWS's managed policy.
+# prefix of the data bucket; the EBS CSI driver's role gets AWS's managed policy, the load
+# balancer controller's (public access) its published one (lb_controller.tf).
 
 data "aws_iam_policy_document" "irsa_trust" {
-  for_each = local.irsa
+  for_each = local.irsa_roles
 
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -25,7 +26,7 @@ data "aws_iam_policy_document" "irsa_trust" {
 }
 
 resource "aws_iam_role" "irsa" {
-  for_each = local.irsa
+  for_each = local.irsa_roles
 
   name_prefix        = "${var.prefix}-${each.key}-"
   assume_role_policy = data.aws_iam_policy_document.irsa_trust[each.key].json

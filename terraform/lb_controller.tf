@@ -1,28 +1,6 @@
-# The AWS Load Balancer Controller, when public_access is on: an IRSA role trusting only
+# The AWS Load Balancer Controller, when public_access is on: an IRSA role (irsa.tf) trusting only
 # kube-system:aws-load-balancer-controller, holding exactly the controller's published policy
 # (vendored in infra/policies/, version noted there), and its pinned Helm chart.
-
-data "aws_iam_policy_document" "lb_controller_trust" {
-  count = var.public_access ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-    principals {
-      type        = "Federated"
-      identifiers = [aws_iam_openid_connect_provider.this.arn]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "${local.oidc_issuer}:sub"
-      values   = ["system:serviceaccount:${local.lb_controller.namespace}:${local.lb_controller.service_account}"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "${local.oidc_issuer}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-  }
-}
 
 resource "aws_iam_policy" "lb_controller" {
   count = var.public_access ? 1 : 0
@@ -32,17 +10,16 @@ resource "aws_iam_policy" "lb_controller" {
   policy      = file(local.lb_controller.policy_file)
 }
 
-resource "aws_iam_role" "lb_controller" {
-  count = var.public_access ? 1 : 0
-
-  name_prefix        = "${var.prefix}-lb-controller-"
-  assume_role_policy = data.aws_iam_policy_document.lb_controller_trust[0].json
+# The controller's role is one of irsa.tf's (local.irsa_roles); it was its own resource before.
+moved {
+  from = aws_iam_role.lb_controller[0]
+  to   = aws_iam_role.irsa["lb-controller"]
 }
 
 resource "aws_iam_role_policy_attachment" "lb_controller" {
   count = var.public_access ? 1 : 0
 
-  role       = aws_iam_role.lb_controller[0].name
+  role       = aws_iam_role.irsa["lb-controller"].name
   policy_arn = aws_iam_policy.lb_controller[0].arn
 }
 
@@ -65,7 +42,7 @@ resource "helm_release" "lb_controller" {
     serviceAccount = {
       create      = true
       name        = local.lb_controller.service_account
-      annotations = { "eks.amazonaws.com/role-arn" = aws_iam_role.lb_controller[0].arn }
+      annotations = { "eks.amazonaws.com/role-arn" = aws_iam_role.irsa["lb-controller"].arn }
     }
   })]
 

@@ -27,6 +27,15 @@ locals {
     trainer = { namespace = var.namespace, service_account = "${var.prefix}-trainer" }
     ebs-csi = { namespace = "kube-system", service_account = "ebs-csi-controller-sa" }
   }
+  # With public access, the AWS Load Balancer Controller's account gets one too (lb_controller.tf):
+  # every role is made by irsa.tf, from one trust policy.
+  lb_controller_irsa = {
+    lb-controller = {
+      namespace       = local.lb_controller.namespace
+      service_account = local.lb_controller.service_account
+    }
+  }
+  irsa_roles = merge(local.irsa, var.public_access ? local.lb_controller_irsa : {})
 
   # What each workload may do in the bucket: one prefix each. MLflow writes artifacts through its
   # artifact proxy (no other pod holds S3 rights); the trainer only reads the training data.

@@ -17,8 +17,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from contract.api import API, ApiEnv
 from services.local import process
-from services.spec import API, api_env
 
 TOKEN = "tok-7f3a9c2e51b84d06"  # the API_TOKEN of the guarded API; tests look for it in output
 
@@ -90,16 +90,16 @@ def running_api(
     """`mlstack serve` from the API spec, alive (not necessarily ready), polling the registry
     every 0.2 s unless `env` says otherwise; stopped on exit."""
     port = process.free_port()
-    values = api_env(
-        tracking_uri=tracking_uri,
+    values = ApiEnv(
+        mlflow_tracking_uri=tracking_uri,
         model_name=model_name,
         host="127.0.0.1",
         port=port,
-        poll_seconds=0.2,
+        model_poll_seconds=0.2,
         log_level="info",
-        token="",  # auth off unless the test turns it on (never inherited)
-        model_cache_dir=str(folder / "model-cache"),  # the test's own, unless `env` names one
-    )
+        api_token="",  # auth off unless the test turns it on (never inherited)
+        model_cache_dir=folder / "model-cache",  # the test's own, unless `env` names one
+    ).to_env()
     values.update(env)
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"api-{port}.log"

@@ -1,17 +1,24 @@
 """Programs the tests drive for real (promtool, prometheus, wrk, chromium): one rule for all.
 
 Where one is missing a test that needs it skips, saying how to get it; in CI (`CI` set) the setup
-installs every one of them, so a missing program fails instead of quietly testing less.
+installs every one of them, so a missing program fails instead of quietly testing less. `run`
+runs one as every test does: output captured as text, a timeout, the exit code left to the test.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pytest
 
 HINT = "`make system-deps` installs it"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def need(what: str, found: bool, hint: str = HINT) -> None:
@@ -38,3 +45,32 @@ def have(name: str) -> bool:
     if not found and os.environ.get("CI"):
         pytest.fail(f"{name} is not installed, and CI installs it: a broken setup")
     return found
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`argv` to its end (in the repository unless `cwd` says otherwise), output as text."""
+    return subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def imported_by(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter in the repository has imported after `code`."""
+    report = "import json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    result = run([sys.executable, "-c", f"{code}\n{report}"])
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.splitlines()[-1]))

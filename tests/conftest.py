@@ -17,6 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 AIRLINE = ROOT / "services" / "data" / "airline.csv"
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `mlflow` every test whose fixtures reach the session's MLflow server: it trains or
+    registers models for real. Derived from what a test uses, so a new one lands in its tier."""
+    for item in items:
+        if "mlflow_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mlflow)
+
+
 @pytest.fixture(autouse=True)
 def _event_loop() -> None:
     """Give the main thread a current event loop: Pulumi's mocks and `pulumi.runtime.test` run on

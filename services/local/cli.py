@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
+from contract.api import TOKEN_ENV
+from contract.trainer import BUNDLED_DATA, EXPERIMENT_ENV, MODEL_NAME_ENV
 from services.local.config import DEFAULT_PORTS
-from services.spec import BUNDLED_DATA
 
 StateDir = Annotated[
     Path, typer.Option(envvar="MLSTACK_STATE_DIR", help="Runs, models, logs and the state file.")
@@ -29,8 +30,8 @@ def up(
     api_port: Annotated[int, _port("api")] = DEFAULT_PORTS["api"],
     demo_port: Annotated[int, _port("demo")] = DEFAULT_PORTS["demo"],
     prometheus_port: Annotated[int, _port("prometheus")] = DEFAULT_PORTS["prometheus"],
-    model_name: Annotated[str, typer.Option(envvar="MODEL_NAME")] = "ForecastModel",
-    experiment: Annotated[str, typer.Option(envvar="EXPERIMENT_NAME")] = "forecasting",
+    model_name: Annotated[str, typer.Option(envvar=MODEL_NAME_ENV)] = "ForecastModel",
+    experiment: Annotated[str, typer.Option(envvar=EXPERIMENT_ENV)] = "forecasting",
     data: Annotated[
         str, typer.Option(help="Series (ds,y CSV) for the first training and the demo's chart.")
     ] = str(BUNDLED_DATA),
@@ -38,7 +39,7 @@ def up(
         str | None, typer.Option(help="Model families for the first training, e.g. ets,theta.")
     ] = None,
     api_token: Annotated[
-        str | None, typer.Option(envvar="API_TOKEN", help="Bearer token for the API.")
+        str | None, typer.Option(envvar=TOKEN_ENV, help="Bearer token for the API.")
     ] = None,
 ) -> None:
     """Run MLflow, the trainer (once), the API, the demo and Prometheus locally."""

@@ -1,7 +1,7 @@
 """What `mlstack up` runs with: state directory, ports, model, and each service's environment.
 
-Only the values live here; the commands, ports and probes come from `services/spec.py`, so the
-local stack runs exactly the entrypoints the cluster runs.
+Only the values live here; the commands, ports and probes come from the deploy contract
+(`contract/`), so the local stack runs exactly the entrypoints the cluster runs.
 """
 
 from __future__ import annotations
@@ -9,14 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from services import spec
+from pydantic import SecretStr
+
+from contract.api import API_PORT, PROD_ALIAS, ApiEnv
+from contract.demo import DEMO_PORT, demo_env
+from contract.tracking import TRACKING_PORT
+from contract.trainer import BUNDLED_DATA, trainer_env
 from services.local import process
-from services.spec import BUNDLED_DATA
 
 # Ports a newcomer expects: MLflow's, the API's (also what `kubectl port-forward` gives the demo)
 # and Streamlit's. Prometheus gets 9099, not 9090, because Debian's `prometheus` package starts
 # a system Prometheus on 9090.
-DEFAULT_PORTS = {"mlflow": 5000, "api": 8000, "demo": 8501, "prometheus": 9099}
+DEFAULT_PORTS = {"mlflow": TRACKING_PORT, "api": API_PORT, "demo": DEMO_PORT, "prometheus": 9099}
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class LocalConfig:
         return env | {"UVICORN_ACCESS_LOG": "false"}
 
     def trainer_env(self) -> dict[str, str]:
-        return spec.trainer_env(
+        return trainer_env(
             tracking_uri=self.url("mlflow"),
             data_uri=self.data_uri,
             model_name=self.model_name,
@@ -65,19 +69,21 @@ class LocalConfig:
         )
 
     def api_env(self) -> dict[str, str]:
-        return spec.api_env(
-            tracking_uri=self.url("mlflow"),
+        settings = ApiEnv(
+            mlflow_tracking_uri=self.url("mlflow"),
             model_name=self.model_name,
-            model_alias="prod",
+            model_alias=PROD_ALIAS,
             host=self.host,
             port=self.ports["api"],
-            poll_seconds=self.poll_seconds,
-            token=self.api_token or None,
-            model_cache_dir=str(self.state_dir / "model-cache"),
+            model_poll_seconds=self.poll_seconds,
+            model_cache_dir=self.state_dir / "model-cache",
         )
+        if self.api_token:
+            settings |= ApiEnv(api_token=SecretStr(self.api_token))
+        return settings.to_env()
 
     def demo_env(self) -> dict[str, str]:
-        return spec.demo_env(
+        return demo_env(
             api_url=self.url("api"),
             history=self.data_uri,  # the chart's history: the series the first model learnt
             host=self.host,

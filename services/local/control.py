@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from contract.api import TOKEN_ENV
 from services.local import process
 from services.local.config import LocalConfig
 from services.local.state import StackState, is_supervisor
@@ -46,7 +47,7 @@ def detach(cfg: LocalConfig, console: TextIO = sys.stdout) -> int:
     with log_path.open("ab") as log:
         argv = [process.executable("mlstack") or "mlstack", *up_args(cfg)[1:]]
         # API_TOKEN travels in the environment, never on a command line `ps` shows.
-        env = {"API_TOKEN": cfg.api_token} if cfg.api_token else {}
+        env = {TOKEN_ENV: cfg.api_token} if cfg.api_token else {}
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,

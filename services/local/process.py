@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from contract.service import ServiceSpec
+from contract.tracking import TRACKING
+from contract.tracking import tracking_env as spec_tracking_env
 from services.local.state import PGRP, STATE, proc_stat
-from services.spec import TRACKING, ServiceSpec
-from services.spec import tracking_env as spec_tracking_env
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -11,9 +11,9 @@ import shutil
 from pathlib import Path
 from types import MappingProxyType
 
+from contract.service import ServiceSpec
 from monitoring import API_JOB, prometheus_config
 from services.local.config import LocalConfig
-from services.spec import ServiceSpec
 
 HINT = (
     "prometheus is not on PATH, so the stack runs without it "

@@ -15,13 +15,17 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TextIO
 
+from contract.api import API
+from contract.demo import DEMO
+from contract.service import ServiceSpec
+from contract.tracking import TRACKING
+from contract.trainer import SCORER, TRAINER
 from services.local import process, prometheus
 from services.local.config import LocalConfig
 from services.local.logs import LogPump, say
 from services.local.signals import Shutdown, SignalGuard
 from services.local.state import ServiceEntry, StackState, is_supervisor, start_ticks
 from services.registry import RegistryError, connect
-from services.spec import API, DEMO, SCORER, TRACKING, TRAINER, ServiceSpec
 
 # How long each service may take to become ready; the first MLflow start migrates its database.
 READY_TIMEOUT = {"mlflow": 180.0, "api": 300.0, "demo": 120.0, "prometheus": 60.0}

@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-# In-flight requests get this long after SIGTERM (infra/serving.py sizes the pod's grace on it).
-GRACEFUL_SHUTDOWN_SECONDS = 20
+from contract.api import GRACEFUL_SHUTDOWN_SECONDS
 
 
 def serve(

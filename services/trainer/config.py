@@ -9,9 +9,9 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contract.trainer import BUNDLED_DATA
 from services.forecasting.longcsv import Columns
 from services.forecasting.specs import FAMILIES
-from services.spec import BUNDLED_DATA
 
 __all__ = ["BUNDLED_DATA", "TrainConfig"]  # BUNDLED_DATA: bench/ reads it from here
 

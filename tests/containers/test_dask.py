@@ -25,9 +25,9 @@ from mlflow.tracking import MlflowClient
 from containers.kube import PROBES, Probe, for_kube_play, pod_spec, service_hostnames, untouched
 from containers.podman import Podman
 from containers.stack import Rendered, Stack, alias_version, call, env_value, pod_network
+from contract.trainer import DASK_SCHEDULER_ENV, DASK_WORKER_PORT
 from services.forecasting import forecasters
 from services.registry import ClientRegistry
-from services.spec import DASK_SCHEDULER_ENV, DASK_WORKER_PORT
 from tests.panels import FAST, m3_monthly, series_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -37,6 +37,7 @@ SERIES = 36  # a few dozen real monthly series: seconds of fitting with one fast
 DATA_PATH = "/api/2.0/mlflow-artifacts/artifacts/e2e/panel.csv"
 # Run in a worker's container: the memory its cgroups allow, as Dask reads them.
 CGROUP_LIMIT = "import distributed.system as s; print(s.memory_limit())"
+STARTED_WITH = ("cat", "/proc/1/cmdline")  # the container's process: `dask worker` and its flags
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,10 @@ def test_trainer_pod_fitted_the_panel_on_the_scheduler_and_both_worker_pods(
 
 
 def test_each_worker_may_use_its_pods_memory_limit(trained: Trained) -> None:
-    """Not Dask's `auto` share (threads / CPUs of it: half, with one thread in two CPUs). Dask
-    caps the limit at the smallest cgroup limit it sees, which under podman is the request (a
-    soft limit, which the kubelet does not set), so that is the expected value here."""
+    """Each worker is started with `--memory-limit` at its container's limit, not Dask's `auto`
+    share (threads / CPUs of it: half, with one thread in two CPUs). Dask caps that at the
+    smallest cgroup limit it sees, which under podman is the request (a soft limit, which the
+    kubelet does not set), so the worker reports the lesser of the two."""
     from dask.utils import format_bytes, parse_bytes
 
     stack = trained.stack
@@ -161,8 +163,13 @@ def test_each_worker_may_use_its_pods_memory_limit(trained: Trained) -> None:
     limit = parse_bytes(container["resources"]["limits"]["memory"])
     for i in range(WORKERS):
         name = stack.containers[f"worker-{i}"]
+        assert stack.podman.inspect(name)["HostConfig"]["Memory"] == limit  # as podman set it
+        argv = stack.podman.run("exec", name, *STARTED_WITH).stdout.rstrip("\0").split("\0")
+        assert [Path(argv[1]).name, argv[2]] == ["dask", "worker"], argv
+        flag = parse_bytes(argv[argv.index("--memory-limit") + 1])
+        assert flag == limit, argv
         seen = stack.podman.run("exec", name, "python3", "-c", CGROUP_LIMIT).stdout
-        expected = format_bytes(min(limit, int(seen)))
+        expected = format_bytes(min(flag, int(seen)))
         logs = stack.podman.logs(name)
         assert re.search(rf"Memory: +{re.escape(expected)}$", logs, re.M), logs
 

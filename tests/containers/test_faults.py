@@ -30,7 +30,7 @@ from containers.stack import (
     post,
     running_stack,
 )
-from services.spec import MODEL_CACHE_DIR
+from contract.api import MODEL_CACHE_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 

@@ -30,8 +30,8 @@ from e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 from containers.kube import for_kube_play, pod_spec, service_hostnames, untouched
 from containers.podman import Podman
 from containers.stack import Rendered, Stack, alias_version, call, env_value, post, running_stack
+from contract.demo import DEMO
 from infra.pod import SCRATCH_ENV
-from services.spec import DEMO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -50,7 +50,7 @@ def stack(podman: Podman, images: dict[str, str], rendered: Rendered) -> Iterato
 def demo_pod(api: dict[str, Any], api_url: str) -> dict[str, Any]:
     """The demo's pod. The stack deploys no demo (it runs against a port-forward), so this is the
     API Deployment's pod, security contexts, scratch volume and resources included, with the
-    demo's container from services/spec.py in place of the API's; API_URL names the API Service
+    demo's container from contract/demo.py in place of the API's; API_URL names the API Service
     at the container port, since no kube-proxy maps the Service's port here."""
     pod = copy.deepcopy(api)
     pod["metadata"] = {**pod["metadata"], "name": "mlstack-demo"}

@@ -28,7 +28,11 @@ def statsforecast_model(family: str, m: int):
     }[family]
 
 
-@pytest.mark.parametrize("family", STATE_FAMILIES)
+# AutoARIMA's reference fits take about a minute per test: `make test-fast` leaves them out.
+SLOW_ARIMA = pytest.param("arima", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("family", (*STATE_FAMILIES[:-1], SLOW_ARIMA))
 def test_served_forecasts_are_statsforecasts_own_from_the_json_state_alone(family):
     # Serving extends the stored final state with NumPy; it must give exactly what statsforecast
     # forecasts, far past the fitted steps, on yearly, quarterly, monthly and other M3 series.
@@ -40,7 +44,7 @@ def test_served_forecasts_are_statsforecasts_own_from_the_json_state_alone(famil
         np.testing.assert_allclose(served.mean, reference["mean"], rtol=1e-9, err_msg=series.sn)
 
 
-@pytest.mark.parametrize("family", ("ets", "theta", "standard_theta", "arima"))
+@pytest.mark.parametrize("family", ("ets", "theta", "standard_theta", SLOW_ARIMA))
 def test_interval_widths_are_statsforecasts_own_over_the_fitted_steps(family):
     for series in sample(step=150):
         y, m = series.x.astype(float), series.period

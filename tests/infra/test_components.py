@@ -9,6 +9,7 @@ import pulumi
 import pytest
 from k8s.harness import Recorder, mocks
 
+from contract.api import ApiEnv
 from infra.namespace import Namespace, NamespaceArgs
 from infra.serving import Serving, ServingArgs
 
@@ -50,8 +51,7 @@ def test_serving_registers_its_service_name_and_url(recorder: Recorder) -> None:
                 namespace="ns",
                 image="api:1",
                 pull_policy="Never",
-                tracking_uri="http://mlflow:5000",
-                model_name="M",
+                env=ApiEnv(mlflow_tracking_uri="http://mlflow:5000", model_name="M"),
             ),
         )
         return pulumi.Output.all(serving.service_name, serving.url).apply(

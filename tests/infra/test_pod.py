@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 import pytest
 
+from contract.api import API
+from contract.trainer import DASK_WORKER, TRAINER
 from infra import pod
-from services.spec import API, DASK_WORKER, TRAINER
 
 
 def build(spec, **env: str):  # type: ignore[no-untyped-def]

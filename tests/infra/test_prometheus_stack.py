@@ -11,6 +11,7 @@ import pytest
 from k8s.harness import Recorded, Recorder, is_secret, mocks, unsecret
 
 import monitoring as files
+from contract.api import ApiEnv
 from infra.prometheus_stack import (
     CHART,
     CHART_REPO,
@@ -59,8 +60,7 @@ def declare(args: MonitoringArgs | None = None, with_serving: bool = True) -> De
                     namespace=API_NS,
                     image="api:1",
                     pull_policy="Never",
-                    tracking_uri="http://mlflow:5000",
-                    model_name="M",
+                    env=ApiEnv(mlflow_tracking_uri="http://mlflow:5000", model_name="M"),
                 ),
             )
         password = pulumi.Output.secret(PASSWORD)
@@ -169,7 +169,7 @@ def test_custom_resources_wait_for_the_chart_that_installs_their_crds(
     (release,) = declared.of(RELEASE)
     for typ in (SERVICE_MONITOR, PROMETHEUS_RULE):
         (resource,) = declared.of(typ)
-        waits_on = declared.recorder.dependencies[resource.name]
+        waits_on = declared.recorder.dependencies[(resource.typ, resource.name)]
         assert any(urn.endswith(f"::{release.name}") for urn in waits_on), typ
 
 

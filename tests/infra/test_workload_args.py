@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
+from contract.api import ApiEnv
 from infra import pod
 from infra.dask_cluster import DaskClusterArgs, scheduler_address
 from infra.mlflow_server import MlflowServerArgs, allowed_hosts
@@ -58,10 +60,19 @@ def test_serving_refuses_min_replicas_above_max() -> None:
             namespace="ns",
             image="i:1",
             pull_policy="Never",
-            tracking_uri="http://m",
-            model_name="M",
+            env=ApiEnv(mlflow_tracking_uri="http://m", model_name="M"),
             min_replicas=3,
             max_replicas=2,
+        )
+
+
+def test_serving_keeps_the_token_out_of_the_pod_env() -> None:
+    with pytest.raises(ValueError, match="token goes through api_token"):
+        ServingArgs(
+            namespace="ns",
+            image="i:1",
+            pull_policy="Never",
+            env=ApiEnv(model_name="M", api_token=SecretStr("plain-in-the-pod-spec")),
         )
 
 

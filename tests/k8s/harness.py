@@ -92,7 +92,8 @@ class Recorder(pulumi.runtime.Mocks):
     def __init__(self, default_region: str = "us-east-1") -> None:
         self.default_region = default_region  # what the default AWS provider (`aws:region`) has
         self.resources: list[Recorded] = []
-        self.dependencies: dict[str, set[str]] = {}  # resource name -> URNs it waits on
+        # (type, name) -> URNs it waits on, explicitly or through the outputs it reads
+        self.dependencies: dict[tuple[str, str], set[str]] = {}
         # (type, name) -> package -> provider reference, as components pass them to children
         self.provider_maps: dict[tuple[str, str], dict[str, str]] = {}
         self.calls: list[pulumi.runtime.MockCallArgs] = []
@@ -120,7 +121,7 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 class _Monitor(pulumi.runtime.mocks.MockMonitor):
-    """Also records each resource's explicit dependencies (not part of `MockResourceArgs`)."""
+    """Also records each resource's dependencies (not part of `MockResourceArgs`)."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, stack: str | None = None) -> None:
         super().__init__(mocks)  # `stack` is accepted for older callers; URNs use the settings
@@ -135,7 +136,7 @@ class _Monitor(pulumi.runtime.mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:
         if isinstance(self.mocks, Recorder):
-            self.mocks.dependencies[request.name] = set(request.dependencies)
+            self.mocks.dependencies[(request.type, request.name)] = set(request.dependencies)
             self.mocks.provider_maps[(request.type, request.name)] = dict(request.providers)
         return super().RegisterResource(request)
 
@@ -216,6 +217,17 @@ EKS_REGION = {"aws:region": "us-east-1"}
 # What a user sets before `pulumi up -s eks`, per the README: the region, and who may reach the
 # Kubernetes API (a documentation range, the one terraform.tfvars.example uses).
 EKS_SETTINGS = {**EKS_REGION, "endpoint_public_access_cidrs": ["203.0.113.0/24"]}
+# Public access (`public_access: true`) needs the token; on EKS also a real host, a certificate
+# and who may reach the entry (documentation values).
+TOKEN = {"api_token": "a-long-random-token"}
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
+PUBLIC = {
+    "public_access": True,
+    "public_host": "api.example.com",
+    "public_certificate_arn": CERTIFICATE,
+    "public_access_cidrs": ["198.51.100.0/24"],
+}
+EKS_PUBLIC = {**EKS_SETTINGS, **PUBLIC}
 
 
 @dataclass
@@ -224,7 +236,7 @@ class Graph:
 
     resources: list[Recorded]
     exports: dict[str, Any] = field(default_factory=dict)
-    dependencies: dict[str, set[str]] = field(default_factory=dict)
+    dependencies: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     provider_maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
 
@@ -239,8 +251,14 @@ class Graph:
         return self.provider_maps.get((resource.typ, resource.name), {})
 
     def waits_on(self, name: str, other: str) -> bool:
-        """Whether resource `name` was registered with an explicit dependency on `other`."""
-        return any(urn.endswith(f"::{other}") for urn in self.dependencies.get(name, ()))
+        """Whether every resource called `name` was registered with a dependency on one called
+        `other` (explicit, or through an output of it that it reads)."""
+        named = [deps for (_, n), deps in self.dependencies.items() if n == name]
+        return bool(named) and all(any(u.endswith(f"::{other}") for u in d) for d in named)
+
+    def dependencies_of(self, resource: Recorded) -> set[str]:
+        """The URNs `resource` was registered waiting on."""
+        return self.dependencies.get((resource.typ, resource.name), set())
 
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ == typ]
@@ -356,7 +374,7 @@ def signature(graph: Graph) -> list[str]:
         URN_HEAD.sub(
             "urn:",
             json.dumps(
-                [r.typ, r.name, r.manifest, sorted(graph.dependencies.get(r.name, ()))],
+                [r.typ, r.name, r.manifest, sorted(graph.dependencies_of(r))],
                 sort_keys=True,
                 # Assets (the bucket's data object) compare by the file they point at.
                 default=lambda o: getattr(o, "path", repr(o)),

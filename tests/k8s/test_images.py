@@ -1,7 +1,8 @@
 """services/Dockerfile: hadolint clean, and built from the same specs and lock the cluster uses.
 
-These tests read the Dockerfile (one target per image) and check it against `services/spec.py`,
-the lock file's extras and the stack config; tests/containers builds the images and runs them.
+These tests read the Dockerfile (one target per image) and check it against the deploy contract
+(`contract/`), the lock file's extras and the stack config; tests/containers builds the images
+and runs them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from contract.api import API
+from contract.demo import DEMO
+from contract.service import ServiceSpec
+from contract.tracking import TRACKING
+from contract.trainer import TRAINER
 from infra import pod
 from k8s.harness import ROOT
-from services.spec import API, DEMO, TRACKING, TRAINER, ServiceSpec
 from stacks.config import MinikubeConfig
 from stacks.minikube import IMAGE_DATA
 
@@ -183,4 +188,12 @@ def test_build_context_sends_only_what_the_images_copy() -> None:
     ]
     assert rules.index("**") == 0  # everything is excluded first, then re-included
     allowed = {line[1:] for line in rules if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "services/", "infra/", "stacks/"}
+    assert allowed == {
+        "pyproject.toml",
+        "uv.lock",
+        "README.md",
+        "contract/",
+        "services/",
+        "infra/",
+        "stacks/",
+    }

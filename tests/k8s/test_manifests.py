@@ -14,7 +14,17 @@ import pytest
 import yaml
 
 from infra import pod
-from k8s.harness import EKS_SETTINGS, ROOT, Graph, Recorded, eks, minikube, program
+from k8s.harness import (
+    EKS_PUBLIC,
+    EKS_SETTINGS,
+    ROOT,
+    TOKEN,
+    Graph,
+    Recorded,
+    eks,
+    minikube,
+    program,
+)
 from stacks.config import parse
 
 GRAPHS = {"minikube": minikube, "eks": eks}
@@ -62,21 +72,8 @@ DASK = {
 }
 # Each stack with public access on (tests/stacks/test_public_access.py), for what it adds.
 PUBLIC = {
-    "public-minikube": lambda: program(
-        "minikube", {"public_access": True}, {"api_token": "a-long-random-token"}
-    ),
-    "public-eks": lambda: program(
-        "eks",
-        {
-            **EKS_SETTINGS,
-            "public_access": True,
-            "public_host": "api.example.com",
-            "public_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
-            "0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
-            "public_access_cidrs": ["198.51.100.0/24"],
-        },
-        {"api_token": "a-long-random-token"},
-    ),
+    "public-minikube": lambda: program("minikube", {"public_access": True}, TOKEN),
+    "public-eks": lambda: program("eks", EKS_PUBLIC, TOKEN),
 }
 # The renders holding only what a config adds, each with the stack whose version validates it.
 EXTRA_RENDERS = {
@@ -189,6 +186,7 @@ def _workload(resource: str) -> str:
     return resource.rsplit("-", 1)[0] if resource.startswith("Job.") else resource
 
 
+@pytest.mark.slow  # checkov over every render
 def test_checkov_finds_nothing_in_the_rendered_manifests(scan: Any) -> None:
     assert scan.get_summary()["parsing_errors"] == 0
     assert scan.get_summary()["resource_count"] >= 30
@@ -235,6 +233,7 @@ def test_service_account_tokens_are_mounted_only_on_eks_irsa_workloads(scan: Any
     assert not checked & accepted
 
 
+@pytest.mark.slow
 def test_checkov_checks_the_security_contexts_and_passes_them(scan: Any) -> None:
     passed = {c.check_id for c in scan.passed_checks}
     # Non-root, no privilege escalation, read-only root, capabilities, seccomp, limits, probes.
@@ -252,6 +251,7 @@ def test_checkov_checks_the_security_contexts_and_passes_them(scan: Any) -> None
     } <= passed
 
 
+@pytest.mark.slow
 def test_checkov_scans_the_dask_cluster_and_passes_its_probes_and_security(scan: Any) -> None:
     for render_dir in DASK:
         for workload in ("mlstack-dask-scheduler", "mlstack-dask-worker"):

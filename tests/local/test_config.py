@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contract.api import API
+from contract.demo import DEMO
+from contract.tracking import TRACKING
+from contract.trainer import TRAINER
 from services.local.config import DEFAULT_PORTS, LocalConfig
-from services.spec import API, DEMO, TRACKING, TRAINER
 
 
 def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -> None:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from contract.service import ServiceSpec
 from services.local import process, prometheus
 from services.local.config import DEFAULT_PORTS, LocalConfig
 from services.local.signals import SignalGuard
 from services.local.stack import Stack, StackError
 from services.local.state import StackState
-from services.spec import ServiceSpec
 from tests.binaries import binary, have
 from tests.factories import wait_for
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 import monitoring
+from contract.service import ServiceSpec
 from services.local import process
-from services.spec import ServiceSpec
 
 
 def drive_traffic(url: str) -> None:

@@ -112,10 +112,16 @@ def test_each_accuracy_gauge_is_exported_by_the_monitored_api(
     assert [values[metric] for values in scraped.values()], f"{metric} is not exported"
 
 
+def served(api: RunningApi) -> tuple[str, str]:
+    """The version `/model` answers with, and when the answering worker loaded it."""
+    info = httpx.get(f"{api.url}/model", timeout=10).json()
+    return info["version"], info["loaded_at"]
+
+
 def test_with_two_workers_every_scrape_shows_the_served_version_and_never_a_replaced_one(
     tracking_uri: str, model_name: str, tmp_path: Path
 ) -> None:
-    # WORKERS > 1: a scrape reaches either worker; prometheus_client's shared files cannot
+    # WORKERS > 1: a request reaches either worker; prometheus_client's shared files cannot
     # remove a series, so a replaced version must not linger in either worker's answer.
     first = new_version(tracking_uri, model_name)
     tags = score_version(tracking_uri, model_name, first, GOOD)
@@ -126,13 +132,29 @@ def test_with_two_workers_every_scrape_shows_the_served_version_and_never_a_repl
         api.wait_ready()
         scored = {(model_name, first): expected(GOOD, tags)}
 
-        def every_scrape(want: Scraped) -> bool:
-            return all(scrape(api) == want for _ in range(8))
+        def scrapes() -> list[Scraped]:  # enough that both workers answer some
+            return [scrape(api) for _ in range(8)]
 
-        wait_for(lambda: every_scrape(scored), "both workers to export the scoring", 60)
-        second = new_version(tracking_uri, model_name, scale=2.0)  # promoted, never scored
-        wait_for(lambda: every_scrape({}), "both workers to drop the replaced version", 90)
-        assert second != first
+        wait_for(
+            scrapes, "both workers to export the scoring", 60, done=lambda s: s == [scored] * 8
+        )
+        second = new_version(tracking_uri, model_name, scale=2.0)  # promoted, not yet scored
+        loads: set[str] = set()  # when each worker that answered loaded the second version
+
+        def both_serve_second() -> bool:
+            answers = [served(api) for _ in range(8)]
+            loads.update(at for version, at in answers if version == second)
+            return len(loads) == 2 and all(version == second for version, _ in answers)
+
+        wait_for(both_serve_second, "both workers to serve the second version", 90)
+        # A worker swaps its gauges with the version it serves: whichever answers, the replaced
+        # version's are gone.
+        assert scrapes() == [{}] * 8
+        tags = score_version(tracking_uri, model_name, second, LATER)
+        rescored = {(model_name, second): expected(LATER, tags)}
+        wait_for(
+            scrapes, "both workers to export its scoring", 60, done=lambda s: s == [rescored] * 8
+        )
 
 
 def test_a_champion_whose_forecasts_fail_fires_forecast_degraded_from_real_scoring(

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from services.local import process
+from tests.binaries import run
 
 ROOT = Path(__file__).resolve().parents[2]
 IGNORE = ROOT / "audit-ignore.txt"
@@ -46,15 +47,7 @@ def make_audit(probe: str, ci: str | None) -> subprocess.CompletedProcess[str]:
     if ci is not None:
         env["CI"] = ci
     # -o: never re-sync the environment the tests are running in.
-    return subprocess.run(
-        ["make", "-s", "-o", ".venv/.synced", "audit", f"AUDIT_PROBE={probe}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run(["make", "-s", "-o", ".venv/.synced", "audit", f"AUDIT_PROBE={probe}"], env=env)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from contract.api import ApiEnv
+from contract.service import SCRATCH
 from services.serving.settings import Settings
-from services.spec import SCRATCH
 
 
 def test_defaults_match_the_issue(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,32 +21,35 @@ def test_defaults_match_the_issue(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.workers == 1
 
 
+# A value other than the default for every setting, under the name the deployment sets.
+EVERY_SETTING = {
+    "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+    "MODEL_NAME": "Airline",
+    "MODEL_ALIAS": "staging",
+    "MODEL_POLL_SECONDS": "2.5",
+    "MAX_HORIZON": "48",
+    "API_TOKEN": "t0ken",
+    "HOST": "0.0.0.0",
+    "PORT": "9000",
+    "WORKERS": "3",
+    "MAX_BODY_BYTES": "2048",
+    "MAX_DISCARD_BYTES": "4096",
+    "MAX_SERIES_PER_REQUEST": "20",
+    "FORECAST_CACHE_BYTES": "7000",
+    "RETRY_AFTER_SECONDS": "9",
+    "LOG_LEVEL": "debug",
+    "PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics",
+    "MODEL_CACHE_DIR": "/tmp/models",
+    "RATE_LIMIT_PER_MINUTE": "120",
+    "RATE_LIMIT_BURST": "7",
+    "RATE_LIMIT_TRUSTED_PROXIES": "10.0.0.0/8",
+    "KEEP_ALIVE_SECONDS": "75",
+}
+
+
 def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {
-        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
-        "MODEL_NAME": "Airline",
-        "MODEL_ALIAS": "staging",
-        "MODEL_POLL_SECONDS": "2.5",
-        "MAX_HORIZON": "48",
-        "API_TOKEN": "t0ken",
-        "HOST": "0.0.0.0",
-        "PORT": "9000",
-        "WORKERS": "3",
-        "MAX_BODY_BYTES": "2048",
-        "MAX_DISCARD_BYTES": "4096",
-        "MAX_SERIES_PER_REQUEST": "20",
-        "FORECAST_CACHE_BYTES": "7000",
-        "RETRY_AFTER_SECONDS": "9",
-        "LOG_LEVEL": "debug",
-        "PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics",
-        "MODEL_CACHE_DIR": "/tmp/models",
-        "RATE_LIMIT_PER_MINUTE": "120",
-        "RATE_LIMIT_BURST": "7",
-        "RATE_LIMIT_TRUSTED_PROXIES": "10.0.0.0/8",
-        "KEEP_ALIVE_SECONDS": "75",
-    }
-    assert set(env) == {name.upper() for name in Settings.model_fields}  # none left out
-    for name, value in env.items():
+    assert set(EVERY_SETTING) == {name.upper() for name in Settings.model_fields}  # all of them
+    for name, value in EVERY_SETTING.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert settings.mlflow_tracking_uri == "http://mlflow:5000"
@@ -78,3 +82,12 @@ def test_the_model_cache_is_under_the_pods_scratch_volume_unless_turned_off(
     assert Settings().model_cache_dir.is_relative_to(SCRATCH)  # type: ignore[union-attr]
     monkeypatch.setenv("MODEL_CACHE_DIR", "")
     assert Settings().model_cache_dir is None
+
+
+def test_the_contract_writes_every_setting_as_the_settings_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in EVERY_SETTING.items():
+        monkeypatch.setenv(name, value)
+    read = Settings()
+    assert ApiEnv(**read.model_dump()).to_env() == EVERY_SETTING

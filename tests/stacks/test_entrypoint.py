@@ -10,6 +10,7 @@ import pytest
 from k8s.harness import EKS_SETTINGS, ROOT, Recorder, mocks, stack_config
 
 from stacks.outputs import StackOutputs
+from tests.binaries import imported_by
 
 EXPECTED = {
     "minikube": {
@@ -61,3 +62,25 @@ def test_every_stack_output_is_exported_on_eks() -> None:
 def test_main_stops_on_bad_config_with_the_config_error() -> None:
     with pytest.raises(pulumi.RunError, match="node_max_size: 1 is below node_desired_size"):
         run_main("eks", {**EKS_SETTINGS, "node_max_size": 1})
+
+
+# Every module of the program, then the eks target with every part on (public access, a Dask
+# cluster, a retraining schedule), which reaches what the modules import only when they build.
+EVERY_PART = """
+import importlib, pkgutil, sys
+import infra, stacks
+for package in (infra, stacks):
+    for found in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{found.name}")
+sys.path.insert(0, "tests")
+from k8s.harness import EKS_PUBLIC, TOKEN, run_program
+run_program("eks", {**EKS_PUBLIC, "trainer_workers": 2, "trainer_schedule": "0 3 * * 0"}, TOKEN)
+"""
+
+
+def test_the_program_imports_the_deploy_contract_and_never_the_application() -> None:
+    # services/ sets BLAS threads on import and pulls in NumPy; infra/ and stacks/ read what they
+    # share with it from contract/ alone.
+    loaded = imported_by(EVERY_PART)
+    assert {"stacks", "infra", "contract", "pulumi"} <= loaded
+    assert loaded & {"services", "numpy", "mlflow"} == set()

@@ -10,7 +10,10 @@ from typing import Any
 import pulumi
 import pytest
 from k8s.harness import (
+    CERTIFICATE,
+    EKS_PUBLIC,
     EKS_SETTINGS,
+    TOKEN,
     Graph,
     Recorded,
     containers,
@@ -22,11 +25,11 @@ from k8s.harness import (
     signature,
 )
 
+from contract.api import GRACEFUL_SHUTDOWN_SECONDS
 from infra.lb_controller import CHART_VERSION, POLICY_FILE
 from infra.naming import selector_labels
 from infra.public_api import PRIVATE_PATHS, PUBLIC_EXACT, PUBLIC_PREFIXES
 from infra.tls import self_signed
-from services.serving.cli import GRACEFUL_SHUTDOWN_SECONDS
 from stacks.errors import TOKEN_COMMAND
 from stacks.public import (
     DRAIN_SECONDS,
@@ -37,7 +40,6 @@ from stacks.public import (
     RATE_LIMIT_PER_MINUTE,
 )
 
-TOKEN = {"api_token": "a-long-random-token"}
 MINIKUBE_PUBLIC = {"public_access": True}
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -215,16 +217,6 @@ def test_a_host_that_is_no_dns_name_is_refused() -> None:
 # ---------------------------------------------------------------------------------- eks
 
 
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
-EKS_PUBLIC = {
-    **EKS_SETTINGS,
-    "public_access": True,
-    "public_host": "api.example.com",
-    "public_certificate_arn": CERTIFICATE,
-    "public_access_cidrs": ["198.51.100.0/24"],
-}
-
-
 def eks_public() -> Graph:
     return program("eks", EKS_PUBLIC, TOKEN)
 
@@ -363,7 +355,7 @@ def test_eks_policy_admits_the_public_subnets_to_the_api_port_only() -> None:
 
 def test_the_ingress_waits_for_the_controllers_webhook() -> None:
     graph = eks_public()
-    urns = graph.dependencies["mlstack-api-public"]
+    urns = graph.dependencies_of(graph.one(INGRESS))
     assert any("helm.sh/v3:Release::mlstack-lb-controller" in urn for urn in urns)
 
 

@@ -11,8 +11,8 @@ import pytest
 from k8s.harness import EKS_SETTINGS, PROJECT, Graph, minikube, program, stack_config
 
 import monitoring
+from contract.trainer import SCORER, TRAINER
 from infra.naming import selector_labels
-from services.spec import SCORER, TRAINER
 from stacks.config import load
 
 CRON = "kubernetes:batch/v1:CronJob"

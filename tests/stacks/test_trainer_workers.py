@@ -19,18 +19,18 @@ from k8s.harness import (
     signature,
 )
 
-from infra import pod
-from infra import trainer as trainer_pod
-from infra.naming import selector_labels
-from services.spec import (
+from contract.service import SCRATCH
+from contract.trainer import (
     DASK_NANNY_PORT,
     DASK_SCHEDULER,
     DASK_SCHEDULER_PORT,
     DASK_WORKER,
     DASK_WORKER_PORT,
-    SCRATCH,
     TRAINER,
 )
+from infra import pod
+from infra import trainer as trainer_pod
+from infra.naming import selector_labels
 
 WORKERS = {"trainer_workers": 3}
 NAMESPACE = "mlstack"

@@ -16,9 +16,11 @@ from k8s.harness import (
     program,
 )
 
+from contract.api import API
+from contract.tracking import TRACKING
+from contract.trainer import DASK_SCHEDULER, DASK_WORKER, SCORER, TRAINER
 from infra.mlflow_server import allowed_hosts
 from infra.naming import labels, selector_labels
-from services.spec import API, DASK_SCHEDULER, DASK_WORKER, SCORER, TRACKING, TRAINER
 
 GRAPHS = {"minikube": minikube, "eks": eks}
 # The same stacks with a Dask cluster for the trainer: the checks every pod must pass run on them.
@@ -271,7 +273,16 @@ def test_postgres_uri_goes_through_a_secret_and_eks_then_needs_no_volume() -> No
         "secretKeyRef": {"name": "mlstack-mlflow-db", "key": "uri"}
     }
     assert uri not in str(server)
+    assert waits_on_secret(graph, "mlstack-mlflow", secret)
     assert graph.of_type("kubernetes:core/v1:PersistentVolumeClaim") == []
+
+
+def waits_on_secret(graph: Graph, deployment: str, secret: Recorded) -> bool:
+    """Whether the Deployment reads the Secret through the resource, so it waits for it."""
+    found = graph.one("kubernetes:apps/v1:Deployment", lambda r: r.name == deployment)
+    return any(
+        urn.endswith(f"core/v1:Secret::{secret.name}") for urn in graph.dependencies_of(found)
+    )
 
 
 def test_api_waits_for_the_first_training_and_training_for_mlflow(graph: Graph) -> None:
@@ -299,3 +310,4 @@ def test_api_token_reaches_the_api_through_a_secret_only() -> None:
     ref = {"secretKeyRef": {"name": "mlstack-api-token", "key": "token"}}
     assert env_of(api)["API_TOKEN"] == ref
     assert token not in str(api)
+    assert waits_on_secret(graph, "mlstack-api", secret)

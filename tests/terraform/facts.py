@@ -359,17 +359,31 @@ def _tf_storage(tf: Terraform) -> dict[str, Any]:
     }
 
 
-def _tf_irsa(tf: Terraform) -> tuple[dict[str, str], dict[str, Any]]:
-    """Role key -> subject, and subject -> bucket access, from the locals the documents use."""
+# Every IRSA role of terraform/irsa.tf: the workloads' (local.irsa), and with public access the
+# load balancer controller's too.
+TF_IRSA_ROLES = "${merge(local.irsa,var.public_access ? local.lb_controller_irsa : {})}"
+
+
+def tf_irsa_subjects(tf: Terraform, roles: str) -> dict[str, str]:
+    """Role key -> the subject its trust policy admits, for the roles of the local `roles`: the
+    one trust document of irsa.tf, made for each role of `local.irsa_roles`."""
     trust = tf.raw("aws_iam_policy_document", "irsa_trust", kind="data")
+    assert trust["for_each"] == ["${local.irsa_roles}"]
+    assert tf.raw("aws_iam_role", "irsa")["for_each"] == ["${local.irsa_roles}"]
+    assert tf.locals["irsa_roles"] == TF_IRSA_ROLES
     sub = [c for c in trust["statement"][0]["condition"] if c["variable"][0].endswith(":sub")]
     assert sub[0]["values"] == [
         ["system:serviceaccount:${each.value.namespace}:${each.value.service_account}"]
     ]
-    subjects = {
+    return {
         key: f"system:serviceaccount:{v['namespace']}:{v['service_account']}"
-        for key, v in tf.resolve(tf.locals["irsa"]).items()
+        for key, v in tf.resolve(tf.locals[roles]).items()
     }
+
+
+def _tf_irsa(tf: Terraform) -> tuple[dict[str, str], dict[str, Any]]:
+    """Role key -> subject, and subject -> bucket access, from the locals the documents use."""
+    subjects = tf_irsa_subjects(tf, "irsa")
     doc = tf.raw("aws_iam_policy_document", "bucket_access", kind="data")["statement"]
     objects, listing = doc
     assert objects["actions"] == ["${each.value.actions}"]

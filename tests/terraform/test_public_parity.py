@@ -8,25 +8,18 @@ import json
 from typing import Any
 
 import pytest
-from k8s.harness import EKS_SETTINGS, Graph, program
+from k8s.harness import EKS_PUBLIC, PUBLIC, TOKEN, Graph, program
 
 from infra.lb_controller import POLICY_FILE
-from terraform.facts import _subject
+from terraform.facts import TF_IRSA_ROLES, _subject, tf_irsa_subjects
 from terraform.hcl import TERRAFORM, Terraform
 
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
-PUBLIC = {
-    "public_access": True,
-    "public_host": "api.example.com",
-    "public_certificate_arn": CERTIFICATE,
-    "public_access_cidrs": ["198.51.100.0/24"],
-}
 PUBLIC_FACTS = ("lb_controller_chart", "lb_controller_subject", "lb_controller_policy", "inputs")
 CONTROLLER = "mlstack-lb-controller"
 
 
 def pulumi_graph() -> Graph:
-    return program("eks", {**EKS_SETTINGS, **PUBLIC}, {"api_token": "a-long-random-token"})
+    return program("eks", EKS_PUBLIC, TOKEN)
 
 
 def pulumi_public(graph: Graph) -> dict[str, Any]:
@@ -55,14 +48,13 @@ def terraform_public(tf: Terraform) -> dict[str, Any]:
     assert release["count"] == ["${var.public_access ? 1 : 0}"]
     (values,) = release["values"][0]
     settings = tf.locals["lb_controller"]
-    trust = tf.resource("aws_iam_policy_document", "lb_controller_trust", kind="data")
-    (sub,) = [c for c in trust["statement"][0]["condition"] if c["variable"][0].endswith(":sub")]
+    ((role, subject),) = tf_irsa_subjects(tf, "lb_controller_irsa").items()
     policy = tf.resource("aws_iam_policy", "lb_controller")
     assert policy["policy"] == ["${file(local.lb_controller.policy_file)}"]
     policy_file = settings["policy_file"].replace("${path.module}", str(TERRAFORM))
     attached = tf.resource("aws_iam_role_policy_attachment", "lb_controller")
     assert attached["policy_arn"] == ["${aws_iam_policy.lb_controller[0].arn}"]
-    assert attached["role"] == ["${aws_iam_role.lb_controller[0].name}"]
+    assert attached["role"] == [f'${{aws_iam_role.irsa["{role}"].name}}']
     return {
         "lb_controller_chart": {
             "chart": release["chart"][0],
@@ -73,7 +65,7 @@ def terraform_public(tf: Terraform) -> dict[str, Any]:
             "values": _yamlencoded_keys(values),
             "service_account": settings["service_account"],
         },
-        "lb_controller_subject": sub["values"][0][0],
+        "lb_controller_subject": subject,
         "lb_controller_policy": json.loads(open(policy_file).read()),
         "inputs": sorted(k for k in PUBLIC if k in tf.variables),
     }
@@ -115,8 +107,10 @@ def test_both_sides_default_to_no_public_access() -> None:
     tf = Terraform()
     assert tf.values["public_access"] is False
     assert tf.values["public_access_cidrs"] == [] and tf.values["public_certificate_arn"] == ""
-    for typ in ("helm_release", "aws_iam_role", "aws_iam_policy"):
+    for typ in ("helm_release", "aws_iam_policy", "aws_iam_role_policy_attachment"):
         assert tf.raw(typ, "lb_controller")["count"] == ["${var.public_access ? 1 : 0}"]
+    # The controller's role is among irsa.tf's roles only with public access.
+    assert tf.locals["irsa_roles"] == TF_IRSA_ROLES
     from k8s.harness import eks
 
     assert not [r for r in eks().resources if CONTROLLER in r.name]

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,11 @@ from pydantic import ValidationError
 
 from stacks.config import EksConfig, parse
 from terraform.hcl import EXAMPLE_VARS, TERRAFORM, Terraform
+from tests.binaries import binary, run
 
-TERRAFORM_BIN = shutil.which("terraform")
-needs_terraform = pytest.mark.skipif(
-    TERRAFORM_BIN is None,
-    reason="terraform is not on PATH (install Terraform >= 1.9 to run fmt and validation checks)",
+# No registry this project installs from ships Terraform (see the README, Terraform).
+TERRAFORM_HINT = (
+    "install Terraform >= 1.9 from HashiCorp (https://developer.hashicorp.com/terraform/install)"
 )
 # No version check against HashiCorp, no user CLI config, no prompts.
 TF_ENV = {
@@ -38,33 +39,27 @@ TF_ENV = {
 }
 
 
+@pytest.fixture(scope="module")
+def terraform_bin() -> str:
+    """The terraform binary: skips where it is missing, fails under CI (which installs it)."""
+    return binary("terraform", TERRAFORM_HINT)
+
+
 def terraform(
-    *args: str, cwd: Path = TERRAFORM, stdin: str | None = None
+    program: str, *args: str, cwd: Path = TERRAFORM, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    assert TERRAFORM_BIN is not None
-    return subprocess.run(
-        [TERRAFORM_BIN, *args],
-        cwd=cwd,
-        env=TF_ENV,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run([program, *args], cwd=cwd, env=TF_ENV, stdin=stdin)
 
 
-@needs_terraform
-def test_terraform_files_are_formatted() -> None:
-    result = terraform("fmt", "-check", "-diff", "-recursive")
+def test_terraform_files_are_formatted(terraform_bin: str) -> None:
+    result = terraform(terraform_bin, "fmt", "-check", "-diff", "-recursive")
     assert result.returncode == 0, (
         f"run `terraform fmt terraform/`:\n{result.stdout}{result.stderr}"
     )
 
 
-@needs_terraform
-def test_the_example_tfvars_file_is_formatted() -> None:
-    result = terraform("fmt", "-check", "-", stdin=EXAMPLE_VARS.read_text())
+def test_the_example_tfvars_file_is_formatted(terraform_bin: str) -> None:
+    result = terraform(terraform_bin, "fmt", "-check", "-", stdin=EXAMPLE_VARS.read_text())
     assert result.returncode == 0, f"format terraform.tfvars.example:\n{result.stdout}"
 
 
@@ -109,18 +104,16 @@ def test_every_checkov_skip_in_terraform_gives_a_reason() -> None:
         assert len(reason.split()) >= 6, f"{file}: skip {match.group(1)} needs a reason"
 
 
+@pytest.mark.slow  # checkov over terraform/
 def test_checkov_as_users_run_it_finds_nothing_in_terraform() -> None:
     # `checkov -d terraform`, no var file and no skip list: accepted findings are the inline
     # `#checkov:skip` comments beside their resources. JSON only so the test can read the report;
     # no Bridgecrew account, so nothing is uploaded or downloaded.
     checkov = Path(sys.executable).with_name("checkov")
-    result = subprocess.run(
+    result = run(
         [str(checkov), "-d", str(TERRAFORM), "--output", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
         env={**os.environ, "BC_API_KEY": "", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+        timeout=300,
     )
     loaded = json.loads(result.stdout)
     reports = loaded if isinstance(loaded, list) else [loaded]  # one per framework that ran
@@ -163,22 +156,25 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
 }
 
 
+Plan = Callable[[dict[str, Any], str], subprocess.CompletedProcess[str]]
+
+
 @pytest.fixture(scope="module")
-def variables_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A module holding only variables.tf: `terraform plan` evaluates its validations offline."""
+def plan(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    """`terraform plan` with the values given, in a module holding only variables.tf: it
+    evaluates the validations offline."""
     module = tmp_path_factory.mktemp("variables")
     shutil.copy(TERRAFORM / "variables.tf", module)
-    result = terraform("init", "-backend=false", cwd=module)
+    result = terraform(terraform_bin, "init", "-backend=false", cwd=module)
     assert result.returncode == 0, result.stderr
-    return module
 
+    def planned(values: dict[str, Any], name: str) -> subprocess.CompletedProcess[str]:
+        var_file = module / f"{name}.tfvars.json"
+        var_file.write_text(json.dumps(values))
+        args = ("plan", "-no-color", "-lock=false", f"-var-file={var_file.name}")
+        return terraform(terraform_bin, *args, cwd=module)
 
-def terraform_plan(
-    module: Path, values: dict[str, Any], name: str
-) -> subprocess.CompletedProcess[str]:
-    var_file = module / f"{name}.tfvars.json"
-    var_file.write_text(json.dumps(values))
-    return terraform("plan", "-no-color", "-lock=false", f"-var-file={var_file.name}", cwd=module)
+    return planned
 
 
 NODE_SIZES = {"node_min_size", "node_desired_size", "node_max_size"}
@@ -194,11 +190,8 @@ def pulumi_parse(values: dict[str, Any]) -> None:
     parse({"target": "eks", **{k: v for k, v in values.items() if k in EksConfig.model_fields}})
 
 
-@needs_terraform
-def test_the_example_values_pass_both_terraform_and_pulumi_validation(
-    variables_module: Path,
-) -> None:
-    result = terraform_plan(variables_module, BASE, "example")
+def test_the_example_values_pass_both_terraform_and_pulumi_validation(plan: Plan) -> None:
+    result = plan(BASE, "example")
     assert result.returncode == 0, result.stdout + result.stderr
     pulumi_parse(BASE)
 
@@ -211,21 +204,17 @@ def test_pulumi_config_refuses(case: str) -> None:
     assert keys <= named(set(BAD_VALUES[case])), f"refused {keys}, not {set(BAD_VALUES[case])}"
 
 
-@needs_terraform
 @pytest.mark.parametrize("case", BAD_VALUES)
-def test_terraform_variables_refuse(case: str, variables_module: Path) -> None:
-    result = terraform_plan(variables_module, {**BASE, **BAD_VALUES[case]}, case)
+def test_terraform_variables_refuse(case: str, plan: Plan) -> None:
+    result = plan({**BASE, **BAD_VALUES[case]}, case)
     assert result.returncode != 0, f"terraform accepted {BAD_VALUES[case]}"
     assert "Invalid value for variable" in result.stderr, result.stderr
     assert any(f"var.{key}" in result.stderr for key in named(set(BAD_VALUES[case]))), result.stderr
 
 
-@needs_terraform
-def test_without_endpoint_cidrs_terraform_and_pulumi_both_stop_naming_the_key(
-    variables_module: Path,
-) -> None:
+def test_without_endpoint_cidrs_terraform_and_pulumi_both_stop_naming_the_key(plan: Plan) -> None:
     unset = {k: v for k, v in BASE.items() if k != "endpoint_public_access_cidrs"}
-    result = terraform_plan(variables_module, unset, "no-endpoint")
+    result = plan(unset, "no-endpoint")
     assert result.returncode != 0, "terraform planned with no endpoint_public_access_cidrs"
     assert "No value for required variable" in result.stderr, result.stderr
     assert '"endpoint_public_access_cidrs"' in result.stderr, result.stderr
@@ -234,11 +223,10 @@ def test_without_endpoint_cidrs_terraform_and_pulumi_both_stop_naming_the_key(
     assert [e["loc"][0] for e in refused.value.errors()] == ["endpoint_public_access_cidrs"]
 
 
-@needs_terraform
 def test_an_endpoint_open_on_purpose_passes_both_terraform_and_pulumi_validation(
-    variables_module: Path,
+    plan: Plan,
 ) -> None:
     open_to_all = {**BASE, "endpoint_public_access_cidrs": ["0.0.0.0/0"]}
-    result = terraform_plan(variables_module, open_to_all, "open-endpoint")
+    result = plan(open_to_all, "open-endpoint")
     assert result.returncode == 0, result.stdout + result.stderr
     pulumi_parse(open_to_all)

@@ -107,6 +107,7 @@ class _OnLog(logging.Handler):
             self.action()
 
 
+@pytest.mark.slow  # its own MLflow server, killed and restarted: minutes
 def test_mlflow_killed_during_a_run_fails_it_cleanly_and_marks_it_failed_once_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

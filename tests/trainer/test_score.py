@@ -178,10 +178,28 @@ def test_training_scores_the_served_version_first_and_promotes_a_tie_over_a_degr
     airline.iloc[:CUT].to_csv(tmp_path / "first.csv", index=False)
     first = train(config(tracking_uri, model_name, tmp_path / "first.csv"))
     client = MlflowClient(tracking_uri)
-    # Pretend its forecasts came true badly, then train the same model on the same data.
-    for key, value in {"realised_smape": "90.0", "backtest_smape": "5.0"}.items():
-        client.set_model_version_tag(model_name, first.version, key, value)
-    same = train(config(tracking_uri, model_name, tmp_path / "first.csv", promote_if_degraded=True))
-    assert same.promoted and "a tie wins" in same.reason, same.reason
+    # Six months arrive that the champion forecast badly (demand halved), and the same model is
+    # trained on the grown data: one spec on the same folds, so the two tie.
+    grown = airline.iloc[: CUT + 6].copy()
+    grown.loc[CUT:, "y"] //= 2
+    grown.to_csv(tmp_path / "grown.csv", index=False)
+    cfg = config(tracking_uri, model_name, tmp_path / "grown.csv", promote_if_degraded=True)
+    same = train(cfg)
+
+    # Training scored the champion on those six months, as scoring them by hand does ...
+    forecast = _forecast_of(client, model_name, first.version, 6)
+    expected = by_hand(
+        grown["y"].iloc[CUT:], forecast["yhat"], forecast["yhat_lower"], forecast["yhat_upper"],
+        airline["y"].iloc[:CUT], 12,
+    )  # fmt: skip
+    champion = client.get_model_version(model_name, first.version).tags
+    assert float(champion["realised_smape"]) == pytest.approx(expected["smape"], rel=1e-5)
+    assert champion["realised_points"] == "6"
+    assert float(champion["realised_smape"]) > 1.5 * float(champion["backtest_smape"])
+    # ... before deciding: the decision read those tags, and a tie won because of them.
+    assert same.promoted and same.champion_version == first.version, same.reason
+    assert same.smape == pytest.approx(same.champion_smape, rel=1e-5)  # a tie
+    assert f"a tie wins: champion's realised smape {expected['smape']:.4f}" in same.reason
     tags = client.get_model_version(model_name, same.version).tags
-    assert tags["champion_realised_smape"] == "90.0"
+    assert tags["champion_realised_smape"] == champion["realised_smape"]
+    assert tags["champion_backtest_smape"] == champion["backtest_smape"]

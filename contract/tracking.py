@@ -1,0 +1,70 @@
+"""The MLflow tracking server (`mlstack tracking`, then `mlflow server`): its spec and variables.
+
+Its command line reads its variables as `$(NAME)`, so the local stack and the pod run one argv.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import TypeVar
+
+from contract.env import given
+from contract.service import ALL_INTERFACES, ServiceSpec
+
+V = TypeVar("V")  # a value: `str` locally, `pulumi.Input[str]` on Kubernetes
+TRACKING_PORT = 5000
+BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"  # on Kubernetes a Secret when it holds a password
+
+# fmt: off
+# `mlflow server`, once its local store is known writable (services/tracking/).
+_TRACKING_ARGS = (
+    "mlstack", "tracking",
+    "--host", "$(MLFLOW_HOST)",
+    "--port", "$(MLFLOW_PORT)",
+    "--backend-store-uri", f"$({BACKEND_STORE_ENV})",
+    # The artifact proxy: clients read and write artifacts through the server, so only
+    # the server needs storage credentials (IRSA on EKS).
+    "--serve-artifacts",
+    "--artifacts-destination", "$(MLFLOW_ARTIFACTS_DESTINATION)",
+    "--allowed-hosts", "$(MLFLOW_SERVER_ALLOWED_HOSTS)",
+    "--workers", "1",
+)
+# fmt: on
+
+TRACKING = ServiceSpec(
+    name="mlflow",
+    image="mlstack-mlflow",
+    extra="mlflow",
+    args=_TRACKING_ARGS,
+    needs=("mlflow",),  # `mlstack tracking` execs `mlflow server`
+    port=TRACKING_PORT,
+    env=MappingProxyType(
+        {
+            "MLFLOW_HOST": ALL_INTERFACES,
+            "MLFLOW_PORT": str(TRACKING_PORT),
+            # The server's job runner (GenAI evaluation jobs) starts a dozen worker processes we
+            # never use: off, it saves ~1 GB and most of the start-up time.
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        }
+    ),
+    ready_path="/health",
+    live_path="/health",
+)
+
+
+def tracking_env(
+    *,
+    artifacts_destination: V,
+    allowed_hosts: V,
+    backend_store_uri: V | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> dict[str, V | str]:
+    """The MLflow server's variables (its command line reads them, see `_TRACKING_ARGS`)."""
+    env: dict[str, V | str] = {
+        "MLFLOW_ARTIFACTS_DESTINATION": artifacts_destination,
+        "MLFLOW_SERVER_ALLOWED_HOSTS": allowed_hosts,
+    }
+    if backend_store_uri is not None:
+        env[BACKEND_STORE_ENV] = backend_store_uri
+    return given(MLFLOW_HOST=host, MLFLOW_PORT=port) | env
