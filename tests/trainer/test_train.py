@@ -200,6 +200,22 @@ def test_cli_reads_env_prints_progress_on_stderr_and_a_json_summary_last(mlflow_
     assert "[train]   y: backtest: 3 folds" in result.stderr
 
 
+def test_cli_verbose_shows_third_party_warnings_and_prints_as_debug_lines(
+    mlflow_server, model_name
+):
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "EXPERIMENT_NAME": "tests"}
+    args = ["--model-name", model_name, "--families", "seasonal_naive", "--verbose"]
+    result = run_cli(args, env)
+    assert result.returncode == 0, result.stderr
+    (summary,) = result.stdout.splitlines()  # MLflow's "View run" links go to the log too
+    assert json.loads(summary)["version"] == "1"
+    assert "[train] debug (py.warnings): UserWarning: Add type hints" in result.stderr
+    assert f"[train] debug (printed): Successfully registered model '{model_name}'." in (
+        result.stderr
+    )
+    assert "\x1b" not in result.stderr and "Downloading artifacts" not in result.stderr
+
+
 def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, model_name, tmp_path):
     env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "EXPERIMENT_NAME": "tests"}
     missing = run_cli(["--data", str(tmp_path / "absent.csv"), "--model-name", model_name], env)
