@@ -222,6 +222,19 @@ def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, mod
     assert missing.returncode == 1 and "error: data file not found" in missing.stderr
     bad_flag = run_cli(["--families", "prophet", "--model-name", model_name], env)
     assert bad_flag.returncode == 2 and "error: families:" in bad_flag.stderr
+    folder = run_cli(["--data", str(tmp_path), "--model-name", model_name], env)
+    assert folder.returncode == 1 and f"error: data path {tmp_path} is a directory" in folder.stderr
+
+
+@pytest.mark.parametrize("store", ["mlruns", "file:///tmp/mlruns"])
+def test_a_file_store_tracking_uri_is_refused_in_one_line_naming_the_fix(store, tmp_path):
+    result = run_cli(["--data", str(AIRLINE)], {"MLFLOW_TRACKING_URI": store})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: MLFLOW_TRACKING_URI={store} is a file store, which MLflow 3 no longer tracks in: "
+        "use a database (sqlite:///path/to/mlflow.db) or a tracking server "
+        "(http://host:5000, e.g. `mlstack up`)"
+    ]
 
 
 def test_a_series_too_short_to_backtest_is_trained_registered_and_says_why(mlflow_server, tmp_path):
