@@ -8,10 +8,13 @@ Only local stores are checked: a database server or an object store reports its 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from contract.tracking import BACKEND_STORE_ENV
 
 SQLITE = "sqlite:///"
 
@@ -26,10 +29,11 @@ def flag(args: Sequence[str], name: str) -> str | None:
     return None
 
 
-def problems(args: Sequence[str]) -> list[str]:
-    """Why `mlflow server args` could not write its local stores; empty when it can."""
+def problems(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Why `mlflow server args` could not write its local stores; empty when it can. The backend
+    store is the `--backend-store-uri` flag or, as MLflow reads it too, MLFLOW_BACKEND_STORE_URI."""
     found = []
-    store = flag(args, "--backend-store-uri")
+    store = flag(args, "--backend-store-uri") or environ.get(BACKEND_STORE_ENV)
     if store and store.startswith(SQLITE):
         database = Path(store.removeprefix(SQLITE).split("?", 1)[0])
         found += _folder(database.parent, f"backend store {store}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from contract.api import API
 from contract.demo import DEMO
-from contract.tracking import TRACKING
+from contract.tracking import BACKEND_STORE_ENV, TRACKING
 from contract.trainer import TRAINER
 from services.local.config import DEFAULT_PORTS, LocalConfig
 
@@ -21,8 +21,9 @@ def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -
 
 def test_mlflow_keeps_its_database_and_artifacts_in_the_state_directory(tmp_path: Path) -> None:
     cfg = LocalConfig(state_dir=tmp_path / "state").resolved()
-    argv = TRACKING.command(cfg.tracking_env())
-    assert f"sqlite:///{tmp_path / 'state' / 'mlflow.db'}" in argv
+    env = cfg.tracking_env()
+    argv = TRACKING.command(env)
+    assert env[BACKEND_STORE_ENV] == f"sqlite:///{tmp_path / 'state' / 'mlflow.db'}"
     assert str(tmp_path / "state" / "artifacts") in argv
     assert "--serve-artifacts" in argv
 

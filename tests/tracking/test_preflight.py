@@ -51,6 +51,16 @@ def test_a_store_that_cannot_be_written_is_named_with_the_reason(tmp_path: Path)
     assert found[1].startswith(f"the artifacts {blocked}/artifacts is not writable: {blocked}")
 
 
+def test_the_store_in_mlflows_own_variable_is_checked_as_the_flag_is(tmp_path: Path) -> None:
+    # The pods and `mlstack up` pass the store in MLFLOW_BACKEND_STORE_URI, never on argv.
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    environ = {"MLFLOW_BACKEND_STORE_URI": f"sqlite:///{blocked}/mlflow.db"}
+    (found,) = problems(["--artifacts-destination", str(tmp_path / "a")], environ)
+    assert found.startswith(f"the backend store sqlite:///{blocked}/mlflow.db is not writable")
+    assert problems(["--artifacts-destination", str(tmp_path / "a")], {}) == []
+
+
 def test_a_database_server_and_an_object_store_are_left_to_mlflow() -> None:
     assert problems(args("postgresql://u@db/mlflow", "s3://bucket/artifacts")) == []
 
