@@ -15,6 +15,7 @@ from infra.network import Network, NetworkArgs
 from infra.storage import ARTIFACTS_PREFIX, DATA_PREFIX, Storage, StorageArgs, access_policy
 from stacks import public
 from stacks.config import EksConfig
+from stacks.eks_database import mlflow_store
 from stacks.outputs import StackOutputs
 from stacks.workloads import (
     MLFLOW_ACCOUNT_ROLE,
@@ -132,6 +133,7 @@ def build(cfg: EksConfig) -> StackOutputs:
     trainer_role = _irsa(
         cfg, cluster, storage, TRAINER_ACCOUNT_ROLE, DATA_PREFIX, write=False, opts=on_aws
     )
+    store = mlflow_store(cfg, network, cluster, aws_provider, tags)
     provider = k8s.Provider(
         res_name(cfg.prefix, "eks"),
         kubeconfig=cluster.kubeconfig,
@@ -148,6 +150,7 @@ def build(cfg: EksConfig) -> StackOutputs:
             # Through MLflow's artifact proxy, so only the server's account holds S3 rights.
             artifacts_destination=storage.artifacts_uri,
             artifacts_on_volume=False,
+            mlflow_database_uri=store.uri,
             monitoring_size="standard",  # 15 days of history on nodes sized for it
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
@@ -163,4 +166,5 @@ def build(cfg: EksConfig) -> StackOutputs:
         bucket_name=storage.bucket_name,
         kubeconfig=cluster.kubeconfig,
         public_url=public_url,
+        mlflow_database_endpoint=store.endpoint,
     )

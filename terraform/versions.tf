@@ -12,5 +12,9 @@ terraform {
       source  = "hashicorp/helm"
       version = "~> 3.0"
     }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
   }
 }

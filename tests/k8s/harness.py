@@ -28,6 +28,9 @@ def zones(region: str) -> tuple[str, ...]:
 
 
 ZONES = zones("us-east-1")
+# What AWS answers for the stack's RDS instance and for the cluster security group EKS made.
+RDS_ADDRESS = "mlstack-mlflow-db.c0a1b2c3d4e5.us-east-1.rds.amazonaws.com"
+CLUSTER_SECURITY_GROUP = "sg-0eks0cluster0000"
 K8S_PREFIX = "kubernetes:"
 
 
@@ -73,6 +76,15 @@ def _known_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
         "aws:iam/role:Role": {"arn": arn, "name": name},
         "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
         "random:index/randomPassword:RandomPassword": {"result": "generated-password"},
+        "random:index/randomId:RandomId": {"hex": "0a1b2c3d"},
+        "aws:kms/key:Key": {"arn": arn, "keyId": f"{name}-key-id"},
+        "aws:rds/subnetGroup:SubnetGroup": {"arn": arn, "name": name},
+        "aws:rds/parameterGroup:ParameterGroup": {"arn": arn, "name": name},
+        "aws:rds/instance:Instance": {
+            "arn": arn,
+            "address": RDS_ADDRESS,
+            "endpoint": f"{RDS_ADDRESS}:5432",
+        },
         "eks:index:Cluster": {
             "kubeconfig": {"apiVersion": "v1", "kind": "Config"},
             "kubeconfigJson": json.dumps({"apiVersion": "v1", "kind": "Config"}),
@@ -109,6 +121,8 @@ class Recorder(pulumi.runtime.Mocks):
             # The zones of the region of the provider the lookup went through, as AWS answers.
             names = zones(self._region(args.provider))
             return {"names": list(names), "zoneIds": [f"az{i}" for i in range(len(names))]}
+        if args.token == "aws:ec2/getSecurityGroup:getSecurityGroup":
+            return {"id": CLUSTER_SECURITY_GROUP, "vpcId": args.args.get("vpcId")}
         return {}
 
     def _region(self, provider: str) -> str:
@@ -228,6 +242,15 @@ PUBLIC = {
     "public_access_cidrs": ["198.51.100.0/24"],
 }
 EKS_PUBLIC = {**EKS_SETTINGS, **PUBLIC}
+# The eks config as `stacks.config.parse` takes it: what a user sets, images from a registry.
+EKS_CONFIG = {
+    "target": "eks",
+    "region": "us-east-1",
+    "mlflow_image": "ghcr.io/o/mlstack-mlflow:1",
+    "trainer_image": "ghcr.io/o/mlstack-trainer:1",
+    "api_image": "ghcr.io/o/mlstack-serving:1",
+    "endpoint_public_access_cidrs": ["203.0.113.0/24"],
+}
 
 
 @dataclass
