@@ -41,6 +41,14 @@ def up(
     api_token: Annotated[
         str | None, typer.Option(envvar=TOKEN_ENV, help="Bearer token for the API.")
     ] = None,
+    tracking_db: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MLSTACK_TRACKING_DB",
+            help="PostgreSQL URI (postgresql://...) for MLflow's registry, upgraded first; "
+            "default: SQLite in the state directory. Prefer the variable: a flag shows in ps.",
+        ),
+    ] = None,
 ) -> None:
     """Run MLflow, the trainer (once), the API, the demo and Prometheus locally."""
     from services.local import control, stack
@@ -61,6 +69,7 @@ def up(
         data_uri=data,
         families=families,
         api_token=api_token,
+        tracking_db=tracking_db or None,
     )
     raise typer.Exit(control.detach(cfg) if detach else stack.run(cfg))
 
