@@ -30,12 +30,22 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-# The environment is rebuilt whenever the lock file changes.
+# The environment is rebuilt whenever the lock file changes: every extra for the tests and tools.
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-extras --python python3
 	touch $@
 
 venv: $(VENV)/.synced
+
+# `make demo` installs only what the local stack runs: the tracking server, the trainer (and
+# scorer), the API and the Streamlit demo, each its image's extra (services/spec.py). --inexact
+# keeps what a full sync installed, so `make demo` after `make test` removes nothing, and
+# `make test` after `make demo` adds the rest.
+DEMO_EXTRAS := mlflow train serve demo
+$(VENV)/.synced-demo: uv.lock pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact \
+	  $(addprefix --extra ,$(DEMO_EXTRAS)) --python python3
+	touch $@
 
 system-deps:
 	@missing=""; \
@@ -89,7 +99,7 @@ audit: venv
 	$(VENV)/bin/pip-audit --strict --require-hashes --disable-pip \
 	  --progress-spinner off -r $$req $(addprefix --ignore-vuln ,$(AUDIT_IGNORE))
 
-demo: venv
+demo: $(VENV)/.synced-demo
 	$(VENV)/bin/mlstack up
 
 # A real browser on the local stack: Debian's headless Chromium driven by Playwright;

@@ -34,6 +34,7 @@ from bench import (
 )
 from bench.load import have_wrk
 from bench.report import Target
+from bench.training import MODEL, train_airline
 from services.local import process
 
 SECTIONS = (
@@ -48,7 +49,6 @@ SECTIONS = (
     "panel_training",
     "images",
 )
-MODEL = "bench-airline"
 
 
 def machine() -> dict[str, Any]:
@@ -113,23 +113,6 @@ def _public(value: Any) -> Any:
     if isinstance(value, list):
         return [_public(v) for v in value]
     return value
-
-
-def train_airline(tracking_uri: str) -> dict[str, Any]:
-    import logging
-
-    from services.trainer.config import TrainConfig
-    from services.trainer.run import train
-
-    logging.getLogger("mlstack.train").setLevel(logging.WARNING)
-    started = time.perf_counter()
-    summary = train(TrainConfig(tracking_uri=tracking_uri, model_name=MODEL))
-    return {
-        "seconds": round(time.perf_counter() - started, 2),
-        "version": summary.version,
-        "model": summary.model,
-        "smape": summary.smape,
-    }
 
 
 def main(argv: list[str] | None = None) -> None:

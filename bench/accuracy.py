@@ -16,8 +16,9 @@ import numpy as np
 from bench.datasets import SETS, Dataset
 from bench.report import write_json
 from services.forecasting import backtest, metrics
-from services.forecasting.models import Spec, fit
+from services.forecasting.models import fit
 from services.forecasting.selection import select
+from services.forecasting.specs import Spec
 from services.trainer.config import TrainConfig
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.m3 import arguments, one_blas_thread, series
 from bench.report import table, write_json
-from services.forecasting.models import ARIMA_MAX_SEASON, COMBINATIONS
+from services.forecasting.specs import ARIMA_MAX_SEASON, COMBINATIONS
 
 FIVE = ("ets", "ces", "theta", "standard_theta", "arima")
 CANDIDATES = {  # name: (members, how)
@@ -35,7 +35,8 @@ CANDIDATES = {  # name: (members, how)
 def one(s: Any) -> dict[str, Any]:
     """Each candidate combination's sMAPE and MASE on the last `h` points of the training data."""
     from services.forecasting import metrics
-    from services.forecasting.models import FitFailed, Spec, fit
+    from services.forecasting.models import FitFailed, fit
+    from services.forecasting.specs import Spec
 
     warnings.simplefilter("ignore")
     y, m, h = np.asarray(s.x, dtype=float), s.period, s.h

@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,10 @@ def _timed(run: Callable[[], np.ndarray]) -> tuple[np.ndarray | None, float, str
     return forecast, time.perf_counter() - started, error
 
 
+def _forecast_mean(model: Any, y: np.ndarray, h: int) -> np.ndarray:
+    return np.asarray(model.forecast(y=y, h=h)["mean"])
+
+
 def one(s: Any) -> dict[str, Any]:
     """Every method on one series: forecasts' scores, seconds, and any failure."""
     from services.forecasting import metrics
@@ -79,9 +84,9 @@ def one(s: Any) -> dict[str, Any]:
 
     runs = {"ours": _timed(ours)}
     for name, model in _references(m).items():
-        runs[name] = _timed(lambda model=model: model.forecast(y=train, h=h)["mean"])
-    members = [runs[k][0] for k in SCUM]
-    scum = None if any(f is None for f in members) else np.median(members, axis=0)
+        runs[name] = _timed(partial(_forecast_mean, model, train, h))
+    members = [f for f in (runs[k][0] for k in SCUM) if f is not None]
+    scum = np.median(members, axis=0) if len(members) == len(SCUM) else None
     runs["scum"] = (scum, sum(runs[k][1] for k in SCUM), None if scum is not None else "member")
     row: dict[str, Any] = {"series": s.sn, "type": s.type, "n": s.n, "h": h, "notes": notes,
                            "coverage": coverage[0] if coverage else None}  # fmt: skip
@@ -104,7 +109,11 @@ def run(every: int = 10, workers: int | None = None, out: Path | None = None) ->
             rows.append(row)
             if len(rows) % 100 == 0:
                 print(f"m3: {len(rows)}/{len(chosen)} series", file=sys.stderr, flush=True)
-    result = {"every": every, "series": len(rows), "seconds": time.perf_counter() - started}
+    result: dict[str, Any] = {
+        "every": every,
+        "series": len(rows),
+        "seconds": time.perf_counter() - started,
+    }
     result["summary"] = summary(rows)
     result["_rows"] = rows
     if out:

@@ -39,7 +39,8 @@ def fitted_lines(count: int, bases: int = 12) -> dict[str, str]:
     from services.forecasting import forecasters
     from services.forecasting.forecaster import Forecaster
     from services.forecasting.frequency import KINDS, Frequency
-    from services.forecasting.models import default_spec, fit
+    from services.forecasting.models import fit
+    from services.forecasting.specs import default_spec
 
     warnings.simplefilter("ignore")
     data = load_m3()
@@ -59,12 +60,12 @@ def register(tracking_uri: str, name: str, lines: dict[str, str]) -> str:
     """`lines` logged and registered as one model, at `@prod`; its version."""
     import mlflow
 
-    from services.forecasting.pyfunc import log_forecasters
+    from services.forecasting.pyfunc import log_model
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("bench-many-series")
     with mlflow.start_run():
-        info = log_forecasters(lines, name)
+        info = log_model(lines, name)
     version = str(info.registered_model_version)
     mlflow.MlflowClient(tracking_uri).set_registered_model_alias(name, "prod", version)
     return version

@@ -137,7 +137,6 @@ class InProcess:
     def api_compute_ms(self, calls: int = 150) -> float:
         """Median time of what the API runs on a cache miss, loaded as the API loads it: the
         same forecast without DataFrames in or out, serialised."""
-        from services.serving.forecasts import compute
         from services.serving.loader import MlflowLoader
 
         loader = MlflowLoader(self.tracking_uri)
@@ -145,7 +144,7 @@ class InProcess:
         assert ref is not None
         loaded = loader.load(ref)
         horizon = int(self.frame["n_periods"].iloc[0])
-        return _median_ms(lambda: compute(loaded, horizon, None), calls)
+        return _median_ms(lambda: loaded.forecast(None, horizon, None), calls)
 
 
 def _median_ms(call: Any, calls: int) -> float:

@@ -1,4 +1,5 @@
-"""Trainer cost growth: wall time and peak memory of `train()` on synthetic series of growing
+"""The bench's model (the bundled airline series, trained first by every bench run), and the
+trainer's cost growth: wall time and peak memory of `train()` on synthetic series of growing
 length (synthetic only to scale the length; quality is the accuracy bench's job).
 
 Each size runs in its own process (`python -m bench.training N URI MODEL`), so its peak RSS is
@@ -24,6 +25,26 @@ from bench.quality import SINGLE_THREADED
 from bench.report import table
 
 SIZES = (100, 1_000, 10_000, 100_000)
+MODEL = "bench-airline"
+
+
+def train_airline(tracking_uri: str) -> dict[str, Any]:
+    """`MODEL` trained on the bundled airline series: its first version is what the serving
+    sections serve."""
+    import logging
+
+    from services.trainer.config import TrainConfig
+    from services.trainer.run import train
+
+    logging.getLogger("mlstack.train").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    summary = train(TrainConfig(mlflow_tracking_uri=tracking_uri, model_name=MODEL))
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "version": summary.version,
+        "model": summary.model,
+        "smape": summary.smape,
+    }
 
 
 def synthetic_csv(n: int, path: Path, seed: int = 0) -> Path:
@@ -51,7 +72,7 @@ def train_once(n: int, tracking_uri: str, model: str) -> dict[str, Any]:
         data = synthetic_csv(n, Path(tmp) / f"series-{n}.csv")
         started = time.perf_counter()
         summary = train(
-            TrainConfig(data_uri=str(data), tracking_uri=tracking_uri, model_name=model)
+            TrainConfig(data_uri=str(data), mlflow_tracking_uri=tracking_uri, model_name=model)
         )
         seconds = time.perf_counter() - started
     fitted = min(n, TrainConfig().max_train_points)

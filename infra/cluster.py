@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
+from infra.control_plane import LOG_TYPES, ControlPlane, ControlPlaneArgs
 from infra.irsa import ServiceAccountRole, ServiceAccountRoleArgs
 from infra.naming import res_name
 
@@ -40,17 +41,22 @@ class ClusterArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]
     kubernetes_version: str
+    region: str  # the AWS provider's, for the key policy's log group ARN
     instance_type: str
     sizes: NodeSizes
     disk_size_gib: int = 20
     public_access_cidrs: Sequence[str] = ("0.0.0.0/0",)
+    retain_key: bool = False  # ControlPlaneArgs.retain_key
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Cluster(pulumi.ComponentResource):
-    """Node IAM role, a launch template requiring IMDSv2 with an encrypted root volume, the
-    pulumi-eks cluster (API authentication, OIDC provider, no default node group), a managed
-    node group, and the EBS CSI driver add-on with its own IRSA role (for the MLflow volume)."""
+    """Node IAM role, a launch template requiring IMDSv2 within one hop (the node itself: pods
+    cannot reach it) with an encrypted root volume, the control plane's role, KMS key and log
+    group (infra/control_plane.py), the pulumi-eks cluster (API authentication, OIDC provider,
+    Secrets encrypted with that key, the VPC CNI enforcing NetworkPolicies, no default node
+    group), a managed node group, and the EBS CSI driver add-on with its own IRSA role (for the
+    MLflow volume)."""
 
     cluster: eks.Cluster
     node_group: eks.ManagedNodeGroup
@@ -58,6 +64,7 @@ class Cluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
+    key_arn: pulumi.Output[str]  # the stack's KMS key, which also encrypts MLflow's database
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -66,8 +73,17 @@ class Cluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         role = self._node_role(name, tags, child)
+        cluster_name = res_name(name, "eks")  # named, so that its log group can be made first
+        control = ControlPlane(
+            name, ControlPlaneArgs(cluster_name, args.region, args.retain_key, tags), opts=child
+        )
         self.cluster = eks.Cluster(
-            res_name(name, "eks"),
+            cluster_name,
+            name=cluster_name,
+            service_role=control.role,
+            encryption_config_key_arn=control.key.arn,
+            # Off by default in the VPC CNI: without it NetworkPolicies are accepted, not enforced.
+            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
             vpc_id=args.vpc_id,
             public_subnet_ids=args.subnet_ids,
             version=args.kubernetes_version,
@@ -78,15 +94,9 @@ class Cluster(pulumi.ComponentResource):
             endpoint_private_access=True,
             public_access_cidrs=list(args.public_access_cidrs),
             # Control-plane logs to CloudWatch, as terraform/eks.tf does (a few dollars a month).
-            enabled_cluster_log_types=[
-                "api",
-                "audit",
-                "authenticator",
-                "controllerManager",
-                "scheduler",
-            ],
+            enabled_cluster_log_types=list(LOG_TYPES),
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=control.ready),
         )
         self.node_group = eks.ManagedNodeGroup(
             res_name(name, "nodes"),
@@ -106,12 +116,14 @@ class Cluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
         self.oidc_provider_arn = self.cluster.oidc_provider_arn
         self.oidc_issuer = self.cluster.oidc_issuer
+        self.key_arn = control.key.arn
         self._ebs_csi(name, tags, child)
         self.register_outputs(
             {
                 "kubeconfig": self.kubeconfig,
                 "oidc_provider_arn": self.oidc_provider_arn,
                 "oidc_issuer": self.oidc_issuer,
+                "key_arn": self.key_arn,
             }
         )
 
@@ -149,8 +161,10 @@ class Cluster(pulumi.ComponentResource):
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",  # IMDSv2 only
-                # 2 hops: node daemons in containers still reach IMDS; workloads use IRSA.
-                http_put_response_hop_limit=2,
+                # 1 hop: the node and its host-network pods (the VPC CNI, kube-proxy) reach
+                # IMDS; a pod's packets take a second hop and never get an answer, so no
+                # workload can take the node role's credentials. Workloads use IRSA.
+                http_put_response_hop_limit=1,
             ),
             block_device_mappings=[
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(

@@ -17,7 +17,7 @@ from contract.trainer import (
     DASK_WORKER_PORT,
     dask_worker_env,
 )
-from infra import pod
+from infra import netpol, pod
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
 
@@ -48,6 +48,18 @@ class DaskClusterArgs:
             raise ValueError(f"a Dask cluster needs at least one worker, got {self.workers}")
 
 
+SCHEDULER = selector_labels(DASK_SCHEDULER.name, COMPONENT)
+WORKER = selector_labels(DASK_WORKER.name, COMPONENT)
+
+
+def reach() -> tuple[netpol.Rule, ...]:
+    """What a client's egress needs: the scheduler, and the workers it may fetch results from."""
+    return (
+        netpol.Rule(netpol.pods(SCHEDULER), (DASK_SCHEDULER_PORT,)),
+        netpol.Rule(netpol.pods(WORKER), (DASK_WORKER_PORT,)),
+    )
+
+
 def scheduler_address(name: str, namespace: str) -> str:
     return f"tcp://{name}.{namespace}.svc.cluster.local:{DASK_SCHEDULER_PORT}"
 
@@ -55,8 +67,9 @@ def scheduler_address(name: str, namespace: str) -> str:
 class DaskCluster(pulumi.ComponentResource):
     """ServiceAccount (no token), scheduler Deployment and its ClusterIP Service on 8786, worker
     Deployment of N replicas, and two NetworkPolicies: the scheduler admits the trainer and the
-    workers; the workers admit the scheduler, the trainer and each other (Dask moves results
-    between workers), their nannies the scheduler only."""
+    workers, and reaches the workers and their nannies; the workers admit the scheduler, the
+    trainer and each other (Dask moves results between workers), their nannies the scheduler
+    only, and reach the scheduler and each other."""
 
     scheduler: k8s.apps.v1.Deployment
     workers: k8s.apps.v1.Deployment
@@ -172,7 +185,7 @@ class DaskCluster(pulumi.ComponentResource):
             metadata=self._meta(self._scheduler, DASK_SCHEDULER.name),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
-                selector=selector_labels(DASK_SCHEDULER.name, COMPONENT),
+                selector=SCHEDULER,
                 ports=[
                     k8s.core.v1.ServicePortArgs(
                         name="dask", port=DASK_SCHEDULER_PORT, target_port="dask"
@@ -185,46 +198,30 @@ class DaskCluster(pulumi.ComponentResource):
     def _network_policies(self, child: pulumi.ResourceOptions) -> None:
         # Whoever reaches the scheduler runs code on the workers: only the trainer may.
         trainer = dict(self._args.client_selector)
-        scheduler = selector_labels(DASK_SCHEDULER.name, COMPONENT)
-        worker = selector_labels(DASK_WORKER.name, COMPONENT)
-        self._admit(DASK_SCHEDULER.name, "-clients", {"dask": [trainer, worker]}, child)
-        self._admit(
+        self._policy(
+            DASK_SCHEDULER.name,
+            ingress=(netpol.Rule(netpol.pods(trainer, WORKER), (DASK_SCHEDULER_PORT,)),),
+            egress=(netpol.Rule(netpol.pods(WORKER), (DASK_WORKER_PORT, DASK_NANNY_PORT)),),
+            child=child,
+        )
+        self._policy(
             DASK_WORKER.name,
-            "-peers",
-            {"worker": [scheduler, trainer, worker], "nanny": [scheduler]},
-            child,
+            ingress=(
+                netpol.Rule(netpol.pods(SCHEDULER, trainer, WORKER), (DASK_WORKER_PORT,)),
+                netpol.Rule(netpol.pods(SCHEDULER), (DASK_NANNY_PORT,)),
+            ),
+            egress=reach(),  # the scheduler, and other workers
+            child=child,
         )
 
-    def _admit(
+    def _policy(
         self,
         app: str,
-        suffix: str,
-        peers_by_port: Mapping[str, list[Mapping[str, str]]],
+        ingress: tuple[netpol.Rule, ...],
+        egress: tuple[netpol.Rule, ...],
         child: pulumi.ResourceOptions,
     ) -> None:
-        """A NetworkPolicy: each named port of the `app` pods admits the pods listed for it."""
-        name = res_name(self._name, app) + suffix
-        rules = [
-            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[
-                    k8s.networking.v1.NetworkPolicyPeerArgs(
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(peer))
-                    )
-                    for peer in peers
-                ],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")],
-            )
-            for port, peers in peers_by_port.items()
-        ]
-        k8s.networking.v1.NetworkPolicy(
-            name,
-            metadata=self._meta(name, app),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels=selector_labels(app, COMPONENT)
-                ),
-                policy_types=["Ingress"],
-                ingress=rules,
-            ),
-            opts=child,
-        )
+        """The NetworkPolicy of the `app` pods."""
+        name = res_name(self._name, app) + netpol.SUFFIX
+        selector = selector_labels(app, COMPONENT)
+        netpol.policy(name, self._meta(name, app), selector, ingress, egress, child)

@@ -87,7 +87,8 @@ class LoadBalancerController(pulumi.ComponentResource):
                 namespace=NAMESPACE,
                 values={
                     "clusterName": args.cluster_name,
-                    # Given, not looked up: pods cannot reach IMDS past the nodes' hop limit.
+                    # Given, not looked up: pods cannot reach IMDS (the nodes' hop limit is 1,
+                    # infra/cluster.py).
                     "region": args.region,
                     "vpcId": args.vpc_id,
                     "serviceAccount": {

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from contract.tracking import BACKEND_STORE_ENV, DB_UPGRADE, TRACKING, TRACKING_PORT, tracking_env
-from infra import pod, replicas
+from infra import netpol, pod, replicas
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
 
@@ -47,6 +47,8 @@ class MlflowServerArgs:
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Pods (by label) allowed to reach the server; the node (port-forward) always may.
     client_selectors: tuple[Mapping[str, str], ...] = ()
+    # What the server may reach besides DNS and its database: its artifact store (S3 on EKS).
+    egress: tuple[netpol.Rule, ...] = ()
     resources: pod.Resources = RESOURCES
 
     def __post_init__(self) -> None:
@@ -64,6 +66,15 @@ class MlflowServerArgs:
     def replicated(self) -> bool:
         """Several servers can share the stores: a database, and artifacts off the volume."""
         return not self.needs_volume
+
+
+SELECTOR = selector_labels(TRACKING.name, "tracking")
+
+
+def reach() -> netpol.Rule:
+    """What a client's egress needs to reach the server (its pods: the Service's port is the
+    container's)."""
+    return netpol.Rule(netpol.pods(SELECTOR), (TRACKING_PORT,))
 
 
 def allowed_hosts(service: str, namespace: str, port: int) -> str:
@@ -84,9 +95,10 @@ def _sha256(text: str) -> str:
 
 
 class MlflowServer(pulumi.ComponentResource):
-    """ServiceAccount, Deployment, ClusterIP Service and the NetworkPolicy that admits clients;
-    with SQLite or artifacts on a volume the PersistentVolumeClaim; with a database its URI's
-    Secret and the schema upgrade's init container; replicated, the PodDisruptionBudget."""
+    """ServiceAccount, Deployment, ClusterIP Service, and the NetworkPolicy of its pods (its
+    clients in; its artifact store and database out); with SQLite or artifacts on a volume the
+    PersistentVolumeClaim; with a database its URI's Secret and the schema upgrade's init
+    container; replicated, the PodDisruptionBudget."""
 
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
@@ -100,7 +112,7 @@ class MlflowServer(pulumi.ComponentResource):
         child = child_options(self, opts)
         self._args, self._name = args, res_name(name, TRACKING.name)
         self._labels = labels(TRACKING.name, "tracking")
-        self._selector = selector_labels(TRACKING.name, "tracking")
+        self._selector = SELECTOR
         account = self._service_account(child)
         claim = self._volume_claim(child) if args.needs_volume else None
         self.deployment = self._deployment(account, claim, child)
@@ -242,28 +254,16 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
     def _network_policy(self, child: pulumi.ResourceOptions) -> None:
-        # Traffic from the pod's own node (kubelet probes, `kubectl port-forward`) is always
-        # allowed by Kubernetes, so only the named client pods need a rule.
-        peers = [
-            k8s.networking.v1.NetworkPolicyPeerArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(sel))
-            )
-            for sel in self._args.client_selectors
-        ]
-        k8s.networking.v1.NetworkPolicy(
-            self._name + "-clients",
-            metadata=self._meta("-clients"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=peers,
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port="http", protocol="TCP")
-                        ],
-                    )
-                ],
-            ),
-            opts=child,
-        )
+        # Traffic from the pod's own node (kubelet probes) is always allowed by Kubernetes, and
+        # `kubectl port-forward` connects on the pod's loopback, so only the named client pods
+        # need a rule. A database is reached on its port wherever it is, but at the metadata
+        # address.
+        ingress: tuple[netpol.Rule, ...] = ()
+        if self._args.client_selectors:
+            clients = netpol.pods(*self._args.client_selectors)
+            ingress = (netpol.Rule(clients, (TRACKING_PORT,)),)
+        egress = self._args.egress
+        if self._args.database_uri is not None:
+            egress += (netpol.Rule((netpol.beyond(),), (netpol.POSTGRES_PORT,)),)
+        name, meta = self._name + netpol.SUFFIX, self._meta(netpol.SUFFIX)
+        netpol.policy(name, meta, self._selector, ingress, egress, child)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import netpol
 from infra.naming import PART_OF, res_name
 from infra.options import child_options
 
@@ -21,8 +22,9 @@ class NamespaceArgs:
 
 
 class Namespace(pulumi.ComponentResource):
-    """A Namespace enforcing the `restricted` Pod Security Standard, and a NetworkPolicy that
-    denies all ingress; each workload then opens exactly the port its clients need."""
+    """A Namespace enforcing the `restricted` Pod Security Standard, a NetworkPolicy that denies
+    all traffic both ways, and one that lets every pod look names up at the cluster's DNS; each
+    workload's own policy then admits exactly what its pods need (infra/netpol.py)."""
 
     namespace: k8s.core.v1.Namespace
     name: pulumi.Output[str]
@@ -45,12 +47,8 @@ class Namespace(pulumi.ComponentResource):
             opts=child,
         )
         self.name = self.namespace.metadata.name
-        k8s.networking.v1.NetworkPolicy(
-            res_name(name, "default-deny"),
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny-ingress", namespace=self.name),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]
-            ),
-            opts=child,
-        )
+        every_pod: dict[str, str] = {}
+        for role, egress in (("default-deny", ()), ("allow-dns", (netpol.dns(),))):
+            meta = k8s.meta.v1.ObjectMetaArgs(name=role, namespace=self.name)
+            netpol.policy(res_name(name, role), meta, every_pod, (), egress, child)
         self.register_outputs({"name": self.name})

@@ -22,6 +22,7 @@ from infra.naming import PART_OF, labels, res_name, selector_labels
 CHART = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
 CHART_VERSION = "79.10.0"
+NAMESPACE = "monitoring"  # Prometheus's, which the API's NetworkPolicy admits
 DASHBOARD_LABEL = "grafana_dashboard"  # what the chart's Grafana sidecar watches for
 Size = Literal["small", "standard"]
 _SEMVER = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
@@ -64,7 +65,7 @@ class MonitoringArgs:
         default_factory=lambda: selector_labels(API.name, "serving")
     )
     api_port_name: str = "http"  # the API Service's named port (infra/serving.py)
-    namespace: str = "monitoring"
+    namespace: str = NAMESPACE
     release_name: str = CHART
     chart_version: str = CHART_VERSION
     size: Size = "small"
@@ -96,6 +97,20 @@ def _resources(r: pod.Resources) -> dict[str, Any]:
         "requests": {"cpu": r.cpu_request, "memory": r.memory_request},
         "limits": {"cpu": r.cpu_limit, "memory": r.memory_limit},
     }
+
+
+def grafana_access(namespace: str) -> dict[str, Any]:
+    """Grafana's sidecar loads dashboards (ConfigMaps labelled grafana_dashboard="1", ours among
+    them) from Grafana's own namespace only, so a Role there is all it gets. The chart's defaults
+    (`searchNamespace: ALL`, no `rbac.namespaced`) give it a ClusterRole that reads every
+    ConfigMap and Secret of the cluster. terraform/monitoring.tf sets the same."""
+    dashboards = {
+        "enabled": True,
+        "label": DASHBOARD_LABEL,
+        "labelValue": "1",
+        "searchNamespace": namespace,
+    }
+    return {"rbac": {"namespaced": True}, "sidecar": {"dashboards": dashboards}}
 
 
 def selected_by_chart(release_name: str) -> dict[str, str]:
@@ -136,14 +151,7 @@ def chart_values(args: MonitoringArgs) -> dict[str, Any]:
         "grafana": {
             "adminPassword": args.grafana_admin_password,
             "resources": _resources(size.grafana),
-            "sidecar": {
-                "dashboards": {
-                    "enabled": True,
-                    "label": DASHBOARD_LABEL,
-                    "labelValue": "1",
-                    "searchNamespace": "ALL",
-                }
-            },
+            **grafana_access(args.namespace),
         },
     }
 

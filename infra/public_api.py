@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from contract.api import API
+from contract.api import API, API_PORT
+from infra import netpol
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
 
@@ -28,7 +29,7 @@ class PublicApiArgs:
     host: str
     ingress_class: str
     # Where the controller's connections come from, for the API's NetworkPolicy.
-    peers: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs]
+    peers: Sequence[netpol.Peer]
     annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     tls_secret: pulumi.Input[str] | None = None  # None: TLS ends at the controller by other means
 
@@ -52,7 +53,7 @@ def paths(service: pulumi.Input[str]) -> list[k8s.networking.v1.HTTPIngressPathA
 
 class PublicApi(pulumi.ComponentResource):
     """An Ingress (networking.k8s.io/v1) of the given class for the API's public paths on one
-    host, and a NetworkPolicy admitting the controller's peers to the API port `http` only."""
+    host, and a NetworkPolicy admitting the controller's peers to the API's port only."""
 
     ingress: k8s.networking.v1.Ingress
     url: pulumi.Output[str]
@@ -90,28 +91,12 @@ class PublicApi(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # The API's own policy already admits in-cluster clients; this one says, on its own,
-        # that the controller may reach the API port, so narrowing the other keeps this path.
-        k8s.networking.v1.NetworkPolicy(
-            base,
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=base, namespace=args.namespace, labels=labels(API.name, "serving")
-            ),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels=selector_labels(API.name, "serving")
-                ),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=list(args.peers),
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port="http", protocol="TCP")
-                        ],
-                    )
-                ],
-            ),
-            opts=child,
+        # On its own, apart from the API's policy: the controller reaches the API port only
+        # while public access is on. It adds no egress.
+        meta = k8s.meta.v1.ObjectMetaArgs(
+            name=base, namespace=args.namespace, labels=labels(API.name, "serving")
         )
+        admitted = netpol.Rule(tuple(args.peers), (API_PORT,))
+        netpol.policy(base, meta, selector_labels(API.name, "serving"), (admitted,), (), child)
         self.url = pulumi.Output.from_input(f"https://{args.host}/")
         self.register_outputs({"url": self.url})

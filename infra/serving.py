@@ -8,8 +8,15 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from contract.api import API, GRACEFUL_SHUTDOWN_SECONDS, MODEL_CACHE_DIR, TOKEN_ENV, ApiEnv
-from infra import pod, replicas
+from contract.api import (
+    API,
+    API_PORT,
+    GRACEFUL_SHUTDOWN_SECONDS,
+    MODEL_CACHE_DIR,
+    TOKEN_ENV,
+    ApiEnv,
+)
+from infra import netpol, pod, replicas
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
 
@@ -33,6 +40,11 @@ class ServingArgs:
     # Behind a load balancer that routes to pod IPs: seconds a stopping pod keeps serving (a
     # preStop sleep) while the balancer deregisters it, before uvicorn's graceful shutdown.
     drain_seconds: int = 0
+    # Who may reach the API port besides the namespace's own pods (Prometheus's namespace; the
+    # public entry adds its controller, infra/public_api.py), and what the API may reach besides
+    # DNS (MLflow).
+    clients: tuple[netpol.Peer, ...] = ()
+    egress: tuple[netpol.Rule, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_replicas <= self.max_replicas:
@@ -52,7 +64,7 @@ def grace_seconds(drain_seconds: int) -> int:
 class Serving(pulumi.ComponentResource):
     """ServiceAccount, Deployment (probes /healthz and /readyz from the spec), ClusterIP Service
     on port 80 to the named port `http`, HorizontalPodAutoscaler, PodDisruptionBudget and the
-    NetworkPolicy that opens the API port."""
+    NetworkPolicy of its pods: the namespace's pods and the named clients in, its egress out."""
 
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
@@ -84,6 +96,7 @@ class Serving(pulumi.ComponentResource):
             opts=child,
         )
         self._autoscaling(child)
+        self._network_policy(child)
         self.service_name = self.service.metadata.name
         self.url = self.service_name.apply(lambda n: f"http://{n}:{SERVICE_PORT}")
         self.register_outputs({"service_name": self.service_name, "url": self.url})
@@ -176,20 +189,9 @@ class Serving(pulumi.ComponentResource):
             opts=child,
         )
         replicas.disruption_budget(self._name, self._meta(), self._selector, child)
-        # Consumers and Prometheus (another namespace) reach the API port; nothing else.
-        k8s.networking.v1.NetworkPolicy(
-            self._name + "-ingress",
-            metadata=self._meta("-ingress"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port="http", protocol="TCP")
-                        ],
-                    )
-                ],
-            ),
-            opts=child,
-        )
+
+    def _network_policy(self, child: pulumi.ResourceOptions) -> None:
+        clients = (netpol.own_namespace(), *self._args.clients)
+        ingress = (netpol.Rule(clients, (API_PORT,)),)
+        name, meta = self._name + netpol.SUFFIX, self._meta(netpol.SUFFIX)
+        netpol.policy(name, meta, self._selector, ingress, self._args.egress, child)

@@ -12,8 +12,8 @@ import pulumi_kubernetes as k8s
 
 from contract.service import ServiceSpec
 from contract.trainer import SCORER, TRAINER, trainer_env
-from infra import pod
-from infra.naming import labels, res_name
+from infra import netpol, pod
+from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
 
 RESOURCES = pod.Resources(
@@ -36,6 +36,9 @@ class TrainerArgs:
     dask_scheduler_address: pulumi.Input[str] | None = None  # fit there, not in a process pool
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     resources: pod.Resources = RESOURCES
+    # What its pods may reach besides DNS (MLflow, the data, the Dask cluster); nothing reaches
+    # them.
+    egress: tuple[netpol.Rule, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.data_fingerprint:
@@ -51,7 +54,8 @@ class Trainer(pulumi.ComponentResource):
     """ServiceAccount, a Job named after its image and data (a change re-runs training), a
     CronJob with the same pod when a schedule is set, and one running `mlstack score` in that
     pod (same image, env, data, resources, security and labels, so the same network access)
-    when a score schedule is set."""
+    when a score schedule is set; and the NetworkPolicy of those pods: nothing in, `egress`
+    out."""
 
     job: k8s.batch.v1.Job
     cron_job: k8s.batch.v1.CronJob | None
@@ -103,6 +107,10 @@ class Trainer(pulumi.ComponentResource):
         if args.score_schedule:
             scorer = self._pod(account.metadata.name, SCORER)
             self.score_job = self._cron_job("score", args.score_schedule, scorer, child)
+        selector = selector_labels(TRAINER.name, "training")
+        name = self._name + netpol.SUFFIX
+        meta = k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=self._labels)
+        netpol.policy(name, meta, selector, (), args.egress, child)
         self.job_name = self.job.metadata.name
         self.register_outputs({"job_name": self.job_name})
 

@@ -68,12 +68,16 @@ class Connection(BaseSettings):
 
 @dataclass(frozen=True)
 class Version:
-    """One registered model version, as the alias points at it."""
+    """One registered model version, as the alias points at it. The registry's reads fill the
+    first five fields; the API adds its run's metrics and end time (`/model`, the gauges)."""
 
     name: str
     version: str
     run_id: str
     tags: dict[str, str] = field(default_factory=dict)
+    alias: str = ""  # the alias it was read through; empty when read by number
+    metrics: dict[str, float] = field(default_factory=dict)
+    trained_at: float | None = None  # the training run's end (or start) time, epoch seconds
 
 
 def unset(code: str, message: str) -> bool:
@@ -135,7 +139,7 @@ class RestRegistry:
         except Exception as exc:  # connection refused, timeouts, bad gateways
             raise RegistryError(f"reading {name}@{alias}: {exc}") from exc
         tags = {t["key"]: t.get("value", "") for t in found.get("tags", [])}
-        return Version(name, str(found["version"]), found.get("run_id") or "", tags)
+        return Version(name, str(found["version"]), found.get("run_id") or "", tags, alias)
 
     def run(self, run_id: str) -> dict[str, Any]:
         try:
@@ -215,7 +219,8 @@ class ClientRegistry:
             raise RegistryError(f"reading {name}@{alias}: {exc.message}") from exc
         except Exception as exc:
             raise RegistryError(f"reading {name}@{alias}: {exc}") from exc
-        return Version(name, str(found.version), found.run_id or "", dict(found.tags or {}))
+        tags = dict(found.tags or {})
+        return Version(name, str(found.version), found.run_id or "", tags, alias)
 
     def run(self, run_id: str) -> dict[str, Any]:
         try:

@@ -27,6 +27,9 @@ from stacks.workloads import build as build_workloads
 
 STORAGE_CLASS = "gp3"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+# Where EKS puts the Services when given no range: one of these two, whichever the VPC does not
+# overlap (https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html).
+SERVICE_CIDRS = ("10.100.0.0/16", "172.20.0.0/16")
 
 
 def _aws_provider(cfg: EksConfig) -> aws.Provider:
@@ -114,10 +117,13 @@ def build(cfg: EksConfig) -> StackOutputs:
             vpc_id=network.vpc_id,
             subnet_ids=network.public_subnet_ids,
             kubernetes_version=cfg.kubernetes_version,
+            region=cfg.region,
             instance_type=cfg.node_instance_type,
             sizes=NodeSizes(cfg.node_min_size, cfg.node_desired_size, cfg.node_max_size),
             disk_size_gib=cfg.node_disk_size_gib,
             public_access_cidrs=[str(c) for c in cfg.endpoint_public_access_cidrs],
+            # The database's final snapshot is encrypted with the cluster's key: keep the key.
+            retain_key=cfg.mlflow_database == "rds",
             tags=tags,
         ),
         opts=on_aws,
@@ -152,6 +158,9 @@ def build(cfg: EksConfig) -> StackOutputs:
             artifacts_on_volume=False,
             mlflow_database_uri=store.uri,
             monitoring_size="standard",  # 15 days of history on nodes sized for it
+            # Pods take VPC addresses (the VPC CNI), beside the nodes, the control plane's
+            # interfaces and the load balancer: the whole VPC is the cluster's.
+            cluster_cidrs=(str(cfg.vpc_cidr), *SERVICE_CIDRS),
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
             trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},

@@ -12,7 +12,6 @@ import pulumi_aws as aws
 
 from infra.cluster import Cluster
 from infra.database import Database, DatabaseArgs
-from infra.kms import StackKey, StackKeyArgs
 from infra.network import Network
 from stacks.config import EksConfig, secret
 
@@ -51,14 +50,13 @@ def mlflow_store(
     if cfg.mlflow_database != "rds":
         return MlflowStore(uri=secret(cfg.mlflow_database_uri))  # None for sqlite
     on_aws = pulumi.ResourceOptions(providers={"aws": provider})
-    key = StackKey(cfg.prefix, StackKeyArgs(prefix=cfg.prefix, tags=tags), opts=on_aws)
     database = Database(
         cfg.prefix,
         DatabaseArgs(
             vpc_id=network.vpc_id,
             subnet_ids=network.public_subnet_ids,
             client_security_group_id=node_security_group(network, cluster, provider),
-            kms_key_arn=key.arn,
+            kms_key_arn=cluster.key_arn,
             instance_class=cfg.mlflow_database_instance_class,
             storage_gib=cfg.mlflow_database_storage_gib,
             multi_az=cfg.mlflow_database_multi_az,

@@ -14,6 +14,8 @@ from stacks.workloads import build as build_workloads
 
 # The trainer image carries the bundled data at this path (see services/Dockerfile, target trainer).
 IMAGE_DATA = "/app/data/airline.csv"
+# The Services' addresses minikube and kind give by default (the pods' are pod_network_cidr).
+SERVICE_CIDR = "10.96.0.0/12"
 
 
 def build(cfg: MinikubeConfig) -> StackOutputs:
@@ -31,6 +33,7 @@ def build(cfg: MinikubeConfig) -> StackOutputs:
             artifacts_on_volume=True,
             mlflow_database_uri=secret(cfg.mlflow_database_uri),  # None: SQLite
             monitoring_size="small",  # a laptop: one day of history, small requests
+            cluster_cidrs=(str(cfg.pod_network_cidr), SERVICE_CIDR),
             api_entry=public.entry_settings(cfg, [cfg.pod_network_cidr]),
             api_drain_seconds=public.drain_seconds(cfg),
         ),

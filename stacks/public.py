@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from contract.api import API, GRACEFUL_SHUTDOWN_SECONDS, ApiEnv
+from infra import netpol
 from infra.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from infra.public_api import PublicApi, PublicApiArgs
 from infra.tls import SelfSignedTls, SelfSignedTlsArgs
@@ -34,14 +35,9 @@ NGINX_LIMITS = {
 }
 
 
-def nginx_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
+def nginx_peer() -> netpol.Peer:
     """The ingress-nginx controller's pods, in their namespace (both must match)."""
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": NGINX_NAMESPACE}
-        ),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=NGINX_POD),
-    )
+    return netpol.namespace(NGINX_NAMESPACE, NGINX_POD)
 
 
 def minikube(
@@ -176,7 +172,7 @@ def cluster_name(cluster: Cluster) -> pulumi.Output[str | None]:
     return cluster.cluster.eks_cluster.apply(lambda c: None if c is None else c.name)
 
 
-def subnet_peers(cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+def subnet_peers(cidrs: Sequence[str]) -> list[netpol.Peer]:
     """The ALB's nodes connect from addresses in the public subnets it is placed in."""
     return [
         k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))

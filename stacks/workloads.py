@@ -17,11 +17,13 @@ import pulumi_random as random
 from contract.api import API, API_PORT, PROD_ALIAS, ApiEnv
 from contract.tracking import TRACKING, TRACKING_PORT
 from contract.trainer import BUNDLED_DATA, TRAINER
+from infra import dask_cluster, mlflow_server, netpol
 from infra import trainer as trainer_pod
 from infra.dask_cluster import DaskCluster, DaskClusterArgs
 from infra.mlflow_server import MlflowServer, MlflowServerArgs
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import res_name, selector_labels
+from infra.prometheus_stack import NAMESPACE as MONITORING_NAMESPACE
 from infra.prometheus_stack import Monitoring, MonitoringArgs, Size
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
 from infra.trainer import Trainer, TrainerArgs
@@ -45,6 +47,9 @@ class Platform:
     # No default: each target says how big its monitoring is (a default once gave EKS the
     # laptop's one day of Prometheus history).
     monitoring_size: Size
+    # The cluster's own addresses (pods, nodes, Services): egress to the internet excludes them,
+    # so that it opens nothing inside. No default: each target knows its own.
+    cluster_cidrs: tuple[str, ...]
     storage_class: pulumi.Input[str] | None = None
     mlflow_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     trainer_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -90,6 +95,8 @@ def _port_forward(
 def build(cfg: StackConfig, platform: Platform) -> Workloads:
     ns = Namespace(cfg.prefix, NamespaceArgs(name=cfg.namespace), opts=platform.opts)
     scoped = pulumi.ResourceOptions.merge(platform.opts, pulumi.ResourceOptions(depends_on=[ns]))
+    # HTTPS beyond the cluster: S3, STS for IRSA, and https:// data sources.
+    internet = netpol.Rule((netpol.beyond(platform.cluster_cidrs),), (netpol.HTTPS_PORT,))
     mlflow = MlflowServer(
         cfg.prefix,
         MlflowServerArgs(
@@ -108,6 +115,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
                 selector_labels(API.name, "serving"),
                 selector_labels(TRAINER.name, "training"),
             ),
+            egress=(internet,),
         ),
         opts=scoped,
     )
@@ -127,6 +135,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             score_schedule=cfg.score_cron,
             service_account_annotations=platform.trainer_annotations,
             dask_scheduler_address=dask.address if dask else None,
+            egress=(mlflow_server.reach(), internet, *(dask_cluster.reach() if dask else ())),
         ),
         # With a Dask cluster, training starts once its workers are up.
         opts=pulumi.ResourceOptions.merge(
@@ -151,6 +160,8 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             max_replicas=cfg.api_max_replicas,
             api_token=secret(cfg.api_token),
             drain_seconds=platform.api_drain_seconds,
+            clients=_scrapers(cfg),
+            egress=(mlflow_server.reach(),),
         ),
         opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(depends_on=[trainer.job])),
     )
@@ -197,6 +208,11 @@ def _dask_cluster(
         ),
         opts=opts,
     )
+
+
+def _scrapers(cfg: StackConfig) -> tuple[netpol.Peer, ...]:
+    """Prometheus's namespace, which scrapes the API, when monitoring is on."""
+    return (netpol.namespace(MONITORING_NAMESPACE),) if cfg.monitoring_enabled else ()
 
 
 def _grafana_password(cfg: StackConfig) -> pulumi.Output[str]:

@@ -1,4 +1,5 @@
-# EKS control plane, its managed node group (IMDSv2 required) and the OIDC provider for IRSA.
+# EKS control plane, its managed node group (IMDSv2 within one hop: pods cannot reach it), the
+# VPC CNI enforcing NetworkPolicies, and the OIDC provider for IRSA.
 
 data "aws_caller_identity" "current" {}
 
@@ -106,12 +107,13 @@ resource "aws_launch_template" "node" {
   name_prefix            = "${var.prefix}-node-"
   update_default_version = true
 
-  #checkov:skip=CKV_AWS_341:Two hops as in the Pulumi stack (and EKS's own default for managed nodes), so node agents running in containers still reach IMDS; workloads get AWS rights only through IRSA.
-  # IMDSv2 only: session tokens are required for every metadata request.
+  # IMDSv2 only, one hop: the node and its host-network pods (the VPC CNI, kube-proxy) reach the
+  # metadata service; a pod's requests take a second hop and get no answer, so no workload can
+  # take the node role's credentials. Workloads get AWS rights only through IRSA.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
   }
 
   block_device_mappings {
@@ -153,6 +155,16 @@ resource "aws_eks_node_group" "this" {
   }
 
   depends_on = [aws_iam_role_policy_attachment.node]
+}
+
+# The VPC CNI as a managed add-on, with its network policy agent on: off by default, and without
+# it NetworkPolicies are accepted but not enforced.
+resource "aws_eks_addon" "vpc_cni" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "vpc-cni"
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  configuration_values        = jsonencode({ enableNetworkPolicy = "true" })
 }
 
 resource "aws_iam_openid_connect_provider" "this" {

@@ -36,7 +36,7 @@ resource "helm_release" "lb_controller" {
 
   values = [yamlencode({
     clusterName = aws_eks_cluster.this.name
-    # Given, not looked up: pods cannot reach IMDS past the nodes' hop limit.
+    # Given, not looked up: pods cannot reach IMDS (the nodes' hop limit is 1, eks.tf).
     region = var.region
     vpcId  = aws_vpc.this.id
     serviceAccount = {

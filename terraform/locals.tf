@@ -51,6 +51,7 @@ locals {
     chart      = "kube-prometheus-stack"
     repository = "https://prometheus-community.github.io/helm-charts"
   }
+  grafana_admin_password = var.grafana_admin_password != "" ? var.grafana_admin_password : random_password.grafana[0].result
 
   # The AWS Load Balancer Controller (public_access), as infra/lb_controller.py installs it.
   lb_controller = {

@@ -79,3 +79,9 @@ output "mlflow_database_uri" {
     "@${aws_db_instance.mlflow[0].address}:${local.mlflow_db.port}/${local.mlflow_db.database}?sslmode=require",
   ]), null)
 }
+
+output "grafana_admin_password" {
+  description = "Grafana's admin password (user admin): var.grafana_admin_password, or the generated one."
+  sensitive   = true
+  value       = local.grafana_admin_password
+}

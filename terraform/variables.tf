@@ -213,6 +213,13 @@ variable "monitoring_chart_version" {
   }
 }
 
+variable "grafana_admin_password" {
+  description = "Grafana's admin password; empty to generate one (output grafana_admin_password)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 # Public access (Pulumi's public_access): the AWS Load Balancer Controller and its IAM role, for
 # an internet-facing ALB in front of the API. The Ingress itself is a workload, declared by the
 # Pulumi program; Terraform users apply it with the workloads.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from tests.conftest import AIRLINE
 
 if TYPE_CHECKING:
-    from services.trainer.run import TrainSummary
+    from services.trainer.summary import TrainSummary
 
 T = TypeVar("T")
 
@@ -48,9 +48,9 @@ def train_version(
     return train(
         TrainConfig(
             data_uri=str(data),
-            tracking_uri=tracking_uri,
+            mlflow_tracking_uri=tracking_uri,
             model_name=model_name,
-            experiment=experiment,
+            experiment_name=experiment,
             promote=promote,
             families=("seasonal_naive",),
         )

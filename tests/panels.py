@@ -59,11 +59,11 @@ def config(uri: str, name: str, data: Path, **overrides: Any) -> TrainConfig:
     from services.trainer.config import TrainConfig  # here: the forecasting tests need no trainer
 
     return TrainConfig(
-        tracking_uri=uri,
+        mlflow_tracking_uri=uri,
         model_name=name,
-        experiment="panels",
+        experiment_name="panels",
         data_uri=str(data),
-        workers=2,
+        train_workers=2,
         **{"families": FAST, **overrides},
     )
 

@@ -108,6 +108,46 @@ def test_the_workflows_pass_actionlint() -> None:
     assert result.returncode == 0, f"actionlint:\n{result.stdout}{result.stderr}"
 
 
+# `uses: owner/repo[/path]@<40 hex> # vX.Y.Z`: a tag can be moved to other code, a commit cannot;
+# the comment names the release the commit is, for readers and update bots.
+PINNED = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+")
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_release_named() -> None:
+    uses = [
+        (path.name, line.split("uses:", 1)[1].strip())
+        for path in sorted(WORKFLOWS.glob("*.yml"))
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*(- )?uses:", line)
+    ]
+    assert len(uses) > 10
+    unpinned = [f"{name}: {ref}" for name, ref in uses if not PINNED.fullmatch(ref)]
+    assert not unpinned, "actions not pinned to a commit SHA:\n" + "\n".join(unpinned)
+
+
+def test_jobs_that_run_pull_request_code_with_secrets_wait_for_a_protected_environment() -> None:
+    # A pull request's code runs in its jobs: one that also reads a secret (GITHUB_TOKEN aside,
+    # which GitHub scopes per job) gets it only in an environment whose reviewers approve it.
+    checked = []
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        loaded = workflow(path.name)
+        if not {"pull_request", "pull_request_target"} & set(loaded["on"]):
+            continue
+        for name, job in loaded["jobs"].items():
+            secrets = set(re.findall(r"secrets\.(\w+)", yaml.safe_dump(job))) - {"GITHUB_TOKEN"}
+            if secrets:
+                checked.append(name)
+                assert job.get("environment"), f"{path.name}: job {name} reads {secrets} unguarded"
+    assert checked == ["eks"]  # the preview
+    preview = workflow("preview.yml")
+    assert preview["jobs"]["eks"]["environment"] == "eks-preview"
+    # The AWS role trusts only tokens of jobs in that environment.
+    assert (
+        "sub = repo:<owner>/<repo>:environment:eks-preview"
+        in (WORKFLOWS / "preview.yml").read_text()
+    )
+
+
 def workflow(name: str) -> dict[str, Any]:
     loaded: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
     # YAML 1.1 reads the bare key `on` as True.

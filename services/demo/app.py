@@ -2,7 +2,8 @@
 several), get a forecast from the serving API.
 
 Everything it knows comes from the API through `client.py`; when the API is down or has no
-model yet, the page says so and offers a retry, never a traceback.
+model yet, the page says so and offers a retry, never a traceback. A request the API refuses
+is one plain sentence, and the horizon box stops at the API's own limit once it is known.
 """
 
 from __future__ import annotations
@@ -12,22 +13,32 @@ from typing import Any, NoReturn
 import pandas as pd
 import streamlit as st
 
-from services.demo import chart, client, history
+from services.demo import chart, client, history, periods
+from services.demo.periods import PERIOD, Unit
+
+DEFAULT_HORIZON = 12
 
 
-def _fail(message: str) -> NoReturn:
-    st.error(message)
-    st.button("Retry", type="primary")  # any click reruns the script, which is the retry
+def _fail(error: client.ApiError) -> NoReturn:
+    st.error(str(error))
+    if error.retryable:
+        st.button("Retry", type="primary")  # any click reruns the script, which is the retry
     st.stop()
     raise AssertionError("unreachable: st.stop() ends the run")
 
 
 def show_model(model: dict[str, Any]) -> None:
-    smape = model.get("metrics", {}).get("smape")
-    name, version, train_smape = st.columns(3)
+    metrics, count = model.get("metrics", {}), model.get("series") or 1
+    smape = metrics.get("smape", metrics.get("smape_mean"))  # smape_mean: a panel, before 0.2
+    name, version, backtest = st.columns(3)
     name.metric("Model", f"{model['name']}@{model.get('alias', 'prod')}")
     version.metric("Version", str(model["version"]))
-    train_smape.metric("Training SMAPE", "n/a" if smape is None else f"{smape:.2f}%")
+    backtest.metric(
+        "Backtest SMAPE" if count <= 1 else f"Backtest SMAPE (mean of {count:,} series)",
+        "n/a" if smape is None else f"{smape:.2f}%",
+        help="On the last periods of the training data, held out and forecast"
+        + ("" if count <= 1 else "; the API gives the mean over the model's series only"),
+    )
 
 
 def series_ids(api: client.Api, model: dict[str, Any]) -> list[str] | None:
@@ -37,23 +48,63 @@ def series_ids(api: client.Api, model: dict[str, Any]) -> list[str] | None:
     try:
         return client.series(api)
     except client.ApiError as exc:
-        _fail(str(exc))
+        _fail(exc)
 
 
-def ask(api: client.Api, ids: list[str] | None) -> None:
+@st.cache_data(ttl=300, show_spinner=False)
+def _openapi_limit(api: client.Api) -> int | None:
+    return client.horizon_limit(api)
+
+
+def horizon_limit(api: client.Api) -> int | None:
+    """The API's longest horizon: from its OpenAPI schema, else as its last refusal said."""
+    return _openapi_limit(api) or st.session_state.get("horizon_max", {}).get(api.url)
+
+
+def _unit(model: dict[str, Any]) -> Unit:
+    """The served version's period, once one of its forecasts showed it."""
+    return st.session_state.get("units", {}).get((model["name"], model["version"]), PERIOD)
+
+
+def ask(api: client.Api, model: dict[str, Any], ids: list[str] | None) -> None:
+    limit, unit = horizon_limit(api), _unit(model)
+    if limit is not None and st.session_state.get("horizon", 0) > limit:
+        st.session_state["horizon"] = limit  # before the box exists, which it then starts from
     with st.form("forecast"):
         series = None
         if ids is not None:  # Streamlit's selectbox filters its options as the user types
             series = st.selectbox(f"Series ({len(ids):,}; type to search)", ids)
-        horizon = st.number_input("Horizon (periods)", min_value=1, value=12, step=1)
+        horizon = st.number_input(
+            f"Horizon ({unit.plural})",
+            min_value=1,
+            max_value=limit,
+            value=min(DEFAULT_HORIZON, limit or DEFAULT_HORIZON),
+            step=1,
+            key="horizon",
+            help=None if limit is None else f"At most {unit.count(limit)}: the API's limit.",
+        )
         level = st.slider("Interval level", min_value=0.5, max_value=0.99, value=0.9, step=0.01)
         submitted = st.form_submit_button("Forecast", type="primary")
     if submitted:
+        st.session_state.pop("result", None)
         try:
             result = client.forecast(api, int(horizon), float(level), series)
         except client.ApiError as exc:
-            _fail(str(exc))
+            _refused(api, exc, unit)
         st.session_state["result"] = (result, float(level), series)
+    if refusal := st.session_state.pop("refusal", None):
+        st.error(refusal)  # no Retry button: the form's own button asks again
+
+
+def _refused(api: client.Api, error: client.ApiError, unit: Unit) -> NoReturn:
+    """Say why on the page drawn again, with the box bounded by the API's horizon limit when
+    the refusal named it."""
+    said, most = str(error), error.horizon_max
+    if most is not None:
+        st.session_state.setdefault("horizon_max", {})[api.url] = most
+        said = f"The API forecasts at most {unit.count(most)} ahead: ask for {most:,} or fewer."
+    st.session_state["refusal"] = said
+    st.rerun()
 
 
 def _history_before(forecast: pd.DataFrame, series: str | None) -> pd.DataFrame | None:
@@ -76,9 +127,18 @@ def _history_before(forecast: pd.DataFrame, series: str | None) -> pd.DataFrame 
 def show_forecast(result: dict[str, Any], level: float, series: str | None = None) -> None:
     served = result["model"]
     frame = chart.forecast_frame(result["forecast"])
-    of = "" if series is None else f" of {series}"
-    st.subheader(f"{len(frame)} periods{of} from {served['name']} version {served['version']}")
-    st.altair_chart(chart.build(frame, _history_before(frame, series), level), width="stretch")
+    past = _history_before(frame, series)
+    dates = frame["ds"] if past is None else pd.concat([past["ds"], frame["ds"]])
+    unit = periods.unit_of(dates)
+    units = st.session_state.setdefault("units", {})
+    if units.get((served["name"], served["version"])) != unit:
+        units[(served["name"], served["version"])] = unit
+        st.rerun()  # the form above was drawn before this forecast told the model's period
+    of = "" if series is None else f"{series}: "
+    st.subheader(
+        f"{of}{unit.count(len(frame))} ahead from {served['name']} version {served['version']}"
+    )
+    st.altair_chart(chart.build(frame, past, level, unit), width="stretch")
     table = frame.assign(ds=frame["ds"].dt.strftime("%Y-%m-%d"))
     st.dataframe(table, hide_index=True)
     st.download_button(
@@ -101,9 +161,9 @@ def main() -> None:
     try:
         model = client.get_model(api)
     except client.ApiError as exc:
-        _fail(str(exc))
+        _fail(exc)
     show_model(model)
-    ask(api, series_ids(api, model))
+    ask(api, model, series_ids(api, model))
     if "result" in st.session_state:
         show_forecast(*st.session_state["result"])
 

@@ -1,5 +1,5 @@
 """The forecast chart: history as a line, the forecast as a line with a point per period, and
-its prediction interval as a band."""
+its prediction interval as a band; the time axis ticked on the series' own periods."""
 
 from __future__ import annotations
 
@@ -8,10 +8,26 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from services.demo import periods
+from services.demo.periods import PERIOD, Unit
+
 # SVG (Streamlit switches large charts to canvas) keeps one element per point, so a browser
 # test can count the forecast's points; the names make those elements findable.
 POINTS = "forecast_points"
 COLORS = {"history": "#4c78a8", "forecast": "#f58518", "interval": "#f58518"}
+BAND_OPACITY = 0.25
+# Each legend entry is drawn as its layer is: the history a line, the forecast a line through a
+# point (an SVG path in Vega's unit square), the interval a pale square.
+SYMBOLS: dict[str, dict[str, Any]] = {
+    "history": {"symbolType": "stroke", "symbolStrokeWidth": 2},
+    "forecast": {
+        "symbolType": "M-1,0H-0.3A0.3,0.3,0,1,1,0.3,0A0.3,0.3,0,1,1,-0.3,0M0.3,0H1",
+        "symbolStrokeColor": COLORS["forecast"],
+        "symbolStrokeWidth": 2,
+        "symbolSize": 200,
+    },
+    "interval": {"symbolType": "square", "symbolOpacity": BAND_OPACITY},
+}
 
 
 def forecast_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -21,31 +37,35 @@ def forecast_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def build(forecast: pd.DataFrame, history: pd.DataFrame | None, level: float) -> alt.LayerChart:
-    x = alt.X("ds:T", title="date")
-    interval = f"{level:.0%} interval"
-    names = ["history", "forecast", interval] if history is not None else ["forecast", interval]
-    scale = alt.Scale(domain=names, range=[COLORS[name.split()[-1]] for name in names])
-    color = alt.Color("series:N", scale=scale, legend=alt.Legend(title=None, orient="top-left"))
+def _layer(data: pd.DataFrame, kind: str, name: str, legend: bool = True) -> alt.Chart:
+    """A chart of `data` in `kind`'s colour, named `name` in its own one-entry legend. (One
+    legend per layer: Vega-Lite gives every entry of a shared legend the same symbol.)"""
+    scale = alt.Scale(domain=[name], range=[COLORS[kind]])
+    key = alt.Legend(title=None, orient="top", **SYMBOLS[kind]) if legend else None
+    return (
+        alt.Chart(data)
+        .transform_calculate(series=f"'{name}'")
+        .encode(color=alt.Color("series:N", scale=scale, legend=key))
+    )
 
-    def layer(data: pd.DataFrame, name: str) -> alt.Chart:
-        """A chart of `data` whose legend entry is `name`."""
-        return alt.Chart(data).transform_calculate(series=f"'{name}'")
 
+def build(
+    forecast: pd.DataFrame, history: pd.DataFrame | None, level: float, unit: Unit = PERIOD
+) -> alt.LayerChart:
+    """The chart of `forecast` after `history`, its time axis ticked on `unit`'s periods."""
+    drawn = len(forecast) + (0 if history is None else len(history))
+    x = alt.X("ds:T", title="date", axis=periods.axis(unit, drawn))
     band = (
-        layer(forecast, interval)
-        .mark_area(opacity=0.25)
-        .encode(x=x, y=alt.Y("yhat_lower:Q", title="value"), y2="yhat_upper:Q", color=color)
+        _layer(forecast, "interval", f"{level:.0%} interval")
+        .mark_area(opacity=BAND_OPACITY)
+        .encode(x=x, y=alt.Y("yhat_lower:Q", title="value"), y2="yhat_upper:Q")
         .properties(name="forecast_interval")
     )
-    line = layer(forecast, "forecast").mark_line().encode(x=x, y="yhat:Q", color=color)
+    line = _layer(forecast, "forecast", "forecast", legend=False).mark_line()
     points = (
-        layer(forecast, "forecast")
+        _layer(forecast, "forecast", "forecast")
         .mark_point(filled=True, size=30)
         .encode(
-            x=x,
-            y="yhat:Q",
-            color=color,
             tooltip=[
                 alt.Tooltip("ds:T", title="date"),
                 alt.Tooltip("yhat:Q", title="forecast", format=",.1f"),
@@ -55,8 +75,12 @@ def build(forecast: pd.DataFrame, history: pd.DataFrame | None, level: float) ->
         )
         .properties(name=POINTS)
     )
-    layers: list[alt.Chart] = [band, line, points]
+    layers = [line.encode(x=x, y="yhat:Q"), points.encode(x=x, y="yhat:Q"), band]
     if history is not None:
-        past = layer(history, "history").mark_line().encode(x=x, y="y:Q", color=color)
+        past = _layer(history, "history", "history").mark_line().encode(x=x, y="y:Q")
         layers.insert(0, past.properties(name="history"))
-    return alt.LayerChart(layer=layers).properties(usermeta={"embedOptions": {"renderer": "svg"}})
+    return (
+        alt.LayerChart(layer=layers)
+        .resolve_scale(color="independent")
+        .properties(usermeta={"embedOptions": {"renderer": "svg"}})
+    )

@@ -1,4 +1,5 @@
-"""`mlstack demo`: the Streamlit demo, headless, on DEMO_HOST:DEMO_PORT."""
+"""`mlstack demo`: the Streamlit demo, headless, on DEMO_HOST:DEMO_PORT (127.0.0.1:8501 unless
+told otherwise; its container passes its own host)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,14 @@ def argv(host: str, port: int) -> list[str]:
 
 
 def demo(
-    host: Annotated[str, typer.Option(envvar="DEMO_HOST")] = "0.0.0.0",
+    host: Annotated[
+        str,
+        typer.Option(
+            envvar="DEMO_HOST",
+            help="Interface to listen on; 0.0.0.0 puts the demo, and the API token it "
+            "forwards, on the network.",
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="DEMO_PORT")] = 8501,
 ) -> None:
     """Serve the Streamlit demo against the API at API_URL (default http://localhost:8000)."""

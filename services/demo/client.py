@@ -1,5 +1,5 @@
-"""The demo's only way to the serving API: three calls with timeouts, every failure one
-`ApiError`.
+"""The demo's only way to the serving API: a few calls with timeouts, every failure one
+`ApiError` whose message is one plain sentence.
 
 `API_URL` defaults to `http://localhost:8000`, which is also what
 `kubectl port-forward svc/<api> 8000:80` gives; `API_TOKEN` is sent as a bearer token when set.
@@ -22,9 +22,18 @@ MAX_SERIES = 100_000  # the trainer's limit: every series of any model it trains
 class ApiError(Exception):
     """A sentence for the page: what went wrong talking to the API and what to try."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, horizon_max: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.horizon_max = horizon_max  # the API's own limit, when it refused a longer horizon
+
+    @property
+    def retryable(self) -> bool:
+        """Whether asking again unchanged may succeed: no answer, too many requests, or the API
+        failing; never for a refusal (4xx) of what was asked."""
+        return self.status is None or self.status == 429 or self.status >= 500
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,18 @@ class Api:
 def get_model(api: Api) -> dict[str, Any]:
     """What the API serves: name, version, run_id, alias, training metrics (`GET /model`)."""
     return _call(api, "GET", "/model")
+
+
+def horizon_limit(api: Api) -> int | None:
+    """The longest horizon `/predict` takes, when the API's OpenAPI schema states it as the
+    horizon's `maximum`; None when it does not (or cannot be read)."""
+    try:
+        schema = _call(api, "GET", "/openapi.json")
+        horizon = schema["components"]["schemas"]["PredictRequest"]["properties"]["horizon"]
+    except (ApiError, KeyError, TypeError):
+        return None
+    maximum = horizon.get("maximum")
+    return int(maximum) if isinstance(maximum, int | float) else None
 
 
 def series(api: Api, page: int = SERIES_PAGE, most: int = MAX_SERIES) -> list[str]:
@@ -87,7 +108,7 @@ def _call(
             "`kubectl port-forward svc/<api> 8000:80`."
         ) from None
     if response.status_code != 200:
-        raise ApiError(_explain(response), status=response.status_code)
+        raise _refusal(response)
     try:
         body: dict[str, Any] = response.json()
     except ValueError:
@@ -95,20 +116,53 @@ def _call(
     return body
 
 
-def _explain(response: httpx.Response) -> str:
-    detail = _detail(response)
-    if response.status_code == 503:
-        return f"The API has no model loaded yet (503: {detail}). Try again in a moment."
-    if response.status_code in (401, 403):
-        return f"The API refused the request ({response.status_code}: {detail}). Set API_TOKEN."
-    return f"The API answered {response.status_code}: {detail}"
+def _refusal(response: httpx.Response) -> ApiError:
+    """One plain sentence for an answer other than 200, and what to do about it."""
+    code, detail = response.status_code, _detail(response)
+    if code == 503:
+        message = f"The API has no model loaded yet (503: {detail}). Try again in a moment."
+    elif code in (401, 403):
+        message = f"The API refused the request ({code}: {detail}). Set API_TOKEN to its token."
+    elif code == 429:
+        wait = response.headers.get("retry-after", "a few")
+        message = f"The API is answering too many requests from here: wait {wait} s, then retry."
+    elif code == 422 and isinstance(errors := _errors(response), list) and errors:
+        return _invalid(errors[0])
+    elif code < 500:
+        message = f"The API refused the request ({code}): {detail}."
+    else:
+        message = f"The API failed ({code}: {detail}). Try again in a moment."
+    return ApiError(message, status=code)
+
+
+def _invalid(error: dict[str, Any]) -> ApiError:
+    """A 422's first error as a sentence naming the field and what it takes."""
+    field = str((error.get("loc") or ["request"])[-1])
+    limits = error.get("ctx") or {}
+    if field == "horizon" and "le" in limits:
+        most = int(limits["le"])
+        message = f"The API forecasts at most {most:,} periods ahead: ask for {most:,} or fewer."
+        return ApiError(message, status=422, horizon_max=most)
+    if field == "horizon":
+        message = "The horizon must be a whole number of periods, at least 1."
+    elif field == "level":
+        message = "The interval level must lie strictly between 0 and 1."
+    else:
+        message = f"The API refused the {field}: {error.get('msg', 'invalid')}."
+    return ApiError(message, status=422)
+
+
+def _errors(response: httpx.Response) -> Any:
+    try:
+        return response.json().get("detail")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _detail(response: httpx.Response) -> str:
-    """FastAPI's `detail`, flattened to one line when it is a validation error list."""
-    try:
-        detail = response.json().get("detail", response.text)
-    except (ValueError, AttributeError):
+    """FastAPI's `detail` as one line."""
+    detail = _errors(response)
+    if detail is None:
         return response.text[:200] or response.reason_phrase
     if isinstance(detail, list):
         return "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in detail)

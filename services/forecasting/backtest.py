@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from services.forecasting import metrics
-from services.forecasting.models import Combination, FitFailed, Forecast, Spec, fit
+from services.forecasting.models import Combination, FitFailed, fit
+from services.forecasting.specs import Forecast, Spec
 
 
 @dataclass(frozen=True)

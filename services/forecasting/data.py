@@ -1,4 +1,4 @@
-"""Read a `ds,y` series from a path, file://, s3:// or http(s):// URI and validate it.
+"""Parse a `ds,y` series (read by `source.read_bytes`) and validate it.
 
 Repaired (and reported): rows out of order are sorted; a few missing values or missing
 timestamps (at most 5% of the series, at most 3 in a row) are filled by linear interpolation.
@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
 
 from services.forecasting.frequency import Frequency, FrequencyError, infer_frequency
+from services.forecasting.source import DataError, read_bytes
 
 MAX_FILL_SHARE = 0.05
 MAX_FILL_RUN = 3
@@ -29,10 +25,6 @@ MAX_ROWS = 500_000
 # two differences). Shorter than a backtest needs is fine: the model is fitted without one.
 MIN_POINTS = 3
 _MISSING = {"", "na", "nan", "null", "none"}
-
-
-class DataError(ValueError):
-    """The data cannot be used; the message says what is wrong and where."""
 
 
 @dataclass(frozen=True)
@@ -50,51 +42,6 @@ class Series:
 
     def future_dates(self, horizon: int) -> pd.DatetimeIndex:
         return self.frequency.dates_after(self.ds[-1], horizon)
-
-
-def read_bytes(uri: str, timeout: float = 30.0) -> bytes:
-    """The raw bytes behind `uri`; S3 honours AWS_ENDPOINT_URL or MLFLOW_S3_ENDPOINT_URL."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        path = Path(parsed.path if parsed.scheme == "file" else uri)
-        if not path.is_file():
-            raise DataError(f"data file not found: {path}")
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise DataError(f"data file {path} is not readable: {exc.strerror}") from exc
-    if parsed.scheme == "s3":
-        return _read_s3(parsed.netloc, parsed.path.lstrip("/"), timeout)
-    if parsed.scheme in ("http", "https"):
-        try:
-            with urllib.request.urlopen(uri, timeout=timeout) as response:
-                return bytes(response.read())
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DataError(f"could not download {uri}: {getattr(exc, 'reason', exc)}") from exc
-    raise DataError(
-        f"unsupported data URI scheme {parsed.scheme!r} in {uri}: use a path, file://, s3:// or http(s)://"
-    )
-
-
-def _read_s3(bucket: str, key: str, timeout: float) -> bytes:
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL")
-    config = Config(
-        connect_timeout=5,
-        read_timeout=timeout,
-        retries={"max_attempts": 4, "mode": "standard"},  # bounded: fail cleanly, never hang
-    )
-    client = boto3.client("s3", endpoint_url=endpoint or None, config=config)
-    try:
-        return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise DataError(f"could not read s3://{bucket}/{key}: {code}") from exc
-    except BotoCoreError as exc:
-        raise DataError(f"could not read s3://{bucket}/{key}: {exc}") from exc
 
 
 def parse_csv(raw: bytes, ds_col: str = "ds", y_col: str = "y") -> pd.DataFrame:

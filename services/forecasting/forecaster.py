@@ -1,7 +1,8 @@
-"""A fitted model that knows its calendar, stored as one small JSON file.
+"""A fitted model that knows its calendar, stored as a small JSON object (a line of the model's
+artifact, `forecasters.py`).
 
-It has no MLflow in it: the trainer wraps it in an MLflow pyfunc (`pyfunc.py`), and the API
-loads the JSON file directly, so serving a forecast never imports MLflow.
+It has no MLflow in it: the trainer wraps the artifact in an MLflow pyfunc (`pyfunc.py`), and
+the API loads it directly, so serving a forecast never imports MLflow.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import numpy as np
 import pandas as pd
 
 from services.forecasting.frequency import Frequency
-from services.forecasting.models import Fitted, Spec, from_state
+from services.forecasting.models import from_state
+from services.forecasting.specs import Fitted, Spec
 
 DEFAULT_LEVEL = 0.95
 OUTPUT_COLUMNS = ("ds", "yhat", "yhat_lower", "yhat_upper")
-ARTIFACT = "forecaster"  # the logged model's artifact holding `Forecaster.to_json()`
-# The logged model's MLmodel `metadata` entry that says the artifact above is in this format.
-FORMAT_KEY, FORMAT = "mlstack_forecaster", "json/1"
-SERIES_ID = "y"  # the id of a model's one series when the data had no id column
+# The logged model's MLmodel `metadata` entry that names its artifact's format (`forecasters`).
+FORMAT_KEY = "mlstack_forecaster"
 
 
 class InvalidInput(ValueError):

@@ -1,10 +1,11 @@
 """Every series of a model in one artifact, and the model that answers any of them.
 
 The artifact is JSON lines, one series a line, sorted by id: `{"unique_id": ..., "spec": ...,
-"state": ..., "frequency": ..., "last_ds": ...}` (a `Forecaster` and its id; a few KB). A model
-of one series keeps today's single JSON file (`forecaster.ARTIFACT`, format `json/1`), which
-may name its id. `load(folder)` reads either from a downloaded model folder into a mapping of
-id to `Forecaster`, in one read and without MLflow: what the trainer's promotion and the API use.
+"state": ..., "frequency": ..., "last_ds": ...}` (a `Forecaster` and its id; a few KB), for a
+model of one series as of many. Versions registered before held a model of one series as a
+single JSON file (format `json/1`), which may name its id: still read, never written.
+`load(folder)` reads either from a downloaded model folder into a mapping of id to
+`Forecaster`, in one read and without MLflow: what the trainer's promotion and the API use.
 
 Building a `Forecaster` costs about three times what parsing its line does, and a request asks for
 a few series out of thousands, so a model of many series is checked line by line when it loads
@@ -21,11 +22,19 @@ from typing import Any
 
 import pandas as pd
 
-from services.forecasting import forecaster as single
-from services.forecasting.forecaster import OUTPUT_COLUMNS, Forecaster, InvalidInput, _rows
+from services.forecasting.forecaster import (
+    FORMAT_KEY,
+    OUTPUT_COLUMNS,
+    Forecaster,
+    InvalidInput,
+    _rows,
+)
 
 ARTIFACT = "forecasters"  # the logged model's artifact: `forecasters.jsonl`
 FORMAT = "jsonl/1"  # its value of the MLmodel metadata entry `forecaster.FORMAT_KEY`
+# The format of versions of one series registered before: read, never written.
+SINGLE_ARTIFACT, SINGLE_FORMAT = "forecaster", "json/1"
+SINGLE_ID = "y"  # the id of its series when the file names none
 ID = "unique_id"
 FIELDS = ("spec", "state", "frequency", "last_ds")  # what a line holds beside its id
 
@@ -115,7 +124,7 @@ class Lines(Mapping[str, Forecaster]):
 def read_single(path: Path) -> Mapping[str, Forecaster]:
     """A one-series model's JSON file as {its id: forecaster} (`y` when it names none)."""
     data = json.loads(path.read_text())
-    return {str(data.get(ID, single.SERIES_ID)): Forecaster.from_dict(data)}
+    return {str(data.get(ID, SINGLE_ID)): Forecaster.from_dict(data)}
 
 
 def load(folder: Path) -> Mapping[str, Forecaster]:
@@ -124,8 +133,8 @@ def load(folder: Path) -> Mapping[str, Forecaster]:
     import yaml  # type: ignore[import-untyped]
 
     mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
-    fmt = (mlmodel.get("metadata") or {}).get(single.FORMAT_KEY)
-    readers = {FORMAT: (read, ARTIFACT), single.FORMAT: (read_single, single.ARTIFACT)}
+    fmt = (mlmodel.get("metadata") or {}).get(FORMAT_KEY)
+    readers = {FORMAT: (read, ARTIFACT), SINGLE_FORMAT: (read_single, SINGLE_ARTIFACT)}
     if fmt not in readers:
         raise ForeignModel(f"{folder} holds no forecaster of this project (format {fmt!r})")
     reader, artifact = readers[fmt]

@@ -1,18 +1,18 @@
-"""Read a long CSV of many series (`unique_id,ds,y`) in one pass and check each series by the
-rules `data.py` applies to one.
+"""The data as a panel of series, whatever its shape: a long CSV of many (`unique_id,ds,y`), each
+series checked by the rules `data.py` applies to one; or a CSV without the series column, one
+series checked strictly (any broken rule refuses the file, as it always has), a panel of one.
 
-A series that breaks a rule does not sink the others: it gets the floor model (seasonal naive,
-naive when shorter than a season) on its usable points, or is left out when fewer than three
-remain; either way its reason is kept. Usable points: rows with a date and a finite value, no
-duplicated timestamp, on the grid, after the last gap of more than three points (shorter gaps
-interpolated). Series whose frequencies differ are refused, naming the ids that differ.
+In a long CSV, a series that breaks a rule does not sink the others: it gets the floor model
+(seasonal naive, naive when shorter than a season) on its usable points, or is left out when
+fewer than three remain; either way its reason is kept. Usable points: rows with a date and a
+finite value, no duplicated timestamp, on the grid, after the last gap of more than three points
+(shorter gaps interpolated). Series whose frequencies differ are refused, naming the ids that
+differ.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections import Counter
 from dataclasses import dataclass
 
@@ -26,14 +26,16 @@ from services.forecasting.data import (
     Series,
     check_rows,
     fingerprint,
+    parse_csv,
     parse_dates,
     parse_values,
     regularise,
+    validate,
 )
 from services.forecasting.frequency import Frequency, FrequencyError, infer_frequency
+from services.forecasting.longcsv import Columns, parse_panel
 
 MAX_SERIES = 100_000
-MAX_ROWS = 10_000_000
 OK, FLOOR, EXCLUDED = "ok", "floor", "excluded"  # the full model, the floor model, left out
 
 
@@ -57,6 +59,7 @@ class Panel:
     entries: tuple[Entry, ...]  # sorted by id
     frequency: Frequency
     rows: int
+    fingerprint: str  # the same data gives the same fingerprint (`read_panel`)
 
     @property
     def trainable(self) -> tuple[Entry, ...]:
@@ -65,74 +68,28 @@ class Panel:
     def count(self, status: str) -> int:
         return sum(e.status == status for e in self.entries)
 
-    @property
-    def fingerprint(self) -> str:
-        """A digest of every trainable series' id and data: same data, same fingerprint."""
-        digest = hashlib.sha256()
-        for entry in self.trainable:
-            digest.update(f"{entry.unique_id}\0{entry.series.fingerprint}\n".encode())  # type: ignore[union-attr]
-        return digest.hexdigest()[:16]
+
+def read_panel(
+    raw: bytes, columns: Columns, freq: str | None = None, season_length: int | None = None
+) -> Panel:
+    """The CSV's series, checked (see the module). The fingerprint of a CSV of one series is its
+    series' (`data.fingerprint`: dates and values); of a long CSV, a digest of every trainable
+    series' id and fingerprint."""
+    if columns.is_long(raw):
+        frame = parse_panel(raw, columns.id_column, columns.ds_column, columns.y_column)
+        return validate_panel(frame, freq, season_length)
+    frame = parse_csv(raw, columns.ds_column, columns.y_column)
+    series = validate(frame, freq, season_length)
+    entry = Entry(columns.series_id, OK, series)
+    return Panel((entry,), series.frequency, len(frame), series.fingerprint)
 
 
-def header(raw: bytes) -> list[str]:
-    """The CSV's column names (stripped); empty when the first line is not UTF-8 CSV."""
-    return [name.strip() for name in _raw_header(raw)]
-
-
-def _raw_header(raw: bytes) -> list[str]:
-    first = raw.split(b"\n", 1)[0]
-    try:
-        text = first.decode("utf-8-sig").rstrip("\r")
-    except UnicodeDecodeError:
-        return []
-    return next(csv.reader([text]), [])
-
-
-def parse_panel(raw: bytes, id_col: str, ds_col: str = "ds", y_col: str = "y") -> pd.DataFrame:
-    """The three columns as Arrow strings, named `unique_id, ds, y`, CSV line numbers as index."""
-    if not raw.strip():
-        raise DataError("data file is empty")
-    if b"\x00" in raw:
-        raise DataError("data is binary, not CSV text")
-    names = header(raw)
-    missing = [col for col in (id_col, ds_col, y_col) if col not in names]
-    if missing:
-        found = ", ".join(repr(c) for c in names)
-        raise DataError(f"missing column(s) {', '.join(map(repr, missing))}; found {found}")
-    rows = raw.count(b"\n") - 1 + (not raw.endswith(b"\n"))
-    if rows > MAX_ROWS:  # refused before parsing: memory stays bounded by the limit
-        raise DataError(f"data has {rows:,} rows, more than the limit of {MAX_ROWS:,}")
-    frame = _read_arrow(raw, {id_col: "unique_id", ds_col: "ds", y_col: "y"})
-    if frame.empty:
-        raise DataError("data has a header but no rows")
-    frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")  # line 1 is the header
-    return frame
-
-
-def _read_arrow(raw: bytes, rename: dict[str, str]) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    original = {name.strip(): name for name in _raw_header(raw)}  # as Arrow names the columns
-    wanted = {original[name]: new for name, new in rename.items()}
-    options = pacsv.ConvertOptions(
-        include_columns=list(wanted),
-        column_types={name: pa.string() for name in wanted},
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-    )
-    try:
-        table = pacsv.read_csv(io.BytesIO(raw), convert_options=options)
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc):
-            try:
-                raw.decode("utf-8-sig")
-            except UnicodeDecodeError as bad:
-                raise DataError(
-                    f"data is not UTF-8 text (invalid byte at offset {bad.start})"
-                ) from exc
-        raise DataError(f"data is not valid CSV: {exc}") from exc
-    return table.to_pandas(types_mapper=pd.ArrowDtype).rename(columns=wanted)
+def _digest(entries: tuple[Entry, ...]) -> str:
+    digest = hashlib.sha256()
+    for entry in entries:
+        if entry.series is not None:
+            digest.update(f"{entry.unique_id}\0{entry.series.fingerprint}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -181,7 +138,7 @@ def validate_panel(
     usable = {c.unique_id: _usable(c, dates, values, freq, season_length) for c in checked}
     frequency = _frequency(checked, usable)
     entries = tuple(_entry(c, usable[c.unique_id], frequency) for c in checked)
-    panel = Panel(entries, frequency, len(frame))
+    panel = Panel(entries, frequency, len(frame), _digest(entries))
     if not panel.trainable:
         shown = "; ".join(e.message for e in entries[:3])
         raise DataError(f"no series can be trained: all {len(entries)} left out ({shown})")

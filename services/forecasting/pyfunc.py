@@ -1,13 +1,14 @@
-"""The MLflow pyfunc around the forecasters of one or many series, and how the trainer logs it.
+"""The MLflow pyfunc around the forecasters of a model's series, and how the trainer logs it.
 
-The artifact is JSON (one file for one series, JSON lines for many; `forecasters.py`), not a
-pickle, and the model's metadata names its format, so the API can load it without MLflow
-(`services/serving/loader.py`).
+The model is logged from code (`logged_model.py`, MLflow's models from code), so a version holds
+that file's source and its JSON artifact (`forecasters.py`), and no pickle: loading a version
+runs only this project's code. The model's metadata names its artifact's format, so the API can
+load it without MLflow (`services/serving/loader.py`). Versions registered before hold a
+pickled `ForecastModel` and a `json/1` artifact: both still load.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping
 from importlib.metadata import version as installed
@@ -21,18 +22,10 @@ from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 
 from services.forecasting import forecasters
-from services.forecasting.forecaster import (
-    ARTIFACT,
-    DEFAULT_LEVEL,
-    FORMAT,
-    FORMAT_KEY,
-    OUTPUT_COLUMNS,
-    SERIES_ID,
-    Forecaster,
-    InvalidInput,
-)
+from services.forecasting.forecaster import DEFAULT_LEVEL, FORMAT_KEY, OUTPUT_COLUMNS, InvalidInput
 from services.forecasting.forecasters import ID, Forecasters
 
+MODEL_CODE = Path(__file__).with_name("logged_model.py")
 SIGNATURE = ModelSignature(
     inputs=Schema(
         [
@@ -62,8 +55,8 @@ class ForecastModel(PythonModel):
         artifacts = context.artifacts
         if forecasters.ARTIFACT in artifacts:
             by_id = forecasters.read(Path(artifacts[forecasters.ARTIFACT]))
-        else:
-            by_id = forecasters.read_single(Path(artifacts[ARTIFACT]))
+        else:  # a version registered before: one series' JSON file
+            by_id = forecasters.read_single(Path(artifacts[forecasters.SINGLE_ARTIFACT]))
         self.model = Forecasters(by_id)
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
@@ -76,39 +69,24 @@ class ForecastModel(PythonModel):
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
 
 
-def log_forecaster(
-    forecaster: Forecaster, registered_model_name: str, series_id: str = SERIES_ID
-) -> Any:
-    """Log a model of one series as the active run's model and register it; MLflow's
-    `ModelInfo`. The caller has set up MLflow's client
-    (`services.trainer.run.configure_mlflow`)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{ARTIFACT}.json"
-        path.write_text(json.dumps({**forecaster.to_dict(), ID: series_id}))
-        return _log({ARTIFACT: path}, FORMAT, INPUT_EXAMPLE, registered_model_name)
-
-
-def log_forecasters(lines: Mapping[str, str], name: str) -> Any:
-    """Log a model of many series (each series' `forecasters.line`, by id) and register it;
-    the caller has set up MLflow's client, as for `log_forecaster`."""
+def log_model(lines: Mapping[str, str], name: str) -> Any:
+    """Log the model of every series (each series' `forecasters.line`, by id) as the active
+    run's model and register it as `name`; MLflow's `ModelInfo`. The caller has set up MLflow's
+    client (`services.trainer.tracking.configure_mlflow`)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{forecasters.ARTIFACT}.jsonl"
         forecasters.write(path, lines)
         example = INPUT_EXAMPLE.assign(**{ID: min(lines)})[[ID, *INPUT_EXAMPLE.columns]]
-        return _log({forecasters.ARTIFACT: path}, forecasters.FORMAT, example, name)
-
-
-def _log(artifacts: dict[str, Path], fmt: str, example: pd.DataFrame, name: str) -> Any:
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=ForecastModel(),
-        artifacts={key: str(path) for key, path in artifacts.items()},
-        signature=SIGNATURE,
-        input_example=example,
-        pip_requirements=_requirements(),
-        metadata={FORMAT_KEY: fmt},
-        registered_model_name=name,
-    )
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(MODEL_CODE),
+            artifacts={forecasters.ARTIFACT: str(path)},
+            signature=SIGNATURE,
+            input_example=example,
+            pip_requirements=_requirements(),
+            metadata={FORMAT_KEY: forecasters.FORMAT},
+            registered_model_name=name,
+        )
 
 
 def _requirements() -> list[str]:

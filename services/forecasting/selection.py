@@ -17,7 +17,8 @@ import numpy as np
 
 from services.forecasting import backtest
 from services.forecasting.backtest import Backtest, BacktestFailed, Folds
-from services.forecasting.models import FAMILIES, FitFailed, Fitted, Spec, default_spec, fit
+from services.forecasting.models import FitFailed, fit
+from services.forecasting.specs import FAMILIES, Fitted, Spec, default_spec
 
 Progress = Callable[[str], None]
 

@@ -9,7 +9,7 @@ import typer
 
 from contract.api import TOKEN_ENV
 from contract.trainer import BUNDLED_DATA, EXPERIMENT_ENV, MODEL_NAME_ENV
-from services.local.config import DEFAULT_PORTS
+from services.local.config import DEFAULT_MAX_RESTARTS, DEFAULT_PORTS
 
 StateDir = Annotated[
     Path, typer.Option(envvar="MLSTACK_STATE_DIR", help="Runs, models, logs and the state file.")
@@ -49,6 +49,14 @@ def up(
             "default: SQLite in the state directory. Prefer the variable: a flag shows in ps.",
         ),
     ] = None,
+    max_restarts: Annotated[
+        int,
+        typer.Option(
+            envvar="MLSTACK_MAX_RESTARTS",
+            min=0,
+            help="Restarts in a row of a service that keeps exiting, before giving up on it.",
+        ),
+    ] = DEFAULT_MAX_RESTARTS,
 ) -> None:
     """Run MLflow, the trainer (once), the API, the demo and Prometheus locally."""
     from services.local import control, stack
@@ -70,6 +78,7 @@ def up(
         families=families,
         api_token=api_token,
         tracking_db=tracking_db or None,
+        max_restarts=max_restarts,
     )
     raise typer.Exit(control.detach(cfg) if detach else stack.run(cfg))
 
@@ -82,7 +91,8 @@ def down(state_dir: StateDir = Path(".mlstack")) -> None:
 
 
 def status(state_dir: StateDir = Path(".mlstack")) -> None:
-    """Show each service's URL and whether it is ready; exit 1 when something is not."""
+    """Show each service's state, restarts and URL, and the model the API serves now; exit 1
+    when a service is not up."""
     from services.local import control
 
     raise typer.Exit(control.status(state_dir.resolve()))

@@ -21,6 +21,9 @@ from services.local import process
 # and Streamlit's. Prometheus gets 9099, not 9090, because Debian's `prometheus` package starts
 # a system Prometheus on 9090.
 DEFAULT_PORTS = {"mlflow": TRACKING_PORT, "api": API_PORT, "demo": DEMO_PORT, "prometheus": 9099}
+# Restarts in a row of a service that keeps exiting before the stack gives up on it: with the
+# supervisor's backoff (1, 2, 4, 8, 16 s) about half a minute of trying.
+DEFAULT_MAX_RESTARTS = 5
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class LocalConfig:
     # MLflow's registry in this PostgreSQL (upgraded first by `mlstack db-upgrade`); SQLite in
     # the state directory when None.
     tracking_db: str | None = None
+    max_restarts: int = DEFAULT_MAX_RESTARTS
 
     def resolved(self) -> LocalConfig:
         """Absolute paths, and a free port for every port given as 0 (tests, parallel stacks)."""

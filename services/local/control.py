@@ -7,8 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -16,7 +14,9 @@ from typing import TextIO
 from contract.api import TOKEN_ENV
 from services.local import process
 from services.local.config import LocalConfig
-from services.local.state import StackState, is_supervisor
+from services.local.served import served_model
+from services.local.state import ServiceEntry, StackState, is_supervisor
+from services.local.supervisor import GAVE_UP, UP
 
 # Training on first start takes minutes; the supervisor's own readiness timeouts end a hang
 # sooner, this only bounds waiting on a supervisor that neither finishes nor fails.
@@ -31,7 +31,7 @@ def up_args(cfg: LocalConfig) -> list[str]:
     args += ["--model-name", cfg.model_name, "--experiment", cfg.experiment, "--data", cfg.data_uri]
     if cfg.families:
         args += ["--families", cfg.families]
-    return args
+    return [*args, "--max-restarts", str(cfg.max_restarts)]
 
 
 def detach(cfg: LocalConfig, console: TextIO = sys.stdout) -> int:
@@ -123,26 +123,29 @@ def _wait(condition: Callable[[], bool], timeout: float) -> bool:
 
 
 def status(state_dir: Path, console: TextIO = sys.stdout) -> int:
-    """Each service's URL and whether it answers its readiness probe; 0 when all do."""
+    """Each service's state, restarts and URL, and the model served now; 0 when all are up."""
     state = StackState.load(state_dir)
     if state is None or not is_supervisor(state.pid):
         console.write(f"no stack is running from {state_dir}\n")
         return 1
-    rows = [(entry.name, _probe(entry.ready_url), entry.url or "") for entry in state.services]
-    width = max(len(name) for name, _, _ in rows)
-    for name, ok, url in rows:
-        console.write(f"  {name:<{width}}  {'up' if ok else 'DOWN':<4}  {url}\n")
-    if state.model:
-        console.write(f"  {'model':<{width}}        {state.model}\n")
+    shown = [(entry, _state(entry)) for entry in state.services]
+    width = max(len(entry.name) for entry in state.services)
+    for entry, now in shown:
+        restarts = f"restarts {entry.restarts}" if entry.restarts else ""
+        console.write(f"  {entry.name:<{width}}  {now:<10}  {restarts:<11}  {entry.url or ''}\n")
+    urls = {entry.name: entry.url for entry in state.services}
+    model = served_model(urls.get("api"), urls.get("mlflow"), state.model_name)
+    console.write(f"  {'model':<{width}}  {model}\n")
+    for entry, now in shown:
+        if now == GAVE_UP:
+            log = state_dir / "logs" / f"{entry.name}.log"
+            console.write(f"  gave up on {entry.name}: read its log with `tail -n 50 {log}`\n")
     console.write(f"  supervisor pid {state.pid}, state {state.status}\n")
-    return 0 if state.status == "up" and all(ok for _, ok, _ in rows) else 1
+    return 0 if state.status == "up" and all(now == UP for _, now in shown) else 1
 
 
-def _probe(url: str | None) -> bool:
-    if url is None:
-        return True
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+def _state(entry: ServiceEntry) -> str:
+    """The supervisor's word for the service, or, for one it holds up, whether it is ready."""
+    if entry.state != UP:
+        return entry.state
+    return UP if entry.ready_url is None or process.answers(entry.ready_url) else "DOWN"

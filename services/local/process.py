@@ -75,14 +75,19 @@ def wait_ready(
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise NotReady(f"{name or url} exited with code {proc.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
+        if answers(url):
+            return
         time.sleep(0.1)
     raise NotReady(f"{name or url} was not ready after {timeout:.0f}s ({url})")
+
+
+def answers(url: str, timeout: float = 2.0) -> bool:
+    """Whether `url` answers 200 within `timeout` seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

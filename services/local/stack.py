@@ -2,8 +2,9 @@
 demo, Prometheus.
 
 Each service starts from its `ServiceSpec` in its own process group, waits for its readiness
-probe, and is recorded in the state file; on any failure or stop signal everything started is
-stopped, in reverse order, and the state directory (runs, models, logs) is kept for next time.
+probe, and is recorded in the state file; a failure during start-up, or a stop signal, stops
+everything started, in reverse order, and the state directory (runs, models, logs) is kept for
+next time. Once the stack is up, a service that exits is restarted (services/local/supervisor.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from contract.api import API
@@ -25,6 +26,7 @@ from services.local.config import LocalConfig
 from services.local.logs import LogPump, say
 from services.local.signals import Shutdown, SignalGuard
 from services.local.state import ServiceEntry, StackState, is_supervisor, start_ticks
+from services.local.supervisor import Health, Supervisor
 from services.registry import RegistryError, connect
 
 # How long each service may take to become ready; the first MLflow start migrates its database.
@@ -44,14 +46,27 @@ class StackError(RuntimeError):
 @dataclass
 class Started:
     spec: ServiceSpec
+    env: dict[str, str]
     proc: subprocess.Popen[bytes]
     pump: LogPump
     url: str | None
+    health: Health = field(default_factory=Health)
+
+    @property
+    def ready_url(self) -> str | None:
+        return f"{self.url}{self.spec.ready_path}" if self.url and self.spec.ready_path else None
 
     def entry(self) -> ServiceEntry:
-        ready = f"{self.url}{self.spec.ready_path}" if self.url and self.spec.ready_path else None
-        pid = self.proc.pid
-        return ServiceEntry(self.spec.name, pid, self.url, ready, start_ticks(pid))
+        pid, health = self.proc.pid, self.health
+        return ServiceEntry(
+            self.spec.name,
+            pid,
+            self.url,
+            self.ready_url,
+            start_ticks(pid),
+            state=health.state,
+            restarts=health.restarts,
+        )
 
     def failure(self, what: str) -> str:
         if self.proc.poll() is not None:
@@ -132,19 +147,31 @@ class Stack:
 
     def launch(self, spec: ServiceSpec, env: dict[str, str]) -> Started:
         with self.guard.held():  # a stop signal must not land between the start and the record
-            try:
-                proc = process.start(
-                    spec, env | QUIET_LOGS, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
-                )
-            except OSError as exc:
-                raise StackError(f"{spec.name}: cannot run `{spec.args[0]}`: {exc}") from None
-            assert proc.stdout is not None
-            pump = LogPump(spec.name, proc.stdout, self.console, self.cfg.logs / f"{spec.name}.log")
+            proc, pump = self._spawn(spec, env)
             url = self.cfg.url(spec.name) if spec.port else None
-            started = Started(spec, proc, pump, url)
+            started = Started(spec, env, proc, pump, url)
             self.started.append(started)
             self.save("starting")
         return started
+
+    def relaunch(self, started: Started) -> None:
+        """Start a service that exited again, as it was started, in its place in the stack."""
+        with self.guard.held():
+            started.proc, started.pump = self._spawn(started.spec, started.env)
+            self.save("up")
+
+    def _spawn(
+        self, spec: ServiceSpec, env: dict[str, str]
+    ) -> tuple[subprocess.Popen[bytes], LogPump]:
+        try:
+            proc = process.start(
+                spec, env | QUIET_LOGS, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+            )
+        except OSError as exc:
+            raise StackError(f"{spec.name}: cannot run `{spec.args[0]}`: {exc}") from None
+        assert proc.stdout is not None
+        log = self.cfg.logs / f"{spec.name}.log"
+        return proc, LogPump(spec.name, proc.stdout, self.console, log)
 
     def start(self, spec: ServiceSpec, env: dict[str, str]) -> None:
         started = self.launch(spec, env)
@@ -212,14 +239,12 @@ class Stack:
         return started, code
 
     def watch(self) -> None:
-        """Block until a service exits on its own (an error) or a stop signal arrives."""
+        """Keep the services up until a stop signal arrives: restart one that exits, and give
+        up on one that keeps exiting (services/local/supervisor.py)."""
+        supervisor = Supervisor(self, self.cfg.max_restarts, READY_TIMEOUT)
         tick = threading.Event()
         while True:
-            for started in self.started:
-                code = started.proc.poll()
-                if code is not None:
-                    name = started.spec.name
-                    raise StackError(started.failure(f"{name} exited with code {code}"))
+            supervisor.tick()
             tick.wait(0.5)
 
     def stop(self) -> None:
@@ -235,7 +260,13 @@ class Stack:
 
     def state(self, status: str = "up") -> StackState:
         entries = [started.entry() for started in self.started]
-        return StackState(pid=os.getpid(), status=status, services=entries, model=self.model)
+        return StackState(
+            pid=os.getpid(),
+            status=status,
+            services=entries,
+            model=self.model,
+            model_name=self.cfg.model_name,
+        )
 
     def save(self, status: str) -> None:
         self.owns_state = True

@@ -23,6 +23,8 @@ class ServiceEntry:
     url: str | None = None
     ready_url: str | None = None
     started: int | None = None  # start_ticks(pid) when it was recorded
+    state: str = "up"  # or "starting", "restarting", "gave up" (services/local/supervisor.py)
+    restarts: int = 0  # restarts by the supervisor since `mlstack up`
 
     def is_ours(self) -> bool:
         """Still the process we started, not a reused pid (after a reboot, say)."""
@@ -34,7 +36,8 @@ class StackState:
     pid: int  # the supervising `mlstack up`
     status: str = "starting"  # "starting", then "up" once every service is ready
     services: list[ServiceEntry] = field(default_factory=list)
-    model: str | None = None  # e.g. "ForecastModel@prod = version 1"
+    model: str | None = None  # at start-up, e.g. "ForecastModel@prod = version 1"
+    model_name: str | None = None  # what `mlstack status` asks the registry about
 
     def save(self, state_dir: Path) -> None:
         write_atomically(state_dir / FILE, json.dumps(asdict(self), indent=2).encode())

@@ -1,26 +1,22 @@
-"""The answers to forecast requests that passed the request rules (`schemas.py`): the one place a
-valid `/predict` or `/invocations` request becomes bytes, called by the fast path and the routes
-alike, so both give the same bytes. Requests the rules cannot vouch for go to MLflow's own
-scorer (`protocol.score`).
+"""The answers to forecast requests that passed the request rules (`parse.py`): the one place a
+valid `/predict` or `/invocations` request becomes bytes. Requests the rules leave to MLflow go
+to its own scorer (`protocol.score`).
 """
 
 from __future__ import annotations
 
 from services.serving.holder import ModelHolder, Served
-from services.serving.schemas import Ask, Series
+from services.serving.rules import Ask
 
 
-async def predict(
-    holder: ModelHolder, served: Served, horizon: int, level: float | None, series: Series = None
-) -> bytes | None:
-    """The `/predict` answer; None when the forecast is not finite (the route answers 422).
-    Without `series`, the model's one series as rows of `ds, yhat, ...`; with it, each series
-    in request order, every row starting with its `unique_id`."""
-    asked = [series] if series is None or isinstance(series, str) else list(series)
-    forecasts = await served.forecasts([(s, horizon, level) for s in asked])
+async def predict(holder: ModelHolder, served: Served, asks: list[Ask]) -> bytes | None:
+    """The `/predict` answer; None when the forecast is not finite (the door answers 422).
+    For the model's one series, rows of `ds, yhat, ...`; for series named, each series in
+    request order, every row starting with its `unique_id`."""
+    forecasts = await served.forecasts(asks)
     if not all(f.finite for f in forecasts):
         return None
-    holder.metrics.horizon.observe(horizon)
+    holder.metrics.horizon.observe(asks[0][1])  # one horizon per request
     # Every part is JSON serialised once (at load and on the cache miss); joining is enough.
     rows = join_arrays([f.body for f in forecasts])
     return b'{"model":' + served.model_json + b',"forecast":' + rows + b"}"

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 
+from services.serving.auth import Guard
 from services.serving.bodylimit import BodyLimit
-from services.serving.deps import guard
-from services.serving.fastpath import FastPath
+from services.serving.deps import bearer
+from services.serving.door import Door, encodable
 from services.serving.follower import Follower
 from services.serving.holder import ModelHolder
 from services.serving.loader import MlflowLoader, ModelLoader
@@ -63,46 +62,48 @@ def create_app(
     app.state.settings = settings
     app.state.holder = holder
     app.state.registry = registry
-    # Prediction routes take the token when one is set; health, readiness and metrics never do.
-    guarded = [Depends(guard)] if settings.token else []
-    app.include_router(predict.router, dependencies=guarded)
-    app.include_router(invocations.router, dependencies=guarded)
+    doors = _routes(app, settings)
+    _middleware(app, settings, holder, doors)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    return app
+
+
+def _routes(app: FastAPI, settings: Settings) -> dict[str, APIRoute]:
+    """Every route; returns the forecast routes, which the door answers, by path. They are
+    declared for the OpenAPI document, with the bearer scheme when a token is set."""
+    forecast = APIRouter(dependencies=[Depends(bearer)] if settings.token else [])
+    forecast.include_router(predict.router)
+    forecast.include_router(invocations.router)
+    app.include_router(forecast)
     app.include_router(model.router)
     app.include_router(series.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     docs.mount(app)
-    hot = (*predict.router.routes, *invocations.router.routes)
-    routes = {r.path: r for r in hot if isinstance(r, APIRoute)}
-    # In front of the routes: a body over the limit gets a 413 every client can read. The fast
-    # path needs none of it: it admits only a Content-Length within the limit and reads it whole.
+    declared = (*predict.router.routes, *invocations.router.routes)
+    return {r.path: r for r in declared if isinstance(r, APIRoute)}
+
+
+def _middleware(
+    app: FastAPI, settings: Settings, holder: ModelHolder, doors: dict[str, APIRoute]
+) -> None:
+    """Innermost first: the door answers the forecast routes; the token is checked in front of
+    it (the protected paths); in front of both, a body over the limit gets a 413 every client
+    can read; then the rate limit, and outermost the request metrics, which count everything."""
+    app.add_middleware(Door, settings=settings, holder=holder, routes=doors)
+    if settings.token is not None:
+        app.add_middleware(Guard, token=settings.token, protected=doors)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, discard=settings.max_discard_bytes)
-    # Most requests never reach the routes above: the fast path answers valid forecasts first.
-    app.add_middleware(FastPath, settings=settings, holder=holder, routes=routes)
-    if settings.rate_limit_per_minute:  # before both paths, after the request metrics
+    if settings.rate_limit_per_minute:
         buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
         trusted = networks(settings.rate_limit_trusted_proxies)
         app.add_middleware(RateLimit, buckets=buckets, trusted=trusted)
-    app.add_middleware(MetricsMiddleware, metrics=holder.metrics)  # outermost: counts both paths
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    return app
+    app.add_middleware(MetricsMiddleware, metrics=holder.metrics)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's 422 body, made safe to encode: what the client sent is echoed back, and a NaN or
-    a 100-digit integer in it must not turn the 422 into a 500."""
+    """FastAPI's 422 body (its own routes' query parameters), made safe to encode: what the
+    client sent is echoed back."""
     assert isinstance(exc, RequestValidationError)
-    body = orjson.dumps({"detail": _encodable(jsonable_encoder(exc.errors()))})
+    body = orjson.dumps({"detail": encodable(jsonable_encoder(exc.errors()))})
     return Response(body, status_code=422, media_type="application/json")
-
-
-def _encodable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _encodable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_encodable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
-        return str(value)
-    return value

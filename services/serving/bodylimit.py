@@ -7,7 +7,9 @@ out, what is left of the body is read and thrown away, at most `MAX_DISCARD_BYTE
 limit; a body longer than that gets its 413 at once with `Connection: close`, so the server
 never reads an unbounded body (a client still sending then sees the reset). The same holds for
 an answer given without reading the body (a 404, a 401): the body is read, up to the limit, and
-one over it gets the 413 instead.
+one over it gets the 413 instead. A body announced by a Content-Length within the limit (most
+requests) needs none of this: the server frames it by that length and, when an answer leaves it
+unread, reads and drops the rest itself, keeping the connection.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class BodyLimit:
         self.answer = orjson.dumps({"detail": detail(limit)})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._within(scope["headers"]):
             await self.app(scope, receive, send)
             return
         body = _Body(scope, receive, self.limit, self.discard)
@@ -77,6 +79,18 @@ class BodyLimit:
                 raise
             await body.drain()
             await self._too_large(send, body.complete)
+
+    def _within(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """A body announced by its length within the limit: the server frames the body by that
+        length, so it cannot grow past it, and an answer that leaves it unread keeps the
+        connection (the server reads and drops the rest): nothing to guard (most requests)."""
+        length = None
+        for key, value in headers:
+            if key == b"transfer-encoding":
+                return False
+            if key == b"content-length":
+                length = value
+        return length is not None and length.isdigit() and int(length) <= self.limit
 
     async def _too_large(self, send: Send, complete: bool) -> None:
         headers = [(b"content-type", JSON.encode()), (b"content-length", b"%d" % len(self.answer))]

@@ -1,12 +1,11 @@
-"""Dependencies shared by the routers: the served model and the optional bearer token."""
+"""Dependencies shared by the routers: the settings and the served model."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from services.serving.holder import ModelHolder, Served
 from services.serving.settings import Settings
@@ -40,38 +39,8 @@ async def get_served(request: Request) -> Served:
     return served
 
 
-def credentials(authorization: bytes | None) -> bytes:
-    """The bearer credentials of an `Authorization` header (the scheme in any case, as HTTP
-    allows); empty for another scheme or no header."""
-    scheme, _, given = (authorization or b"").partition(b" ")
-    return given.strip() if scheme.lower() == b"bearer" else b""
-
-
-def require_token(authorization: bytes | None, expected: bytes | None) -> None:
-    """The one token check, for the fast path and the routes alike: 401 unless the header
-    carries the configured token (compared in constant time); nothing to check without one."""
-    if expected is None:
-        return
-    if not hmac.compare_digest(credentials(authorization), expected):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing or wrong bearer token: send 'Authorization: Bearer <API_TOKEN>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-# Declares the scheme in the OpenAPI document; the check itself is `require_token`.
-_bearer = HTTPBearer(auto_error=False, description="The API_TOKEN the server was started with.")
-
-
-async def guard(
-    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """The prediction routes' dependency: `require_token` on the request's header."""
-    header = request.headers.get("authorization")
-    raw = header.encode("latin-1") if header is not None else None
-    require_token(raw, request.app.state.settings.token)
-
+# Declares the scheme in the OpenAPI document of the protected routes; the check is `auth.Guard`.
+bearer = HTTPBearer(auto_error=False, description="The API_TOKEN the server was started with.")
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]

@@ -19,11 +19,11 @@ import random
 import time
 from dataclasses import dataclass
 
-from services.registry import RegistryError
-from services.serving.forecasts import compute
+from services.registry import RegistryError, Version
 from services.serving.holder import ModelHolder
-from services.serving.loader import ModelLoader, ModelRef, Predictor, warm_series
+from services.serving.loader import ModelLoader
 from services.serving.modelcache import ModelCache
+from services.serving.models import Model, warm
 from services.serving.settings import Settings
 
 log = logging.getLogger("mlstack.serving")
@@ -93,7 +93,7 @@ class Follower:
             return
         await self._load(ref)
 
-    async def _resolve(self) -> ModelRef | None:
+    async def _resolve(self) -> Version | None:
         """What the alias points at (None while unset); RegistryError, counted and logged once
         per outage, when the registry cannot be read."""
         name, alias = self.settings.model_name, self.settings.model_alias
@@ -113,12 +113,12 @@ class Follower:
             self._waiting_logged = True
         return ref
 
-    async def _load(self, ref: ModelRef) -> None:
+    async def _load(self, ref: Version) -> None:
         started = time.perf_counter()
         try:
             model = await asyncio.to_thread(self.loader.load, ref)
             # Warm beside the served version: first-call costs are paid before any request.
-            await asyncio.to_thread(compute, model, 1, None, warm_series(model))
+            await asyncio.to_thread(warm, model)
         except Exception as exc:
             self._failed(ref, exc)
             return
@@ -137,7 +137,7 @@ class Follower:
         )
         await self._keep(ref, model)
 
-    async def _keep(self, ref: ModelRef, model: Predictor) -> None:
+    async def _keep(self, ref: Version, model: Model) -> None:
         """Save the version just served to the model cache; a failure only costs the cache."""
         if self.cache is None:
             return
@@ -163,7 +163,7 @@ class Follower:
                 log.info("no cached version of %s@%s to serve during the outage", name, alias)
                 return
             ref, model = found
-            await asyncio.to_thread(compute, model, 1, None, warm_series(model))
+            await asyncio.to_thread(warm, model)
         except Exception as exc:  # a damaged entry or a model that no longer loads or warms
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever it is
             log.warning("model cache entry ignored: %s", reason)
@@ -187,7 +187,7 @@ class Follower:
             current.ref.version,
         )
 
-    def _failed(self, ref: ModelRef, exc: Exception) -> None:
+    def _failed(self, ref: Version, exc: Exception) -> None:
         broken = self._broken.get(ref.version)
         attempts = broken.attempts + 1 if broken else 1
         wait = min(self.settings.model_poll_seconds * 2**attempts, MAX_RETRY_SECONDS)

@@ -1,4 +1,4 @@
-"""Computing one forecast from a loaded model, serialising it once, and caching it.
+"""One forecast serialised once, as MLflow's scoring server writes it, and cached.
 
 A forecast from a fixed model version is deterministic, so the serialised JSON of each
 (series, horizon, level) is kept in an LRU that belongs to the served version (a swap drops it
@@ -20,11 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from services.forecasting.forecaster import DEFAULT_LEVEL
-from services.forecasting.forecasters import ID
-from services.serving.loader import JsonForecaster, Predictor
-
-# The API's key is (series, horizon, level) (`schemas.Ask`); the version is the cache's owner.
+# The API's key is (series, horizon, level) (`rules.Ask`); the version is the cache's owner.
 Key = TypeVar("Key", bound=Hashable)
 # What one cached entry costs beside its body's bytes: the entry, its key tuple and the LRU's
 # link (about 240 bytes, measured with tracemalloc on CPython 3.11), the body's object header,
@@ -76,32 +72,17 @@ def _all_finite(raw: Any) -> bool:
     return bool(np.isfinite(numbers.to_numpy(dtype=float)).all()) if numbers.size else True
 
 
-def compute(
-    model: Predictor, horizon: int, level: float | None, series: str | None = None
-) -> RenderedForecast:
-    """Run the model for one request row (blocking: call it from a worker thread). With a
-    `series`, every record starts with its `unique_id`, as the pyfunc answers such a row."""
-    import pandas as pd
-
-    if isinstance(model, JsonForecaster):  # plain columns in and out: no DataFrames
-        forecaster = model.only if series is None else model.by_id[series]
-        columns = forecaster.columns(horizon, DEFAULT_LEVEL if level is None else level)
-        if series is not None:
-            columns = {ID: [series] * horizon, **columns}
-        return _forecast(columns, lambda: pd.DataFrame(columns))
-    row: dict[str, list[Any]] = {} if series is None else {ID: [series]}
-    row["n_periods"] = [horizon]
-    if level is not None:
-        row["level"] = [level]
-    raw = model.predict(pd.DataFrame(row))  # any other pyfunc, through its MLflow wrapper
+def render_frame(raw: Any) -> RenderedForecast:
+    """The forecast of what a pyfunc's `predict` returned, written as MLflow's scoring server
+    writes it."""
     found = _columns(raw)
     if found is None:
         yhat = tuple(float(v) for v in raw["yhat"]) if "yhat" in getattr(raw, "columns", ()) else ()
         return RenderedForecast(body=_mlflow_json(raw), yhat=yhat, finite=_all_finite(raw))
-    return _forecast(found, lambda: raw)
+    return render_columns(found, lambda: raw)
 
 
-def _forecast(columns: dict[str, list[Any]], frame: Callable[[], Any]) -> RenderedForecast:
+def render_columns(columns: dict[str, list[Any]], frame: Callable[[], Any]) -> RenderedForecast:
     """The forecast of these columns; `frame` gives them as MLflow's encoder wants them when
     orjson cannot write them as MLflow would (non-finite values, unusual types)."""
     finite = all(math.isfinite(v) for col in columns.values() for v in col if isinstance(v, float))

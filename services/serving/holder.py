@@ -8,16 +8,16 @@ request using it finishes.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import orjson
-
-from services.serving.forecasts import ForecastCache, RenderedForecast, compute
-from services.serving.loader import JsonForecaster, ModelRef, Predictor, series_of
+from services.registry import Version
+from services.serving.forecasts import ForecastCache, RenderedForecast
 from services.serving.metrics import Metrics
-from services.serving.schemas import Ask
+from services.serving.models import Model
+from services.serving.rules import Ask
+from services.serving.schemas import ServedModel
 
 # Where a served version was loaded from: the registry, or the local model cache
 # (`modelcache.py`) while the registry could not be reached.
@@ -26,30 +26,27 @@ Source = Literal["registry", "cache"]
 
 @dataclass
 class Served:
-    ref: ModelRef
-    model: Predictor
+    """A registered version, loaded here and answering requests."""
+
+    ref: Version
+    model: Model
     loaded_at: float
     load_seconds: float
     cache: ForecastCache[Ask]
     source: Source = "registry"
-    model_json: bytes = field(init=False)  # {"name","version","run_id"}, serialised once
-    ids: tuple[str, ...] = field(init=False)  # the model's series, sorted; () if it names none
-    series: Collection[str] = field(init=False)  # the same, for `in` at dictionary speed
+    model_json: bytes = field(init=False)  # `/predict`'s "model" object, serialised once
 
     def __post_init__(self) -> None:
-        self.model_json = orjson.dumps(
-            {"name": self.ref.name, "version": self.ref.version, "run_id": self.ref.run_id}
-        )
-        self.ids = series_of(self.model)
-        self.series = self.model.by_id.keys() if isinstance(self.model, JsonForecaster) else ()
+        ref = self.ref
+        shown = ServedModel(name=ref.name, version=ref.version, run_id=ref.run_id)
+        self.model_json = shown.model_dump_json().encode()
 
     async def forecasts(self, asks: Sequence[Ask]) -> list[RenderedForecast]:
         """One forecast per (series, horizon, level), in order; cached per version."""
         return await self.cache.get_many(asks, self._compute)
 
     def _compute(self, key: Ask) -> RenderedForecast:
-        series, horizon, level = key
-        return compute(self.model, horizon, level, series)
+        return self.model.forecast(*key)
 
 
 class ModelHolder:
@@ -61,7 +58,7 @@ class ModelHolder:
         self.current: Served | None = None
 
     def build(
-        self, ref: ModelRef, model: Predictor, load_seconds: float, source: Source = "registry"
+        self, ref: Version, model: Model, load_seconds: float, source: Source = "registry"
     ) -> Served:
         """A `Served` for a freshly loaded model, not yet visible to requests."""
         return Served(
@@ -85,7 +82,7 @@ class ModelHolder:
         )
         return previous
 
-    def refresh(self, ref: ModelRef) -> None:
+    def refresh(self, ref: Version) -> None:
         """The registry's latest word on the served version (same name and version, tags and
         metrics as read this poll): `/model` and the accuracy gauges show it from now on."""
         served = self.current

@@ -12,95 +12,35 @@ import contextlib
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.forecasting import forecasters
-from services.forecasting.forecaster import Forecaster
-from services.forecasting.forecasters import Forecasters
-from services.registry import Registry, connect
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """One registered version: what `/model` and `model_info` describe."""
-
-    name: str
-    version: str
-    run_id: str
-    alias: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    trained_at: float | None = None  # the training run's end (or start) time, epoch seconds
-
-
-class Predictor(Protocol):
-    """The part of an MLflow `PyFuncModel` the API uses."""
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any: ...
+from services.registry import Registry, Version, connect
+from services.serving.models import ForeignPyfunc, Model, OwnForecasters
 
 
 class ModelLoader(Protocol):
-    def resolve(self, name: str, alias: str) -> ModelRef | None:
-        """The version `alias` points at, None when it is unset; RegistryError when unreadable."""
+    def resolve(self, name: str, alias: str) -> Version | None:
+        """The version `alias` points at, with its run's metrics and end time; None when it is
+        unset; RegistryError when unreadable."""
         ...
 
-    def load(self, ref: ModelRef) -> Predictor:
+    def load(self, ref: Version) -> Model:
         """Download and load `ref`; raises on a broken or missing artifact."""
         ...
 
 
-@dataclass(eq=False)
-class JsonForecaster:
-    """Our own forecasters, one per series, loaded from their JSON artifact (one file for one
-    series, JSON lines for many) without importing MLflow. MLflow's pyfunc of the same files is
-    loaded only when a request needs MLflow's own scoring (CSV, `params`, unusual payloads), so
-    those answers stay MLflow's."""
-
-    by_id: Mapping[str, Forecaster]  # a model of many series builds each on first use
-    folder: Path
-    ids: tuple[str, ...] = field(init=False)  # sorted, for paging
-
-    def __post_init__(self) -> None:
-        self.ids = tuple(sorted(self.by_id))
-
-    @property
-    def only(self) -> Forecaster:
-        """The forecaster of a model of one series."""
-        (forecaster,) = self.by_id.values()
-        return forecaster
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return Forecasters(self.by_id).predict(data)
-
-    @cached_property
-    def pyfunc(self) -> Any:
-        import mlflow.pyfunc
-
-        return mlflow.pyfunc.load_model(str(self.folder))
-
-
-def load_folder(folder: Path) -> Predictor:
+def load_folder(folder: Path) -> Model:
     """The model in a downloaded model folder: our forecasters when its MLmodel says so."""
     with contextlib.suppress(forecasters.ForeignModel):
-        return JsonForecaster(forecasters.load(folder), folder)
+        return OwnForecasters(forecasters.load(folder), folder)
     import mlflow.pyfunc  # any other pyfunc
 
-    return mlflow.pyfunc.load_model(str(folder))
-
-
-def series_of(model: Predictor) -> tuple[str, ...]:
-    """The ids of the series `model` forecasts, sorted; none for a pyfunc that does not say."""
-    return model.ids if isinstance(model, JsonForecaster) else ()
-
-
-def warm_series(model: Predictor) -> str | None:
-    """The series a first, warming forecast asks for: None unless the model has several."""
-    ids = series_of(model)
-    return ids[0] if len(ids) > 1 else None
+    return ForeignPyfunc(mlflow.pyfunc.load_model(str(folder)))
 
 
 class MlflowLoader:
@@ -118,20 +58,12 @@ class MlflowLoader:
     def registry(self) -> Registry:
         return connect(self.tracking_uri, self.timeout)
 
-    def resolve(self, name: str, alias: str) -> ModelRef | None:
+    def resolve(self, name: str, alias: str) -> Version | None:
         version = self.registry.version(name, alias)
         if version is None:
             return None
         metrics, trained_at = self._run_facts(version.run_id)
-        return ModelRef(
-            name=name,
-            version=version.version,
-            run_id=version.run_id,
-            alias=alias,
-            metrics=metrics,
-            tags=version.tags,
-            trained_at=trained_at,
-        )
+        return replace(version, alias=alias, metrics=metrics, trained_at=trained_at)
 
     def _run_facts(self, run_id: str) -> tuple[dict[str, float], float | None]:
         if not run_id:
@@ -142,14 +74,14 @@ class MlflowLoader:
         millis = run["info"].get("end_time") or run["info"].get("start_time")
         return metrics, (int(millis) / 1000 if millis else None)
 
-    def load(self, ref: ModelRef) -> Predictor:
+    def load(self, ref: Version) -> Model:
         folder = Path(tempfile.mkdtemp(prefix=f"mlstack-{ref.name}-{ref.version}-"))
         return owning(
             folder, lambda: load_folder(self.registry.download(ref.name, ref.version, folder))
         )
 
 
-def owning(folder: Path, load: Callable[[], Predictor]) -> Predictor:
+def owning(folder: Path, load: Callable[[], Model]) -> Model:
     """The model `load` makes from the files in `folder`, which then live as long as the model
     (requests in flight may still use a swapped-out one); deleted at once if loading fails."""
     try:

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from services.serving.loader import ModelRef
+from services.registry import Version
 
 # Sub-millisecond buckets: a cached forecast is answered in well under a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -92,11 +92,11 @@ class Accuracy(Collector):
     def __init__(self) -> None:
         self._shown: tuple[str, str, dict[str, float]] | None = None  # swapped whole: atomic
 
-    def show(self, ref: ModelRef) -> None:
+    def show(self, ref: Version) -> None:
         """Export `ref`'s tags (none of them when it was never scored), in place of any other."""
         self._shown = (ref.name, ref.version, accuracy_of(ref.tags))
 
-    def forget(self, ref: ModelRef) -> None:
+    def forget(self, ref: Version) -> None:
         shown = self._shown
         if shown is not None and shown[:2] == (ref.name, ref.version):
             self._shown = None
@@ -131,9 +131,9 @@ class Metrics:
 
     def served(
         self,
-        ref: ModelRef,
+        ref: Version,
         source: str,
-        previous: tuple[ModelRef, str] | None,
+        previous: tuple[Version, str] | None,
         loaded_at: float,
         took: float,
     ) -> None:
@@ -150,7 +150,7 @@ class Metrics:
         self.accuracy.show(ref)
         self.reloads.labels("success").inc()
 
-    def forget(self, ref: ModelRef, source: str) -> None:
+    def forget(self, ref: Version, source: str) -> None:
         """Drop the `model_info` and accuracy series of a version no longer served."""
         with contextlib.suppress(KeyError):
             self.model_info.remove(ref.name, ref.version, ref.run_id, source)

@@ -22,7 +22,9 @@ from typing import Any
 import orjson
 
 from services.files import write_atomically
-from services.serving.loader import JsonForecaster, ModelRef, Predictor, load_folder, owning
+from services.registry import Version
+from services.serving.loader import load_folder, owning
+from services.serving.models import Model
 
 FORMAT = "mlstack-model-cache/1"
 
@@ -41,11 +43,12 @@ class ModelCache:
         quoted = [urllib.parse.quote(part, safe="") for part in (name, alias)]
         return self.folder / f"{quoted[0]}@{quoted[1]}.json"
 
-    def save(self, ref: ModelRef, model: Predictor) -> bool:
-        """Keep `model` as the entry of its name and alias; False when it is not a JSON model."""
-        if not isinstance(model, JsonForecaster):
+    def save(self, ref: Version, model: Model) -> bool:
+        """Keep `model` as the entry of its name and alias; False when it is not in the
+        project's own format."""
+        root = model.own_files
+        if root is None:
             return False
-        root = model.folder
         files = {
             path.relative_to(root).as_posix(): base64.b64encode(path.read_bytes()).decode()
             for path in sorted(root.rglob("*"))
@@ -56,7 +59,7 @@ class ModelCache:
         write_atomically(self.path(ref.name, ref.alias), orjson.dumps(entry))
         return True
 
-    def load(self, name: str, alias: str) -> tuple[ModelRef, Predictor] | None:
+    def load(self, name: str, alias: str) -> tuple[Version, Model] | None:
         """The kept version of name@alias and its model, None when there is no entry; raises
         `CacheError` for an entry that cannot be used."""
         path = self.path(name, alias)
@@ -72,7 +75,7 @@ class ModelCache:
             raise CacheError(f"{path}: {type(exc).__name__}: {exc}") from exc
         folder = Path(tempfile.mkdtemp(prefix=f"mlstack-cached-{ref.version}-"))
 
-        def unpack_and_load() -> Predictor:
+        def unpack_and_load() -> Model:
             for relative, data in files.items():
                 target = (folder / relative).resolve()
                 if not target.is_relative_to(folder.resolve()):
@@ -94,14 +97,14 @@ def _digest(content: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _parse(raw: bytes, name: str, alias: str) -> tuple[ModelRef, dict[str, bytes]]:
+def _parse(raw: bytes, name: str, alias: str) -> tuple[Version, dict[str, bytes]]:
     entry = orjson.loads(raw)
     if entry.get("format") != FORMAT:
         raise ValueError(f"format {entry.get('format')!r}, expected {FORMAT!r}")
     content = {"ref": entry["ref"], "files": entry["files"]}
     if entry.get("sha256") != _digest(content):
         raise ValueError("checksum mismatch (the file is damaged)")
-    ref = ModelRef(**content["ref"])
+    ref = Version(**content["ref"])
     if (ref.name, ref.alias) != (name, alias):
         raise ValueError(f"holds {ref.name}@{ref.alias}, not {name}@{alias}")
     files = {str(k): base64.b64decode(v, validate=True) for k, v in content["files"].items()}

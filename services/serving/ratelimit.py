@@ -1,11 +1,11 @@
-"""A per-client token bucket as pure ASGI middleware, in front of the fast path and the routes
+"""A per-client token bucket as pure ASGI middleware, in front of the door and the routes
 (so every request but the probes and scrapes passes it), off unless RATE_LIMIT_PER_MINUTE is set.
 
 The client is the socket peer, or, when the peer is a trusted proxy (RATE_LIMIT_TRUSTED_PROXIES,
 e.g. the VPC the load balancer's nodes live in), the rightmost X-Forwarded-For hop that is not a
 trusted proxy: hops further left are whatever the client chose to send. Written here rather than
-taken from `limits`/`slowapi`: neither is in the lock, and a bucket is a few lines that cost the
-fast path one dict lookup. Buckets live in the process: N replicas admit N times the rate.
+taken from `limits`/`slowapi`: neither is in the lock, and a bucket is a few lines that cost a
+cached forecast one dict lookup. Buckets live in the process: N replicas admit N times the rate.
 """
 
 from __future__ import annotations

@@ -29,11 +29,11 @@ def flag(args: Sequence[str], name: str) -> str | None:
     return None
 
 
-def problems(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> list[str]:
-    """Why `mlflow server args` could not write its local stores; empty when it can. The backend
-    store is the `--backend-store-uri` flag or, as MLflow reads it too, MLFLOW_BACKEND_STORE_URI."""
+def problems(args: Sequence[str], env: Mapping[str, str] = os.environ) -> list[str]:
+    """Why `mlflow server args` could not write its local stores; empty when it can. The
+    backend store is the argument's, else the variable's MLflow reads (`env`)."""
     found = []
-    store = flag(args, "--backend-store-uri") or environ.get(BACKEND_STORE_ENV)
+    store = flag(args, "--backend-store-uri") or env.get(BACKEND_STORE_ENV)
     if store and store.startswith(SQLITE):
         database = Path(store.removeprefix(SQLITE).split("?", 1)[0])
         found += _folder(database.parent, f"backend store {store}")

@@ -85,7 +85,7 @@ def train(
     flags: dict[str, Any] = {
         "data_uri": data,
         "model_name": model_name,
-        "experiment": experiment,
+        "experiment_name": experiment,
         "horizon": horizon,
         "promote": promote,
         "families": families,
@@ -95,7 +95,7 @@ def train(
         "y_column": y_column,
         "freq": freq,
         "season_length": season_length,
-        "workers": workers,
+        "train_workers": workers,
         "max_regressed": max_regressed,
         "regression_tolerance": regression_tolerance,
         "promote_if_degraded": promote_if_degraded,
@@ -120,8 +120,8 @@ def score(
 ) -> None:
     """Score the `@prod` version's forecasts against the points that arrived since it was
     trained (same data options as train); tags the version, logs to its run, one JSON line."""
-    from services.trainer.run import reach_mlflow
     from services.trainer.score import score as run_scoring
+    from services.trainer.tracking import reach_mlflow
 
     flags: dict[str, Any] = {
         "data_uri": data,
@@ -144,8 +144,8 @@ def _run(name: str, work: Callable[[Any], Any], flags: dict[str, Any]) -> None:
     from services.forecasting.frequency import FrequencyError
     from services.registry import RegistryError
     from services.trainer.config import TrainConfig
-    from services.trainer.run import MlflowUnavailable
     from services.trainer.score import ScoreError
+    from services.trainer.tracking import MlflowUnavailable
 
     logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s", stream=sys.stderr)
     try:

@@ -1,6 +1,6 @@
-"""The work on one batch of series, as a worker process (or a Dask worker) runs it: fit each
-series with today's selection, or refit a champion's spec on its folds. Plain data in and out,
-so a batch pickles small; one series' failure never sinks its batch."""
+"""The work on one batch of series, as this process, a worker process or a Dask worker runs it:
+fit each series with today's selection, or refit a champion's spec on its folds. Plain data in
+and out, so a batch pickles small; one series' failure never sinks its batch."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ import numpy as np
 import pandas as pd
 
 from services.forecasting import backtest, forecasters
+from services.forecasting.backtest import Backtest, Folds
 from services.forecasting.forecaster import Forecaster
 from services.forecasting.frequency import Frequency
-from services.forecasting.models import Spec
-from services.forecasting.panel import EXCLUDED, FLOOR
+from services.forecasting.panel import EXCLUDED, FLOOR, Panel
 from services.forecasting.selection import Selection, select
+from services.forecasting.specs import Spec
 
 FLOOR_FAMILIES = ("seasonal_naive",)
 TRAINED = "trained"  # the full model fitted (the panel's FLOOR and EXCLUDED otherwise)
+SHOWN = 4  # the series a run shows in detail (its plot, backtest table and log): the first ids
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,22 @@ class Task:
     horizon: int
     families: tuple[str, ...] | None  # None: the default model for the season length
     floor_reason: str = ""  # not "": the data broke a rule, so the floor model only
+    shown: bool = False  # keep the `Detail` of its fit
+
+    @property
+    def ds(self) -> pd.DatetimeIndex:
+        """The dates of `y` (a checked series is on its frequency's grid)."""
+        return pd.date_range(end=self.last_ds, periods=self.y.size, freq=self.frequency.alias)
+
+
+@dataclass(frozen=True)
+class Detail:
+    """What a run shows of a series: its selection's progress, and its backtest (the forecast of
+    each fold, each member's scores) with the folds."""
+
+    progress: tuple[str, ...]
+    backtest: Backtest | None
+    folds: Folds | None
 
 
 @dataclass(frozen=True)
@@ -44,28 +62,57 @@ class Result:
     folds: int
     notes: tuple[str, ...]
     reason: str = ""
+    detail: Detail | None = None  # for a shown task
 
 
-def fit_batch(tasks: list[Task]) -> list[Result]:
-    with _one_blas_thread():
-        return [fit_one(task) for task in tasks]
+def tasks(
+    panel: Panel, horizon: int, families: tuple[str, ...] | None, max_points: int
+) -> list[Task]:
+    """A task per trainable series, on its most recent points (`backtest.window`)."""
+    out: list[Task] = []
+    for entry in panel.trainable:
+        series = entry.series
+        assert series is not None
+        m = series.frequency.season_length
+        points = backtest.window(len(series), horizon, m, max_points)
+        out.append(
+            Task(
+                unique_id=entry.unique_id,
+                y=series.y[-points:],
+                frequency=series.frequency,
+                last_ds=series.ds[-1],
+                horizon=horizon,
+                families=families,
+                floor_reason=entry.reason if entry.status == FLOOR else "",
+                shown=len(out) < SHOWN,
+            )
+        )
+    return out
+
+
+def fit_batch(batch: list[Task]) -> list[Result]:
+    with _one_blas_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [fit_one(task) for task in batch]
 
 
 def fit_one(task: Task) -> Result:
-    warnings.simplefilter("ignore")
     status, reason = (FLOOR, task.floor_reason) if task.floor_reason else (TRAINED, "")
     m = task.frequency.season_length
+    progress: list[str] = []
     try:
-        selection = select(task.y, m, task.horizon, FLOOR_FAMILIES if reason else task.families)
+        families = FLOOR_FAMILIES if reason else task.families
+        selection = select(task.y, m, task.horizon, families, progress.append)
     except Exception as exc:  # an unexpected failure: the floor, which fits any series
         status, reason = FLOOR, f"training failed: {type(exc).__name__}: {exc}"
         try:
-            selection = select(task.y, m, task.horizon, FLOOR_FAMILIES)
+            selection = select(task.y, m, task.horizon, FLOOR_FAMILIES, progress.append)
         except Exception as floor_exc:
             why = f"{reason}; the floor failed too: {floor_exc}"
             return Result(task.unique_id, EXCLUDED, None, None, None, None, 0, (), why)
     forecaster = Forecaster(selection.fitted, task.frequency, task.last_ds)
     best = selection.backtest
+    detail = Detail(tuple(progress), best, selection.folds) if task.shown else None
     return Result(
         unique_id=task.unique_id,
         status=status,
@@ -76,6 +123,7 @@ def fit_one(task: Task) -> Result:
         folds=0 if selection.folds is None else len(selection.folds.origins),
         notes=selection.notes,
         reason=reason,
+        detail=detail,
     )
 
 
@@ -101,14 +149,14 @@ class Rescore:
     spec: Spec
 
 
-def rescore_batch(tasks: list[Rescore]) -> list[tuple[str, float | None]]:
+def rescore_batch(batch: list[Rescore]) -> list[tuple[str, float | None]]:
     """Each series' SMAPE of its champion spec on the folds training used (None: not refitted)."""
-    with _one_blas_thread():
-        return [(task.unique_id, rescore_one(task)) for task in tasks]
+    with _one_blas_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [(task.unique_id, rescore_one(task)) for task in batch]
 
 
 def rescore_one(task: Rescore) -> float | None:
-    warnings.simplefilter("ignore")
     try:
         folds = backtest.make_folds(task.y.size, task.horizon, task.season_length)
         return backtest.run(task.spec, task.y, folds, task.season_length).smape

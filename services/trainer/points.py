@@ -20,10 +20,10 @@ def training_frame(unique_id: str, ds: pd.DatetimeIndex, y: object) -> pd.DataFr
     return pd.DataFrame({"unique_id": unique_id, "ds": ds, "y": y})
 
 
-def log_training(frames: list[pd.DataFrame]) -> None:
-    """The fitted points of every series, into the active run."""
+def log_training(points: pd.DataFrame) -> None:
+    """The fitted points of every series (`training_frame`s), into the active run."""
     with tempfile.TemporaryDirectory() as tmp:
-        saved = _saved(pd.concat(frames, ignore_index=True), Path(tmp), TRAINING)
+        saved = _saved(points, Path(tmp), TRAINING)
         mlflow.log_artifact(str(saved), str(Path(TRAINING).parent))
 
 

@@ -1,12 +1,13 @@
-"""Champion/challenger promotion to a registry alias.
+"""Champion/challenger promotion to a registry alias, one rule for any number of series.
 
 A new version takes the alias only when its backtest SMAPE is strictly better than the current
-champion's spec refitted and scored on the same folds of the same data; for many series, per
-series (`compare_panel`: the mean over the series both know, with a bound on how many may
-regress). MLflow has no
-compare-and-set on aliases, so after moving the alias we wait briefly and re-read it: if a
-concurrent trainer moved it meanwhile, we compare against that version too. Two trainers
-finishing together therefore end with the better one holding the alias.
+champion's, refitted and scored on the same folds of the same data, series by series: the mean
+over the series both know must be strictly lower, and at most a share of them may regress
+(`Rule`). With one series this is "strictly better on the same folds": the mean of one series
+is its SMAPE, and a regressed series is also a worse one. MLflow has no compare-and-set on
+aliases, so after moving the alias we wait briefly and re-read it: if a concurrent trainer moved
+it meanwhile, we compare against that version too. Two trainers finishing together therefore
+end with the better one holding the alias.
 """
 
 from __future__ import annotations
@@ -19,10 +20,23 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from services.forecasting.models import Spec
 from services.registry import ClientRegistry, Version
 
 MAX_ROUNDS = 5
+VERDICTS = ("improved", "same", "worse", "regressed", "new", "dropped", "incomparable")
+COMPARED = ("improved", "same", "worse", "regressed")
+# A champion's refitted scores: the ids it knows and each one's SMAPE on the challenger's folds
+# (None: not refitted); None when it cannot be read per series.
+ChampionScores = Callable[[Version], tuple[Collection[str], Mapping[str, float | None]] | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Strictly lower mean SMAPE over the series both know, and at most `max_regressed` of them
+    worse by more than `tolerance` (relative)."""
+
+    max_regressed: float = 0.10
+    tolerance: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -30,35 +44,32 @@ class Decision:
     promoted: bool
     reason: str
     champion_version: str | None = None
-    champion_smape: float | None = None
+    champion_smape: float | None = None  # the mean over the compared series
+    challenger_smape: float | None = None  # the same series' mean (else the version's own)
     extra: Mapping[str, str] = field(default_factory=dict)  # more tags (the per-series counts)
 
-    def tags(self, challenger_smape: float | None) -> dict[str, str]:
+    def tags(self) -> dict[str, str]:
         tags = {
             **self.extra,
             "decision": "promoted" if self.promoted else "rejected",
             "reason": self.reason,
-            "challenger_smape": "none" if challenger_smape is None else f"{challenger_smape:.6f}",
+            "challenger_smape": _figure(self.challenger_smape),
         }
         if self.champion_version is not None:
             tags["champion_version"] = self.champion_version
         if self.champion_smape is not None:
-            tags["champion_smape"] = f"{self.champion_smape:.6f}"
+            tags["champion_smape"] = _figure(self.champion_smape)
         return tags
+
+
+def _figure(value: float | None) -> str:
+    return "none" if value is None else f"{value:.6f}"
 
 
 def current(client: MlflowClient, name: str, alias: str) -> Version | None:
     """The version holding `alias`, or None when the alias (or the model) does not exist (the
     registry's one rule, read through the trainer's own client and its retries)."""
     return ClientRegistry(client).version(name, alias)
-
-
-def spec_of(client: MlflowClient, version: Version) -> Spec | None:
-    """The spec a version was trained with, read from its run's `spec` param."""
-    if not version.run_id:
-        return None
-    text = client.get_run(version.run_id).data.params.get("spec")
-    return Spec.from_json(text) if text else None
 
 
 def realised(champion: Version) -> dict[str, str]:
@@ -81,35 +92,60 @@ def degraded(champion: Version, ratio: float | None) -> str:
     )
 
 
-def compare(
-    challenger: float | None, champion: Version, champion_smape: float | None, ties: str = ""
-) -> Decision:
-    if challenger is None:
+def verdicts(
+    challenger: Mapping[str, float | None],
+    champion_ids: Collection[str],
+    champion: Mapping[str, float | None],
+    rule: Rule,
+) -> pd.DataFrame:
+    """One row per series of either version: both SMAPEs and what became of it."""
+    rows = []
+    for uid in sorted(set(challenger) | set(champion_ids)):
+        ours, theirs = challenger.get(uid), champion.get(uid)
+        if uid not in champion_ids:
+            verdict = "new"
+        elif uid not in challenger:
+            verdict = "dropped"
+        elif ours is None or theirs is None:
+            verdict = "incomparable"
+        elif ours > theirs * (1 + rule.tolerance):
+            verdict = "regressed"
+        else:
+            verdict = "improved" if ours < theirs else "worse" if ours > theirs else "same"
+        rows.append({"unique_id": uid, "smape": ours, "champion_smape": theirs, "verdict": verdict})
+    return pd.DataFrame(rows, columns=["unique_id", "smape", "champion_smape", "verdict"])
+
+
+def compare(table: pd.DataFrame, champion: Version, rule: Rule, ties: str = "") -> Decision:
+    """The decision from `verdicts`' table (see `Rule`); `ties` (from `degraded`), when not "",
+    lets an equal mean win and says why."""
+    counts = {v: int((table["verdict"] == v).sum()) for v in VERDICTS}
+    compared = table[table["verdict"].isin(COMPARED)]
+    extra = {f"series_{v}": str(n) for v, n in counts.items()} | {
+        "series_compared": str(len(compared))
+    }
+    others = f"{counts['new']} new, {counts['dropped']} dropped"
+    if compared.empty:
         return Decision(
             False,
-            f"no backtest of this version (series too short), so not comparable with champion "
-            f"v{champion.version}",
+            f"no series that both this version and champion v{champion.version} can score on "
+            f"the same folds ({others}, {counts['incomparable']} not comparable), so not "
+            "comparable",
             champion.version,
+            extra=extra,
         )
-    if champion_smape is None:
-        return Decision(
-            False,
-            f"champion v{champion.version} cannot be refitted on this data, so not comparable",
-            champion.version,
-        )
-    better = challenger < champion_smape or (bool(ties) and challenger <= champion_smape)
-    relation = ("<" if challenger < champion_smape else "<=") if better else ">="
-    return Decision(
-        better,
-        f"smape {challenger:.4f} {relation} champion v{champion.version} "
-        f"{champion_smape:.4f} on the same holdout{ties}",
-        champion.version,
-        champion_smape,
+    ours, theirs = float(np.mean(compared["smape"])), float(np.mean(compared["champion_smape"]))
+    share = counts["regressed"] / len(compared)
+    better = ours < theirs or (bool(ties) and ours <= theirs)
+    relation = ("<" if ours < theirs else "<=") if better else ">="
+    reason = (
+        f"mean smape {ours:.4f} {relation} champion v{champion.version} "
+        f"{theirs:.4f} over {len(compared)} series on the same folds; {counts['improved']} "
+        f"improved, {counts['regressed']} regressed by more than {rule.tolerance:.0%} "
+        f"({share:.1%}, at most {rule.max_regressed:.0%} allowed), {others}{ties}"
     )
-
-
-def _version(model_version: Version | None) -> str | None:
-    return None if model_version is None else model_version.version
+    promoted = better and share <= rule.max_regressed
+    return Decision(promoted, reason, champion.version, theirs, ours, extra)
 
 
 def promote(
@@ -117,28 +153,42 @@ def promote(
     name: str,
     alias: str,
     version: str,
-    challenger_smape: float | None,
-    rescore: Callable[[Spec], float | None],
+    challenger: Mapping[str, float | None],
+    champion_scores: ChampionScores,
+    rule: Rule,
     move: bool = True,
     settle_seconds: float = 1.0,
     degradation: float | None = None,
-) -> Decision:
-    """Decide, move the alias if allowed and better, and tag the version with the outcome;
-    with `degradation`, a tie beats a champion whose realised SMAPE is that many times its
-    backtest's (`degraded`)."""
-    scored: dict[str, float | None] = {}
+) -> tuple[Decision, pd.DataFrame | None]:
+    """Decide, move the alias if allowed and better, and tag the version with the outcome.
+    `challenger` is each series' backtest SMAPE (None without one); `champion_scores` refits a
+    champion's specs on the same folds. With `degradation`, a tie beats a champion whose
+    realised SMAPE is that many times its backtest's (`degraded`). The decision, and the
+    per-series table it was made on (None when no champion was compared)."""
+    judged: dict[str, tuple[Decision, pd.DataFrame | None]] = {}
 
     def judge(champion: Version) -> Decision:
-        if challenger_smape is not None and champion.version not in scored:
-            spec = spec_of(client, champion)
-            scored[champion.version] = rescore(spec) if spec else None
-        ties = degraded(champion, degradation)
-        return compare(challenger_smape, champion, scored.get(champion.version), ties)
+        if champion.version not in judged:
+            found = champion_scores(champion)
+            if found is None:
+                reason = (
+                    f"champion v{champion.version} cannot be read per series, so not comparable"
+                )
+                judged[champion.version] = (Decision(False, reason, champion.version), None)
+            else:
+                table = verdicts(challenger, found[0], found[1], rule)
+                ties = degraded(champion, degradation)
+                judged[champion.version] = (compare(table, champion, rule, ties), table)
+        return judged[champion.version][0]
 
     decision = decide(client, name, alias, version, judge, move, settle_seconds)
-    for key, value in decision.tags(challenger_smape).items():
+    if decision.challenger_smape is None:  # nothing compared: the version's own mean
+        scored = [v for v in challenger.values() if v is not None]
+        own = float(np.mean(scored)) if scored else None
+        decision = replace(decision, challenger_smape=own)
+    for key, value in decision.tags().items():
         client.set_model_version_tag(name, version, key, value)
-    return decision
+    return decision, judged.get(decision.champion_version or "", (None, None))[1]
 
 
 def decide(
@@ -175,109 +225,5 @@ def decide(
     return decision
 
 
-@dataclass(frozen=True)
-class Rule:
-    """The per-series rule: strictly lower mean SMAPE over the series both know, and at most
-    `max_regressed` of them worse by more than `tolerance` (relative)."""
-
-    max_regressed: float = 0.10
-    tolerance: float = 0.10
-
-
-VERDICTS = ("improved", "same", "worse", "regressed", "new", "dropped", "incomparable")
-
-
-def verdicts(
-    challenger: Mapping[str, float | None],
-    champion_ids: Collection[str],
-    champion: Mapping[str, float | None],
-    rule: Rule,
-) -> pd.DataFrame:
-    """One row per series of either version: both SMAPEs and what became of it."""
-    rows = []
-    for uid in sorted(set(challenger) | set(champion_ids)):
-        ours, theirs = challenger.get(uid), champion.get(uid)
-        if uid not in champion_ids:
-            verdict = "new"
-        elif uid not in challenger:
-            verdict = "dropped"
-        elif ours is None or theirs is None:
-            verdict = "incomparable"
-        elif ours > theirs * (1 + rule.tolerance):
-            verdict = "regressed"
-        else:
-            verdict = "improved" if ours < theirs else "worse" if ours > theirs else "same"
-        rows.append({"unique_id": uid, "smape": ours, "champion_smape": theirs, "verdict": verdict})
-    return pd.DataFrame(rows, columns=["unique_id", "smape", "champion_smape", "verdict"])
-
-
-def compare_panel(table: pd.DataFrame, champion: Version, rule: Rule, ties: str = "") -> Decision:
-    """The decision from `verdicts`' table (see `Rule`)."""
-    counts = {v: int((table["verdict"] == v).sum()) for v in VERDICTS}
-    compared = table[table["verdict"].isin(("improved", "same", "worse", "regressed"))]
-    extra = {f"series_{v}": str(n) for v, n in counts.items()} | {
-        "series_compared": str(len(compared))
-    }
-    others = f"{counts['new']} new, {counts['dropped']} dropped"
-    if compared.empty:
-        return Decision(
-            False,
-            f"no series that both this version and champion v{champion.version} can score on "
-            f"the same folds ({others}, {counts['incomparable']} not comparable), so not "
-            "comparable",
-            champion.version,
-            extra=extra,
-        )
-    ours, theirs = float(np.mean(compared["smape"])), float(np.mean(compared["champion_smape"]))
-    share = counts["regressed"] / len(compared)
-    better = ours < theirs or (bool(ties) and ours <= theirs)
-    few = share <= rule.max_regressed
-    relation = ("<" if ours < theirs else "<=") if better else ">="
-    reason = (
-        f"mean smape {ours:.4f} {relation} champion v{champion.version} "
-        f"{theirs:.4f} over {len(compared)} series on the same folds; {counts['improved']} "
-        f"improved, {counts['regressed']} regressed by more than {rule.tolerance:.0%} "
-        f"({share:.1%}, at most {rule.max_regressed:.0%} allowed), {others}{ties}"
-    )
-    extra |= {"challenger_smape": f"{ours:.6f}"}
-    return Decision(better and few, reason, champion.version, theirs, extra)
-
-
-def promote_panel(
-    client: MlflowClient,
-    name: str,
-    alias: str,
-    version: str,
-    challenger: Mapping[str, float | None],
-    champion_scores: Callable[[Version], tuple[Collection[str], dict[str, float | None]] | None],
-    rule: Rule,
-    move: bool = True,
-    settle_seconds: float = 1.0,
-    degradation: float | None = None,
-) -> tuple[Decision, pd.DataFrame | None]:
-    """`promote` for a version of many series: `challenger` is each series' backtest SMAPE
-    (None without one); `champion_scores` refits a champion's specs on the same folds (the ids
-    it knows, and their SMAPEs), or says None when it cannot be read per series. The decision,
-    and the per-series table it was made on."""
-    judged: dict[str, tuple[Decision, pd.DataFrame | None]] = {}
-
-    def judge(champion: Version) -> Decision:
-        if champion.version not in judged:
-            found = champion_scores(champion)
-            if found is None:
-                reason = (
-                    f"champion v{champion.version} cannot be read per series, so not comparable"
-                )
-                judged[champion.version] = (Decision(False, reason, champion.version), None)
-            else:
-                table = verdicts(challenger, found[0], found[1], rule)
-                ties = degraded(champion, degradation)
-                judged[champion.version] = (compare_panel(table, champion, rule, ties), table)
-        return judged[champion.version][0]
-
-    decision = decide(client, name, alias, version, judge, move, settle_seconds)
-    table = judged.get(decision.champion_version or "", (None, None))[1]
-    mean = decision.extra.get("challenger_smape")
-    for key, value in decision.tags(None if mean is None else float(mean)).items():
-        client.set_model_version_tag(name, version, key, value)
-    return decision, table
+def _version(model_version: Version | None) -> str | None:
+    return None if model_version is None else model_version.version

@@ -23,20 +23,17 @@ import pandas as pd
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from services.forecasting import forecasters, metrics
-from services.forecasting.data import DataError, parse_csv, parse_dates, parse_values, read_bytes
-from services.forecasting.forecaster import DEFAULT_LEVEL, Forecaster
-from services.forecasting.panel import header, parse_panel
+from services.forecasting import forecasters
+from services.forecasting.data import DataError, parse_dates, parse_values
+from services.forecasting.forecaster import DEFAULT_LEVEL
+from services.forecasting.longcsv import parse_long
+from services.forecasting.source import read_bytes
 from services.registry import ClientRegistry, Version
 from services.trainer import points
 from services.trainer.config import TrainConfig
+from services.trainer.realised import SCORED, UNKNOWN, WAITING, score_all, with_figures
 
 log = logging.getLogger("mlstack.score")
-
-SCORED, WAITING = "scored", "not enough new data"
-UNKNOWN, ABSENT = "unknown to the model", "not in the data"
-FIGURES = ("realised_smape", "realised_mase", "realised_coverage", "realised_points")
-RESTATED_TOLERANCE = 1e-6  # relative: a value changed by less is the same value
 
 
 class ScoreError(RuntimeError):
@@ -64,11 +61,11 @@ class ScoreSummary:
 
 
 def score(cfg: TrainConfig, client: MlflowClient, raw: bytes | None = None) -> ScoreSummary:
-    """Score `cfg.model_name@cfg.alias` on the data (`raw`, else read from `cfg.data_uri`)."""
-    observed = observations(raw or read_bytes(cfg.data_uri, cfg.data_timeout), cfg)
-    version = ClientRegistry(client).version(cfg.model_name, cfg.alias)
+    """Score `cfg.model_name@cfg.model_alias` on the data (`raw`, else read from `cfg.data_uri`)."""
+    observed = observations(raw or read_bytes(cfg.data_uri, cfg.data_timeout_seconds), cfg)
+    version = ClientRegistry(client).version(cfg.model_name, cfg.model_alias)
     if version is None:
-        raise ScoreError(f"{cfg.model_name}@{cfg.alias} is not set: no version is served yet")
+        raise ScoreError(f"{cfg.model_name}@{cfg.model_alias} is not set: no version is served yet")
     with tempfile.TemporaryDirectory() as tmp:
         folder = ClientRegistry(client).download(cfg.model_name, version.version, Path(tmp))
         models = forecasters.load(folder)
@@ -77,13 +74,13 @@ def score(cfg: TrainConfig, client: MlflowClient, raw: bytes | None = None) -> S
     horizon = int(run.data.params.get("horizon", 1))
     ledger = points.read(client, version.run_id, points.LEDGER)
     training = points.read(client, version.run_id, points.TRAINING)
-    fresh, table = _score_all(observed, models, horizon, ledger, training, cfg.score_min_points)
+    fresh, table = score_all(observed, models, horizon, ledger, training, cfg.score_min_points)
     backtest = _backtest(client, run)
     if fresh.empty:
         log.info("nothing new to score for %s v%s", cfg.model_name, version.version)
         return _summary(version, WAITING, fresh, ledger, table, backtest)
     ledger = fresh if ledger is None else pd.concat([ledger, fresh], ignore_index=True)
-    table = _with_figures(table, ledger, models, training, observed, backtest[1])
+    table = with_figures(table, ledger, models, training, observed, backtest[1])
     summary = _summary(version, SCORED, fresh, ledger, table, backtest)
     _write(client, version, ledger, table, summary)
     log.info(
@@ -96,12 +93,8 @@ def score(cfg: TrainConfig, client: MlflowClient, raw: bytes | None = None) -> S
 def observations(raw: bytes, cfg: TrainConfig) -> pd.DataFrame:
     """Every readable row of the data as `unique_id, ds, y` (a CSV without the series column is
     the one series `cfg.series_id`); unreadable rows and repeated dates are not scored."""
-    if cfg.id_column in header(raw):
-        frame = parse_panel(raw, cfg.id_column, cfg.ds_column, cfg.y_column)
-        ids = frame["unique_id"].astype(str).str.strip()
-    else:
-        frame = parse_csv(raw, cfg.ds_column, cfg.y_column)
-        ids = pd.Series(cfg.series_id, index=frame.index)
+    frame = parse_long(raw, cfg.columns)
+    ids = frame["unique_id"].astype(str).str.strip()
     values, _ = parse_values(frame["y"].astype(str))
     rows = pd.DataFrame({"unique_id": ids, "ds": parse_dates(frame["ds"].astype(str)), "y": values})
     rows = rows[rows["ds"].notna() & np.isfinite(rows["y"])]
@@ -110,129 +103,10 @@ def observations(raw: bytes, cfg: TrainConfig) -> pd.DataFrame:
     return rows.drop_duplicates(["unique_id", "ds"], keep=False).sort_values(["unique_id", "ds"])
 
 
-def _score_all(
-    observed: pd.DataFrame,
-    models: dict[str, Forecaster],
-    horizon: int,
-    ledger: pd.DataFrame | None,
-    training: pd.DataFrame | None,
-    min_points: int,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The new points to add to the ledger, and a row per series saying what became of it."""
-    done = set() if ledger is None else set(zip(ledger["unique_id"], ledger["ds"], strict=True))
-    fresh: list[pd.DataFrame] = []
-    rows: list[dict[str, object]] = []
-    groups = {str(uid): group for uid, group in observed.groupby("unique_id", sort=True)}
-    for uid in sorted(set(groups) | set(models)):
-        if uid not in models:
-            rows.append({"unique_id": uid, "status": UNKNOWN, "new_points": 0})
-            continue
-        if uid not in groups:
-            rows.append({"unique_id": uid, "status": ABSENT, "new_points": 0})
-            continue
-        new, row = _series(uid, groups[uid], models[uid], horizon, done, min_points)
-        row["restated"] = _restated(uid, groups[uid], models[uid], training, ledger)
-        rows.append(row)
-        if new is not None:
-            fresh.append(new)
-    frame = pd.concat(fresh, ignore_index=True) if fresh else pd.DataFrame()
-    return frame, pd.DataFrame(rows)
-
-
-def _series(
-    uid: str,
-    seen: pd.DataFrame,
-    model: Forecaster,
-    horizon: int,
-    done: set[tuple[str, pd.Timestamp]],
-    min_points: int,
-) -> tuple[pd.DataFrame | None, dict[str, object]]:
-    """One series' points not scored yet within the horizon, with the version's forecast."""
-    dates = model.frequency.dates_after(model.last_ds, horizon)
-    later = seen[seen["ds"] > model.last_ds]
-    fresh = np.array([(uid, d) not in done for d in later["ds"]], dtype=bool)
-    due = later[later["ds"].isin(dates).to_numpy() & fresh]
-    row: dict[str, object] = {
-        "unique_id": uid,
-        "new_points": len(due),
-        "beyond_horizon": int((~later["ds"].isin(dates)).sum()),
-    }
-    if len(due) < min_points or due.empty:
-        row["status"] = WAITING
-        return None, row
-    forecast = model.forecast(horizon, DEFAULT_LEVEL).set_index(dates)
-    picked = forecast.loc[due["ds"]]
-    new = pd.DataFrame(
-        {
-            "unique_id": uid,
-            "ds": due["ds"].to_numpy(),
-            "y": due["y"].to_numpy(),
-            "yhat": picked["yhat"].to_numpy(),
-            "yhat_lower": picked["yhat_lower"].to_numpy(),
-            "yhat_upper": picked["yhat_upper"].to_numpy(),
-            "step": dates.get_indexer(pd.DatetimeIndex(due["ds"])) + 1,
-            "scored_at": int(time.time()),
-        }
-    )
-    row["status"] = SCORED
-    return new, row
-
-
-def _restated(
-    uid: str,
-    seen: pd.DataFrame,
-    model: Forecaster,
-    training: pd.DataFrame | None,
-    ledger: pd.DataFrame | None,
-) -> str:
-    """The dates where the data now disagrees with what the version was trained (or scored)
-    on; "" when it agrees, "unknown" when the run kept no training points."""
-    known = [t[t["unique_id"] == uid][["ds", "y"]] for t in (training, ledger) if t is not None]
-    merged = seen.merge(pd.concat(known), on="ds", suffixes=("", "_then")) if known else seen[:0]
-    changed = ~np.isclose(merged["y"], merged["y_then"], rtol=RESTATED_TOLERANCE, atol=0)
-    dates = merged.loc[changed, "ds"].dt.strftime("%Y-%m-%d").tolist()
-    if not dates and training is None:
-        return "unknown"
-    return ", ".join(dates[:5]) + (f" and {len(dates) - 5} more" if len(dates) > 5 else "")
-
-
-def _with_figures(
-    table: pd.DataFrame,
-    ledger: pd.DataFrame,
-    models: dict[str, Forecaster],
-    training: pd.DataFrame | None,
-    observed: pd.DataFrame,
-    backtest: dict[str, float],
-) -> pd.DataFrame:
-    """Each series' realised figures over all its scored points, beside its backtest SMAPE."""
-    history = training if training is not None else observed
-    figures = []
-    for uid, done in ledger.groupby("unique_id", sort=True):
-        model = models[str(uid)]
-        past = history[(history["unique_id"] == uid) & (history["ds"] <= model.last_ds)]["y"]
-        try:
-            mase = metrics.mase(done["y"], done["yhat"], past, model.frequency.season_length)
-        except ValueError:  # too little history for the scale
-            mase = float("nan")
-        figures.append(
-            {
-                "unique_id": uid,
-                "points": len(done),
-                "realised_smape": metrics.smape(done["y"], done["yhat"]),
-                "realised_mase": mase,
-                "realised_coverage": metrics.coverage(
-                    done["y"], done["yhat_lower"], done["yhat_upper"]
-                ),
-                "backtest_smape": backtest.get(str(uid)),
-            }
-        )
-    return table.merge(pd.DataFrame(figures), on="unique_id", how="left")
-
-
 def _backtest(client: MlflowClient, run: object) -> tuple[float | None, dict[str, float]]:
     """The version's backtest SMAPE overall and by series (its run's metric and table)."""
     data = run.data  # type: ignore[attr-defined]
-    overall = data.metrics.get("smape_mean", data.metrics.get("smape"))
+    overall = data.metrics.get("smape", data.metrics.get("smape_mean"))  # smape_mean: before
     if "n_series" not in data.params:  # one series
         series_id = data.params.get("series_id", "y")
         return overall, {} if overall is None else {series_id: overall}

@@ -4,7 +4,8 @@ import numpy as np
 
 from bench import combinations, m3
 from services.forecasting import metrics
-from services.forecasting.models import Spec, fit
+from services.forecasting.models import fit
+from services.forecasting.specs import Spec
 
 
 def test_candidates_are_scored_on_the_last_horizon_of_the_training_data_not_the_test():

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import m3, paneltraining
+from bench import m3, paneltables, paneltraining
 from services.forecasting import metrics
-from services.forecasting.panel import parse_panel, validate_panel
+from services.forecasting.longcsv import parse_panel
+from services.forecasting.panel import validate_panel
 
 SIX = 600  # every 600th M3 series: 2 yearly, 1 quarterly, 2 monthly, 1 other
 
@@ -65,7 +66,7 @@ def test_six_m3_series_train_through_the_trainer_as_accurately_as_series_by_seri
         "M3 6 panel-trained sMAPE / per-series",
     ]
     assert result["_targets"][1].met
-    assert "trainer / this" in paneltraining.panel_training_table(result)
+    assert "trainer / this" in paneltables.panel_training_table(result)
 
 
 def _training(series: int, workers: int, seconds: float) -> dict:
@@ -84,14 +85,14 @@ def test_the_table_shows_each_size_and_worker_count_with_speed_up_scaling_and_re
         ],
         "references": {"SCUM": 0.41, "AutoETS": 6.0},
     }
-    rows = {(r["series"], r["workers"]): r for r in paneltraining.rates(result)}
+    rows = {(r["series"], r["workers"]): r for r in paneltables.rates(result)}
     assert rows[(301, 2)]["speedup"] == pytest.approx(310 / 160)
     assert rows[(301, 2)]["per_core"] == pytest.approx(301 / 160 / 2)
     assert rows[(3003, 2)]["per_series_vs_sample"] == pytest.approx((1700 / 3003) / (160 / 301))
     assert rows[(3003, 2)]["speedup"] is None and rows[(301, 1)]["beyond_fitting_s"] == 10
-    text = paneltraining.panel_training_table(result)
+    text = paneltables.panel_training_table(result)
     assert "trainer, 3003 series, 2 workers" in text and "SCUM" in text
     assert "per series, 301 series" in text and "(2 cores; " in text
-    (target, accurate) = paneltraining.targets(result)
+    (target, accurate) = paneltables.targets(result)
     assert target.name.startswith("panel training 3003 series, 2 workers") and target.met
     assert accurate.measured == 1.0 and accurate.met

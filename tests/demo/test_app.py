@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from services.demo import client
 from services.demo.cli import APP
 from services.local import process
 from tests.conftest import AIRLINE
@@ -38,7 +40,18 @@ def _chart_rows(page: AppTest, layer: str) -> int:
     return int(pa.ipc.open_stream(dataset.data.data).read_all().num_rows)
 
 
-def test_page_shows_the_served_model_and_its_training_smape(
+def _spec(page: AppTest) -> dict[str, Any]:
+    (chart,) = page.get("vega_lite_chart")
+    spec: dict[str, Any] = json.loads(chart.proto.spec)
+    return spec
+
+
+def _layer(page: AppTest, name: str) -> dict[str, Any]:
+    (layer,) = [part for part in _spec(page)["layer"] if part.get("name") == name]
+    return layer
+
+
+def test_page_shows_the_served_model_and_its_backtest_smape(
     monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
 ) -> None:
     page = _page(monkeypatch, served_api.url)
@@ -46,7 +59,8 @@ def test_page_shows_the_served_model_and_its_training_smape(
     metrics = {metric.label: metric.value for metric in page.metric}
     assert metrics["Model"] == f"{served_api.model_name}@prod"
     assert metrics["Version"] == served_api.version
-    assert metrics["Training SMAPE"].endswith("%")
+    smape = client.get_model(client.Api(served_api.url))["metrics"]["smape"]
+    assert metrics["Backtest SMAPE"] == f"{smape:.2f}%"
 
 
 def test_forecast_draws_history_and_one_point_per_period_with_a_table(
@@ -55,7 +69,7 @@ def test_forecast_draws_history_and_one_point_per_period_with_a_table(
     page = _forecast(_page(monkeypatch, served_api.url), horizon=18, level=0.8)
     assert not page.exception
     assert page.subheader[0].value == (
-        f"18 periods from {served_api.model_name} version {served_api.version}"
+        f"18 months ahead from {served_api.model_name} version {served_api.version}"
     )
     assert _chart_rows(page, "forecast_points") == 18
     assert _chart_rows(page, "history") == 144
@@ -119,8 +133,10 @@ def test_a_model_of_several_series_lets_the_user_pick_one_and_draws_its_history(
     page = _forecast(page, horizon=6, level=0.8)
     assert not page.exception
     assert page.subheader[0].value == (
-        f"6 periods of {some} from {panel_api.model_name} version {trained.version}"
+        f"{some}: 6 months ahead from {panel_api.model_name} version {trained.version}"
     )
+    metrics = {metric.label: metric.value for metric in page.metric}
+    assert metrics[f"Backtest SMAPE (mean of {len(trained.ids)} series)"].endswith("%")
     assert _chart_rows(page, "forecast_points") == 6
     past = pd.read_csv(trained.data)
     assert _chart_rows(page, "history") == int((past["unique_id"] == some).sum())
@@ -134,3 +150,53 @@ def test_a_model_of_one_series_shows_no_series_picker(
     page = _page(monkeypatch, served_api.url)
     assert not page.exception
     assert len(page.selectbox) == 0
+
+
+def test_the_horizon_is_named_in_the_models_periods_once_a_forecast_shows_them(
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
+) -> None:
+    page = _page(monkeypatch, served_api.url)
+    assert page.number_input[0].label == "Horizon (periods)"  # nothing has said which yet
+    page = _forecast(page, horizon=6, level=0.9)
+    assert page.number_input[0].label == "Horizon (months)"
+    assert page.number_input[0].value == 6
+
+
+def test_the_time_axis_ticks_on_the_series_months_with_years(
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
+) -> None:
+    page = _forecast(_page(monkeypatch, served_api.url, history=""), horizon=6, level=0.9)
+    axis = _layer(page, "forecast_points")["encoding"]["x"]["axis"]
+    assert axis["tickCount"] == {"interval": "month", "step": 1}  # not every other week
+    assert axis["format"] == "%b %Y"
+    page = _forecast(_page(monkeypatch, served_api.url), horizon=18, level=0.9)  # + 144 months
+    axis = _layer(page, "history")["encoding"]["x"]["axis"]
+    assert (axis["tickCount"], axis["format"]) == ({"interval": "year", "step": 2}, "%Y")
+
+
+def test_the_legend_draws_the_history_as_a_line_and_the_forecast_as_a_line_with_points(
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
+) -> None:
+    page = _forecast(_page(monkeypatch, served_api.url), horizon=6, level=0.9)
+    legends = {
+        name: _layer(page, name)["encoding"]["color"]["legend"]
+        for name in ("history", "forecast_points", "forecast_interval")
+    }
+    assert legends["history"]["symbolType"] == "stroke"
+    assert legends["forecast_points"]["symbolType"].startswith("M")  # a line through a dot
+    assert legends["forecast_interval"]["symbolType"] == "square"
+
+
+def test_an_over_limit_horizon_is_one_sentence_without_retry_and_bounds_the_box(
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
+) -> None:
+    page = _forecast(_page(monkeypatch, served_api.url), horizon=1000, level=0.9)
+    assert not page.exception
+    assert [error.value for error in page.error] == [
+        "The API forecasts at most 365 periods ahead: ask for 365 or fewer."
+    ]
+    assert [button.label for button in page.button] == ["Forecast"]  # no Retry that cannot help
+    (box,) = page.number_input
+    assert (box.max, box.value) == (365, 365)
+    page = page.button[0].click().run()  # the bounded box's value is one the API takes
+    assert not page.error and _chart_rows(page, "forecast_points") == 365

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from services.demo import client
@@ -37,10 +42,50 @@ def test_an_api_without_a_model_is_reported_as_503(modelless_api: str) -> None:
     assert raised.value.status == 503
 
 
-def test_a_rejected_horizon_names_the_field(served_api: ServedApi) -> None:
-    with pytest.raises(client.ApiError, match="horizon") as raised:
+def test_a_rejected_horizon_is_one_sentence_naming_the_field(served_api: ServedApi) -> None:
+    with pytest.raises(client.ApiError) as raised:
         client.forecast(client.Api(served_api.url), horizon=0, level=0.9)
-    assert raised.value.status == 422
+    assert str(raised.value) == "The horizon must be a whole number of periods, at least 1."
+    assert raised.value.status == 422 and not raised.value.retryable
+
+
+def test_a_horizon_over_the_apis_limit_says_the_limit_in_a_sentence(served_api: ServedApi) -> None:
+    with pytest.raises(client.ApiError) as raised:
+        client.forecast(client.Api(served_api.url), horizon=1000, level=0.9)
+    assert str(raised.value) == "The API forecasts at most 365 periods ahead: ask for 365 or fewer."
+    assert raised.value.horizon_max == 365 and not raised.value.retryable
+
+
+@pytest.fixture
+def openapi_server() -> Iterator[str]:
+    """A stand-in API whose OpenAPI schema states the horizon's maximum, as FastAPI writes a
+    field's `le`; the serving API may not state it (then the limit comes from its 422)."""
+    schema = {
+        "components": {"schemas": {"PredictRequest": {"properties": {"horizon": {"maximum": 48}}}}}
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(schema).encode()
+            self.send_response(200 if self.path == "/openapi.json" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_the_horizon_limit_is_read_from_the_openapi_schema(openapi_server: str) -> None:
+    assert client.horizon_limit(client.Api(openapi_server)) == 48
+    gone = client.Api(f"http://127.0.0.1:{process.free_port()}", timeout=2)
+    assert client.horizon_limit(gone) is None  # the box is then bounded by the API's 422
 
 
 def test_api_url_and_token_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,8 +89,12 @@ def test_demo_draws_the_forecast_of_the_prod_model_with_one_point_per_period(
     expect(points).to_have_count(HORIZON, timeout=WAIT_MS)
     expect(page.locator("g.history_marks path")).to_have_count(1)  # one line, 144 months
     expect(
-        page.get_by_text(f"{HORIZON} periods from ForecastModel version {version}")
+        page.get_by_text(f"{HORIZON} months ahead from ForecastModel version {version}")
     ).to_be_visible()
+    expect(page.get_by_label("Horizon (months)")).to_have_value(str(HORIZON))
+    x_axis = page.locator('g[aria-label^="X-axis"]')
+    ticks = x_axis.locator(".role-axis-label text").all_text_contents()
+    assert ticks and all(re.fullmatch(r"(19|20)\d\d", tick) for tick in ticks), ticks
     SCREENSHOTS.mkdir(exist_ok=True)
     page.get_by_test_id("stVegaLiteChart").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "e2e-demo-forecast.png"))
@@ -113,4 +118,20 @@ def test_api_docs_page_renders_the_prediction_route(stack: Stack, browser: Brows
         timeout=WAIT_MS
     )
     page.screenshot(path=str(SCREENSHOTS / "e2e-api-docs.png"))
+    page.close()
+
+
+def test_a_horizon_over_the_apis_limit_is_one_sentence_and_the_box_stops_there(
+    stack: Stack, browser: BrowserContext
+) -> None:
+    page = browser.new_page()
+    page.goto(stack.urls["demo"])
+    box = page.get_by_label(re.compile(r"^Horizon \("))
+    box.fill("1000")
+    page.get_by_role("button", name="Forecast").click()
+    limit = "The API forecasts at most 365 periods ahead: ask for 365 or fewer."
+    expect(page.get_by_text(limit)).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
+    expect(box).to_have_value("365")
+    page.screenshot(path=str(SCREENSHOTS / "e2e-demo-over-limit.png"))
     page.close()

@@ -22,7 +22,8 @@ def artifact_lines(step: int) -> dict[str, str]:
     from services.forecasting import forecasters
     from services.forecasting.forecaster import Forecaster
     from services.forecasting.frequency import Frequency
-    from services.forecasting.models import Spec, default_spec, fit
+    from services.forecasting.models import fit
+    from services.forecasting.specs import Spec, default_spec
 
     aliases = {1: "YS", 4: "QS", 12: "MS"}
     found = {}

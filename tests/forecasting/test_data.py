@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.forecasting.data import DataError, load_series, parse_csv, read_bytes, validate
+from services.forecasting.data import DataError, load_series, parse_csv, validate
 from services.forecasting.frequency import infer_frequency
+from services.forecasting.source import read_bytes
 from tests.conftest import AIRLINE
 
 
@@ -220,3 +221,44 @@ def test_each_frequency_kind_has_one_name_season_and_default_horizon():
     assert (Frequency("MS", 12).name, Frequency("MS", 12).default_horizon) == ("monthly", 12)
     assert Frequency("QS-OCT", 4).default_horizon == 8 and Frequency("W-SUN", 52).name == "weekly"
     assert Frequency("2D", 3).default_horizon == 6  # unknown kinds: two seasons
+
+
+def test_validation_properties_hold_for_any_row_order():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from services.forecasting.data import parse_csv, validate
+
+    base = pd.read_csv(AIRLINE, dtype=str)
+    reference = validate(parse_csv(AIRLINE.read_bytes()))
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.permutations(range(len(base))))
+    def check(order):
+        shuffled = base.iloc[list(order)].to_csv(index=False).encode()
+        series = validate(parse_csv(shuffled))
+        assert series.fingerprint == reference.fingerprint
+        np.testing.assert_array_equal(series.y, reference.y)
+
+    check()
+
+
+def test_validation_names_the_line_of_any_junk_value():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from services.forecasting.data import parse_csv, validate
+
+    junk = st.text(
+        alphabet=st.characters(whitelist_categories=("L",)), min_size=1, max_size=8
+    ).filter(lambda s: s.lower() not in {"na", "nan", "null", "none", "inf", "infinity", "e"})
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.integers(min_value=0, max_value=143), junk)
+    def check(row, value):
+        frame = pd.read_csv(AIRLINE, dtype=str)
+        frame.loc[row, "y"] = value
+        with pytest.raises(DataError, match=rf"non-numeric value\(s\) at line {row + 2} "):
+            validate(parse_csv(frame.to_csv(index=False).encode()))
+
+    check()

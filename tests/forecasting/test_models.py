@@ -6,8 +6,9 @@ import pytest
 from services.forecasting import backtest
 from services.forecasting.data import load_series
 from services.forecasting.forecaster import Forecaster
-from services.forecasting.models import MEAN, MEDIAN, Spec, default_spec, fit, from_state
+from services.forecasting.models import fit, from_state
 from services.forecasting.selection import select
+from services.forecasting.specs import MEAN, MEDIAN, Spec, default_spec
 from tests.conftest import AIRLINE
 from tests.forecasting.m3 import sample
 

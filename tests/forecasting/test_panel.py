@@ -5,9 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from services.forecasting import longcsv
 from services.forecasting import panel as panel_module
-from services.forecasting.data import DataError
-from services.forecasting.panel import EXCLUDED, FLOOR, OK, header, parse_panel, validate_panel
+from services.forecasting.data import DataError, load_series
+from services.forecasting.longcsv import Columns, header, parse_long, parse_panel
+from services.forecasting.panel import EXCLUDED, FLOOR, OK, read_panel, validate_panel
+from tests.conftest import AIRLINE
 from tests.panels import bad_series, m3_monthly, monthly
 
 
@@ -86,7 +89,7 @@ def test_the_limits_on_series_and_rows_are_named(monkeypatch):
     monkeypatch.setattr(panel_module, "MAX_SERIES", 2)
     with pytest.raises(DataError, match="3 series, more than the limit of 2"):
         load(frame)
-    monkeypatch.setattr(panel_module, "MAX_ROWS", 100)
+    monkeypatch.setattr(longcsv, "MAX_ROWS", 100)
     with pytest.raises(DataError, match=f"{len(frame):,} rows, more than the limit of 100"):
         load(frame)
 
@@ -96,3 +99,30 @@ def test_a_file_without_the_id_column_is_not_a_panel_and_a_missing_column_is_nam
     assert header(b"\xef\xbb\xbfunique_id, ds ,y\r\n") == ["unique_id", "ds", "y"]
     with pytest.raises(DataError, match=r"missing column\(s\) 'y'"):
         parse_panel(b"unique_id,ds,value\na,2020-01-01,1\n", "unique_id")
+
+
+def test_a_csv_without_the_id_column_is_a_panel_of_its_one_series_named_by_series_id():
+    panel = read_panel(AIRLINE.read_bytes(), Columns(series_id="airline"))
+    (entry,) = panel.entries
+    series = load_series(str(AIRLINE))
+    assert (entry.unique_id, entry.status, panel.rows) == ("airline", OK, 144)
+    np.testing.assert_array_equal(entry.series.y, series.y)
+    assert panel.frequency == series.frequency and panel.fingerprint == series.fingerprint
+
+
+def test_a_csv_of_one_series_keeps_the_strict_rules_where_a_long_one_gives_the_floor():
+    frame = monthly("a", np.arange(30.0) % 7 + 1)
+    frame["y"] = frame["y"].astype(object)
+    frame.loc[4, "y"] = "n/a?"
+    assert read_panel(frame.to_csv(index=False).encode(), Columns()).entries[0].status == FLOOR
+    one = frame.drop(columns="unique_id").to_csv(index=False).encode()
+    with pytest.raises(DataError, match=r"non-numeric value\(s\) at line 6 \('n/a\?'\)"):
+        read_panel(one, Columns())
+
+
+def test_every_row_of_either_shape_reads_as_unique_id_ds_y_with_its_line():
+    long = parse_long(monthly("a", [1.0, 2.0]).to_csv(index=False).encode(), Columns())
+    one = parse_long(b"when,value\n2020-01-01,5\n", Columns("id", "s", "when", "value"))
+    for frame in (long, one):
+        assert list(frame.columns) == ["unique_id", "ds", "y"] and frame.index[0] == 2
+    assert one.to_dict("records") == [{"unique_id": "s", "ds": "2020-01-01", "y": "5"}]

@@ -20,7 +20,9 @@ def recorder() -> Iterator[Recorder]:
         yield recorder
 
 
-def test_namespace_is_restricted_and_closed_to_ingress(recorder: Recorder) -> None:
+def test_namespace_is_restricted_closed_both_ways_and_lets_pods_resolve_names(
+    recorder: Recorder,
+) -> None:
     @pulumi.runtime.test
     def check() -> Any:
         ns = Namespace("t", NamespaceArgs(name="team"))
@@ -31,10 +33,28 @@ def test_namespace_is_restricted_and_closed_to_ingress(recorder: Recorder) -> No
     assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
         "restricted"
     )
-    (policy,) = [
-        r for r in recorder.resources if r.typ == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    policies = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in recorder.resources
+        if r.typ == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    }
+    every_pod = {"matchLabels": {}}
+    assert policies["default-deny"] == {
+        "podSelector": every_pod,
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [],
+        "egress": [],
+    }
+    dns = policies["allow-dns"]
+    assert (dns["podSelector"], dns["ingress"]) == (every_pod, [])
+    (rule,) = dns["egress"]
+    assert rule["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
     ]
-    assert policy.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    assert sorted((p["protocol"], p["port"]) for p in rule["ports"]) == [("TCP", 53), ("UDP", 53)]
 
 
 def test_namespace_needs_a_name() -> None:

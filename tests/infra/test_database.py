@@ -11,7 +11,6 @@ import pytest
 from k8s.harness import RDS_ADDRESS, Recorder, mocks
 
 from infra.database import Database, DatabaseArgs
-from infra.kms import StackKey, StackKeyArgs
 
 
 def args(**kw: Any) -> DatabaseArgs:
@@ -63,16 +62,3 @@ def test_the_uri_is_a_secret_over_tls_to_the_instance_with_the_generated_passwor
     assert endpoint == f"{RDS_ADDRESS}:5432"
     (instance,) = [r for r in recorder.resources if r.typ == "aws:rds/instance:Instance"]
     assert instance.inputs["kmsKeyId"] == "k"
-
-
-def test_the_stack_key_rotates_and_is_named_after_the_stack(recorder: Recorder) -> None:
-    @pulumi.runtime.test
-    def check() -> Any:
-        return StackKey("t", StackKeyArgs(prefix="team")).arn
-
-    check()
-    (key,) = [r for r in recorder.resources if r.typ == "aws:kms/key:Key"]
-    (alias,) = [r for r in recorder.resources if r.typ == "aws:kms/alias:Alias"]
-    assert key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 7
-    assert alias.inputs["name"] == "alias/team"
-    assert alias.inputs["targetKeyId"] == f"{key.name}-key-id"

@@ -140,6 +140,19 @@ def test_dashboard_config_maps_carry_the_sidecar_label_and_the_checked_in_json(
     assert sidecar["enabled"] is True
 
 
+def test_grafana_s_sidecar_reads_its_own_namespace_with_a_role_not_a_cluster_role(
+    declared: Declared,
+) -> None:
+    grafana = declared.values()["grafana"]
+    # The chart's own defaults are `searchNamespace: ALL` and a ClusterRole reading every Secret.
+    assert grafana["rbac"]["namespaced"] is True
+    namespace = declared.outputs["namespace"]
+    assert grafana["sidecar"]["dashboards"]["searchNamespace"] == namespace
+    # Where the dashboards are, so the sidecar still finds them.
+    maps = [unsecret(r.inputs) for r in declared.of(CONFIG_MAP)]
+    assert maps and {m["metadata"]["namespace"] for m in maps} == {namespace}
+
+
 def test_prometheus_rule_holds_the_groups_of_the_rule_file(declared: Declared) -> None:
     rule = declared.one(PROMETHEUS_RULE)
     assert rule["spec"]["groups"] == files.rule_groups()

@@ -32,6 +32,9 @@ ZONES = zones("us-east-1")
 RDS_ADDRESS = "mlstack-mlflow-db.c0a1b2c3d4e5.us-east-1.rds.amazonaws.com"
 CLUSTER_SECURITY_GROUP = "sg-0eks0cluster0000"
 K8S_PREFIX = "kubernetes:"
+# Who the mocked AWS says the caller is, and in which partition.
+ACCOUNT = "123456789012"
+PARTITION = "aws"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class Recorder(pulumi.runtime.Mocks):
         # (type, name) -> package -> provider reference, as components pass them to children
         self.provider_maps: dict[tuple[str, str], dict[str, str]] = {}
         self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.retained: set[tuple[str, str]] = set()  # (type, name) that `destroy` leaves in place
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -123,6 +127,10 @@ class Recorder(pulumi.runtime.Mocks):
             return {"names": list(names), "zoneIds": [f"az{i}" for i in range(len(names))]}
         if args.token == "aws:ec2/getSecurityGroup:getSecurityGroup":
             return {"id": CLUSTER_SECURITY_GROUP, "vpcId": args.args.get("vpcId")}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": PARTITION, "dnsSuffix": "amazonaws.com"}
         return {}
 
     def _region(self, provider: str) -> str:
@@ -135,7 +143,8 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 class _Monitor(pulumi.runtime.mocks.MockMonitor):
-    """Also records each resource's dependencies (not part of `MockResourceArgs`)."""
+    """Also records each resource's dependencies and whether it is retained on delete (not part
+    of `MockResourceArgs`)."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, stack: str | None = None) -> None:
         super().__init__(mocks)  # `stack` is accepted for older callers; URNs use the settings
@@ -152,6 +161,8 @@ class _Monitor(pulumi.runtime.mocks.MockMonitor):
         if isinstance(self.mocks, Recorder):
             self.mocks.dependencies[(request.type, request.name)] = set(request.dependencies)
             self.mocks.provider_maps[(request.type, request.name)] = dict(request.providers)
+            if request.retainOnDelete:
+                self.mocks.retained.add((request.type, request.name))
         return super().RegisterResource(request)
 
 
@@ -262,6 +273,7 @@ class Graph:
     dependencies: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     provider_maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
+    retained: set[tuple[str, str]] = field(default_factory=set)
 
     def provider(self, ref: str) -> Recorded:
         """The provider resource a reference (`<urn>::<id>`) names."""
@@ -335,6 +347,7 @@ def run_program(
         dependencies=recorder.dependencies,
         provider_maps=recorder.provider_maps,
         calls=recorder.calls,
+        retained=recorder.retained,
     )
 
     @pulumi.runtime.test

@@ -16,14 +16,16 @@ def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -
     assert TRACKING.command(cfg.tracking_env())[:2] == ["mlstack", "tracking"]
     assert TRAINER.command(cfg.trainer_env()) == ["mlstack", "train"]
     assert API.command(cfg.api_env()) == ["mlstack", "serve"]
-    assert DEMO.command(cfg.demo_env()) == ["mlstack", "demo"]
+    assert DEMO.command(cfg.demo_env()) == ["mlstack", "demo", "--host", "127.0.0.1"]
 
 
 def test_mlflow_keeps_its_database_and_artifacts_in_the_state_directory(tmp_path: Path) -> None:
     cfg = LocalConfig(state_dir=tmp_path / "state").resolved()
     env = cfg.tracking_env()
     argv = TRACKING.command(env)
-    assert env[BACKEND_STORE_ENV] == f"sqlite:///{tmp_path / 'state' / 'mlflow.db'}"
+    # The store's URI (a password, with a database) is read from the environment by MLflow.
+    database = f"sqlite:///{tmp_path / 'state' / 'mlflow.db'}"
+    assert env[BACKEND_STORE_ENV] == database and database not in argv
     assert str(tmp_path / "state" / "artifacts") in argv
     assert "--serve-artifacts" in argv
 

@@ -169,7 +169,7 @@ def test_a_champion_whose_forecasts_fail_fires_forecast_degraded_from_real_scori
     frame.iloc[:48].to_csv(tmp_path / "trained.csv", index=False)
     frame.to_csv(tmp_path / "grown.csv", index=False)
     cfg = TrainConfig(
-        data_uri=str(tmp_path / "trained.csv"), tracking_uri=tracking_uri,
+        data_uri=str(tmp_path / "trained.csv"), mlflow_tracking_uri=tracking_uri,
         model_name=model_name, families=("seasonal_naive",),
     )  # fmt: skip
     version = train(cfg).version

@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from services.serving import deps
+from services.registry import Version
+from services.serving import auth
 from services.serving.app import create_app
-from services.serving.loader import ModelRef
 from services.serving.settings import Settings
 from tests.api import TOKEN, RunningApi
 
@@ -29,10 +29,10 @@ SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|PASSWD|SECRET|PRIVATE|ACCESS_KEY|CRED
 class NoModel:
     """A registry with nothing promoted: the auth check runs before any model is needed."""
 
-    def resolve(self, name: str, alias: str) -> ModelRef | None:
+    def resolve(self, name: str, alias: str) -> Version | None:
         return None
 
-    def load(self, ref: ModelRef) -> object:
+    def load(self, ref: Version) -> object:
         raise AssertionError("nothing to load")
 
 
@@ -46,7 +46,7 @@ def test_the_token_check_calls_compare_digest_with_the_given_and_the_expected_by
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(deps.hmac, "compare_digest", spy)
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
     app = create_app(Settings(api_token=TOKEN), NoModel(), CollectorRegistry())  # type: ignore[arg-type]
     with TestClient(app) as client:
         for header, status in [
@@ -68,7 +68,7 @@ def test_the_token_check_calls_compare_digest_with_the_given_and_the_expected_by
 
 
 def test_the_token_check_has_no_ordinary_comparison_that_could_short_circuit() -> None:
-    tree = ast.parse(inspect.getsource(deps.require_token))
+    tree = ast.parse(inspect.getsource(auth.require_token))
     # `x is None` checks are fine; ==, !=, in, startswith and the like stop at the first
     # differing byte, so none may touch the token: it goes to compare_digest only.
     value_compares = [

@@ -6,13 +6,10 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from services.serving.app import create_app
-from services.serving.deps import get_served
-from services.serving.holder import Served
 from tests.factories import wait_for
 
 from .conftest import Promoted, ServedApp
@@ -77,27 +74,22 @@ def test_without_a_token_prediction_routes_are_open(served: ServedApp) -> None:
 
 
 @pytest.mark.parametrize(("path", "payload"), PREDICTIONS)
-def test_the_fast_path_and_the_routes_answer_the_same_bytes(
+def test_a_body_with_its_length_and_a_chunked_one_get_the_same_answer(
     client: TestClient, path: str, payload: object
 ) -> None:
-    # A body with its length is answered by the fast path; a chunked one (no length to check)
-    # only by the routes, which alone take the served model through `get_served`.
-    routed: list[str] = []
-
-    async def counted(request: Request) -> Served:
-        routed.append(request.url.path)
-        return await get_served(request)
-
     body = orjson.dumps(payload)
     headers = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
-    client.app.dependency_overrides[get_served] = counted  # type: ignore[attr-defined]
-    try:
-        fast = client.post(path, content=body, headers=headers)
-        assert routed == []
-        chunked = client.post(path, content=iter([body]), headers=headers)
-        assert routed == [path]
-    finally:
-        client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
-    assert fast.status_code == chunked.status_code == 200
-    assert fast.content == chunked.content
-    assert fast.headers["content-type"] == chunked.headers["content-type"]
+    sized = client.post(path, content=body, headers=headers)
+    chunked = client.post(path, content=iter([body]), headers=headers)  # no length to check
+    assert sized.status_code == chunked.status_code == 200
+    assert sized.content == chunked.content
+    assert sized.headers["content-type"] == chunked.headers["content-type"]
+
+
+@pytest.mark.parametrize("route", ["/predict", "/invocations"])
+@pytest.mark.parametrize("body", [b'{"horizon": ', b"[]", b'{"inputs": "x"}'])
+def test_a_missing_token_gets_401_whatever_the_body(
+    client: TestClient, route: str, body: bytes
+) -> None:
+    response = client.post(route, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 401

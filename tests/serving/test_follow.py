@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
-import pandas as pd
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking._model_registry import utils as registry_utils
@@ -143,7 +143,7 @@ def test_the_loader_ignores_the_process_wide_tracking_and_registry_uris(
     loader = MlflowLoader(mlflow_server.uri)
     ref = loader.resolve(model_name, "prod")
     assert ref is not None and ref.version == version
-    assert len(loader.load(ref).predict(pd.DataFrame({"n_periods": [3]}))) == 3
+    assert len(orjson.loads(loader.load(ref).forecast(None, 3, None).body)) == 3
 
 
 def test_mlflow_down_at_start_serves_nothing_yet_and_counts_registry_errors() -> None:

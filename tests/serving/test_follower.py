@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.registry import RegistryError
+from services.registry import RegistryError, Version
 from services.serving.follower import Follower
 from services.serving.holder import ModelHolder
-from services.serving.loader import ModelRef
 from services.serving.metrics import build_metrics
 from services.serving.modelcache import CacheError
+from services.serving.models import ForeignPyfunc
 from services.serving.settings import Settings
 
 from .factories import sample
@@ -40,18 +40,18 @@ class Registry:
         self.loads: list[str] = []
         self.tags: dict[str, str] = {}  # the aliased version's tags, as the registry has them
 
-    def resolve(self, name: str, alias: str) -> ModelRef | None:
+    def resolve(self, name: str, alias: str) -> Version | None:
         if self.down:
             raise RegistryError("connection refused")
         if self.alias is None:
             return None
-        return ModelRef(name, self.alias, f"run{self.alias}", alias, tags=dict(self.tags))
+        return Version(name, self.alias, f"run{self.alias}", alias=alias, tags=dict(self.tags))
 
-    def load(self, ref: ModelRef) -> Model:
+    def load(self, ref: Version) -> ForeignPyfunc:
         self.loads.append(ref.version)
         if ref.version in self.broken:
             raise OSError("MLmodel not found")
-        return Model(ref.version)
+        return ForeignPyfunc(Model(ref.version))
 
 
 @dataclass
@@ -174,15 +174,17 @@ class Cache:
         self.saved: list[str] = []
         self.unwritable = False
 
-    def load(self, name: str, alias: str) -> tuple[ModelRef, Model] | None:
+    def load(self, name: str, alias: str) -> tuple[Version, ForeignPyfunc] | None:
         self.reads += 1
         if isinstance(self.entry, Exception):
             raise self.entry
         if self.entry is None:
             return None
-        return ModelRef(name, self.entry, f"run{self.entry}", alias), Model(self.entry)
+        return Version(name, self.entry, f"run{self.entry}", alias=alias), ForeignPyfunc(
+            Model(self.entry)
+        )
 
-    def save(self, ref: ModelRef, model: object) -> bool:
+    def save(self, ref: Version, model: object) -> bool:
         if self.unwritable:
             raise OSError("read-only file system")
         self.saved.append(ref.version)

@@ -9,7 +9,8 @@ import threading
 import pandas as pd
 import pytest
 
-from services.serving.forecasts import ENTRY_OVERHEAD, ForecastCache, RenderedForecast, compute
+from services.serving.forecasts import ENTRY_OVERHEAD, ForecastCache, RenderedForecast
+from services.serving.models import ForeignPyfunc
 
 ROOMY = 64 * 1024  # bytes: room for every forecast these tests cache
 
@@ -185,7 +186,7 @@ class _Echo:
 
 
 def test_compute_serialises_records_and_keeps_yhat() -> None:
-    result = compute(_Echo(), 2, 0.5)
+    result = ForeignPyfunc(_Echo()).forecast(None, 2, 0.5)
     assert result.yhat == (100.0, 101.0)
     assert result.body.startswith(b'[{"ds":"2000-01-01","yhat":100.0,"yhat_lower":99.5')
 
@@ -196,6 +197,6 @@ class _NaN:
 
 
 def test_non_finite_values_are_written_as_mlflow_writes_them() -> None:
-    result = compute(_NaN(), 2, None)
+    result = ForeignPyfunc(_NaN()).forecast(None, 2, None)
     assert result.body == b'[{"yhat": NaN}, {"yhat": 1.0}]'
     assert not result.finite

@@ -19,8 +19,8 @@ import yaml  # type: ignore[import-untyped]
 from services.forecasting import forecasters
 from services.forecasting.forecaster import FORMAT_KEY, Forecaster
 from services.forecasting.forecasters import CorruptArtifact
-from services.serving.forecasts import compute
-from services.serving.loader import JsonForecaster, MlflowLoader, load_folder
+from services.serving.loader import MlflowLoader, load_folder
+from services.serving.models import ForeignPyfunc, OwnForecasters
 from tests.conftest import TrackingServer
 from tests.forecasting.m3 import artifact_lines
 
@@ -36,10 +36,9 @@ def test_a_trained_version_is_loaded_and_served_without_importing_mlflow(
         f"""
         import json, sys
         from services.serving.loader import MlflowLoader
-        from services.serving.forecasts import compute
         loader = MlflowLoader({promoted.uri!r})
         model = loader.load(loader.resolve({promoted.name!r}, "prod"))
-        forecast = compute(model, 3, None)
+        forecast = model.forecast(None, 3, None)
         print(json.dumps([type(model).__name__, len(json.loads(forecast.body)),
                           sorted(m for m in sys.modules if m.split(".")[0] == "mlflow")]))
         """
@@ -48,18 +47,21 @@ def test_a_trained_version_is_loaded_and_served_without_importing_mlflow(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     kind, rows, mlflow_modules = json.loads(run.stdout.strip().splitlines()[-1])
-    assert (kind, rows, mlflow_modules) == ("JsonForecaster", 3, [])
+    assert (kind, rows, mlflow_modules) == ("OwnForecasters", 3, [])
 
 
 def test_the_json_forecaster_answers_what_its_mlflow_pyfunc_answers(promoted: Promoted) -> None:
     loader = MlflowLoader(promoted.uri)
     model = loader.load(loader.resolve(promoted.name, "prod"))  # type: ignore[arg-type]
-    assert isinstance(model, JsonForecaster)
+    assert isinstance(model, OwnForecasters)
     for horizon, level in [(1, None), (7, 0.8), (30, 0.99)]:
         frame = {"n_periods": [horizon], **({"level": [level]} if level else {})}
         expected = model.pyfunc.predict(pd.DataFrame(frame))
-        assert compute(model, horizon, level).body == compute(model.pyfunc, horizon, level).body
-        assert json.loads(compute(model, horizon, level).body) == expected.to_dict("records")
+        assert (
+            model.forecast(None, horizon, level).body
+            == ForeignPyfunc(model.pyfunc).forecast(None, horizon, level).body
+        )
+        assert json.loads(model.forecast(None, horizon, level).body) == expected.to_dict("records")
 
 
 class _Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
@@ -80,8 +82,8 @@ def test_any_other_pyfunc_is_loaded_through_mlflow(
     client.set_registered_model_alias(model_name, "prod", str(info.registered_model_version))
     loader = MlflowLoader(mlflow_server.uri)
     model = loader.load(loader.resolve(model_name, "prod"))  # type: ignore[arg-type]
-    assert not isinstance(model, JsonForecaster)
-    assert json.loads(compute(model, 2, None).body) == [{"yhat": 1.0}, {"yhat": 1.0}]
+    assert isinstance(model, ForeignPyfunc)
+    assert json.loads(model.forecast(None, 2, None).body) == [{"yhat": 1.0}, {"yhat": 1.0}]
 
 
 @pytest.mark.parametrize(
@@ -154,15 +156,16 @@ def test_a_model_of_many_series_forecasts_each_as_when_every_series_was_built_at
     lines = artifact_lines(step=600)
     model = load_folder(model_folder(tmp_path, [lines[k] for k in sorted(lines)]))
     built = {uid: Forecaster.from_json(text) for uid, text in lines.items()}
-    eager = JsonForecaster(built, tmp_path)
-    assert isinstance(model, JsonForecaster) and model.ids == eager.ids == tuple(sorted(lines))
+    eager = OwnForecasters(built, tmp_path)
+    assert isinstance(model, OwnForecasters) and model.ids == eager.ids == tuple(sorted(lines))
     for uid in reversed(model.ids):
         for horizon, level in [(1, None), (12, 0.8)]:
             assert (
-                compute(model, horizon, level, uid).body == compute(eager, horizon, level, uid).body
+                model.forecast(uid, horizon, level).body == eager.forecast(uid, horizon, level).body
             )
     frame = pd.DataFrame({"unique_id": list(model.ids[:2]), "n_periods": [3, 2]})
-    pd.testing.assert_frame_equal(model.predict(frame), eager.predict(frame))
+    lazy = forecasters.Forecasters(model.by_id).predict(frame)
+    pd.testing.assert_frame_equal(lazy, forecasters.Forecasters(built).predict(frame))
 
 
 def test_a_model_of_many_series_with_an_id_twice_does_not_load_and_names_the_line(

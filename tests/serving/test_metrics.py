@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from services.serving.loader import ModelRef
+from services.registry import Version
 from services.serving.metrics import build_metrics
 
 CONTRACT = {
@@ -60,7 +60,7 @@ def _exported(registry: CollectorRegistry) -> dict[str, tuple[str, set[str]]]:
 def test_every_contract_metric_is_exported_with_its_type_and_labels() -> None:
     registry = CollectorRegistry()
     metrics = build_metrics(registry)
-    ref = ModelRef("m", "1", "run", "prod", tags=SCORED, trained_at=1.0)
+    ref = Version("m", "1", "run", alias="prod", tags=SCORED, trained_at=1.0)
     metrics.served(ref, "registry", None, loaded_at=2.0, took=0.5)
     metrics.requests.labels("/predict", "POST", "200").inc()
     metrics.duration.labels("/predict", "POST").observe(0.001)
@@ -81,7 +81,7 @@ def test_both_reload_results_exist_before_any_reload() -> None:
 def test_a_swap_leaves_exactly_one_model_info_series() -> None:
     registry = CollectorRegistry()
     metrics = build_metrics(registry)
-    old, new = ModelRef("m", "1", "r1", "prod"), ModelRef("m", "2", "r2", "prod")
+    old, new = Version("m", "1", "r1", alias="prod"), Version("m", "2", "r2", alias="prod")
     metrics.served(old, "cache", None, loaded_at=1.0, took=0.1)
     metrics.served(new, "registry", (old, "cache"), loaded_at=2.0, took=0.2)
     info = [s for f in registry.collect() if f.name == "model_info" for s in f.samples]
@@ -104,7 +104,7 @@ def _accuracy(registry: CollectorRegistry) -> dict[tuple[str, str, str], float]:
 def test_a_scored_version_exports_each_tag_as_its_gauge_labelled_by_model_and_version() -> None:
     registry = CollectorRegistry()
     metrics = build_metrics(registry)
-    metrics.served(ModelRef("m", "3", "r", "prod", tags=SCORED), "registry", None, 1.0, 0.1)
+    metrics.served(Version("m", "3", "r", alias="prod", tags=SCORED), "registry", None, 1.0, 0.1)
     assert _accuracy(registry) == {(name, "m", "3"): value for name, value in GAUGES.items()}
 
 
@@ -113,7 +113,7 @@ def test_a_version_never_scored_exports_no_accuracy_series_not_zeros() -> None:
     metrics = build_metrics(registry)
     # The trainer's own tags, and accuracy tags without a scoring time, are not a scoring.
     tags = {"promotion": "promoted", "realised_smape": "3.0"}
-    metrics.served(ModelRef("m", "1", "r", "prod", tags=tags), "registry", None, 1.0, 0.1)
+    metrics.served(Version("m", "1", "r", alias="prod", tags=tags), "registry", None, 1.0, 0.1)
     assert _accuracy(registry) == {}
     assert registry.get_sample_value("model_realised_smape", {"model_name": "m"}) is None
 
@@ -122,7 +122,7 @@ def test_a_tag_that_is_not_a_number_is_left_out_and_the_rest_exported() -> None:
     registry = CollectorRegistry()
     metrics = build_metrics(registry)
     tags = {**SCORED, "realised_coverage": "n/a", "backtest_smape": "nan"}
-    metrics.served(ModelRef("m", "1", "r", "prod", tags=tags), "registry", None, 1.0, 0.1)
+    metrics.served(Version("m", "1", "r", alias="prod", tags=tags), "registry", None, 1.0, 0.1)
     exported = {name for name, _, _ in _accuracy(registry)}
     assert exported == set(GAUGES) - {"model_interval_coverage", "model_backtest_smape"}
 
@@ -130,14 +130,14 @@ def test_a_tag_that_is_not_a_number_is_left_out_and_the_rest_exported() -> None:
 def test_a_new_version_replaces_the_old_version_s_accuracy_series() -> None:
     registry = CollectorRegistry()
     metrics = build_metrics(registry)
-    old = ModelRef("m", "1", "r1", "prod", tags=SCORED)
+    old = Version("m", "1", "r1", alias="prod", tags=SCORED)
     metrics.served(old, "registry", None, 1.0, 0.1)
-    new = ModelRef("m", "2", "r2", "prod", tags={**SCORED, "realised_smape": "30"})
+    new = Version("m", "2", "r2", alias="prod", tags={**SCORED, "realised_smape": "30"})
     metrics.served(new, "registry", (old, "registry"), 2.0, 0.1)
     assert {version for _, _, version in _accuracy(registry)} == {"2"}
     assert _accuracy(registry)[("model_realised_smape", "m", "2")] == 30.0
     # ... and one never scored leaves none at all.
-    bare = ModelRef("m", "3", "r3", "prod")
+    bare = Version("m", "3", "r3", alias="prod")
     metrics.served(bare, "registry", (new, "registry"), 3.0, 0.1)
     assert _accuracy(registry) == {}
 
@@ -145,9 +145,9 @@ def test_a_new_version_replaces_the_old_version_s_accuracy_series() -> None:
 def test_forgetting_the_served_version_drops_its_accuracy_series() -> None:
     registry = CollectorRegistry()
     metrics = build_metrics(registry)
-    ref = ModelRef("m", "1", "r1", "prod", tags=SCORED)
+    ref = Version("m", "1", "r1", alias="prod", tags=SCORED)
     metrics.served(ref, "registry", None, 1.0, 0.1)
-    metrics.forget(ModelRef("m", "9", "r9", "prod"), "registry")  # another version: no effect
+    metrics.forget(Version("m", "9", "r9", alias="prod"), "registry")  # another version: no effect
     assert _accuracy(registry)
     metrics.forget(ref, "registry")
     assert _accuracy(registry) == {}

@@ -11,15 +11,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from services.serving.forecasts import compute
-from services.serving.loader import JsonForecaster, MlflowLoader, ModelRef, Predictor
+from services.registry import Version
+from services.serving.loader import MlflowLoader
 from services.serving.modelcache import CacheError, ModelCache
+from services.serving.models import ForeignPyfunc, Model, OwnForecasters
 
 from .conftest import Panel, Promoted
 
 
 @pytest.fixture(scope="module")
-def trained(promoted: Promoted) -> tuple[ModelRef, Predictor]:
+def trained(promoted: Promoted) -> tuple[Version, Model]:
     """The shared version, loaded from the registry as the API loads it."""
     loader = MlflowLoader(promoted.uri)
     ref = loader.resolve(promoted.name, "prod")
@@ -28,7 +29,7 @@ def trained(promoted: Promoted) -> tuple[ModelRef, Predictor]:
 
 
 def test_a_saved_version_loads_back_with_its_facts_and_forecasts_the_same(
-    tmp_path: Path, trained: tuple[ModelRef, Predictor]
+    tmp_path: Path, trained: tuple[Version, Model]
 ) -> None:
     ref, model = trained
     cache = ModelCache(tmp_path)
@@ -37,9 +38,11 @@ def test_a_saved_version_loads_back_with_its_facts_and_forecasts_the_same(
     assert found is not None
     cached_ref, cached = found
     assert cached_ref == ref  # name, version, run id, alias, metrics, tags, trained at
-    assert isinstance(cached, JsonForecaster)
+    assert isinstance(cached, OwnForecasters)
     for horizon, level in [(1, None), (12, 0.8)]:
-        assert compute(cached, horizon, level).body == compute(model, horizon, level).body
+        assert (
+            cached.forecast(None, horizon, level).body == model.forecast(None, horizon, level).body
+        )
     # MLflow's own scoring (CSV, params) works from the cached files too.
     frame = pd.DataFrame({"n_periods": [3]})
     assert cached.pyfunc.predict(frame).equals(model.pyfunc.predict(frame))  # type: ignore[attr-defined]
@@ -55,13 +58,13 @@ def test_a_model_of_many_series_is_kept_whole(tmp_path: Path, panel: Panel) -> N
     found = cache.load(panel.name, "prod")
     assert found is not None
     cached = found[1]
-    assert isinstance(cached, JsonForecaster) and list(cached.ids) == panel.ids
+    assert isinstance(cached, OwnForecasters) and list(cached.ids) == panel.ids
     for series in panel.ids:
-        assert compute(cached, 6, 0.9, series).body == compute(model, 6, 0.9, series).body
+        assert cached.forecast(series, 6, 0.9).body == model.forecast(series, 6, 0.9).body
 
 
 def test_a_newer_version_replaces_the_entry_whole_and_leaves_no_temporary_file(
-    tmp_path: Path, trained: tuple[ModelRef, Predictor]
+    tmp_path: Path, trained: tuple[Version, Model]
 ) -> None:
     ref, model = trained
     cache = ModelCache(tmp_path)
@@ -73,7 +76,7 @@ def test_a_newer_version_replaces_the_entry_whole_and_leaves_no_temporary_file(
 
 
 def test_an_interrupted_write_leaves_the_previous_entry_as_it_was(
-    tmp_path: Path, trained: tuple[ModelRef, Predictor], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, trained: tuple[Version, Model], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ref, model = trained
     cache = ModelCache(tmp_path)
@@ -115,7 +118,7 @@ def _damage(path: Path, how: str) -> None:
     "how", ["truncated", "a changed byte", "another format", "empty", "garbage"]
 )
 def test_a_damaged_entry_is_refused_with_a_cache_error(
-    tmp_path: Path, trained: tuple[ModelRef, Predictor], how: str
+    tmp_path: Path, trained: tuple[Version, Model], how: str
 ) -> None:
     ref, model = trained
     cache = ModelCache(tmp_path)
@@ -126,7 +129,7 @@ def test_a_damaged_entry_is_refused_with_a_cache_error(
 
 
 def test_no_entry_is_none_and_an_entry_is_only_for_its_own_name_and_alias(
-    tmp_path: Path, trained: tuple[ModelRef, Predictor]
+    tmp_path: Path, trained: tuple[Version, Model]
 ) -> None:
     ref, model = trained
     cache = ModelCache(tmp_path)
@@ -142,5 +145,5 @@ def test_a_model_that_is_not_the_trainers_json_model_is_not_kept(tmp_path: Path)
             return data
 
     cache = ModelCache(tmp_path)
-    assert cache.save(ModelRef("m", "1", "r", "prod"), Other()) is False
+    assert cache.save(Version("m", "1", "r", alias="prod"), ForeignPyfunc(Other())) is False
     assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,6 @@
 """The per-client rate limit (services/serving/ratelimit.py): off by default; on, a client past
-its burst gets 429 with Retry-After, on the fast path and the routes alike, while other clients,
-probes and scrapes pass."""
+its burst gets 429 with Retry-After, on the forecast routes and the others alike, while other
+clients, probes and scrapes pass."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def test_past_its_burst_a_client_gets_429_with_retry_after_on_every_path(
     limited: tuple[TestClient, CollectorRegistry],
 ) -> None:
     client, registry = limited
-    # A valid forecast takes the fast path; a bad body goes on to the routes: one bucket.
+    # A valid forecast and a bad body take from one bucket.
     first = [client.post("/predict", json=PREDICT).status_code for _ in range(BURST - 1)]
     assert first == [200] * (BURST - 1)
     assert client.post("/predict", json={"horizon": "x"}).status_code == 422

@@ -171,7 +171,11 @@ def test_irsa_trust_is_bound_to_the_mlflow_and_trainer_service_accounts() -> Non
 
 def test_irsa_policies_reach_only_the_stack_bucket() -> None:
     bucket = graph().one("aws:s3/bucket:Bucket").name
-    policies = graph().of_type("aws:iam/rolePolicy:RolePolicy")
+    policies = [
+        p
+        for p in graph().of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"].endswith("-irsa-role-id")
+    ]
     assert len(policies) == 2
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:

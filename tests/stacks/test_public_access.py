@@ -25,7 +25,7 @@ from k8s.harness import (
     signature,
 )
 
-from contract.api import GRACEFUL_SHUTDOWN_SECONDS
+from contract.api import API_PORT, GRACEFUL_SHUTDOWN_SECONDS
 from infra.lb_controller import CHART_VERSION, POLICY_FILE
 from infra.naming import selector_labels
 from infra.public_api import PRIVATE_PATHS, PUBLIC_EXACT, PUBLIC_PREFIXES
@@ -194,9 +194,9 @@ def test_the_certificate_key_is_kept_secret() -> None:
 def test_minikube_policy_admits_the_nginx_controller_to_the_api_port_only() -> None:
     spec = public_policy(public_minikube())["spec"]
     assert spec["podSelector"]["matchLabels"] == API_PODS
-    assert spec["policyTypes"] == ["Ingress"]
+    assert (spec["policyTypes"], spec["egress"]) == (["Ingress", "Egress"], [])  # adds no egress
     (rule,) = spec["ingress"]
-    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert rule["ports"] == [{"port": API_PORT, "protocol": "TCP"}]
     assert rule["from"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NGINX_NAMESPACE}},
@@ -346,7 +346,7 @@ def test_eks_policy_admits_the_public_subnets_to_the_api_port_only() -> None:
     spec = public_policy(eks_public())["spec"]
     assert spec["podSelector"]["matchLabels"] == API_PODS
     (rule,) = spec["ingress"]
-    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert rule["ports"] == [{"port": API_PORT, "protocol": "TCP"}]
     assert rule["from"] == [
         {"ipBlock": {"cidr": "10.0.0.0/20"}},
         {"ipBlock": {"cidr": "10.0.16.0/20"}},

@@ -67,7 +67,7 @@ def test_mlflow_admits_the_score_pods_as_it_admits_the_trainer() -> None:
     graph = program("minikube", WEEKLY)
     policy = graph.one(
         "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-        lambda r: r.manifest["metadata"]["name"] == "mlstack-mlflow-clients",
+        lambda r: r.manifest["metadata"]["name"] == "mlstack-mlflow-network",
     ).manifest
     allowed = [p["podSelector"]["matchLabels"] for p in policy["spec"]["ingress"][0]["from"]]
     assert selector_labels(TRAINER.name, "training") in allowed

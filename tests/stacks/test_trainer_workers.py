@@ -43,8 +43,8 @@ DASK_TYPES = {
     ("kubernetes:apps/v1:Deployment", "mlstack-dask-worker"),
     ("kubernetes:core/v1:Service", "mlstack-dask-scheduler"),
     ("kubernetes:core/v1:ServiceAccount", "mlstack-dask"),
-    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mlstack-dask-scheduler-clients"),
-    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mlstack-dask-worker-peers"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mlstack-dask-scheduler-network"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mlstack-dask-worker-network"),
     ("mlops:infra:DaskCluster", "mlstack"),
 }
 GRAPHS = {
@@ -211,36 +211,51 @@ def policy(graph: Graph, name: str) -> dict[str, Any]:
     return spec
 
 
-def peers(rule: dict[str, Any]) -> list[dict[str, str]]:
-    return [peer["podSelector"]["matchLabels"] for peer in rule["from"]]
+def peers(rule: dict[str, Any], key: str = "from") -> list[dict[str, str]]:
+    return [peer["podSelector"]["matchLabels"] for peer in rule[key]]
+
+
+def by_port(rules: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Each rule by its one port."""
+    assert all(len(rule["ports"]) == 1 for rule in rules)
+    return {rule["ports"][0]["port"]: rule for rule in rules}
 
 
 def test_only_the_trainer_and_the_workers_reach_the_scheduler(graph: Graph) -> None:
-    spec = policy(graph, "mlstack-dask-scheduler-clients")
+    spec = policy(graph, "mlstack-dask-scheduler-network")
     assert spec["podSelector"]["matchLabels"] == SCHEDULER
-    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
     (rule,) = spec["ingress"]
-    assert rule["ports"] == [{"port": "dask", "protocol": "TCP"}]
+    assert rule["ports"] == [{"port": DASK_SCHEDULER_PORT, "protocol": "TCP"}]
     assert peers(rule) == [TRAINER_PODS, WORKER]
     assert [labelled(graph, p) for p in peers(rule)] == [{TRAINER.name}, {DASK_WORKER.name}]
+    # It reaches its workers and their nannies, nothing else.
+    (out,) = spec["egress"]
+    assert peers(out, "to") == [WORKER]
+    assert [p["port"] for p in out["ports"]] == [DASK_WORKER_PORT, DASK_NANNY_PORT]
 
 
 def test_workers_admit_the_scheduler_trainer_and_peers_and_nannies_the_scheduler_only(
     graph: Graph,
 ) -> None:
-    spec = policy(graph, "mlstack-dask-worker-peers")
+    spec = policy(graph, "mlstack-dask-worker-network")
     assert spec["podSelector"]["matchLabels"] == WORKER
-    by_port = {rule["ports"][0]["port"]: rule for rule in spec["ingress"]}
-    assert set(by_port) == {"worker", "nanny"}
-    assert all(len(rule["ports"]) == 1 for rule in spec["ingress"])
-    assert peers(by_port["worker"]) == [SCHEDULER, TRAINER_PODS, WORKER]
-    assert peers(by_port["nanny"]) == [SCHEDULER]
+    ingress = by_port(spec["ingress"])
+    assert set(ingress) == {DASK_WORKER_PORT, DASK_NANNY_PORT}
+    assert peers(ingress[DASK_WORKER_PORT]) == [SCHEDULER, TRAINER_PODS, WORKER]
+    assert peers(ingress[DASK_NANNY_PORT]) == [SCHEDULER]
     # The policies name ports the selected pods declare.
     (worker,) = containers(graph, DASK_WORKER.name)
-    assert set(by_port) == {p["name"] for p in worker["ports"]}
+    assert set(ingress) == {p["containerPort"] for p in worker["ports"]}
+    # Workers reach the scheduler and each other only: no MLflow, no S3.
+    egress = by_port(spec["egress"])
+    assert {port: peers(rule, "to") for port, rule in egress.items()} == {
+        DASK_SCHEDULER_PORT: [SCHEDULER],
+        DASK_WORKER_PORT: [WORKER],
+    }
 
 
 def test_dask_pods_may_not_reach_mlflow(graph: Graph) -> None:
-    (rule,) = policy(graph, "mlstack-mlflow-clients")["ingress"]
+    (rule,) = policy(graph, "mlstack-mlflow-network")["ingress"]
     reach = set().union(*(labelled(graph, p) for p in peers(rule)))
     assert reach == {"api", TRAINER.name}

@@ -14,6 +14,7 @@ from typing import Any
 from k8s.harness import ZONES, Graph, Recorded
 
 from terraform.hcl import Terraform
+from terraform.security_facts import SECURITY_FACTS, pulumi_security, terraform_security
 
 BUCKET = "<bucket>"  # both sides' bucket ARN, which only AWS knows
 FACTS = (
@@ -46,6 +47,7 @@ FACTS = (
     "irsa_bucket_access",
     "monitoring_chart",
     "port_forward_grafana",
+    *SECURITY_FACTS,
 )
 # Terraform's zone lookup when availability_zones is empty: the region's first zones, one per
 # subnet. Pulumi's lookup is mocked with ZONES, so both resolve against the same list.
@@ -93,7 +95,10 @@ def _pulumi_irsa(graph: Graph) -> tuple[dict[str, str], dict[str, Any]]:
     arn = _pulumi_bucket_arn(graph)
     access: dict[str, Any] = {}
     for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
-        subject = subjects[str(policy.inputs["role"]).removesuffix("-id")]
+        role = str(policy.inputs["role"]).removesuffix("-id")
+        if role not in subjects:
+            continue  # not an IRSA role: the control plane's (security_facts.py)
+        subject = subjects[role]
         objects, listing = json.loads(policy.inputs["policy"])["Statement"]
         access[subject] = {
             "actions": sorted(objects["Action"]),
@@ -234,6 +239,7 @@ def pulumi_facts(graph: Graph) -> dict[str, Any]:
             "namespace": chart["namespace"],
         },
         "port_forward_grafana": graph.exports.get("port_forward_grafana"),
+        **pulumi_security(graph),
     }
 
 
@@ -422,4 +428,5 @@ def terraform_facts(tf: Terraform) -> dict[str, Any]:
             "namespace": chart["namespace"][0],
         },
         "port_forward_grafana": tf.resolve(tf.outputs["port_forward_grafana"]["value"])[0],
+        **terraform_security(tf),
     }

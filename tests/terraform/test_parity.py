@@ -10,8 +10,10 @@ Both sides also get what a user must set first (`EKS_SETTINGS`: who may reach th
 API, which neither side ships, and Pulumi's region; Pulumi's defaults also need registry images).
 A change made on one side only fails here, naming the fact and both values.
 
-Deliberately not compared: extras only Terraform has (KMS envelope encryption of Kubernetes
-secrets, all five control-plane log types, a bucket lifecycle rule).
+The security settings of issue 36 are facts too (`security_facts.py`): the control plane's role,
+KMS key and log group, the VPC CNI's NetworkPolicy enforcement, the nodes' hop limit of 1
+(`node_imds`), Grafana's namespaced sidecar and its admin password.
+Deliberately not compared: an extra only Terraform has (a bucket lifecycle rule).
 """
 
 from __future__ import annotations

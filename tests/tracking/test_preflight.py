@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from contract.tracking import BACKEND_STORE_ENV
 from services.tracking.preflight import problems
 
 MLSTACK = Path(sys.executable).with_name("mlstack")
@@ -51,14 +52,14 @@ def test_a_store_that_cannot_be_written_is_named_with_the_reason(tmp_path: Path)
     assert found[1].startswith(f"the artifacts {blocked}/artifacts is not writable: {blocked}")
 
 
-def test_the_store_in_mlflows_own_variable_is_checked_as_the_flag_is(tmp_path: Path) -> None:
-    # The pods and `mlstack up` pass the store in MLFLOW_BACKEND_STORE_URI, never on argv.
+def test_the_store_mlflow_reads_from_its_environment_is_checked_too(tmp_path: Path) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
-    environ = {"MLFLOW_BACKEND_STORE_URI": f"sqlite:///{blocked}/mlflow.db"}
-    (found,) = problems(["--artifacts-destination", str(tmp_path / "a")], environ)
+    env = {BACKEND_STORE_ENV: f"sqlite:///{blocked}/mlflow.db"}
+    (found,) = problems(["--artifacts-destination", str(tmp_path / "artifacts")], env)
     assert found.startswith(f"the backend store sqlite:///{blocked}/mlflow.db is not writable")
-    assert problems(["--artifacts-destination", str(tmp_path / "a")], {}) == []
+    # An argument, when given, is what MLflow uses.
+    assert problems(["--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db"], env) == []
 
 
 def test_a_database_server_and_an_object_store_are_left_to_mlflow() -> None:

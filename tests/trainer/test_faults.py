@@ -2,40 +2,19 @@
 FAILED, nothing half-registered, and @prod never moved."""
 
 import http.server
-import logging
-import os
-import signal
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
-from unittest import mock
 
-import numpy as np
 import pandas as pd
 import pytest
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from services.forecasting.data import DataError
-from services.local.process import free_port, signal_group, start_tracking_server, stop
-from services.trainer import run as run_module
-from services.trainer.config import TrainConfig
-from services.trainer.promote import promote
-from services.trainer.run import MlflowUnavailable, train
-from tests.conftest import AIRLINE
-
-
-def config(uri: str, name: str, **overrides) -> TrainConfig:
-    return TrainConfig(
-        tracking_uri=uri,
-        model_name=name,
-        experiment="faults",
-        **{"families": ("seasonal_naive",), **overrides},
-    )
+from services.trainer.promote import Rule, promote
+from services.trainer.run import train
+from tests.trainer.factories import config, new_run_status, run_ids
 
 
 def _hourly(n: int) -> str:
@@ -69,21 +48,6 @@ def champion(mlflow_server) -> tuple[str, str]:
     name = "faults-champion"
     summary = train(config(mlflow_server.uri, name))
     return name, summary.version
-
-
-def run_ids(uri: str) -> set[str]:
-    """Every run of the tests' experiment so far."""
-    experiment = MlflowClient(uri).get_experiment_by_name("faults")
-    if experiment is None:
-        return set()
-    runs = MlflowClient(uri).search_runs([experiment.experiment_id], max_results=10_000)
-    return {run.info.run_id for run in runs}
-
-
-def new_run_status(uri: str, before: set[str]) -> str:
-    """The status of the one run made since `before` (so a call that made none fails)."""
-    (made,) = run_ids(uri) - before
-    return MlflowClient(uri).get_run(made).info.status
 
 
 @pytest.mark.parametrize("case", sorted(CORPUS), ids=str)
@@ -172,73 +136,14 @@ def test_hung_s3_times_out_then_fails_cleanly(mlflow_server, monkeypatch):
         ):
             train(
                 config(
-                    mlflow_server.uri, name, data_uri="s3://bucket/airline.csv", data_timeout=0.5
+                    mlflow_server.uri,
+                    name,
+                    data_uri="s3://bucket/airline.csv",
+                    data_timeout_seconds=0.5,
                 )
             )
     assert new_run_status(mlflow_server.uri, runs_before) == "FAILED"
     assert MlflowClient(mlflow_server.uri).search_registered_models(f"name='{name}'") == []
-
-
-class _FlakyMlflow(http.server.BaseHTTPRequestHandler):
-    """An MLflow whose /health answers but whose API answers 503, or (`hang`) never answers."""
-
-    api_calls = 0
-    hang = threading.Event()
-    release = threading.Event()
-
-    def _answer(self) -> None:
-        if self.path == "/health":
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"OK")
-            return
-        type(self).api_calls += 1
-        if self.hang.is_set():
-            self.release.wait(60)
-            return
-        self.send_response(503)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def flaky_mlflow(hang: bool = False) -> Iterator[str]:
-    _FlakyMlflow.api_calls = 0
-    _FlakyMlflow.release.clear()
-    if hang:
-        _FlakyMlflow.hang.set()
-    else:
-        _FlakyMlflow.hang.clear()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FlakyMlflow)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        # MLflow reads the settings the trainer hands it from os.environ: put it back after.
-        with mock.patch.dict(os.environ):
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        _FlakyMlflow.release.set()
-        server.shutdown()
-        server.server_close()
-
-
-def test_a_failing_mlflow_request_is_retried_as_often_as_configured():
-    with flaky_mlflow() as uri, pytest.raises(MlflowException, match="503"):
-        train(config(uri, "faults-mlflow-503", mlflow_request_retries=1))
-    assert _FlakyMlflow.api_calls == 2  # the first request and one retry (MLflow's default: 7)
-
-
-def test_a_hung_mlflow_request_times_out_after_the_configured_seconds():
-    started = time.monotonic()
-    with flaky_mlflow(hang=True) as uri, pytest.raises(MlflowException, match="timed out"):
-        train(config(uri, "faults-mlflow-hung", mlflow_request_timeout=1, mlflow_request_retries=0))
-    assert time.monotonic() - started < 15  # MLflow's default: 120 s per request
-    assert _FlakyMlflow.api_calls == 1
 
 
 def test_two_trainers_promoting_at_once_end_on_the_better_one(mlflow_server):
@@ -260,25 +165,25 @@ def test_two_trainers_promoting_at_once_end_on_the_better_one(mlflow_server):
     def rescorer():
         first = [True]
 
-        def rescore(spec):
-            version = client.get_model_version_by_alias(name, "prod").version
+        def champion_scores(champion):
             if first[0]:
                 first[0] = False
                 barrier.wait()  # both have read the same champion
-            return scores[version]
+            return {"y"}, {"y": scores[champion.version]}
 
-        return rescore
+        return champion_scores
 
     decisions = {}
 
     def run(summary):
-        decisions[summary.version] = promote(
+        decisions[summary.version], _ = promote(
             MlflowClient(uri),
             name,
             "prod",
             summary.version,
-            summary.smape,
+            {"y": summary.smape},
             rescorer(),
+            Rule(),
             settle_seconds=0.5,
         )
 
@@ -294,101 +199,3 @@ def test_two_trainers_promoting_at_once_end_on_the_better_one(mlflow_server):
         assert tags["decision"] == ("promoted" if decision.promoted else "rejected")
         assert tags["reason"] == decision.reason
     assert decisions[better.version].promoted
-
-
-def test_validation_properties_hold_for_any_row_order():
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    from services.forecasting.data import parse_csv, validate
-
-    base = pd.read_csv(AIRLINE, dtype=str)
-    reference = validate(parse_csv(AIRLINE.read_bytes()))
-
-    @settings(max_examples=25, deadline=None)
-    @given(st.permutations(range(len(base))))
-    def check(order):
-        shuffled = base.iloc[list(order)].to_csv(index=False).encode()
-        series = validate(parse_csv(shuffled))
-        assert series.fingerprint == reference.fingerprint
-        np.testing.assert_array_equal(series.y, reference.y)
-
-    check()
-
-
-def test_validation_names_the_line_of_any_junk_value():
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    from services.forecasting.data import parse_csv, validate
-
-    junk = st.text(
-        alphabet=st.characters(whitelist_categories=("L",)), min_size=1, max_size=8
-    ).filter(lambda s: s.lower() not in {"na", "nan", "null", "none", "inf", "infinity", "e"})
-
-    @settings(max_examples=25, deadline=None)
-    @given(st.integers(min_value=0, max_value=143), junk)
-    def check(row, value):
-        frame = pd.read_csv(AIRLINE, dtype=str)
-        frame.loc[row, "y"] = value
-        with pytest.raises(DataError, match=rf"non-numeric value\(s\) at line {row + 2} "):
-            validate(parse_csv(frame.to_csv(index=False).encode()))
-
-    check()
-
-
-class _OnLog(logging.Handler):
-    """Calls `action` once, the first time a record's message contains `text`."""
-
-    def __init__(self, text: str, action: Callable[[], None]) -> None:
-        super().__init__()
-        self.text, self.action, self.done = text, action, threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.text in record.getMessage() and not self.done.is_set():
-            self.done.set()
-            self.action()
-
-
-@pytest.mark.slow  # its own MLflow server, killed and restarted: minutes
-def test_mlflow_killed_during_a_run_fails_it_cleanly_and_marks_it_failed_once_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root, port = tmp_path / "mlflow", free_port()
-    uri, first_server = start_tracking_server(root, port)
-    servers = [first_server]
-    name = "faults-mlflow-killed"
-    try:
-        champion = train(config(uri, name)).version
-        versions = {v.version for v in MlflowClient(uri).search_model_versions(f"name='{name}'")}
-        before = run_ids(uri)
-
-        real_select = run_module.select
-
-        def select_after_mlflow_dies(*args: Any, **kwargs: Any) -> Any:
-            signal_group(servers[-1].pid, signal.SIGKILL)  # killed, not stopped: no goodbye
-            stop(servers[-1])
-            return real_select(*args, **kwargs)
-
-        # MLflow comes back only once the trainer has given up on it and waits to mark the run.
-        restarted = threading.Thread(
-            target=lambda: servers.append(start_tracking_server(root, port)[1])
-        )
-        handler = _OnLog("marking the run FAILED once MLflow answers", restarted.start)
-        monkeypatch.setattr(run_module, "select", select_after_mlflow_dies)
-        logging.getLogger("mlstack.train").addHandler(handler)
-        try:
-            with pytest.raises(MlflowUnavailable, match=f"MLflow at {uri} failed during run "):
-                train(config(uri, name))
-        finally:
-            logging.getLogger("mlstack.train").removeHandler(handler)
-        restarted.join(timeout=300)
-        assert handler.done.is_set()
-
-        client = MlflowClient(uri)
-        assert new_run_status(uri, before) == "FAILED"
-        assert {v.version for v in client.search_model_versions(f"name='{name}'")} == versions
-        assert client.get_model_version_by_alias(name, "prod").version == champion
-    finally:
-        for server in servers:
-            stop(server)

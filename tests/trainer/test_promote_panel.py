@@ -1,14 +1,17 @@
-"""Promotion of a version of many series: the per-series rule on hand-made scores, then a real
-champion and challengers trained on the same panel (real MLflow server, real process pool)."""
+"""Promotion by the per-series rule: on hand-made scores (for one series it is "strictly better
+on the same folds"), then a real champion and challengers trained on the same panel (real
+MLflow server, real process pool)."""
 
 import os
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 
 from services.registry import Version
-from services.trainer.promote import Rule, compare_panel, verdicts
+from services.trainer.promote import Rule, compare, verdicts
 from services.trainer.run import train
 from tests.panels import config, m3_monthly, series_table, write
 
@@ -20,7 +23,7 @@ RULE = Rule()  # the defaults: at most 10 % of series worse by more than 10 %
 
 def decide(challenger, champion, rule=RULE):
     table = verdicts(challenger, set(champion), champion, rule)
-    return compare_panel(table, CHAMPION, rule), table
+    return compare(table, CHAMPION, rule), table
 
 
 def test_each_series_is_improved_same_worse_regressed_new_dropped_or_incomparable():
@@ -46,7 +49,7 @@ def test_a_lower_mean_wins_only_while_few_enough_series_regress():
     assert "1 regressed by more than 10% (10.0%, at most 10% allowed)" in decision.reason
     two_regressed = {**one_regressed, "8": 12.0}  # 20 %, though the mean is still lower
     decision, _ = decide(two_regressed, champion)
-    assert not decision.promoted and decision.extra["challenger_smape"] == "8.800000"
+    assert not decision.promoted and decision.tags()["challenger_smape"] == "8.800000"
     decision, _ = decide(two_regressed, champion, Rule(max_regressed=0.2))
     assert decision.promoted
 
@@ -57,6 +60,25 @@ def test_an_equal_mean_is_not_better_and_nothing_in_common_is_not_comparable():
     decision, _ = decide({"new": 1.0}, {"old": 10.0})
     assert not decision.promoted and "1 new, 1 dropped" in decision.reason
     assert "not comparable" in decision.reason
+
+
+RULES = [Rule(), Rule(max_regressed=0.0, tolerance=0.0), Rule(max_regressed=1.0, tolerance=5.0)]
+
+
+@given(
+    ours=st.one_of(st.none(), st.floats(0, 200)),
+    theirs=st.one_of(st.none(), st.floats(0, 200)),
+    rule=st.sampled_from(RULES),
+)
+def test_for_one_series_the_rule_is_strictly_better_on_the_same_folds(ours, theirs, rule):
+    decision, _ = decide({"y": ours}, {"y": theirs}, rule)
+    comparable = ours is not None and theirs is not None
+    assert decision.promoted == (comparable and ours < theirs)
+    if comparable:
+        assert (decision.challenger_smape, decision.champion_smape) == (ours, theirs)
+        assert "over 1 series on the same folds" in decision.reason
+    else:
+        assert "not comparable" in decision.reason
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,10 @@ from services.forecasting import forecasters
 from services.registry import ClientRegistry, Version
 from services.trainer import points
 from services.trainer.config import TrainConfig
-from services.trainer.promote import compare, degraded, realised
+from services.trainer.promote import Rule, compare, degraded, realised, verdicts
+from services.trainer.realised import SCORED, UNKNOWN, WAITING
 from services.trainer.run import train
-from services.trainer.score import SCORED, UNKNOWN, WAITING, ScoreError, score
+from services.trainer.score import ScoreError, score
 from tests.conftest import AIRLINE
 from tests.panels import monthly, write
 
@@ -27,7 +28,7 @@ CUT = round(0.8 * 144)  # airline: train on the first 80 %
 
 def config(uri: str, name: str, data: Path, **extra) -> TrainConfig:
     return TrainConfig(
-        data_uri=str(data), tracking_uri=uri, model_name=name, experiment="scoring",
+        data_uri=str(data), mlflow_tracking_uri=uri, model_name=name, experiment_name="scoring",
         families=("theta",), **extra,
     )  # fmt: skip
 
@@ -154,13 +155,19 @@ def scored_champion(realised: float, backtest: float) -> Version:
     )
 
 
+def one_series(ours: float, champion: Version, theirs: float, ties: str = ""):
+    """The rule's decision for a version of one series against `champion`."""
+    rule = Rule()
+    return compare(verdicts({"y": ours}, {"y"}, {"y": theirs}, rule), champion, rule, ties)
+
+
 def test_a_tie_beats_a_degraded_champion_only_when_asked():
     worn, fine = scored_champion(30.0, 10.0), scored_champion(12.0, 10.0)
-    assert not compare(10.0, worn, 10.0).promoted  # strictly lower is the rule
-    assert not compare(10.0, fine, 10.0, degraded(fine, 1.5)).promoted  # 12 is not > 15
-    tie = compare(10.0, worn, 10.0, degraded(worn, 1.5))
+    assert not one_series(10.0, worn, 10.0).promoted  # strictly lower is the rule
+    assert not one_series(10.0, fine, 10.0, degraded(fine, 1.5)).promoted  # 12 is not > 15
+    tie = one_series(10.0, worn, 10.0, degraded(worn, 1.5))
     assert tie.promoted and "a tie wins: champion's realised smape 30.0000 > 1.5 x" in tie.reason
-    assert not compare(10.5, worn, 10.0, degraded(worn, 1.5)).promoted  # worse still loses
+    assert not one_series(10.5, worn, 10.0, degraded(worn, 1.5)).promoted  # worse still loses
     assert degraded(worn, None) == "" and degraded(Version("m", "1", "run"), 1.5) == ""
     assert realised(worn) == {"champion_realised_smape": "30.0", "champion_backtest_smape": "10.0"}
 

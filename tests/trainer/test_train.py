@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,10 @@ from mlflow.environment_variables import (
 from mlflow.tracking import MlflowClient
 from pydantic import ValidationError
 
-from services.forecasting.models import Spec
+from services.forecasting.specs import Spec
 from services.trainer.config import TrainConfig
-from services.trainer.run import MlflowUnavailable, configure_mlflow, train
+from services.trainer.run import train
+from services.trainer.tracking import MlflowUnavailable, configure_mlflow
 from tests.conftest import AIRLINE, ROOT
 
 FAST = ("seasonal_naive", "ets")
@@ -27,7 +29,10 @@ FAST = ("seasonal_naive", "ets")
 
 def config(uri: str, name: str, **overrides) -> TrainConfig:
     return TrainConfig(
-        tracking_uri=uri, model_name=name, experiment="tests", **{"families": FAST, **overrides}
+        mlflow_tracking_uri=uri,
+        model_name=name,
+        experiment_name="tests",
+        **{"families": FAST, **overrides},
     )
 
 
@@ -62,9 +67,10 @@ def test_run_logs_params_metrics_dataset_plot_and_backtest_table(mlflow_server, 
     assert run.data.params["family"] == Spec.from_json(run.data.params["spec"]).family == "ets"
     assert run.data.params["model"] == summary.model and summary.model.startswith("ets(")
     artifacts = {a.path for a in client.list_artifacts(summary.run_id)}
-    assert {"forecast.png", "backtest.json"} <= artifacts
+    assert {"forecast.png", "backtest.json", "series.json"} <= artifacts
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.digest == run.data.params["data_fingerprint"]
+    assert run.data.tags["fitted_on"] == "this process"  # one series: no pool to start
 
 
 def test_logged_model_loads_back_and_forecasts_ordered_intervals(mlflow_server, champion):
@@ -89,7 +95,7 @@ def test_a_worse_model_leaves_prod_where_it_was_with_the_reason_in_tags(mlflow_s
     tags = client.get_model_version(name, worse.version).tags
     assert tags["decision"] == "rejected" and tags["champion_version"] == first.version
     assert float(tags["challenger_smape"]) >= float(tags["champion_smape"])
-    assert f"champion v{first.version}" in tags["reason"] and "same holdout" in tags["reason"]
+    assert f"champion v{first.version}" in tags["reason"] and "same folds" in tags["reason"]
 
 
 def test_a_better_model_takes_prod_compared_on_the_same_holdout(tracking_uri, model_name):
@@ -124,7 +130,11 @@ def test_no_promote_registers_a_version_but_never_moves_prod(tracking_uri, model
 def test_unreachable_mlflow_fails_within_the_bounded_timeout(model_name):
     with pytest.raises(MlflowUnavailable, match="unreachable after 1s"):
         train(
-            TrainConfig(tracking_uri="http://127.0.0.1:9", model_name=model_name, mlflow_timeout=1)
+            TrainConfig(
+                mlflow_tracking_uri="http://127.0.0.1:9",
+                model_name=model_name,
+                mlflow_timeout_seconds=1,
+            )
         )
 
 
@@ -132,13 +142,16 @@ def test_mlflow_request_limits_come_from_mlflows_variables_and_reach_its_client(
     for name in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
         monkeypatch.delenv(name, raising=False)
     defaults = TrainConfig()
-    assert (defaults.mlflow_request_timeout, defaults.mlflow_request_retries) == (30, 3)
+    assert (defaults.mlflow_http_request_timeout, defaults.mlflow_http_request_max_retries) == (
+        30,
+        3,
+    )
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "7")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     cfg = TrainConfig()
-    assert (cfg.mlflow_request_timeout, cfg.mlflow_request_retries) == (7, 2)
+    assert (cfg.mlflow_http_request_timeout, cfg.mlflow_http_request_max_retries) == (7, 2)
     with mock.patch.dict(os.environ):
-        configure_mlflow(cfg.model_copy(update={"mlflow_request_timeout": 9}))
+        configure_mlflow(cfg.model_copy(update={"mlflow_http_request_timeout": 9}))
         assert (MLFLOW_HTTP_REQUEST_TIMEOUT.get(), MLFLOW_HTTP_REQUEST_MAX_RETRIES.get()) == (9, 2)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "11")
     with pytest.raises(ValidationError, match="less than or equal to 10"):
@@ -184,7 +197,7 @@ def test_cli_reads_env_prints_progress_on_stderr_and_a_json_summary_last(mlflow_
         and summary["version"] == "1"
         and summary["model"] == "seasonal_naive"
     )
-    assert "[train] backtest: 3 folds" in result.stderr
+    assert "[train]   y: backtest: 3 folds" in result.stderr
 
 
 def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, model_name, tmp_path):
@@ -207,3 +220,16 @@ def test_a_series_too_short_to_backtest_is_trained_registered_and_says_why(mlflo
     assert "smape" not in run.data.metrics
     second = train(config(mlflow_server.uri, name, data_uri=str(data), families=("ets", "theta")))
     assert not second.promoted and "not comparable" in second.reason
+
+
+def test_each_setting_is_read_from_the_environment_under_its_own_name(monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    listed = readme[readme.index("Every setting is read") : readme.index("which has no flag")]
+    names = re.findall(r"`([A-Z][A-Z_]+)`", listed)
+    assert len(names) >= 20 and not [n for n in names if n.lower() not in TrainConfig.model_fields]
+    assert all(f.validation_alias is None for f in TrainConfig.model_fields.values())
+    env = {"TRAIN_WORKERS": "3", "model_alias": "staging", "Data_Timeout_Seconds": "5"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cfg = TrainConfig()
+    assert (cfg.train_workers, cfg.model_alias, cfg.data_timeout_seconds) == (3, "staging", 5.0)

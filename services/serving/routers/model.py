@@ -31,6 +31,6 @@ async def model(served: ServedDep) -> ModelInfo:
         trained_at=_iso(ref.trained_at),
         metrics=ref.metrics,
         tags=ref.tags,
-        series=len(served.ids) or None,
+        series=len(served.model.ids) or None,
         source=served.source,
     )

@@ -22,7 +22,7 @@ async def series(
 ) -> SeriesPage:
     """The ids `/predict`'s `series` and `/invocations`' `unique_id` take, sorted; `total` says
     how many there are (none for a model that does not name its series)."""
-    ids = served.ids
+    ids = served.model.ids
     return SeriesPage(
         total=len(ids), offset=offset, limit=limit, series=list(ids[offset : offset + limit])
     )

@@ -1,0 +1,58 @@
+"""The optional bearer token (`API_TOKEN`), checked once per request, before anything about the
+request's body, on every protected path."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+DETAIL = "missing or wrong bearer token: send 'Authorization: Bearer <API_TOKEN>'"
+
+
+def credentials(authorization: bytes | None) -> bytes:
+    """The bearer credentials of an `Authorization` header (the scheme in any case, as HTTP
+    allows); empty for another scheme or no header."""
+    scheme, _, given = (authorization or b"").partition(b" ")
+    return given.strip() if scheme.lower() == b"bearer" else b""
+
+
+def require_token(authorization: bytes | None, expected: bytes) -> bool:
+    """Whether the header carries the configured token, compared in constant time."""
+    return hmac.compare_digest(credentials(authorization), expected)
+
+
+class Guard:
+    """Pure ASGI middleware: a request to a protected path without the token gets 401, and
+    nothing behind it runs. `protected` maps each path to its route (the request metrics'
+    handler label)."""
+
+    def __init__(self, app: ASGIApp, token: bytes, protected: Mapping[str, Any]) -> None:
+        self.app = app
+        self.token = token
+        self.protected = protected
+        self.answer = orjson.dumps({"detail": DETAIL})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.protected.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        header = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                header = value
+        if require_token(header, self.token):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = route
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(self.answer)),
+            (b"www-authenticate", b"Bearer"),
+        ]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": self.answer})
