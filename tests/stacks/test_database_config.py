@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from k8s.harness import EKS_CONFIG
+import yaml
+from k8s.harness import EKS_CONFIG, ROOT
 from pydantic import ValidationError
 
 from stacks.config import format_errors, parse
@@ -88,3 +89,25 @@ def test_manual_automated_and_arn_snapshots_can_be_restored(snapshot: str) -> No
     assert parse({**EKS, "mlflow_database_snapshot": f" {snapshot} "}).mlflow_database_snapshot == (
         snapshot
     )
+
+
+def readme_section(heading: str) -> str:
+    """The README's text under `heading`, up to the next heading of its level or above."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n#", start + len(heading) + 2)
+    return text[start : end if end != -1 else None]
+
+
+def test_the_readme_names_every_database_setting_with_its_default() -> None:
+    # A user chooses and restores from this section: each key it leaves out is a setting
+    # nobody finds, each default it misstates a surprise on the bill or on a restore.
+    section = readme_section("### MLflow's database (EKS)")
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    for key, spec in declared.items():
+        if not key.startswith("mlflow_database"):
+            continue
+        assert f"`{key}`" in section, key
+        default = spec.get("default")
+        if default not in ("", None) and not isinstance(default, bool):
+            assert f"({default})" in section or f"`{default}`" in section, (key, default)
