@@ -5,10 +5,12 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
-# Debian packages the tests drive for real: promtool/prometheus, headless chromium, wrk, and
-# podman to build the images and run the pods (runc, catatonit as kube play's pause process,
-# netavark + aardvark-dns + iptables for pod networks with DNS, debootstrap for the base image).
-APT_PACKAGES := prometheus chromium chromium-driver wrk \
+# Debian packages the tests drive for real: promtool/prometheus, headless chromium, wrk,
+# postgresql (MLflow on a real PostgreSQL: tests/postgres runs its own server, as an unprivileged
+# user in a temporary directory), and podman to build the images and run the pods (runc,
+# catatonit as kube play's pause process, netavark + aardvark-dns + iptables for pod networks
+# with DNS, debootstrap for the base image).
+APT_PACKAGES := prometheus chromium chromium-driver wrk postgresql \
   podman runc catatonit uidmap debootstrap netavark aardvark-dns iptables
 
 .PHONY: help venv system-deps terraform-check test test-fast lint audit demo e2e bench bench-m3 \

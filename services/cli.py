@@ -27,6 +27,7 @@ from services.trainer.cli import score, train  # noqa: E402
 
 app.command("train")(train)
 app.command("score")(score)
-from services.tracking.cli import SETTINGS, tracking  # noqa: E402
+from services.tracking.cli import SETTINGS, db_upgrade, tracking  # noqa: E402
 
 app.command("tracking", context_settings=SETTINGS)(tracking)
+app.command("db-upgrade")(db_upgrade)

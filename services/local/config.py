@@ -37,6 +37,9 @@ class LocalConfig:
     families: str | None = None  # comma-separated model families for the first training
     api_token: str | None = None
     poll_seconds: int = 10
+    # MLflow's registry in this PostgreSQL (upgraded first by `mlstack db-upgrade`); SQLite in
+    # the state directory when None.
+    tracking_db: str | None = None
     max_restarts: int = DEFAULT_MAX_RESTARTS
 
     def resolved(self) -> LocalConfig:
@@ -59,7 +62,9 @@ class LocalConfig:
         return self.state_dir / "logs"
 
     def tracking_env(self) -> dict[str, str]:
-        env = process.tracking_env(self.state_dir, self.ports["mlflow"], self.host)
+        env = process.tracking_env(
+            self.state_dir, self.ports["mlflow"], self.host, store=self.tracking_db
+        )
         # MLflow's uvicorn reads UVICORN_* flags; without this, every registry poll of the
         # API prints two access-log lines into the console.
         return env | {"UVICORN_ACCESS_LOG": "false"}

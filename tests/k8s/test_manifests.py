@@ -199,7 +199,10 @@ def test_checkov_finds_nothing_in_the_rendered_manifests(scan: Any) -> None:
 def test_every_accepted_finding_is_an_annotation_of_its_workload_with_a_reason(
     scan: Any,
 ) -> None:
-    accepted = {**pod.ACCEPTED_FINDINGS, pod.IRSA_TOKEN_FINDING[0]: pod.IRSA_TOKEN_FINDING[1]}
+    accepted = {
+        **pod.ACCEPTED_FINDINGS,
+        **dict([pod.IRSA_TOKEN_FINDING, pod.SECRET_ENV_FINDING]),
+    }
     skipped = scan.skipped_checks
     assert {c.check_id for c in skipped} == set(accepted)
     for check in skipped:
@@ -231,6 +234,23 @@ def test_service_account_tokens_are_mounted_only_on_eks_irsa_workloads(scan: Any
     assert ("minikube", "Deployment.mlstack.mlstack-mlflow") in checked
     assert ("eks", "Deployment.mlstack.mlstack-api") in checked
     assert not checked & accepted
+
+
+def test_a_secret_as_a_variable_is_accepted_only_where_mlflow_reads_its_database_uri(
+    scan: Any,
+) -> None:
+    # eks's MLflow reads its RDS URI from a Secret as a variable (MLflow reads no file for it);
+    # every other workload, and MLflow on SQLite (minikube), passes the check.
+    check = pod.SECRET_ENV_FINDING[0]
+    accepted = {
+        (c.file_path.split("/")[1], c.resource) for c in scan.skipped_checks if c.check_id == check
+    }
+    assert accepted == {("eks", "Deployment.mlstack.mlstack-mlflow")}
+    passed = {
+        (c.file_path.split("/")[1], c.resource) for c in scan.passed_checks if c.check_id == check
+    }
+    assert ("minikube", "Deployment.mlstack.mlstack-mlflow") in passed
+    assert ("eks", "Deployment.mlstack.mlstack-api") in passed
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from contract.api import API
 from contract.demo import DEMO
-from contract.tracking import BACKEND_STORE_ENV, TRACKING
+from contract.tracking import BACKEND_STORE_ENV, DB_UPGRADE, TRACKING
 from contract.trainer import TRAINER
 from services.local.config import DEFAULT_PORTS, LocalConfig
 
@@ -28,6 +28,15 @@ def test_mlflow_keeps_its_database_and_artifacts_in_the_state_directory(tmp_path
     assert env[BACKEND_STORE_ENV] == database and database not in argv
     assert str(tmp_path / "state" / "artifacts") in argv
     assert "--serve-artifacts" in argv
+
+
+def test_a_tracking_db_holds_the_registry_and_stays_off_the_command_line(tmp_path: Path) -> None:
+    uri = "postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow"
+    cfg = LocalConfig(state_dir=tmp_path / "state", tracking_db=uri).resolved()
+    env = cfg.tracking_env()
+    assert env[BACKEND_STORE_ENV] == uri
+    assert "s3cret" not in " ".join(TRACKING.command(env) + DB_UPGRADE.command(env))
+    assert str(tmp_path / "state" / "artifacts") in TRACKING.command(env)  # artifacts stay local
 
 
 def test_api_follows_prod_on_the_local_tracking_server(tmp_path: Path) -> None:
