@@ -35,7 +35,11 @@ class ApiEnv(Env):
     model_alias: str = PROD_ALIAS
     model_poll_seconds: float = Field(30.0, gt=0)
     max_horizon: int = Field(365, ge=1)
-    max_series_per_request: int = Field(100, ge=1)  # ids one /predict may name
+    # Forecasts one request may ask for: ids in /predict's series, rows in /invocations.
+    max_series_per_request: int = Field(100, ge=1)
+    # Forecast rows one request may ask for: the sum of its forecasts' horizons (by default as
+    # many as the two limits above allow; lower it to bound every answer's size).
+    max_points_per_request: int = Field(100 * 365, ge=1)
     api_token: SecretStr | None = None  # empty or unset: auth off
     host: str = "127.0.0.1"
     port: int = Field(API_PORT, ge=0, le=65535)

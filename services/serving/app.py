@@ -13,10 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 
+from services.serving import echo
 from services.serving.auth import Guard
 from services.serving.bodylimit import BodyLimit
 from services.serving.deps import bearer
-from services.serving.door import Door, encodable
+from services.serving.door import Door
 from services.serving.follower import Follower
 from services.serving.holder import ModelHolder
 from services.serving.loader import MlflowLoader, ModelLoader
@@ -103,7 +104,9 @@ def _middleware(
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     """FastAPI's 422 body (its own routes' query parameters), made safe to encode: what the
-    client sent is echoed back."""
+    client sent is echoed back, cut short."""
     assert isinstance(exc, RequestValidationError)
-    body = orjson.dumps({"detail": encodable(jsonable_encoder(exc.errors()))})
+    errors = jsonable_encoder(exc.errors())
+    shown = [{**e, "input": echo.value(e["input"])} if "input" in e else e for e in errors]
+    body = orjson.dumps({"detail": shown})
     return Response(body, status_code=422, media_type="application/json")

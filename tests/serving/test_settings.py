@@ -35,6 +35,7 @@ EVERY_SETTING = {
     "MAX_BODY_BYTES": "2048",
     "MAX_DISCARD_BYTES": "4096",
     "MAX_SERIES_PER_REQUEST": "20",
+    "MAX_POINTS_PER_REQUEST": "600",
     "FORECAST_CACHE_BYTES": "7000",
     "RETRY_AFTER_SECONDS": "9",
     "LOG_LEVEL": "debug",
@@ -60,7 +61,7 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
     assert (settings.host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 9000, 2048)
     assert settings.max_discard_bytes == 4096
     assert (settings.workers, settings.forecast_cache_bytes) == (3, 7000)
-    assert settings.max_series_per_request == 20
+    assert (settings.max_series_per_request, settings.max_points_per_request) == (20, 600)
     assert (settings.retry_after_seconds, settings.log_level) == (9, "debug")
     assert settings.prometheus_multiproc_dir == "/tmp/metrics"
     assert str(settings.model_cache_dir) == "/tmp/models"
