@@ -59,6 +59,9 @@ class ApiEnv(Env):
     # How long an idle client connection stays open; behind a load balancer, longer than its
     # idle timeout, or it reuses a connection the API has just closed (a 502).
     keep_alive_seconds: int = Field(5, ge=1)
+    # From a request's first byte, how long its head and body may take to arrive: then 408 and
+    # the connection is closed (a slow client holds no connection for longer).
+    request_read_seconds: float = Field(10.0, gt=0)
     log_level: str = "info"
     # The last version loaded and warmed, served after a restart while the registry is down;
     # empty turns the cache off.
