@@ -22,6 +22,8 @@ API_PORT = 8000
 PROD_ALIAS = "prod"
 # On the scratch volume: the model cache outlives a container restart in the pod.
 MODEL_CACHE_DIR = f"{SCRATCH}/mlstack/model-cache"
+# A bearer token shorter than this is refused at start: a guessable token protects nothing.
+MIN_TOKEN_CHARS = 32
 # In-flight requests get this long after SIGTERM (infra/serving.py sizes the pod's grace on it,
 # stacks/public.py a load balancer's draining).
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -73,6 +75,17 @@ class ApiEnv(Env):
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        length = len(value.get_secret_value()) if value is not None else 0
+        if 0 < length < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"the token has {length} characters; use at least {MIN_TOKEN_CHARS} (e.g. the "
+                "output of `openssl rand -hex 32`), or leave it empty to turn auth off"
+            )
+        return value
 
     @field_validator("rate_limit_trusted_proxies")
     @classmethod

@@ -32,7 +32,7 @@ from services.serving.rules import MAX_LEVEL, MIN_HORIZON, MIN_LEVEL, Limits
 from services.serving.schemas import PredictRequest
 from services.serving.settings import Settings
 
-TOKEN = "door-token"
+TOKEN = "door-token-of-at-least-32-characters"
 VALID = [
     ("/predict", {"horizon": 3}),
     ("/predict", {"horizon": 2, "level": 0.8}),

@@ -28,7 +28,7 @@ EVERY_SETTING = {
     "MODEL_ALIAS": "staging",
     "MODEL_POLL_SECONDS": "2.5",
     "MAX_HORIZON": "48",
-    "API_TOKEN": "t0ken",
+    "API_TOKEN": "t0ken-of-at-least-thirty-two-chars",
     "HOST": "0.0.0.0",
     "PORT": "9000",
     "WORKERS": "3",
@@ -58,7 +58,7 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
     assert (settings.model_name, settings.model_alias) == ("Airline", "staging")
     assert settings.model_poll_seconds == 2.5
     assert settings.max_horizon == 48
-    assert settings.token == b"t0ken"
+    assert settings.token == b"t0ken-of-at-least-thirty-two-chars"
     assert (settings.host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 9000, 2048)
     assert settings.max_discard_bytes == 4096
     assert (settings.workers, settings.forecast_cache_bytes) == (3, 7000)
