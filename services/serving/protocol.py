@@ -59,8 +59,9 @@ def score(body: bytes, content_type: str, model: Model, limits: Limits) -> Score
         if guarded.refused is None and not any(column in exc.message for column in COLUMNS):
             exc.message += _expected(max_horizon)
         status = guarded.refused or _client_status(exc.get_http_status_code())
-        # Never MLflow's `stack_trace`, which its scorer adds when a model raises.
-        return Scored(status, orjson.dumps({"error_code": exc.error_code, "message": exc.message}))
+        answer = orjson.loads(exc.serialize_as_json())
+        answer.pop("stack_trace", None)  # MLflow's scorer adds one when a model raises
+        return Scored(status, orjson.dumps(answer))
     except Exception as exc:  # anything the client sent that MLflow did not anticipate
         text = echo.sentence(f"Could not score the request ({type(exc).__name__}): {exc}")
         return Scored(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": text}))
