@@ -65,6 +65,10 @@ class ApiEnv(Env):
     # the connection is closed (a slow client holds no connection for longer).
     request_read_seconds: float = Field(10.0, gt=0)
     log_level: str = "info"
+    # Serve a pyfunc of another kind (not the trainer's JSON forecasters): loading it runs its
+    # code (a pickle, or the code logged with it) in the API, so it trusts whoever can write to
+    # the registry. Off: such a version is refused and the served one kept.
+    allow_foreign_models: bool = False
     # The last version loaded and warmed, served after a restart while the registry is down;
     # empty turns the cache off.
     model_cache_dir: Path | None = Path(MODEL_CACHE_DIR)

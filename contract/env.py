@@ -19,6 +19,8 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, SecretStr):
         return value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()  # as written by hand: ALLOW_FOREIGN_MODELS=true
     return str(value)
 
 

@@ -37,7 +37,9 @@ def create_app(
 ) -> FastAPI:
     """A serving app that follows `settings.model_name@settings.model_alias` while it runs."""
     settings = settings or Settings()
-    loader = loader or MlflowLoader(settings.mlflow_tracking_uri)
+    loader = loader or MlflowLoader(
+        settings.mlflow_tracking_uri, allow_foreign=settings.allow_foreign_models
+    )
     registry = registry if registry is not None else CollectorRegistry()
     holder = ModelHolder(build_metrics(registry), settings.forecast_cache_bytes)
 

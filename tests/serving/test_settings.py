@@ -46,6 +46,7 @@ EVERY_SETTING = {
     "RATE_LIMIT_TRUSTED_PROXIES": "10.0.0.0/8",
     "KEEP_ALIVE_SECONDS": "75",
     "REQUEST_READ_SECONDS": "2.5",
+    "ALLOW_FOREIGN_MODELS": "true",
 }
 
 
@@ -64,6 +65,7 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
     assert (settings.workers, settings.forecast_cache_bytes) == (3, 7000)
     assert (settings.max_series_per_request, settings.max_points_per_request) == (20, 600)
     assert settings.request_read_seconds == 2.5
+    assert settings.allow_foreign_models is True
     assert (settings.retry_after_seconds, settings.log_level) == (9, "debug")
     assert settings.prometheus_multiproc_dir == "/tmp/metrics"
     assert str(settings.model_cache_dir) == "/tmp/models"
