@@ -233,7 +233,7 @@ def test_predict_refuses_numbers_sent_as_strings(served: ServedApp, body: Any) -
     [
         # An id the model does not know goes to MLflow's own scorer, whose message quotes it.
         {"dataframe_records": [{"unique_id": "u" * 20_000, "n_periods": 3}], "params": {}},
-        {"inputs": {"n_periods": [3]}, "e" * 20_000: 1},
+        {"dataframe_records": [{"unique_id": "u" * 20_000, "n_periods": 3}, {"n_periods": 2}]},
     ],
 )
 def test_an_error_from_mlflows_scorer_quotes_the_request_cut_short(

@@ -277,28 +277,6 @@ def test_an_unusable_cache_entry_is_logged_once_and_nothing_is_served(
     assert not [m for m in messages if "serving" in m and "nothing" not in m], messages
 
 
-def test_an_outage_with_nothing_loaded_and_no_cache_says_nothing_is_served(
-    rig: Rig, caplog: pytest.LogCaptureFixture
-) -> None:
-    rig.registry.down = True
-    with caplog.at_level(logging.INFO, logger="mlstack.serving"):
-        poll(rig.follower, 3)
-    (line,) = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
-    assert "nothing loaded" in line and "503" in line, line
-
-
-def test_the_holder_knows_whether_the_last_look_reached_the_registry(rig: Rig) -> None:
-    rig.registry.alias = "1"
-    poll(rig.follower)
-    assert rig.holder.registry_reachable
-    rig.registry.down = True
-    poll(rig.follower)
-    assert not rig.holder.registry_reachable and rig.version() == "1"
-    rig.registry.down = False
-    poll(rig.follower)
-    assert rig.holder.registry_reachable
-
-
 def test_a_cache_that_cannot_be_written_is_warned_once_and_serving_goes_on(
     rig: Rig, cached: Cache, caplog: pytest.LogCaptureFixture
 ) -> None:
