@@ -24,6 +24,8 @@ def _text(value: object) -> str:
         return value.get_secret_value()
     if isinstance(value, tuple | list):
         return ",".join(map(str, value))  # a comma list, as the settings split it
+    if isinstance(value, bool):
+        return str(value).lower()  # as written by hand: ALLOW_FOREIGN_MODELS=true
     return str(value)
 
 

@@ -32,9 +32,10 @@ def test_an_env_writes_only_the_fields_set_each_under_its_upper_case_name() -> N
 
 
 def test_values_are_written_as_the_service_reads_them() -> None:
-    env = ApiEnv(api_token=SecretStr("s3cret"), model_cache_dir=None, model_poll_seconds=0.5)
+    token = SecretStr("s3cret-of-at-least-32-characters")
+    env = ApiEnv(api_token=token, model_cache_dir=None, model_poll_seconds=0.5)
     assert env.to_env() == {
-        TOKEN_ENV: "s3cret",
+        TOKEN_ENV: "s3cret-of-at-least-32-characters",
         "MODEL_CACHE_DIR": "",  # empty turns the cache off
         "MODEL_POLL_SECONDS": "0.5",
     }

@@ -81,7 +81,7 @@ def test_serving_keeps_the_token_out_of_the_pod_env() -> None:
             namespace="ns",
             image="i:1",
             pull_policy="Never",
-            env=ApiEnv(model_name="M", api_token=SecretStr("plain-in-the-pod-spec")),
+            env=ApiEnv(model_name="M", api_token=SecretStr("plain-in-the-pod-spec-32-characters")),
         )
 
 

@@ -244,7 +244,7 @@ EKS_REGION = {"aws:region": "us-east-1"}
 EKS_SETTINGS = {**EKS_REGION, "endpoint_public_access_cidrs": ["203.0.113.0/24"]}
 # Public access (`public_access: true`) needs the token; on EKS also a real host, a certificate
 # and who may reach the entry (documentation values).
-TOKEN = {"api_token": "a-long-random-token"}
+TOKEN = {"api_token": "a-long-random-token-of-32-characters"}
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
 PUBLIC = {
     "public_access": True,

@@ -10,6 +10,8 @@ from contract.tracking import BACKEND_STORE_ENV, DB_UPGRADE, TRACKING
 from contract.trainer import TRAINER
 from services.local.config import DEFAULT_PORTS, LocalConfig
 
+TOKEN = "s3cret-local-token-of-32-characters"  # API_TOKEN: at least 32 characters
+
 
 def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -> None:
     cfg = LocalConfig(state_dir=tmp_path).resolved()
@@ -55,9 +57,9 @@ def test_demo_points_at_the_api_and_draws_the_training_series(tmp_path: Path) ->
 
 def test_token_reaches_api_and_demo_only_when_set(tmp_path: Path) -> None:
     plain = LocalConfig(state_dir=tmp_path)
-    secured = LocalConfig(state_dir=tmp_path, api_token="s3cret")
+    secured = LocalConfig(state_dir=tmp_path, api_token=TOKEN)
     assert "API_TOKEN" not in plain.api_env() and "API_TOKEN" not in plain.demo_env()
-    assert secured.api_env()["API_TOKEN"] == secured.demo_env()["API_TOKEN"] == "s3cret"
+    assert secured.api_env()["API_TOKEN"] == secured.demo_env()["API_TOKEN"] == TOKEN
 
 
 def test_port_zero_becomes_a_distinct_free_port(tmp_path: Path) -> None:

@@ -308,7 +308,7 @@ def test_api_serves_the_prod_alias_of_the_configured_model(graph: Graph) -> None
 
 
 def test_api_token_reaches_the_api_through_a_secret_only() -> None:
-    token = "t0ken-for-the-api"
+    token = "t0ken-for-the-api-of-32-characters"
     graph = program("minikube", secrets={"api_token": token})
     (secret,) = graph.of_type("kubernetes:core/v1:Secret")
     assert secret.manifest["stringData"] == {"token": token}
