@@ -78,6 +78,14 @@ def train(
             help="realised over backtest SMAPE that is degraded (1.5) [env DEGRADATION_RATIO]"
         ),
     ] = None,
+    replace_served: Annotated[
+        bool | None,
+        typer.Option(
+            "--replace-served",
+            help="serve this version even on a stale extract, another frequency or other series "
+            "than the served one, or when nothing is comparable [env REPLACE_SERVED]",
+        ),
+    ] = None,
 ) -> None:
     """Train on a `ds,y` series or a `unique_id,ds,y` CSV of many (fitted in parallel; on the
     Dask cluster at DASK_SCHEDULER_ADDRESS when set), log to MLflow, register a version, and
@@ -100,6 +108,7 @@ def train(
         "regression_tolerance": regression_tolerance,
         "promote_if_degraded": promote_if_degraded,
         "degradation_ratio": degradation_ratio,
+        "replace_served": replace_served,
     }
     from services.trainer.run import train as run_training
 
