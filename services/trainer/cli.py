@@ -128,7 +128,8 @@ def score(
     ] = None,
 ) -> None:
     """Score the `@prod` version's forecasts against the points that arrived since it was
-    trained (same data options as train); tags the version, logs to its run, one JSON line."""
+    trained (same data options as train), then each challenger registered since it and its
+    standing against `@prod`; tags the versions, logs to their runs, one JSON line."""
     from services.trainer.score import score as run_scoring
     from services.trainer.tracking import reach_mlflow
 
