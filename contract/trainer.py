@@ -78,6 +78,11 @@ class TrainEnv(Env):
         ge=0,
         description="promotion: a series regresses when its SMAPE is worse by more than this share",
     )
+    replace_served: bool = Field(
+        False,
+        description="promotion: let a challenger replace what is served past the guards on what "
+        "the data is (stale, another frequency, other series) or when nothing is comparable",
+    )
     score_min_points: int = Field(
         1, ge=1, description="score a series only once it has this many new points (else they wait)"
     )

@@ -81,6 +81,14 @@ def train(
             help="realised over backtest SMAPE that is degraded (1.5) [env DEGRADATION_RATIO]"
         ),
     ] = None,
+    replace_served: Annotated[
+        bool | None,
+        typer.Option(
+            "--replace-served",
+            help="serve this version even on a stale extract, another frequency or other series "
+            "than the served one, or when nothing is comparable [env REPLACE_SERVED]",
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Train on a `ds,y` series or a `unique_id,ds,y` CSV of many (fitted in parallel; on the
@@ -104,6 +112,7 @@ def train(
         "regression_tolerance": regression_tolerance,
         "promote_if_degraded": promote_if_degraded,
         "degradation_ratio": degradation_ratio,
+        "replace_served": replace_served,
     }
 
     def work(cfg: Any) -> Any:
@@ -128,7 +137,8 @@ def score(
     verbose: Verbose = False,
 ) -> None:
     """Score the `@prod` version's forecasts against the points that arrived since it was
-    trained (same data options as train); tags the version, logs to its run, one JSON line."""
+    trained (same data options as train), then each challenger registered since it and its
+    standing against `@prod`; tags the versions, logs to their runs, one JSON line."""
     flags: dict[str, Any] = {
         "data_uri": data,
         "model_name": model_name,

@@ -17,7 +17,7 @@ from services.forecasting.data import DataError
 from services.forecasting.panel import EXCLUDED, FLOOR, read_panel
 from services.forecasting.pyfunc import log_model
 from services.forecasting.source import read_bytes
-from services.trainer import fit, parallel
+from services.trainer import fit, guards, parallel
 from services.trainer.champion import champion_scores
 from services.trainer.config import TrainConfig
 from services.trainer.promote import Rule, promote
@@ -70,6 +70,7 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary:
         Rule(cfg.max_regressed, cfg.regression_tolerance),
         move=cfg.promote,
         degradation=cfg.degradation_ratio if cfg.promote_if_degraded else None,
+        screen=guards.screening(client, panel, tasks, cfg.replace_served),
     )
     if verdicts is not None:
         mlflow.log_table(verdicts, "promotion.json")

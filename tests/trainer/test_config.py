@@ -32,6 +32,7 @@ WRITTEN = {
     "regression_tolerance": 0.3,
     "score_min_points": 2,
     "promote_if_degraded": True,
+    "replace_served": True,
     "degradation_ratio": 2.5,
     "data_timeout_seconds": 5.0,
     "mlflow_timeout_seconds": 9.0,
