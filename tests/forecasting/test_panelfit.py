@@ -37,7 +37,7 @@ def test_a_global_member_the_windows_favour_joins_every_series_model(panel):
     ys, members = panel
     fit = finish(members, ys, M, oracle(ys, members))
     assert GLOBAL in fit.choice.members
-    for uid, series in fit.series.items():
+    for series in fit.series.values():
         assert isinstance(series.fitted, Combination)
         assert GLOBAL in [m.spec.family for m in series.fitted.members]
         assert series.backtest is not None and series.naive_smape is not None
