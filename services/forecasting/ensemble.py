@@ -68,6 +68,7 @@ class Choice:
     losses: dict[str, float]  # each candidate's mean validation SMAPE
     windows: int  # the windows scored
     reason: str
+    candidates: dict[str, tuple[str, ...]]  # each candidate's members, by name
 
 
 def margin(windows: int) -> float:
@@ -84,7 +85,7 @@ def choose(windows: Sequence[Window], members: Sequence[str]) -> Choice:
     scored = {name: loss for name, loss in losses.items() if math.isfinite(loss)}
     if default not in scored:
         reason = "no validation window to choose on: the default"
-        return Choice(default, options[default], losses, len(windows), reason)
+        return Choice(default, options[default], losses, len(windows), reason, options)
     best = min(scored, key=lambda name: (scored[name], name != default))
     needed = margin(len(windows))
     if best != default and scored[best] < (1 - needed) * scored[default]:
@@ -92,14 +93,14 @@ def choose(windows: Sequence[Window], members: Sequence[str]) -> Choice:
             f"{best} {scored[best]:.3f} < {default} {scored[default]:.3f} by more than "
             f"{needed:.1%} over {len(windows)} windows"
         )
-        return Choice(best, options[best], losses, len(windows), reason)
+        return Choice(best, options[best], losses, len(windows), reason, options)
     reason = (
         f"{default} kept: {best} {scored[best]:.3f} is not better than {scored[default]:.3f} "
         f"by {needed:.1%} over {len(windows)} windows"
         if best != default
         else f"{default} is best over {len(windows)} windows"
     )
-    return Choice(default, options[default], losses, len(windows), reason)
+    return Choice(default, options[default], losses, len(windows), reason, options)
 
 
 def _loss(windows: Sequence[Window], members: Sequence[str]) -> float:

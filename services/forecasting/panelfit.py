@@ -17,8 +17,9 @@ from services.forecasting import backtest, calibration, ensemble
 from services.forecasting.backtest import Backtest, Folds
 from services.forecasting.calibration import Calibration
 from services.forecasting.ensemble import Choice
+from services.forecasting.global_model import GlobalForecasts
 from services.forecasting.models import Combination, GlobalPath
-from services.forecasting.selection import FLOOR, Members, WindowForecast
+from services.forecasting.selection import FLOOR, Members, WindowForecast, fit_members
 from services.forecasting.specs import GLOBAL, LEVEL, MEAN, Fitted, Forecast, Spec, z
 
 GLOBAL_FORM = "recursive"  # the global member's form: mlforecast's recursive strategy
@@ -32,6 +33,11 @@ class GlobalMember:
     windows: Mapping[int, Mapping[str, np.ndarray]]
     paths: Mapping[str, np.ndarray]
     horizon: int
+
+
+def global_member(learned: GlobalForecasts | None, horizon: int) -> GlobalMember | None:
+    """The global model's forecasts as the member a panel's step adds (None: none learned)."""
+    return None if learned is None else GlobalMember(learned.windows, learned.paths, horizon)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,20 @@ def finish(
     return PanelFit(choice, calibrated, series)
 
 
+def select(y: np.ndarray, m: int, horizon: int, families: Sequence[str] | None = None) -> SeriesFit:
+    """One series alone, as a panel of one (no global member): its model and scores."""
+    return finish({"y": fit_members(y, m, horizon, families)}, {"y": y}, m, None, families).series[
+        "y"
+    ]
+
+
+def global_windows(
+    global_member: GlobalMember, uid: str, n: int, folds: Folds
+) -> tuple[WindowForecast | None, ...]:
+    """The global member's forecast of each of a series' windows (None where it has none)."""
+    return tuple(_global_window(global_member, uid, n - origin, folds) for origin in folds.origins)
+
+
 def _with_global(
     found: Members, y: np.ndarray, uid: str, global_member: GlobalMember | None
 ) -> Members:
@@ -80,10 +100,7 @@ def _with_global(
     }
     windows = dict(found.windows)
     if found.folds is not None:
-        windows[GLOBAL] = tuple(
-            _global_window(global_member, uid, y.size - origin, found.folds)
-            for origin in found.folds.origins
-        )
+        windows[GLOBAL] = global_windows(global_member, uid, y.size, found.folds)
     return Members(fitted, found.folds, windows, found.notes)
 
 
@@ -112,7 +129,8 @@ def _choose(
 ) -> Choice:
     if families is not None:
         chosen = tuple(f for f in families if f != FLOOR) or (FLOOR,)
-        return Choice("families", chosen, {}, len(windows), "the families asked for")
+        why = "the families asked for"
+        return Choice("families", chosen, {}, len(windows), why, {"families": chosen})
     return ensemble.choose(windows, present)
 
 
@@ -186,11 +204,30 @@ def _scores(
     if found.folds is None or not pairs or any(p is None for p in pairs):
         return None
     width = z(LEVEL) if calibrated is None else calibrated.quantile(LEVEL)
+    model = _scored(spec, [p for p in pairs if p is not None], width, y, found.folds, m)
+    members = [  # each member alone, its interval its own
+        _scored(found.fitted[f].spec, own, z(LEVEL), y, found.folds, m)
+        for f in chosen
+        if len(own := [(w.mean, w.spread) for w in found.windows.get(f, ()) if w is not None])
+        == len(found.folds.origins)
+    ]
+    return Backtest(model.spec, model.forecasts, model.scores, tuple(members))
+
+
+def _scored(
+    spec: Spec,
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    width: float,
+    y: np.ndarray,
+    folds: Folds,
+    m: int,
+) -> Backtest:
+    """The windows' forecasts (mean and spread), each interval mean +- `width` spreads, scored."""
     forecasts = []
-    for mean, spread in (p for p in pairs if p is not None):
+    for mean, spread in pairs:
         half = np.nan_to_num(width * spread)
         forecasts.append(Forecast(mean, mean - half, mean + half))
-    return backtest.score(spec, tuple(forecasts), y, found.folds, m)
+    return backtest.score(spec, tuple(forecasts), y, folds, m)
 
 
 def _naive_smape(found: Members, y: np.ndarray, m: int) -> float | None:

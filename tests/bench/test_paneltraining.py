@@ -32,7 +32,7 @@ def test_the_panels_are_the_trainers_format_one_per_kind_without_the_test_parts(
 
 def _per_series_path(chosen: list) -> dict:
     """What the m3 section gives the panel bench: `ours` fitted series by series, and rates."""
-    from services.forecasting.selection import select
+    from services.forecasting.panelfit import select
 
     rows = []
     for s in chosen:
