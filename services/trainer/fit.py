@@ -127,7 +127,7 @@ def fit_one(task: Task) -> Fitting:
         except Exception as floor_exc:
             why = f"{reason}; the floor failed too: {floor_exc}"
             return Fitting(task.unique_id, EXCLUDED, None, why)
-    if members.floor_only and status == TRAINED:
+    if members.floor_only and status == TRAINED and GLOBAL not in families_of(task.families):
         status, reason = FLOOR, "; ".join(members.notes) or "no member fitted"
     return Fitting(task.unique_id, status, members, reason, tuple(progress))
 
@@ -183,19 +183,22 @@ def _result(task: Task, fitting: Fitting, series: SeriesFit | None) -> Result:
     if series is None or fitting.members is None:
         return Result(task.unique_id, EXCLUDED, None, None, None, None, 0, (), fitting.reason)
     members = fitting.members
+    status, reason = fitting.status, fitting.reason
+    if status == TRAINED and series.fitted.spec == Spec(FLOOR_FAMILIES[0]):
+        status, reason = FLOOR, "; ".join(members.notes) or "no member fitted"
     forecaster = Forecaster(series.fitted, task.frequency, task.last_ds)
     best = series.backtest
     detail = Detail(fitting.progress, best, members.folds) if task.shown else None
     return Result(
         unique_id=task.unique_id,
-        status=fitting.status,
+        status=status,
         line=forecasters.line(task.unique_id, forecaster),
         spec=series.fitted.spec,
         scores=None if best is None else dict(best.scores),
         naive_smape=series.naive_smape,
         folds=0 if members.folds is None else len(members.folds.origins),
         notes=members.notes,
-        reason=fitting.reason,
+        reason=reason,
         detail=detail,
     )
 

@@ -99,3 +99,29 @@ def test_calibrated_intervals_cover_what_they_claim_on_a_panel_with_known_noise(
             for f in [s.fitted.forecast(H, level)]
         ]
         assert np.mean(inside) == pytest.approx(level, abs=0.06)
+
+
+def test_a_model_with_the_global_member_round_trips_and_forecasts_beyond_its_path(panel):
+    import pandas as pd
+
+    from services.forecasting import forecasters
+    from services.forecasting.forecaster import Forecaster
+    from services.forecasting.frequency import Frequency
+
+    ys, members = panel
+    global_member = oracle(ys, members)
+    short = {uid: path[:H] for uid, path in global_member.paths.items()}
+    model = finish(members, ys, M, GlobalMember(global_member.windows, short, H)).series["s1"]
+    forecaster = Forecaster(model.fitted, Frequency("QS", M), pd.Timestamp("2020-01-01"))
+    served = Forecaster.from_json(forecasters.line("s1", forecaster))
+    for level in (0.8, 0.95, 0.5):
+        here, there = forecaster.fitted.forecast(2 * H, level), served.fitted.forecast(2 * H, level)
+        np.testing.assert_allclose(there.mean, here.mean, rtol=1e-6)
+        np.testing.assert_allclose(there.upper, here.upper, rtol=1e-6)
+    far = served.fitted.forecast(2 * H)
+    assert np.isfinite(far.mean).all() and np.isfinite(far.upper).all()
+    # Beyond its path the global member is silent: the mean is the statistical members'.
+    local = [m for m in served.fitted.members if m.spec.family != GLOBAL]
+    statistical = np.mean([m.forecast(2 * H).mean for m in local], axis=0)
+    np.testing.assert_allclose(far.mean[H:], statistical[H:], rtol=1e-6)
+    assert not np.allclose(far.mean[:H], statistical[:H])
