@@ -181,10 +181,11 @@ def _calibrate(
 def _series_fit(
     found: Members, y: np.ndarray, m: int, choice: Choice, calibrated: Calibration | None
 ) -> SeriesFit:
-    naive = _naive_smape(found, y, m)
+    floor = _floor_backtest(found, y, m)
+    naive = None if floor is None else floor.smape
     chosen = [f for f in choice.members if f in found.fitted and not found.floor_only]
     if not chosen:
-        return SeriesFit(found.fitted[FLOOR], None, naive)
+        return SeriesFit(found.fitted[FLOOR], floor, naive)
     members = tuple(found.fitted[f] for f in chosen)
     spec = Spec(MEAN, members=tuple(f.spec for f in members))
     model = Combination(spec, members, calibrated)
@@ -230,9 +231,11 @@ def _scored(
     return backtest.score(spec, tuple(forecasts), y, folds, m)
 
 
-def _naive_smape(found: Members, y: np.ndarray, m: int) -> float | None:
+def _floor_backtest(found: Members, y: np.ndarray, m: int) -> Backtest | None:
+    """Seasonal naive's scores on the windows: the floor's own, and the bar every model is
+    compared with."""
     floor = found.windows.get(FLOOR)
     if found.folds is None or not floor or any(w is None for w in floor):
         return None
-    forecasts = tuple(Forecast(w.mean, w.mean, w.mean) for w in floor if w is not None)
-    return backtest.score(Spec(FLOOR), forecasts, y, found.folds, m).smape
+    pairs = [(w.mean, w.spread) for w in floor if w is not None]
+    return _scored(Spec(FLOOR), pairs, z(LEVEL), y, found.folds, m)

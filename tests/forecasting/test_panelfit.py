@@ -81,6 +81,10 @@ def test_a_series_with_the_floor_only_keeps_it_uncalibrated():
     fit = finish(members, ys, M, families=None)
     assert isinstance(fit.series["bad"].fitted, SeasonalNaive)
     assert isinstance(fit.series["good"].fitted, Combination)
+    # The floor is scored on its windows all the same, as the bar it is for the others.
+    floor = fit.series["bad"].backtest
+    assert floor is not None and floor.spec.family == FLOOR
+    assert floor.smape == fit.series["bad"].naive_smape
 
 
 def test_calibrated_intervals_cover_what_they_claim_on_a_panel_with_known_noise():
