@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from contract.api import API_PORT, PROD_ALIAS, ApiEnv
 from contract.demo import DEMO_PORT, demo_env
 from contract.tracking import TRACKING_PORT
-from contract.trainer import BUNDLED_DATA, trainer_env
+from contract.trainer import BUNDLED_DATA, TrainEnv
 from services.local import process
 
 # Ports a newcomer expects: MLflow's, the API's (also what `kubectl port-forward` gives the demo)
@@ -65,12 +65,12 @@ class LocalConfig:
         return env | {"UVICORN_ACCESS_LOG": "false"}
 
     def trainer_env(self) -> dict[str, str]:
-        return trainer_env(
-            tracking_uri=self.url("mlflow"),
+        return TrainEnv(
+            mlflow_tracking_uri=self.url("mlflow"),
             data_uri=self.data_uri,
             model_name=self.model_name,
-            experiment=self.experiment,
-        )
+            experiment_name=self.experiment,
+        ).to_env()
 
     def api_env(self) -> dict[str, str]:
         settings = ApiEnv(

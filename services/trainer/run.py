@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from services.forecasting.data import DataError
 from services.forecasting.global_model import GlobalForecasts
-from services.forecasting.panel import read_panel
+from services.forecasting.panel import EXCLUDED, FLOOR, read_panel
 from services.forecasting.panelfit import PanelFit, global_member
 from services.forecasting.pyfunc import log_model
 from services.forecasting.source import read_bytes
@@ -103,7 +103,8 @@ def _fit(
         tasks,
         cfg.train_workers,
         cfg.dask_scheduler_address,
-        failed=lambda r: r.status != fit.TRAINED,
+        outcome=lambda r: r.status,  # the summary's words
+        outcomes=(fit.TRAINED, FLOOR, EXCLUDED),
         # What fitted them, as found when fitting starts (how many workers had joined).
         where=lambda found: mlflow.set_tag("fitted_on", found),
     )

@@ -32,7 +32,7 @@ LISTED = 20  # problems, repairs and notes named one by one; all of them are in 
 def log_data(cfg: TrainConfig, panel: Panel, tasks: Sequence[Task]) -> None:
     """What was read, and the dataset: the points each series is fitted on."""
     log.info(
-        "  %d series in %d rows, %s (season length %d): %d to fit, %d with the floor, %d left out",
+        "  %d series in %d rows, %s (season length %d): %d to train, %d floor, %d excluded",
         len(panel.entries),
         panel.rows,
         panel.frequency.name,
@@ -43,7 +43,7 @@ def log_data(cfg: TrainConfig, panel: Panel, tasks: Sequence[Task]) -> None:
     )
     problems = [e for e in panel.entries if e.status != "ok"]
     for line in _listed(
-        [("floor" if e.status == FLOOR else "left out", e.message) for e in problems]
+        [("floor" if e.status == FLOOR else "excluded", e.message) for e in problems]
     ):
         log.info("  %s", line)
     repairs = [(e.unique_id, r) for e in panel.trainable for r in e.series.repairs]  # type: ignore[union-attr]

@@ -205,12 +205,41 @@ def test_cli_reads_env_prints_progress_on_stderr_and_a_json_summary_last(mlflow_
     assert "[train]   y: validation: 3 windows of 12 points" in result.stderr
 
 
+def test_cli_verbose_shows_third_party_warnings_and_prints_as_debug_lines(
+    mlflow_server, model_name
+):
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "EXPERIMENT_NAME": "tests"}
+    args = ["--model-name", model_name, "--families", "seasonal_naive", "--verbose"]
+    result = run_cli(args, env)
+    assert result.returncode == 0, result.stderr
+    (summary,) = result.stdout.splitlines()  # MLflow's "View run" links go to the log too
+    assert json.loads(summary)["version"] == "1"
+    assert "[train] debug (py.warnings): UserWarning: Add type hints" in result.stderr
+    assert f"[train] debug (printed): Successfully registered model '{model_name}'." in (
+        result.stderr
+    )
+    assert "\x1b" not in result.stderr and "Downloading artifacts" not in result.stderr
+
+
 def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, model_name, tmp_path):
     env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "EXPERIMENT_NAME": "tests"}
     missing = run_cli(["--data", str(tmp_path / "absent.csv"), "--model-name", model_name], env)
     assert missing.returncode == 1 and "error: data file not found" in missing.stderr
     bad_flag = run_cli(["--families", "prophet", "--model-name", model_name], env)
     assert bad_flag.returncode == 2 and "error: families:" in bad_flag.stderr
+    folder = run_cli(["--data", str(tmp_path), "--model-name", model_name], env)
+    assert folder.returncode == 1 and f"error: data path {tmp_path} is a directory" in folder.stderr
+
+
+@pytest.mark.parametrize("store", ["mlruns", "file:///tmp/mlruns"])
+def test_a_file_store_tracking_uri_is_refused_in_one_line_naming_the_fix(store, tmp_path):
+    result = run_cli(["--data", str(AIRLINE)], {"MLFLOW_TRACKING_URI": store})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: MLFLOW_TRACKING_URI={store} is a file store, which MLflow 3 no longer tracks in: "
+        "use a database (sqlite:///path/to/mlflow.db) or a tracking server "
+        "(http://host:5000, e.g. `mlstack up`)"
+    ]
 
 
 def test_a_series_too_short_to_backtest_is_trained_registered_and_says_why(mlflow_server, tmp_path):
