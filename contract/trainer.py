@@ -57,6 +57,15 @@ class TrainEnv(Env):
             "as many as a long horizon's three backtest folds need"
         ),
     )
+    global_path: int = Field(
+        365,
+        ge=1,
+        le=10_000,
+        description=(
+            "the steps of the global model's forecast kept in the model (the API's longest "
+            "horizon by default); further ahead the statistical members forecast alone"
+        ),
+    )
     train_workers: int | None = Field(
         None,
         ge=1,

@@ -26,6 +26,7 @@ WRITTEN = {
     "freq": "MS",
     "season_length": 4,
     "max_train_points": 60,
+    "global_path": 30,
     "train_workers": 3,
     "dask_scheduler_address": "tcp://dask:8786",
     "max_regressed": 0.2,

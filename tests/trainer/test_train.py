@@ -62,12 +62,17 @@ def test_run_logs_params_metrics_dataset_plot_and_backtest_table(mlflow_server, 
     assert run.info.status == "FINISHED"
     assert {"smape", "mase", "rmse", "mae", "coverage"} <= set(run.data.metrics)
     assert run.data.params["season_length"] == "12" and run.data.params["frequency"] == "MS"
-    # FAST without seasonal naive (the floor, never a member) leaves one family: ETS, unmeaned.
+    # FAST without seasonal naive (the floor, never a member) leaves one family: the calibrated
+    # mean of ETS alone.
     assert run.data.params["families"] == ",".join(FAST)
-    assert run.data.params["family"] == Spec.from_json(run.data.params["spec"]).family == "ets"
-    assert run.data.params["model"] == summary.model and summary.model.startswith("ets(")
+    spec = Spec.from_json(run.data.params["spec"])
+    assert run.data.params["family"] == spec.family == "mean"
+    assert [m.family for m in spec.members] == ["ets"]
+    assert run.data.params["model"] == summary.model and summary.model.startswith("mean[ets(")
+    assert run.data.tags["ensemble"] == "families" and run.data.tags["ensemble_members"] == "ets"
+    assert run.data.tags["calibrated"] == "36 errors"  # 3 windows of 12 points
     artifacts = {a.path for a in client.list_artifacts(summary.run_id)}
-    assert {"forecast.png", "backtest.json", "series.json"} <= artifacts
+    assert {"forecast.png", "backtest.json", "series.json", "selection.json"} <= artifacts
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.digest == run.data.params["data_fingerprint"]
     assert run.data.tags["fitted_on"] == "this process"  # one series: no pool to start
@@ -197,7 +202,7 @@ def test_cli_reads_env_prints_progress_on_stderr_and_a_json_summary_last(mlflow_
         and summary["version"] == "1"
         and summary["model"] == "seasonal_naive"
     )
-    assert "[train]   y: backtest: 3 folds" in result.stderr
+    assert "[train]   y: validation: 3 windows of 12 points" in result.stderr
 
 
 def test_cli_verbose_shows_third_party_warnings_and_prints_as_debug_lines(
@@ -245,7 +250,7 @@ def test_a_series_too_short_to_backtest_is_trained_registered_and_says_why(mlflo
     first = train(config(mlflow_server.uri, name, data_uri=str(data), families=("ets", "theta")))
     assert first.promoted and first.smape is None and first.model.startswith("mean[")
     run = MlflowClient(mlflow_server.uri).get_run(first.run_id)
-    assert run.data.tags["notes"].startswith("no backtest: series of 7 points is too short")
+    assert run.data.tags["notes"].startswith("no validation windows: series of 7 points is too")
     assert "smape" not in run.data.metrics
     second = train(config(mlflow_server.uri, name, data_uri=str(data), families=("ets", "theta")))
     assert not second.promoted and "not comparable" in second.reason
