@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -40,7 +40,8 @@ FIELDS = ("spec", "state", "frequency", "last_ds")  # what a line holds beside i
 
 
 class CorruptArtifact(ValueError):
-    """A line of the artifact that is not one series' forecaster, or an id on two lines."""
+    """A line of the artifact that is not one series' forecaster, an id on two lines, or an
+    MLmodel that names the artifact outside its folder."""
 
 
 class ForeignModel(ValueError):
@@ -141,7 +142,12 @@ def artifact_file(folder: Path) -> tuple[str, str]:
     if fmt not in READERS:
         raise ForeignModel(f"{folder} holds no forecaster of this project (format {fmt!r})")
     artifacts = mlmodel["flavors"]["python_function"]["artifacts"]
-    return fmt, str(artifacts[READERS[fmt][1]]["path"])
+    # Whoever registers a version writes its MLmodel: a path that is absolute or climbs out
+    # would have the API download a file of theirs to any place it may write.
+    path = PurePosixPath(str(artifacts[READERS[fmt][1]]["path"]))
+    if path.is_absolute() or ".." in path.parts:
+        raise CorruptArtifact(f"{folder}: its MLmodel names forecasters outside the model folder")
+    return fmt, str(path)
 
 
 def load(folder: Path) -> Mapping[str, Forecaster]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import http.server
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import orjson
@@ -79,23 +81,42 @@ class _Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         return pd.DataFrame({"yhat": [1.0] * int(model_input["n_periods"].iloc[0])})
 
 
-def log_pickled_pyfunc(tracking_uri: str, name: str) -> str:
-    """A pickled pyfunc of another kind registered as `name`, @prod on it; its version."""
+FOREIGN_CODE = """
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.models import set_model
+
+
+class Constant(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return pd.DataFrame({"yhat": [1.0] * int(model_input["n_periods"].iloc[0])})
+
+
+set_model(Constant())
+"""
+
+
+def log_foreign_pyfunc(tracking_uri: str, name: str, python_model: Any = None) -> str:
+    """A pyfunc of another kind registered as `name`, @prod on it; its version. Pickled, unless
+    `python_model` is the path of its code (MLflow's models from code, as our trainer logs)."""
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("loader-tests")
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=_Constant(), registered_model_name=name
+            name="model", python_model=python_model or _Constant(), registered_model_name=name
         )
     version = str(info.registered_model_version)
     mlflow.MlflowClient(tracking_uri).set_registered_model_alias(name, "prod", version)
     return version
 
 
+@pytest.mark.parametrize("logged", ["pickled", "from code"])
 def test_any_other_pyfunc_is_refused_unless_foreign_models_are_allowed(
-    mlflow_server: TrackingServer, model_name: str
+    mlflow_server: TrackingServer, model_name: str, tmp_path: Path, logged: str
 ) -> None:
-    log_pickled_pyfunc(mlflow_server.uri, model_name)
+    code = tmp_path / "constant.py"
+    code.write_text(FOREIGN_CODE)
+    log_foreign_pyfunc(mlflow_server.uri, model_name, str(code) if logged == "from code" else None)
     refusing = MlflowLoader(mlflow_server.uri)
     with pytest.raises(ForeignRefused, match="ALLOW_FOREIGN_MODELS=true"):
         refusing.load(refusing.resolve(model_name, "prod"))  # type: ignore[arg-type]
@@ -175,11 +196,14 @@ def test_an_unknown_model_reads_as_unset_not_as_an_outage(mlflow_server: Trackin
     assert MlflowLoader(mlflow_server.uri).resolve("no-such-model-anywhere", "prod") is None
 
 
-def model_folder(folder: Path, texts: list[str]) -> Path:
-    """A downloaded model folder of many series as the API reads it (MLmodel and artifact)."""
-    (folder / "artifacts").mkdir()
+def model_folder(
+    folder: Path, texts: list[str], named: str = "artifacts/forecasters.jsonl"
+) -> Path:
+    """A downloaded model folder of many series as the API reads it (MLmodel and artifact); its
+    MLmodel names the artifact `named`."""
+    (folder / "artifacts").mkdir(parents=True)
     (folder / "artifacts" / "forecasters.jsonl").write_text("".join(t + "\n" for t in texts))
-    artifacts = {forecasters.ARTIFACT: {"path": "artifacts/forecasters.jsonl"}}
+    artifacts = {forecasters.ARTIFACT: {"path": named}}
     mlmodel = {
         "flavors": {"python_function": {"artifacts": artifacts}},
         "metadata": {FORMAT_KEY: forecasters.FORMAT},
@@ -218,6 +242,38 @@ def test_a_model_of_many_series_with_an_id_twice_does_not_load_and_names_the_lin
         load_folder(folder)
 
 
+@pytest.mark.parametrize("named", ["/tmp/forecasters.jsonl", "../forecasters.jsonl", "a/../../b"])
+def test_a_model_naming_its_artifact_outside_its_folder_is_refused(
+    tmp_path: Path, named: str
+) -> None:
+    lines = artifact_lines(step=1500)
+    folder = model_folder(tmp_path / "model", [lines[min(lines)]], named)
+    with pytest.raises(CorruptArtifact, match="outside the model folder"):
+        load_folder(folder)
+
+
+def test_a_version_naming_its_artifact_at_an_absolute_path_writes_nothing_there(
+    tracking_uri: str, model_name: str, tmp_path: Path
+) -> None:
+    """Whoever registers a version writes its MLmodel. The artifact proxy serves an absolute
+    path as one inside the version, and the API would have written that file where it says."""
+    outside = tmp_path / "outside" / "forecasters.jsonl"
+    lines = artifact_lines(step=1500)
+    folder = model_folder(tmp_path / "model", [lines[min(lines)]], str(outside))
+    served = folder / outside.relative_to("/")
+    served.parent.mkdir(parents=True)
+    shutil.copy(folder / "artifacts" / "forecasters.jsonl", served)
+    mlflow.set_experiment("loader-tests")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(folder), "model")
+    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name).version
+    mlflow.MlflowClient().set_registered_model_alias(model_name, "prod", version)
+    loader = MlflowLoader(tracking_uri)
+    with pytest.raises(CorruptArtifact, match="outside the model folder"):
+        loader.load(loader.resolve(model_name, "prod"))  # type: ignore[arg-type]
+    assert not outside.parent.exists()
+
+
 def test_a_pickled_pyfunc_at_prod_is_refused_and_the_served_version_kept(
     mlflow_server: TrackingServer, model_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -226,7 +282,7 @@ def test_a_pickled_pyfunc_at_prod_is_refused_and_the_served_version_kept(
     app = create_app(settings(mlflow_server.uri, model_name), registry=CollectorRegistry())
     with caplog.at_level(logging.WARNING, logger="mlstack.serving"), TestClient(app) as client:
         wait_for(lambda: client.get("/readyz").status_code == 200, what="our version to load")
-        foreign = log_pickled_pyfunc(mlflow_server.uri, model_name)
+        foreign = log_foreign_pyfunc(mlflow_server.uri, model_name)
 
         def refused() -> bool:
             return any(f"version {foreign} " in r.getMessage() for r in caplog.records)
