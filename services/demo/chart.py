@@ -16,6 +16,7 @@ from services.demo.periods import PERIOD, Unit
 # test can count the forecast's points; the names make those elements findable.
 POINTS = "forecast_points"
 LINE = "forecast_line"
+PAST_POINTS = "history_points"
 COLORS = {"history": "#4c78a8", "forecast": "#f58518", "interval": "#f58518"}
 BAND_OPACITY = 0.25
 # Each legend entry is drawn as its layer is: the history a line, the forecast a line through a
@@ -58,6 +59,23 @@ def _joined(history: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([last, forecast[["ds", "yhat"]]], ignore_index=True)
 
 
+def _past(history: pd.DataFrame, x: alt.X, unit: Unit) -> list[alt.Chart]:
+    """The history as a line, and an invisible point per period that shows its date and value
+    on hover (and names them in the SVG, where a browser test reads them)."""
+    line = _layer(history, "history", "history").mark_line().encode(x=x, y="y:Q")
+    day = "%Y-%m-%d %H:%M" if unit.singular == "hour" else "%Y-%m-%d"
+    hover = (
+        _layer(history, "history", "history", legend=False)
+        .mark_point(filled=True, size=30, opacity=0)
+        .encode(
+            x=x,
+            y="y:Q",
+            tooltip=[alt.Tooltip("ds:T", title="date", format=day), alt.Tooltip("y:Q", title="y")],
+        )
+    )
+    return [line.properties(name="history"), hover.properties(name=PAST_POINTS)]
+
+
 def build(
     forecast: pd.DataFrame, history: pd.DataFrame | None, level: float, unit: Unit = PERIOD
 ) -> alt.LayerChart:
@@ -88,8 +106,7 @@ def build(
     line = line.encode(x=x, y="yhat:Q").properties(name=LINE)
     layers = [line, points.encode(x=x, y="yhat:Q"), band]
     if history is not None:
-        past = _layer(history, "history", "history").mark_line().encode(x=x, y="y:Q")
-        layers.insert(0, past.properties(name="history"))
+        layers = [*_past(history, x, unit), *layers]
     return (
         alt.LayerChart(layer=layers)
         .resolve_scale(color="independent")

@@ -36,3 +36,11 @@ def test_the_forecast_line_starts_at_the_historys_last_point() -> None:
 def test_without_history_the_forecast_line_is_the_forecast_alone() -> None:
     spec = chart.build(FORECAST, None, 0.9).to_dict()
     assert drawn(spec, chart.LINE, "yhat") == [("2024-01-03", 8.0), ("2024-01-04", 9.0)]
+
+
+def test_each_history_point_shows_its_date_and_value_on_hover() -> None:
+    spec = chart.build(FORECAST, HISTORY, 0.9).to_dict()
+    assert drawn(spec, chart.PAST_POINTS, "y") == [("2024-01-01", 5.0), ("2024-01-02", 7.0)]
+    (layer,) = [part for part in spec["layer"] if part.get("name") == chart.PAST_POINTS]
+    assert [tip["field"] for tip in layer["encoding"]["tooltip"]] == ["ds", "y"]
+    assert layer["mark"]["opacity"] == 0  # the line draws the history; these only answer hover
