@@ -52,7 +52,7 @@ def fitted_lines(count: int, bases: int = 12) -> dict[str, str]:
         y = np.asarray(data[key].x, dtype=float)
         fitted = fit(default_spec(m), y, m, steps=KINDS[alias].horizon)
         last = pd.date_range("1990-01-01", periods=len(y), freq=alias)[-1]
-        base.append(Forecaster(fitted, Frequency(alias, m), last))
+        base.append(Forecaster.of(fitted, Frequency(alias, m), y, last))
     return {f"S{i:05d}": forecasters.line(f"S{i:05d}", base[i % len(base)]) for i in range(count)}
 
 

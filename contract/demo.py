@@ -25,12 +25,13 @@ DEMO = ServiceSpec(
 def demo_env(
     *,
     api_url: str,
-    history: str,
+    history: str | None = None,
     host: str | None = None,
     port: int | None = None,
     token: str | None = None,
 ) -> dict[str, str]:
-    """`mlstack demo`'s variables (services/demo/)."""
+    """`mlstack demo`'s variables (services/demo/). `history` (`DEMO_HISTORY`): a CSV drawn
+    instead of the served version's own history, which the API gives."""
     return given(
         DEMO_HOST=host, DEMO_PORT=port, API_URL=api_url, DEMO_HISTORY=history, **{TOKEN_ENV: token}
     )

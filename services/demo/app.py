@@ -1,5 +1,6 @@
 """The Streamlit demo: pick a horizon and an interval level (and the series, when the model has
-several), get a forecast from the serving API.
+several), get a forecast from the serving API, drawn after the points the served version was
+fitted on (or `DEMO_HISTORY`'s).
 
 Everything it knows comes from the API through `client.py`; when the API is down or has no
 model yet, the page says so and offers a retry, never a traceback. A request the API refuses
@@ -91,7 +92,8 @@ def ask(api: client.Api, model: dict[str, Any], ids: list[str] | None) -> None:
             result = client.forecast(api, int(horizon), float(level), series)
         except client.ApiError as exc:
             _refused(api, exc, unit)
-        st.session_state["result"] = (result, float(level), series)
+        past = history.load(api, series, result["model"]["version"])
+        st.session_state["result"] = (result, float(level), series, past)
     if refusal := st.session_state.pop("refusal", None):
         st.error(refusal)  # no Retry button: the form's own button asks again
 
@@ -107,27 +109,23 @@ def _refused(api: client.Api, error: client.ApiError, unit: Unit) -> NoReturn:
     st.rerun()
 
 
-def _history_before(forecast: pd.DataFrame, series: str | None) -> pd.DataFrame | None:
-    past = history.load(series=series)
-    if past is None:
-        if series is None:
-            st.caption("Set DEMO_HISTORY to the series' `ds,y` CSV to draw its history too.")
-        else:
-            st.caption(
-                f"Set DEMO_HISTORY to a `unique_id,ds,y` CSV holding {series!r} to draw its "
-                "history too."
-            )
+def _before(past: pd.DataFrame | str, forecast: pd.DataFrame) -> pd.DataFrame | None:
+    """The history to draw before `forecast`; a caption instead when there is none."""
+    if isinstance(past, str):
+        st.caption(past)
         return None
     if past["ds"].max() >= forecast["ds"].min():
-        st.caption("DEMO_HISTORY does not end before the forecast starts, so it is not drawn.")
+        st.caption("The history does not end before the forecast starts, so it is not drawn.")
         return None
     return past
 
 
-def show_forecast(result: dict[str, Any], level: float, series: str | None = None) -> None:
+def show_forecast(
+    result: dict[str, Any], level: float, series: str | None, loaded: pd.DataFrame | str
+) -> None:
     served = result["model"]
     frame = chart.forecast_frame(result["forecast"])
-    past = _history_before(frame, series)
+    past = _before(loaded, frame)
     dates = frame["ds"] if past is None else pd.concat([past["ds"], frame["ds"]])
     unit = periods.unit_of(dates)
     units = st.session_state.setdefault("units", {})

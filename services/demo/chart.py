@@ -1,5 +1,6 @@
-"""The forecast chart: history as a line, the forecast as a line with a point per period, and
-its prediction interval as a band; the time axis ticked on the series' own periods."""
+"""The forecast chart: history as a line, the forecast as a line with a point per period (its line
+starting from the history's last point), and its prediction interval as a band; the time axis
+ticked on the series' own periods."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from services.demo.periods import PERIOD, Unit
 # SVG (Streamlit switches large charts to canvas) keeps one element per point, so a browser
 # test can count the forecast's points; the names make those elements findable.
 POINTS = "forecast_points"
+LINE = "forecast_line"
+PAST_POINTS = "history_points"
 COLORS = {"history": "#4c78a8", "forecast": "#f58518", "interval": "#f58518"}
 BAND_OPACITY = 0.25
 # Each legend entry is drawn as its layer is: the history a line, the forecast a line through a
@@ -49,6 +52,30 @@ def _layer(data: pd.DataFrame, kind: str, name: str, legend: bool = True) -> alt
     )
 
 
+def _joined(history: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
+    """The forecast's line from the history's last point: a gap between them reads as missing
+    data."""
+    last = history[["ds", "y"]].tail(1).rename(columns={"y": "yhat"})
+    return pd.concat([last, forecast[["ds", "yhat"]]], ignore_index=True)
+
+
+def _past(history: pd.DataFrame, x: alt.X, unit: Unit) -> list[alt.Chart]:
+    """The history as a line, and an invisible point per period that shows its date and value
+    on hover (and names them in the SVG, where a browser test reads them)."""
+    line = _layer(history, "history", "history").mark_line().encode(x=x, y="y:Q")
+    day = "%Y-%m-%d %H:%M" if unit.singular == "hour" else "%Y-%m-%d"
+    hover = (
+        _layer(history, "history", "history", legend=False)
+        .mark_point(filled=True, size=30, opacity=0)
+        .encode(
+            x=x,
+            y="y:Q",
+            tooltip=[alt.Tooltip("ds:T", title="date", format=day), alt.Tooltip("y:Q", title="y")],
+        )
+    )
+    return [line.properties(name="history"), hover.properties(name=PAST_POINTS)]
+
+
 def build(
     forecast: pd.DataFrame, history: pd.DataFrame | None, level: float, unit: Unit = PERIOD
 ) -> alt.LayerChart:
@@ -61,7 +88,8 @@ def build(
         .encode(x=x, y=alt.Y("yhat_lower:Q", title="value"), y2="yhat_upper:Q")
         .properties(name="forecast_interval")
     )
-    line = _layer(forecast, "forecast", "forecast", legend=False).mark_line()
+    joined = forecast if history is None else _joined(history, forecast)
+    line = _layer(joined, "forecast", "forecast", legend=False).mark_line()
     points = (
         _layer(forecast, "forecast", "forecast")
         .mark_point(filled=True, size=30)
@@ -75,10 +103,10 @@ def build(
         )
         .properties(name=POINTS)
     )
-    layers = [line.encode(x=x, y="yhat:Q"), points.encode(x=x, y="yhat:Q"), band]
+    line = line.encode(x=x, y="yhat:Q").properties(name=LINE)
+    layers = [line, points.encode(x=x, y="yhat:Q"), band]
     if history is not None:
-        past = _layer(history, "history", "history").mark_line().encode(x=x, y="y:Q")
-        layers.insert(0, past.properties(name="history"))
+        layers = [*_past(history, x, unit), *layers]
     return (
         alt.LayerChart(layer=layers)
         .resolve_scale(color="independent")

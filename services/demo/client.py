@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -85,6 +86,14 @@ def forecast(api: Api, horizon: int, level: float, series: str | None = None) ->
     if series is not None:
         body["series"] = series
     return _call(api, "POST", "/predict", json=body)
+
+
+def history(api: Api, series: str | None = None) -> dict[str, Any]:
+    """The last points the served version was fitted on, oldest first (`GET /history`, or
+    `GET /series/{id}/history` for one of several series): `{"model": {...}, "history":
+    [{"ds", "y"}, ...]}`, as many as the version keeps."""
+    path = "/history" if series is None else f"/series/{quote(series, safe='')}/history"
+    return _call(api, "GET", path)
 
 
 def _call(

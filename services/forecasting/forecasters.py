@@ -1,9 +1,10 @@
 """Every series of a model in one artifact, and the model that answers any of them.
 
 The artifact is JSON lines, one series a line, sorted by id: `{"unique_id": ..., "spec": ...,
-"state": ..., "frequency": ..., "last_ds": ...}` (a `Forecaster` and its id; a few KB), for a
-model of one series as of many. Versions registered before held a model of one series as a
-single JSON file (format `json/1`), which may name its id: still read, never written.
+"state": ..., "frequency": ..., "last_ds": ..., "history": [...]}` (a `Forecaster` and its id; a
+few KB; no `history` in versions trained before it was kept), for a model of one series as of
+many. Versions registered before held a model of one series as a single JSON file (format
+`json/1`), which may name its id: still read, never written.
 `load(folder)` reads either from a downloaded model folder into a mapping of id to
 `Forecaster`, in one read and without MLflow: what the trainer's promotion and the API use.
 

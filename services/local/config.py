@@ -94,7 +94,6 @@ class LocalConfig:
     def demo_env(self) -> dict[str, str]:
         return demo_env(
             api_url=self.url("api"),
-            history=self.data_uri,  # the chart's history: the series the first model learnt
             host=self.host,
             port=self.ports["demo"],
             token=self.api_token or None,

@@ -26,8 +26,20 @@ from services.serving.metrics import build_metrics
 from services.serving.middleware import MetricsMiddleware
 from services.serving.modelcache import ModelCache
 from services.serving.ratelimit import RateLimit, TokenBuckets, networks
-from services.serving.routers import docs, health, invocations, metrics, model, predict, series
+from services.serving.routers import (
+    docs,
+    health,
+    history,
+    invocations,
+    metrics,
+    model,
+    predict,
+    series,
+)
 from services.serving.settings import Settings
+
+# The routers behind the token (when one is set).
+GUARDED = (predict.router, invocations.router, history.router, model.router, series.router)
 
 
 def create_app(
@@ -77,7 +89,7 @@ def _routes(app: FastAPI, settings: Settings) -> dict[str, APIRoute]:
     the token guards are declared for the OpenAPI document with the bearer scheme when a token
     is set."""
     guarded = APIRouter(dependencies=[Depends(bearer)] if settings.token else [])
-    for router in (predict.router, invocations.router, model.router, series.router):
+    for router in GUARDED:
         guarded.include_router(router)
     app.include_router(guarded)
     app.include_router(health.router)
@@ -89,10 +101,10 @@ def _routes(app: FastAPI, settings: Settings) -> dict[str, APIRoute]:
 
 def _protected(app: FastAPI) -> dict[str, BaseRoute]:
     """The paths the token guards, with their routes (the request metrics' handler label): the
-    forecasts, what is served, and the API's description (`/docs`, `/openapi.json`). The
-    probes and `/metrics` stay open, for the kubelet and Prometheus inside the cluster."""
-    routers = (predict.router, invocations.router, model.router, series.router, docs.router)
-    found = [route for router in routers for route in router.routes]
+    forecasts and histories, what is served, and the API's description (`/docs`,
+    `/openapi.json`). The probes and `/metrics` stay open, for the kubelet and Prometheus inside
+    the cluster."""
+    found = [route for router in (*GUARDED, docs.router) for route in router.routes]
     found += [route for route in app.routes if getattr(route, "path", None) == app.openapi_url]
     return {route.path: route for route in found}  # type: ignore[attr-defined]
 

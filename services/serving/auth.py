@@ -28,16 +28,25 @@ def require_token(authorization: bytes | None, expected: bytes) -> bool:
 class Guard:
     """Pure ASGI middleware: a request to a protected path without the token gets 401, and
     nothing behind it runs. `protected` maps each path to its route (the request metrics'
-    handler label)."""
+    handler label); a path with parameters (`/series/{series_id:path}/history`) guards every
+    path its route matches."""
 
     def __init__(self, app: ASGIApp, token: bytes, protected: Mapping[str, Any]) -> None:
         self.app = app
         self.token = token
         self.protected = protected
+        self.patterns = [route for path, route in protected.items() if "{" in path]
         self.answer = orjson.dumps({"detail": DETAIL})
 
+    def _route(self, path: str) -> Any:
+        """The protected route of `path`; None for an open path."""
+        found = self.protected.get(path)
+        if found is None:
+            found = next((r for r in self.patterns if r.path_regex.match(path)), None)
+        return found
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.protected.get(scope["path"]) if scope["type"] == "http" else None
+        route = self._route(scope["path"]) if scope["type"] == "http" else None
         if route is None:
             await self.app(scope, receive, send)
             return

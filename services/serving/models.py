@@ -37,6 +37,11 @@ class Model(Protocol):
         starts with its `unique_id`, as the pyfunc answers such a row."""
         ...
 
+    def history(self, series: str | None, points: int) -> dict[str, list[Any]] | None:
+        """The last `points` (at most) values it was fitted on, as columns `ds, y`, oldest first;
+        None when it keeps none (trained before versions kept them, or not our model)."""
+        ...
+
     @property
     def pyfunc(self) -> Any:
         """MLflow's `PyFuncModel` of the same files, for MLflow's own scoring code."""
@@ -69,14 +74,21 @@ class OwnForecasters:
     def forecast(self, series: str | None, horizon: int, level: float | None) -> RenderedForecast:
         import pandas as pd
 
-        if series is None:
-            (forecaster,) = self.by_id.values()  # a model of one series
-        else:
-            forecaster = self.by_id[series]
+        forecaster = self._one(series)
         columns = forecaster.columns(horizon, DEFAULT_LEVEL if level is None else level)
         if series is not None:
             columns = {ID: [series] * horizon, **columns}
         return render_columns(columns, lambda: pd.DataFrame(columns))
+
+    def history(self, series: str | None, points: int) -> dict[str, list[Any]] | None:
+        forecaster = self._one(series)
+        return forecaster.recent(points) if forecaster.history else None
+
+    def _one(self, series: str | None) -> Forecaster:
+        if series is None:
+            (forecaster,) = self.by_id.values()  # a model of one series
+            return forecaster
+        return self.by_id[series]
 
     @cached_property
     def pyfunc(self) -> Any:
@@ -127,6 +139,9 @@ class ForeignPyfunc:
         if level is not None:
             row["level"] = [level]
         return render_frame(self.pyfunc.predict(pd.DataFrame(row)))
+
+    def history(self, series: str | None, points: int) -> dict[str, list[Any]] | None:
+        return None  # what it was fitted on is not ours to read
 
     @property
     def own_files(self) -> Path | None:

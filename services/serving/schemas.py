@@ -64,6 +64,22 @@ class PredictResponse(BaseModel):
     forecast: list[ForecastRow]
 
 
+class HistoryRow(BaseModel):
+    unique_id: str | None = Field(
+        None, description="The row's series; present when the path names it."
+    )
+    ds: str
+    y: float
+
+
+class HistoryResponse(BaseModel):
+    model: ServedModel
+    history: list[HistoryRow] = Field(
+        description="The last points the served version was fitted on, oldest first; the "
+        "first forecast period follows the last."
+    )
+
+
 class InvocationsResponse(BaseModel):
     predictions: list[dict[str, Any]]
 

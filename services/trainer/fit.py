@@ -186,7 +186,7 @@ def _result(task: Task, fitting: Fitting, series: SeriesFit | None) -> Result:
     status, reason = fitting.status, fitting.reason
     if status == TRAINED and series.fitted.spec == Spec(FLOOR_FAMILIES[0]):
         status, reason = FLOOR, "; ".join(members.notes) or "no member fitted"
-    forecaster = Forecaster(series.fitted, task.frequency, task.last_ds)
+    forecaster = Forecaster.of(series.fitted, task.frequency, task.y, task.last_ds)
     best = series.backtest
     detail = Detail(fitting.progress, best, members.folds) if task.shown else None
     return Result(

@@ -12,13 +12,15 @@ from streamlit.testing.v1 import AppTest
 
 from services.demo import client
 from services.demo.cli import APP
+from services.forecasting.forecaster import HISTORY_POINTS
 from services.local import process
 from tests.conftest import AIRLINE
 
 from .conftest import PanelApi, ServedApi
 
 
-def _page(monkeypatch: pytest.MonkeyPatch, api_url: str, history: str = str(AIRLINE)) -> AppTest:
+def _page(monkeypatch: pytest.MonkeyPatch, api_url: str, history: str = "") -> AppTest:
+    """The page against `api_url`; `history`: DEMO_HISTORY (empty: the API's history)."""
     monkeypatch.setenv("API_URL", api_url)
     monkeypatch.setenv("DEMO_HISTORY", history)
     return AppTest.from_file(str(APP), default_timeout=60).run()
@@ -30,14 +32,31 @@ def _forecast(page: AppTest, horizon: int, level: float) -> AppTest:
     return page.button[0].click().run()
 
 
-def _chart_rows(page: AppTest, layer: str) -> int:
-    """How many rows the chart layer named `layer` draws (one per point or period)."""
+def _chart_data(page: AppTest, layer: str) -> pd.DataFrame:
+    """The rows the chart layer named `layer` draws (one per point or period)."""
     (chart,) = page.get("vega_lite_chart")
     spec = json.loads(chart.proto.spec)
     shared = spec.get("data", {}).get("name")  # Altair hoists data all layers have in common
     layers = {part.get("name"): part.get("data", {}).get("name", shared) for part in spec["layer"]}
     (dataset,) = [data for data in chart.proto.datasets if data.name == layers[layer]]
-    return int(pa.ipc.open_stream(dataset.data.data).read_all().num_rows)
+    return pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
+
+
+def _chart_rows(page: AppTest, layer: str) -> int:
+    return len(_chart_data(page, layer))
+
+
+def _drawn(page: AppTest, layer: str, value: str) -> list[tuple[str, float]]:
+    """The (date, value) pairs a layer draws, dates as ISO days."""
+    data = _chart_data(page, layer)
+    dates = pd.to_datetime(data["ds"]).dt.strftime("%Y-%m-%d")
+    return list(zip(dates, data[value].astype(float), strict=True))
+
+
+def _own(frame: pd.DataFrame, points: int) -> list[tuple[str, float]]:
+    """A CSV's last `points` rows as (date, value) pairs."""
+    last = frame.sort_values("ds").tail(points)
+    return list(zip(last["ds"].astype(str), last["y"].astype(float), strict=True))
 
 
 def _spec(page: AppTest) -> dict[str, Any]:
@@ -63,7 +82,7 @@ def test_page_shows_the_served_model_and_its_backtest_smape(
     assert metrics["Backtest SMAPE"] == f"{smape:.2f}%"
 
 
-def test_forecast_draws_history_and_one_point_per_period_with_a_table(
+def test_forecast_draws_the_served_versions_history_and_one_point_per_period_with_a_table(
     monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
 ) -> None:
     page = _forecast(_page(monkeypatch, served_api.url), horizon=18, level=0.8)
@@ -72,7 +91,7 @@ def test_forecast_draws_history_and_one_point_per_period_with_a_table(
         f"18 months ahead from {served_api.model_name} version {served_api.version}"
     )
     assert _chart_rows(page, "forecast_points") == 18
-    assert _chart_rows(page, "history") == 144
+    assert _drawn(page, "history", "y") == _own(pd.read_csv(AIRLINE), HISTORY_POINTS)
     (table,) = page.dataframe
     assert list(table.value.columns) == ["ds", "yhat", "yhat_lower", "yhat_upper"]
     assert len(table.value) == 18 and table.value["ds"].iloc[0] == "1961-01-01"
@@ -108,6 +127,25 @@ def test_an_api_without_a_model_gives_a_503_message_and_a_retry(
     assert [button.label for button in page.button] == ["Retry"]
 
 
+def test_demo_history_overrides_the_apis_history(
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi, tmp_path
+) -> None:
+    older = pd.read_csv(AIRLINE).head(100)  # not what the API keeps: its last 120 points
+    older.to_csv(tmp_path / "older.csv", index=False)
+    page = _page(monkeypatch, served_api.url, history=str(tmp_path / "older.csv"))
+    page = _forecast(page, horizon=3, level=0.9)
+    assert _drawn(page, "history", "y") == _own(older, 100)
+
+
+def test_the_forecast_line_starts_at_the_historys_last_point(
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
+) -> None:
+    page = _forecast(_page(monkeypatch, served_api.url), horizon=4, level=0.9)
+    line = _drawn(page, "forecast_line", "yhat")
+    assert line[0] == _drawn(page, "history", "y")[-1]  # joined: no gap that reads as missing
+    assert line[1:] == _drawn(page, "forecast_points", "yhat")
+
+
 def test_history_that_overlaps_the_forecast_is_left_out(
     monkeypatch: pytest.MonkeyPatch, served_api: ServedApi, tmp_path
 ) -> None:
@@ -123,7 +161,7 @@ def test_a_model_of_several_series_lets_the_user_pick_one_and_draws_its_history(
     monkeypatch: pytest.MonkeyPatch, panel_api: PanelApi
 ) -> None:
     trained = panel_api.trained
-    page = _page(monkeypatch, panel_api.url, history=str(trained.data))
+    page = _page(monkeypatch, panel_api.url)
     assert not page.exception
     (picker,) = page.selectbox
     assert list(picker.options) == trained.ids
@@ -138,8 +176,13 @@ def test_a_model_of_several_series_lets_the_user_pick_one_and_draws_its_history(
     metrics = {metric.label: metric.value for metric in page.metric}
     assert metrics[f"Backtest SMAPE (mean of {len(trained.ids)} series)"].endswith("%")
     assert _chart_rows(page, "forecast_points") == 6
-    past = pd.read_csv(trained.data)
-    assert _chart_rows(page, "history") == int((past["unique_id"] == some).sum())
+    past = pd.read_csv(trained.data, dtype={"unique_id": str})
+    own = past[past["unique_id"] == some]
+    assert _drawn(page, "history", "y") == _own(own, HISTORY_POINTS)  # its own, from the API
+    page = _page(monkeypatch, panel_api.url, history=str(trained.data))
+    page.selectbox[0].set_value(some)
+    page = _forecast(page, horizon=6, level=0.8)
+    assert _chart_rows(page, "history") == len(own)  # DEMO_HISTORY's: every point of it
     (table,) = page.dataframe
     assert list(table.value.columns) == ["ds", "yhat", "yhat_lower", "yhat_upper"]
 
@@ -163,14 +206,15 @@ def test_the_horizon_is_named_in_the_models_periods_once_a_forecast_shows_them(
 
 
 def test_the_time_axis_ticks_on_the_series_months_with_years(
-    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi
+    monkeypatch: pytest.MonkeyPatch, served_api: ServedApi, tmp_path
 ) -> None:
-    page = _forecast(_page(monkeypatch, served_api.url, history=""), horizon=6, level=0.9)
+    alone = _page(monkeypatch, served_api.url, history=str(tmp_path / "none.csv"))
+    page = _forecast(alone, horizon=6, level=0.9)  # no history: it cannot be read
     axis = _layer(page, "forecast_points")["encoding"]["x"]["axis"]
     assert axis["tickCount"] == {"interval": "month", "step": 1}  # not every other week
     assert axis["format"] == "%b %Y"
-    page = _forecast(_page(monkeypatch, served_api.url), horizon=18, level=0.9)  # + 144 months
-    axis = _layer(page, "history")["encoding"]["x"]["axis"]
+    page = _forecast(_page(monkeypatch, served_api.url, history=str(AIRLINE)), 18, 0.9)
+    axis = _layer(page, "history")["encoding"]["x"]["axis"]  # 144 + 18 months
     assert (axis["tickCount"], axis["format"]) == ({"interval": "year", "step": 2}, "%Y")
 
 

@@ -31,6 +31,23 @@ def test_forecast_returns_one_row_per_period_with_its_interval(served_api: Serve
     assert all(row["yhat_lower"] <= row["yhat"] <= row["yhat_upper"] for row in rows)
 
 
+def test_history_is_the_served_versions_last_points_of_the_series_asked(
+    served_api: ServedApi, panel_api: PanelApi
+) -> None:
+    one = client.history(client.Api(served_api.url))
+    assert one["model"]["version"] == served_api.version
+    assert one["history"][-1] == {"ds": "1960-12-01", "y": 432.0}  # the airline's last month
+    some = panel_api.trained.ids[1]
+    rows = client.history(client.Api(panel_api.url), some)["history"]
+    assert {row["unique_id"] for row in rows} == {some}
+
+
+def test_an_unknown_series_history_is_one_sentence_naming_it(panel_api: PanelApi) -> None:
+    with pytest.raises(client.ApiError, match="Unknown series 'no/such'") as raised:
+        client.history(client.Api(panel_api.url), "no/such")
+    assert raised.value.status == 404 and not raised.value.retryable
+
+
 def test_a_down_api_is_reported_as_not_reachable() -> None:
     api = client.Api(f"http://127.0.0.1:{process.free_port()}", timeout=2)
     with pytest.raises(client.ApiError, match="not reachable") as raised:

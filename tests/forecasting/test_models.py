@@ -5,7 +5,7 @@ import pytest
 
 from services.forecasting import backtest
 from services.forecasting.data import load_series
-from services.forecasting.forecaster import Forecaster
+from services.forecasting.forecaster import HISTORY_POINTS, Forecaster
 from services.forecasting.models import fit, from_state
 from services.forecasting.panelfit import select
 from services.forecasting.selection import fit_members
@@ -133,6 +133,25 @@ def test_forecaster_dates_continue_the_calendar():
     frame = Forecaster.from_json(forecaster.to_json()).forecast(3)
     assert list(frame["ds"]) == ["1961-01-01", "1961-02-01", "1961-03-01"]
     assert list(frame["yhat"]) == [417.0, 391.0, 419.0]  # the last season of the series
+
+
+def test_forecaster_keeps_the_last_points_it_was_fitted_on_with_their_dates():
+    fitted = fit(Spec("seasonal_naive"), AIR.y, 12)
+    kept = Forecaster.from_json(Forecaster.of(fitted, AIR.frequency, AIR.y, AIR.ds[-1]).to_json())
+    assert kept.recent(3) == {
+        "ds": ["1960-10-01", "1960-11-01", "1960-12-01"],
+        "y": [461, 390, 432],
+    }
+    everything = kept.recent(10_000)
+    assert len(everything["y"]) == HISTORY_POINTS < AIR.y.size  # bounded, the most recent
+    assert everything["ds"][0] == AIR.ds[-HISTORY_POINTS].strftime("%Y-%m-%d")
+    assert everything["y"] == AIR.y[-HISTORY_POINTS:].tolist()
+
+
+def test_a_forecaster_saved_before_it_kept_its_points_has_no_history():
+    line = Forecaster(fit(Spec("seasonal_naive"), AIR.y, 12), AIR.frequency, AIR.ds[-1]).to_dict()
+    del line["history"]
+    assert Forecaster.from_dict(line).recent(5) == {"ds": [], "y": []}
 
 
 def test_folds_are_non_overlapping_windows_at_the_end():

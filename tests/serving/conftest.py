@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -35,6 +36,7 @@ class Panel:
     name: str
     version: str
     ids: list[str]  # sorted
+    data: Path  # the long unique_id,ds,y CSV it was trained on
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +45,7 @@ def panel(mlflow_server, tmp_path_factory) -> Panel:  # type: ignore[no-untyped-
     name = "serving-panel"
     folder = tmp_path_factory.mktemp("serving-panel")
     trained = train_panel_version(mlflow_server.uri, name, "serving-tests", 7, folder)
-    return Panel(mlflow_server.uri, name, trained.version, trained.ids)
+    return Panel(mlflow_server.uri, name, trained.version, trained.ids, trained.data)
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""With API_TOKEN set, the forecast routes, /model, /series, /docs and /openapi.json need the
-bearer token; the probes and /metrics stay open."""
+"""With API_TOKEN set, the forecast routes, the history routes, /model, /series, /docs and
+/openapi.json need the bearer token; the probes and /metrics stay open."""
 
 from __future__ import annotations
 
@@ -62,7 +62,9 @@ def test_the_probes_and_metrics_stay_open(client: TestClient, route: str) -> Non
     assert TOKEN not in response.text
 
 
-@pytest.mark.parametrize("route", ["/model", "/series", "/docs", "/openapi.json"])
+@pytest.mark.parametrize(
+    "route", ["/model", "/series", "/history", "/series/y/history", "/docs", "/openapi.json"]
+)
 def test_what_is_served_and_the_apis_description_need_the_token(
     client: TestClient, route: str
 ) -> None:
