@@ -36,6 +36,7 @@ from services.serving.routers import (
     predict,
     series,
 )
+from services.serving.schemas import UNAUTHORIZED
 from services.serving.settings import Settings
 
 # The routers behind the token (when one is set).
@@ -88,7 +89,11 @@ def _routes(app: FastAPI, settings: Settings) -> dict[str, APIRoute]:
     """Every route; returns the forecast routes, which the door answers, by path. The routes
     the token guards are declared for the OpenAPI document with the bearer scheme when a token
     is set."""
-    guarded = APIRouter(dependencies=[Depends(bearer)] if settings.token else [])
+    guarded = (
+        APIRouter(dependencies=[Depends(bearer)], responses=UNAUTHORIZED)
+        if settings.token
+        else APIRouter()
+    )
     for router in GUARDED:
         guarded.include_router(router)
     app.include_router(guarded)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
 
 from services.serving.holder import ModelHolder, Served
@@ -37,6 +38,25 @@ async def get_served(request: Request) -> Served:
     if served is None:
         raise not_loaded(request.app.state.settings)
     return served
+
+
+async def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not take: a typo (`?point=5`) is named in a 422,
+    as an unknown field of a body is, instead of being ignored."""
+    known = {param.alias for param in request.scope["route"].dependant.query_params}
+    unknown = [key for key in request.query_params if key not in known]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", key),
+                    "msg": f"Unknown query parameter; this route takes: {', '.join(sorted(known))}",
+                    "input": request.query_params[key],
+                }
+                for key in unknown
+            ]
+        )
 
 
 # Declares the scheme in the OpenAPI document of the protected routes; the check is `auth.Guard`.

@@ -125,6 +125,15 @@ class Problem(BaseModel):
     detail: str
 
 
+# What every route the token guards may answer (declared when a token is set).
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": Problem,
+        "description": "API_TOKEN is set and the bearer token is missing or wrong",
+    }
+}
+
+
 class MlflowError(BaseModel):
     error_code: str
     message: str

@@ -22,6 +22,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 # say MAX_HORIZON (a setting), MLflow's one-format-per-body rule, or that a level a hair below 1
 # makes the interval infinite; those get a documented 4xx that names the field instead.
 EXCLUDED = [positive_data_acceptance]
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -56,7 +57,8 @@ def open_schema(open_api: RunningApi) -> schemathesis.BaseSchema:
 
 @pytest.fixture(scope="module")
 def guarded_schema(guarded_api: RunningApi) -> schemathesis.BaseSchema:
-    return from_url(f"{guarded_api.url}/openapi.json")
+    # The schema is guarded too: read it with the token.
+    return from_url(f"{guarded_api.url}/openapi.json", headers=BEARER)
 
 
 open_routes = schemathesis.pytest.from_fixture("open_schema")
@@ -76,9 +78,8 @@ def test_without_auth_no_input_gets_a_5xx_or_an_undocumented_answer(
 def test_with_the_token_no_input_gets_a_5xx_or_an_undocumented_answer(
     case: schemathesis.Case, guarded_fuzzed: RunningApi
 ) -> None:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
     case.call_and_validate(
-        base_url=guarded_fuzzed.url, headers=headers, excluded_checks=EXCLUDED, timeout=30
+        base_url=guarded_fuzzed.url, headers=BEARER, excluded_checks=EXCLUDED, timeout=30
     )
 
 

@@ -331,13 +331,12 @@ def test_openapi_describes_both_routes_with_the_parses_bounds() -> None:
     invocation = spec["paths"]["/invocations"]["post"]["requestBody"]["content"]
     assert set(invocation) == {parse.JSON, parse.CSV}
     assert set(invocation[parse.JSON]["schema"]["properties"]) == {*parse.FORMATS, "params"}
-    # The documented statuses are those the door answers.
-    assert {"200", "401", "413", "422", "503"} <= set(
-        spec["paths"]["/predict"]["post"]["responses"]
-    )
-    assert {"200", "400", "401", "413", "415", "503"} <= set(
+    # The documented statuses are those the door answers (401 only with a token).
+    assert {"200", "413", "422", "503"} <= set(spec["paths"]["/predict"]["post"]["responses"])
+    assert {"200", "400", "413", "415", "503"} <= set(
         spec["paths"]["/invocations"]["post"]["responses"]
     )
+    assert "401" not in spec["paths"]["/predict"]["post"]["responses"]
     # At the bounds, the parse says what the schema says.
     limits, model = Limits(10, 3, 30), ForeignPyfunc(Counting())
     media = ("application/json", "utf-8")
@@ -356,3 +355,20 @@ def test_a_value_nested_a_thousand_deep_is_echoed_cut_short() -> None:
     (problem,) = orjson.loads(sent[1]["body"])["detail"]
     assert problem["loc"] == ["body", "horizon"]
     assert json.dumps(problem["input"]).count("[") <= 10
+
+
+def test_with_a_token_every_guarded_route_documents_its_401() -> None:
+    from fastapi.testclient import TestClient
+
+    from services.serving.app import create_app
+
+    token = "t" * 32
+    settings = Settings(mlflow_tracking_uri="http://127.0.0.1:9", api_token=token)
+    app = create_app(settings, registry=CollectorRegistry())
+    headers = {"Authorization": f"Bearer {token}"}
+    paths = TestClient(app).get("/openapi.json", headers=headers).json()["paths"]
+    guarded = ["/predict", "/invocations", "/model", "/series", "/history"]
+    for path in guarded:
+        (operation,) = paths[path].values()
+        assert "401" in operation["responses"], path
+    assert "401" not in paths["/healthz"]["get"]["responses"]

@@ -169,3 +169,14 @@ def test_history_before_any_version_is_served_is_503_with_retry_after() -> None:
             response = client.get(path)
             assert response.status_code == 503
             assert response.headers["retry-after"] == "5"
+
+
+def test_an_unknown_query_parameter_is_422_naming_it_and_what_the_route_takes(
+    served: ServedApp,
+) -> None:
+    for path in ("/history", "/series/y/history", "/series"):
+        response = served.client.get(path, params={"point": 5})  # a typo of points
+        assert response.status_code == 422, path
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["query", "point"] and error["type"] == "extra_forbidden"
+        assert "this route takes:" in error["msg"]

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from services.forecasting.forecaster import HISTORY_POINTS
 from services.serving import echo
-from services.serving.deps import ServedDep
+from services.serving.deps import ServedDep, known_query
 from services.serving.holder import Served
 from services.serving.schemas import HistoryResponse, HistoryRow, Problem, ServedModel
 
-router = APIRouter(tags=["forecast"])
+router = APIRouter(tags=["forecast"], dependencies=[Depends(known_query)])
 
 Points = Annotated[
     int,
@@ -25,7 +25,6 @@ Points = Annotated[
     ),
 ]
 ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem, "description": "API_TOKEN is set and the bearer token is wrong"},
     404: {
         "model": Problem,
         "description": "An unknown series, none named to a model of several, or a version that "

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from services.serving.deps import ServedDep
+from services.serving.deps import ServedDep, known_query
 from services.serving.schemas import Problem, SeriesPage
 
-router = APIRouter(tags=["model"])
+router = APIRouter(tags=["model"], dependencies=[Depends(known_query)])
 
 MAX_PAGE = 10_000  # ids per page: about 100 KB of JSON at M3's id lengths
 
