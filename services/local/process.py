@@ -151,14 +151,18 @@ def tracking_env(root: Path, port: int, host: str = "127.0.0.1") -> dict[str, st
 
 
 def start_tracking_server(
-    root: Path, port: int | None = None, timeout: float = 180.0
+    root: Path,
+    port: int | None = None,
+    timeout: float = 180.0,
+    auth: Mapping[str, str] | None = None,
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """A real MLflow server from `TRACKING` on loopback: SQLite and artifacts under `root`.
-    For tests and benchmarks; the local stack adds its own ports and logs."""
+    """A real MLflow server from `TRACKING` on loopback: SQLite and artifacts under `root`,
+    behind authentication with `auth`'s variables (contract.tracking.auth_env). For tests and
+    benchmarks; the local stack adds its own ports and logs."""
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     log = open(root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = start(TRACKING, tracking_env(root, port), stdout=log)
+    proc = start(TRACKING, {**tracking_env(root, port), **(auth or {})}, stdout=log)
     uri = f"http://127.0.0.1:{port}"
     wait_ready(f"{uri}/health", proc, timeout=timeout, name="MLflow server")
     return uri, proc
