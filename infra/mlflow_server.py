@@ -35,6 +35,8 @@ class MlflowServerArgs:
     # What the server may reach besides DNS and its database: its artifact store (S3 on EKS).
     egress: tuple[netpol.Rule, ...] = ()
     resources: pod.Resources = RESOURCES
+    # Authentication's variables, from Secrets (infra/tracking_auth.py: `server_env`).
+    auth_env: tuple[k8s.core.v1.EnvVarArgs, ...] = ()
 
     def __post_init__(self) -> None:
         dest = self.artifacts_destination
@@ -167,13 +169,14 @@ class MlflowServer(pulumi.ComponentResource):
                 pull_policy=self._args.pull_policy,
                 env=env,
                 resources=self._args.resources,
-                secret_env=secret_env,
+                secret_env=(*secret_env, *self._args.auth_env),
                 mounts=mounts,
             )
         )
         irsa_token = bool(self._args.service_account_annotations)  # IRSA needs its token
         meta = self._meta()
-        meta.annotations = pod.accepted_findings(irsa_token)
+        reads_secrets = bool(secret_env or self._args.auth_env)
+        meta.annotations = pod.accepted_findings(irsa_token, secret_env=reads_secrets)
         return k8s.apps.v1.Deployment(
             self._name,
             metadata=meta,

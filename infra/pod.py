@@ -41,13 +41,24 @@ IRSA_TOKEN_FINDING = (
     "every other pod mounts none",
 )
 
+# Accepted only where a pod reads a Secret into a variable: MLflow's server and client read their
+# credentials (and the API its token) from variables only; the pod spec holds a reference.
+SECRET_ENV_FINDING = (
+    "CKV_K8S_35",
+    "MLflow and the API read their credentials from variables only; each comes from a Secret "
+    "through secretKeyRef, so the pod spec holds a reference and never the value",
+)
 
-def accepted_findings(irsa_token: bool = False) -> dict[str, str]:
+
+def accepted_findings(irsa_token: bool = False, secret_env: bool = False) -> dict[str, str]:
     """The `checkov.io/skip<n>` annotations of a Deployment, Job or CronJob, with the token
-    finding when its pod mounts a service account token for IRSA."""
+    finding when its pod mounts a service account token for IRSA, and the Secret-variable one
+    when it reads a Secret into a variable."""
     found = dict(ACCEPTED_FINDINGS)
     if irsa_token:
         found[IRSA_TOKEN_FINDING[0]] = IRSA_TOKEN_FINDING[1]
+    if secret_env:
+        found[SECRET_ENV_FINDING[0]] = SECRET_ENV_FINDING[1]
     return {
         f"checkov.io/skip{n}": f"{check}={reason}"
         for n, (check, reason) in enumerate(sorted(found.items()), 1)

@@ -199,7 +199,10 @@ def test_checkov_finds_nothing_in_the_rendered_manifests(scan: Any) -> None:
 def test_every_accepted_finding_is_an_annotation_of_its_workload_with_a_reason(
     scan: Any,
 ) -> None:
-    accepted = {**pod.ACCEPTED_FINDINGS, pod.IRSA_TOKEN_FINDING[0]: pod.IRSA_TOKEN_FINDING[1]}
+    accepted = {
+        **pod.ACCEPTED_FINDINGS,
+        **dict([pod.IRSA_TOKEN_FINDING, pod.SECRET_ENV_FINDING]),
+    }
     skipped = scan.skipped_checks
     assert {c.check_id for c in skipped} == set(accepted)
     for check in skipped:

@@ -118,7 +118,9 @@ def pulumi_security(graph: Graph) -> dict[str, Any]:
     logs = graph.one("aws:cloudwatch/logGroup:LogGroup").inputs
     release = graph.one("kubernetes:helm.sh/v3:Release")
     grafana = release.manifest["values"]["grafana"]
-    password = graph.one("random:index/randomPassword:RandomPassword").inputs
+    password = graph.one(
+        "random:index/randomPassword:RandomPassword", lambda r: r.name.endswith("grafana-admin")
+    ).inputs
     return {
         "cluster_name": cluster["name"],
         "cluster_role": {**role, "is_the_clusters": cluster["serviceRole"] == f"{role_name}-id"},
