@@ -5,13 +5,15 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
-# Debian packages the tests drive for real: promtool/prometheus, headless chromium, wrk, and
-# podman to build the images and run the pods (runc, catatonit as kube play's pause process,
-# netavark + aardvark-dns + iptables for pod networks with DNS, debootstrap for the base image).
-APT_PACKAGES := prometheus chromium chromium-driver wrk \
+# Debian packages the tests drive for real: promtool/prometheus, headless chromium, wrk,
+# postgresql (MLflow on a real PostgreSQL: tests/postgres runs its own server, as an unprivileged
+# user in a temporary directory), and podman to build the images and run the pods (runc,
+# catatonit as kube play's pause process, netavark + aardvark-dns + iptables for pod networks
+# with DNS, debootstrap for the base image).
+APT_PACKAGES := prometheus chromium chromium-driver wrk postgresql \
   podman runc catatonit uidmap debootstrap netavark aardvark-dns iptables
 
-.PHONY: help venv system-deps terraform-check test test-fast lint audit demo e2e bench bench-m3 \
+.PHONY: help venv system-deps terraform-check test test-fast lint audit demo e2e bench bench-m3 bench-m1 \
   soak images base-image minikube-images clean
 
 help:
@@ -21,6 +23,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks side by side with mlflow models serve, M3 accuracy sample"
 	@echo "make bench-m3 - all 3,003 M3 series beside statsforecast's references, and as panels"
+	@echo "make bench-m1 - the held-out check: all 1,001 M1 series, the same code, run once"
 	@echo "make soak   - API fuzzing, MLflow faults and model swaps under load (longer)"
 	@echo "make e2e    - the demo driven in headless Chromium (screenshots/)"
 
@@ -124,6 +127,11 @@ bench: venv system-deps
 # tenth): about 3.5 s of fitting per series (all methods), spread over every core. Then the same
 # series trained as panels through the trainer (all cores; and the sample with 1 and 2 workers,
 # for scaling), beside that run's references: about 1 s of fitting per series more.
+# The held-out check: M1 (1,001 series), the same code as bench-m3's first step. Run it once a
+# design is frozen; never tune on it.
+bench-m1: venv
+	$(PY) -m bench.m3 bench-results/m1.json --every 1 --data m1
+
 bench-m3: venv
 	$(PY) -m bench.m3 bench-results/m3.json --every 1
 	$(PY) -m bench.paneltraining bench-results/panel-training.json --every 1 \

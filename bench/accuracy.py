@@ -17,7 +17,7 @@ from bench.datasets import SETS, Dataset
 from bench.report import write_json
 from services.forecasting import backtest, metrics
 from services.forecasting.models import fit
-from services.forecasting.selection import select
+from services.forecasting.panelfit import select
 from services.forecasting.specs import Spec
 from services.trainer.config import TrainConfig
 

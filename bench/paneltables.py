@@ -39,17 +39,17 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
 
 def targets(result: dict[str, Any]) -> list[Target]:
     """Issue 19: per core at least SCUM's throughput; issue 20: the trainer's forecasts as
-    accurate as the per-series path's on the same series (equal, to rounding)."""
+    accurate as the m3 section's on the same series (equal, to rounding)."""
     out, best = [], headline(result)
     if "references" in result:
         name = f"panel training {best['series']} series, {best['workers']} workers"
         rate = ratio(best["per_core"], result["references"]["SCUM"])
         out.append(Target(f"{name}: series/s/core / SCUM's", rate, 1.0, True))
     for a in result["accuracy"]:
-        if a["per_series"] is not None:
-            rel = ratio(a["trainer"]["smape"], a["per_series"]["smape"])
+        if a["m3_section"] is not None:
+            rel = ratio(a["trainer"]["smape"], a["m3_section"]["smape"])
             out.append(
-                Target(f"M3 {a['series']} panel-trained sMAPE / per-series", rel, 1.001, False)
+                Target(f"M3 {a['series']} panel-trained sMAPE / m3 section's", rel, 1.001, False)
             )
     return out
 
@@ -104,7 +104,7 @@ def panel_training_table(result: dict[str, Any]) -> str:
         )
     rows = []
     for a in result["accuracy"]:
-        for path in ("trainer", "per_series"):
+        for path in ("trainer", "m3_section"):
             if a[path] is not None:
                 what = f"{path.replace('_', ' ')}, {a['series']} series"
                 rows.append(

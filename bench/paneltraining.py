@@ -4,7 +4,8 @@ mixed ones; the test parts stay withheld), each trained by `services.trainer.run
 the bench's MLflow server with 1 and 2 workers (and every series with all cores, when asked).
 Wall time, series/s per core beside the m3 section's references, what the run costs beyond
 fitting (reading, MLflow logging, registration), and the logged models' forecasts scored on the
-official holdouts beside the per-series path's (`bench.m3`, `ours`) on the same series.
+official holdouts beside the m3 section's (`bench.m3`, `ours`: the same panels fitted in-process)
+on the same series.
 
 `python -m bench.paneltraining OUT [--every N] [--m3 M3.json]` runs it on a server of its own.
 """
@@ -28,11 +29,10 @@ from bench.report import ratio, table, write_json
 from bench.training import train_airline
 
 SAMPLE = 10  # make bench's every-N-th series, as the m3 section's
-START = "1980-01-01"  # M3 gives no dates; any calendar of the series' frequency fits the same
-# pandas frequency per M3 kind; "other" has no calendar in M3 (its period is 1): daily.
-ALIASES = {"yearly": "YS", "quarterly": "QS", "monthly": "MS", "other": "D"}
+# M3 gives no dates: each series ends on the m3 section's date, on its kind's calendar (m3's).
+ALIASES = m3.FREQUENCIES
 REFERENCES = {
-    "ours per series (m3 section)": "ours",
+    "ours (m3 section)": "ours",
     "SCUM": "scum",
     "AutoETS": "ets",
     "AutoARIMA": "arima",
@@ -57,7 +57,9 @@ def write_panels(chosen: list[Any], folder: Path) -> dict[str, Path]:
             pd.DataFrame(
                 {
                     "unique_id": s.sn,
-                    "ds": pd.date_range(START, periods=len(s.x), freq=alias).strftime("%Y-%m-%d"),
+                    "ds": pd.date_range(end=m3.LAST_DS, periods=len(s.x), freq=alias).strftime(
+                        "%Y-%m-%d"
+                    ),
                     "y": np.asarray(s.x, dtype=float),
                 }
             )
@@ -83,7 +85,7 @@ def warm_pool() -> float:
 
     logging.getLogger("mlstack.train").setLevel(logging.WARNING)
     task = Task(
-        "warm", np.arange(1.0, 13.0), Frequency("YS", 1), pd.Timestamp(START), 2, ("theta",)
+        "warm", np.arange(1.0, 13.0), Frequency("YS", 1), pd.Timestamp(m3.LAST_DS), 2, ("theta",)
     )
     started = time.perf_counter()
     list(parallel.run_pool(fit_batch, [[task]], 1))  # a pool, though one series runs inline
@@ -200,7 +202,7 @@ def run(
                     "series": len(chosen),
                     "workers": counts[-1],
                     "trainer": by_kind(scores, kinds),
-                    "per_series": by_kind(same, kinds) if len(same) == len(scores) else None,
+                    "m3_section": by_kind(same, kinds) if len(same) == len(scores) else None,
                 }
             )
     if m3_result:

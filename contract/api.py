@@ -22,6 +22,8 @@ API_PORT = 8000
 PROD_ALIAS = "prod"
 # On the scratch volume: the model cache outlives a container restart in the pod.
 MODEL_CACHE_DIR = f"{SCRATCH}/mlstack/model-cache"
+# A bearer token shorter than this is refused at start: a guessable token protects nothing.
+MIN_TOKEN_CHARS = 32
 # In-flight requests get this long after SIGTERM (infra/serving.py sizes the pod's grace on it,
 # stacks/public.py a load balancer's draining).
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -35,7 +37,11 @@ class ApiEnv(Env):
     model_alias: str = PROD_ALIAS
     model_poll_seconds: float = Field(30.0, gt=0)
     max_horizon: int = Field(365, ge=1)
-    max_series_per_request: int = Field(100, ge=1)  # ids one /predict may name
+    # Forecasts one request may ask for: ids in /predict's series, rows in /invocations.
+    max_series_per_request: int = Field(100, ge=1)
+    # Forecast rows one request may ask for: the sum of its forecasts' horizons (by default as
+    # many as the two limits above allow; lower it to bound every answer's size).
+    max_points_per_request: int = Field(100 * 365, ge=1)
     api_token: SecretStr | None = None  # empty or unset: auth off
     host: str = "127.0.0.1"
     port: int = Field(API_PORT, ge=0, le=65535)
@@ -55,7 +61,14 @@ class ApiEnv(Env):
     # How long an idle client connection stays open; behind a load balancer, longer than its
     # idle timeout, or it reuses a connection the API has just closed (a 502).
     keep_alive_seconds: int = Field(5, ge=1)
+    # From a request's first byte, how long its head and body may take to arrive: then 408 and
+    # the connection is closed (a slow client holds no connection for longer).
+    request_read_seconds: float = Field(10.0, gt=0)
     log_level: str = "info"
+    # Serve a pyfunc of another kind (not the trainer's JSON forecasters): loading it runs its
+    # code (a pickle, or the code logged with it) in the API, so it trusts whoever can write to
+    # the registry. Off: such a version is refused and the served one kept.
+    allow_foreign_models: bool = False
     # The last version loaded and warmed, served after a restart while the registry is down;
     # empty turns the cache off.
     model_cache_dir: Path | None = Path(MODEL_CACHE_DIR)
@@ -66,6 +79,17 @@ class ApiEnv(Env):
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        length = len(value.get_secret_value()) if value is not None else 0
+        if 0 < length < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"the token has {length} characters; use at least {MIN_TOKEN_CHARS} (e.g. the "
+                "output of `openssl rand -hex 32`), or leave it empty to turn auth off"
+            )
+        return value
 
     @field_validator("rate_limit_trusted_proxies")
     @classmethod

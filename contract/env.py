@@ -8,9 +8,12 @@ deployment writes only the fields it sets; the rest stay the service's defaults.
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Mapping
+from typing import Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+V = TypeVar("V")  # a value known only at deploy time: `pulumi.Input[str]`
 
 
 def _text(value: object) -> str:
@@ -19,6 +22,10 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, SecretStr):
         return value.get_secret_value()
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))  # a comma list, as the settings split it
+    if isinstance(value, bool):
+        return str(value).lower()  # as written by hand: ALLOW_FOREIGN_MODELS=true
     return str(value)
 
 
@@ -36,11 +43,22 @@ class Env(BaseModel):
 
     def to_env(self) -> dict[str, str]:
         """The variables of the fields set explicitly, in the order the fields are declared."""
+        return {self.env_name(name): _text(getattr(self, name)) for name in self._written({})}
+
+    def with_inputs(self, inputs: Mapping[str, V | None]) -> dict[str, str | V]:
+        """`to_env()` with the fields named in `inputs` given values known only at deploy time
+        (Pulumi outputs: not checked here; None leaves a field out), in the fields' order."""
+        given = {name: value for name, value in inputs.items() if value is not None}
         return {
-            self.env_name(name): _text(getattr(self, name))
-            for name in type(self).model_fields
-            if name in self.model_fields_set
+            self.env_name(name): given[name] if name in given else _text(getattr(self, name))
+            for name in self._written(given)
         }
+
+    def _written(self, inputs: Mapping[str, object]) -> list[str]:
+        for name in inputs:
+            self.env_name(name)  # a KeyError names a field that does not exist
+        fields = type(self).model_fields
+        return [name for name in fields if name in self.model_fields_set or name in inputs]
 
     def __or__(self, other: Self) -> Self:
         """This value with the fields `other` sets taken from `other`, checked again."""

@@ -1,8 +1,10 @@
-"""The MLflow tracking server (`mlstack tracking`, then `mlflow server`): its spec and variables.
+"""The MLflow tracking server (`mlstack tracking`, then `mlflow server`) and its database's schema
+upgrade (`mlstack db-upgrade`): their specs and variables.
 
-Its command line reads its variables as `$(NAME)`, so the local stack and the pod run one argv;
-but the backend store's URI, which may hold a database password, is never on it (where `ps` and
-/proc show it): `mlflow server` reads MLFLOW_BACKEND_STORE_URI itself.
+The server's command line reads its variables as `$(NAME)`, so the local stack and the pod run one
+argv. The backend store's URI is the exception: it may hold a password, so it stays in
+`MLFLOW_BACKEND_STORE_URI`, which `mlflow server` and `mlstack db-upgrade` read themselves, and is
+never on a command line (where `ps` shows it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from contract.service import ALL_INTERFACES, ServiceSpec
 
 V = TypeVar("V")  # a value: `str` locally, `pulumi.Input[str]` on Kubernetes
 TRACKING_PORT = 5000
-BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"  # on Kubernetes a Secret when it holds a password
+# Read by `mlflow server` itself; on Kubernetes from a Secret when it holds a password.
+BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"
 
 # Authentication (services/tracking/auth.py): set these and `mlstack tracking` runs MLflow's
 # basic-auth app, its users in the tracking database. MLflow's own variables: the admin it
@@ -68,6 +71,18 @@ TRACKING = ServiceSpec(
     ),
     ready_path="/health",
     live_path="/health",
+)
+
+
+# `mlflow db upgrade` on the PostgreSQL store in MLFLOW_BACKEND_STORE_URI, under an advisory lock
+# so that two of them (two replicas starting) never migrate at once: the first upgrades, the
+# next finds the schema current and does nothing. Kubernetes runs it as the server's init
+# container; `mlstack up --tracking-db` before the server.
+DB_UPGRADE = ServiceSpec(
+    name="db-upgrade",
+    image=TRACKING.image,
+    extra=TRACKING.extra,
+    args=("mlstack", "db-upgrade"),
 )
 
 

@@ -1,8 +1,10 @@
 """The trainer (`mlstack train`), the scorer (`mlstack score`) and the trainer's Dask cluster:
-their specs, variables and the bundled data.
+their specs, the trainer's environment as one typed value (`TrainEnv`), and the bundled data.
 
-The trainer's variables are still written by name here (services/trainer/config.py reads them
-through aliases); once its settings' fields carry these names they become an `Env`, as the API's.
+`TrainEnv`'s fields are the trainer's settings: `services/trainer/config.py` reads them from the
+environment (`TrainConfig` builds on it and adds the checks that need the application), and the
+Kubernetes Job (infra/trainer.py) and the local stack write them, each variable named after its
+field.
 """
 
 from __future__ import annotations
@@ -11,15 +13,133 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
+from pydantic import Field, field_validator
+
+from contract.env import Env
 from contract.service import SCRATCH, ServiceSpec
 
 V = TypeVar("V")  # a value: `str` locally, `pulumi.Input[str]` on Kubernetes
 # The series the trainer learns when given no data: in the repository (beside this package, as
 # installed too), and in the trainer image.
 BUNDLED_DATA = Path(__file__).resolve().parents[1] / "services" / "data" / "airline.csv"
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
-MODEL_NAME_ENV = "MODEL_NAME"
-EXPERIMENT_ENV = "EXPERIMENT_NAME"
+
+
+class TrainEnv(Env):
+    """Everything `mlstack train` and `mlstack score` read from their environment."""
+
+    mlflow_tracking_uri: str | None = None
+    data_uri: str = str(BUNDLED_DATA)
+    model_name: str = Field("ForecastModel", min_length=1)
+    experiment_name: str = Field("forecasting", min_length=1)
+    model_alias: str = Field("prod", pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    horizon: int | None = Field(None, ge=1, le=10_000)
+    promote: bool = True
+    families: tuple[str, ...] | None = Field(
+        None, description="the mean of these model families instead of the default model"
+    )
+    id_column: str = Field(
+        "unique_id",
+        min_length=1,
+        description="the series column of a long CSV of many series; without it, one series",
+    )
+    series_id: str = Field(
+        "y", min_length=1, description="the id of the one series of a CSV without the series column"
+    )
+    ds_column: str = "ds"
+    y_column: str = "y"
+    freq: str | None = None
+    season_length: int | None = Field(None, ge=1, le=1000)
+    max_train_points: int = Field(
+        2000,
+        ge=50,
+        description=(
+            "fit on at most this many of the most recent points (bounds time and memory), or on "
+            "as many as a long horizon's three backtest folds need"
+        ),
+    )
+    global_path: int = Field(
+        365,
+        ge=1,
+        le=10_000,
+        description=(
+            "the steps of the global model's forecast kept in the model (the API's longest "
+            "horizon by default); further ahead the statistical members forecast alone"
+        ),
+    )
+    train_workers: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="processes that fit series in parallel (default: every core)",
+    )
+    # Exactly Dask's own variable for its scheduler, which the workers read too.
+    dask_scheduler_address: str | None = Field(
+        None, description="fit the series on this Dask cluster instead of a local process pool"
+    )
+    max_regressed: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="promotion: the largest share of compared series allowed to regress",
+    )
+    regression_tolerance: float = Field(
+        0.10,
+        ge=0,
+        description="promotion: a series regresses when its SMAPE is worse by more than this share",
+    )
+    replace_served: bool = Field(
+        False,
+        description="promotion: let a challenger replace what is served past the guards on what "
+        "the data is (stale, another frequency, other series) or when nothing is comparable",
+    )
+    score_min_points: int = Field(
+        1, ge=1, description="score a series only once it has this many new points (else they wait)"
+    )
+    promote_if_degraded: bool = Field(
+        False,
+        description="promotion: a challenger that ties the champion wins when the champion's "
+        "realised SMAPE is above its backtest's by the degradation ratio",
+    )
+    degradation_ratio: float = Field(
+        1.5,
+        gt=1,
+        description="realised SMAPE over backtest SMAPE above which the champion is degraded",
+    )
+    data_timeout_seconds: float = Field(
+        30.0, gt=0, description="per-request timeout when reading the data over S3 or HTTP"
+    )
+    mlflow_timeout_seconds: float = Field(
+        60.0, gt=0, description="how long to keep retrying an unreachable MLflow before giving up"
+    )
+    # MLflow's own variables, read here with the rest; `tracking.configure_mlflow` hands them
+    # over.
+    mlflow_http_request_timeout: int = Field(
+        30, ge=1, description="seconds each MLflow request may take (MLflow's default is 120)"
+    )
+    mlflow_http_request_max_retries: int = Field(
+        3,
+        ge=0,
+        le=10,  # MLflow refuses more (_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT)
+        description="retries of a failed MLflow request (MLflow's default of 7 takes minutes)",
+    )
+    mlflow_recovery_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="how long a run MLflow failed waits for it to come back, to mark the run "
+        "FAILED instead of leaving it RUNNING",
+    )
+
+    @field_validator("families", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+
+MODEL_NAME_ENV = TrainEnv.env_name("model_name")
+EXPERIMENT_ENV = TrainEnv.env_name("experiment_name")
+DASK_SCHEDULER_ENV = TrainEnv.env_name("dask_scheduler_address")
 
 TRAINER = ServiceSpec(
     name="trainer",
@@ -42,8 +162,7 @@ SCORER = ServiceSpec(
 # `http` port; the cluster names their ports (infra/dask_cluster.py). The workers' ports are
 # pinned (Dask picks random ones by default) so that NetworkPolicies can name them. The variables
 # are not DASK_-prefixed, which Dask would read as its own config, except the scheduler address,
-# which is exactly Dask's (and the trainer's, services/trainer/config.py).
-DASK_SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+# which is exactly Dask's (and the trainer's, `TrainEnv.dask_scheduler_address`).
 DASK_SCHEDULER_PORT = 8786
 DASK_WORKER_PORT = 8788
 DASK_NANNY_PORT = 8789
@@ -88,27 +207,6 @@ DASK_WORKER = ServiceSpec(
         }
     ),
 )
-
-
-def trainer_env(
-    *,
-    tracking_uri: V,
-    data_uri: V,
-    model_name: str,
-    experiment: str,
-    dask_scheduler_address: V | None = None,
-) -> dict[str, V | str]:
-    """`mlstack train`'s variables (services/trainer/config.py); with a Dask scheduler's address
-    it fits on that cluster instead of its own process pool."""
-    env: dict[str, V | str] = {
-        TRACKING_URI_ENV: tracking_uri,
-        "DATA_URI": data_uri,
-        MODEL_NAME_ENV: model_name,
-        EXPERIMENT_ENV: experiment,
-    }
-    if dask_scheduler_address is not None:
-        env[DASK_SCHEDULER_ENV] = dask_scheduler_address
-    return env
 
 
 def dask_worker_env(*, scheduler_address: V, memory_limit: str) -> dict[str, V | str]:

@@ -46,6 +46,7 @@ class ClusterArgs:
     sizes: NodeSizes
     disk_size_gib: int = 20
     public_access_cidrs: Sequence[str] = ("0.0.0.0/0",)
+    retain_key: bool = False  # ControlPlaneArgs.retain_key
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -63,6 +64,7 @@ class Cluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
+    key_arn: pulumi.Output[str]  # the stack's KMS key, which also encrypts MLflow's database
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -72,7 +74,9 @@ class Cluster(pulumi.ComponentResource):
         tags = dict(args.tags)
         role = self._node_role(name, tags, child)
         cluster_name = res_name(name, "eks")  # named, so that its log group can be made first
-        control = ControlPlane(name, ControlPlaneArgs(cluster_name, args.region, tags), opts=child)
+        control = ControlPlane(
+            name, ControlPlaneArgs(cluster_name, args.region, args.retain_key, tags), opts=child
+        )
         self.cluster = eks.Cluster(
             cluster_name,
             name=cluster_name,
@@ -112,12 +116,14 @@ class Cluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
         self.oidc_provider_arn = self.cluster.oidc_provider_arn
         self.oidc_issuer = self.cluster.oidc_issuer
+        self.key_arn = control.key.arn
         self._ebs_csi(name, tags, child)
         self.register_outputs(
             {
                 "kubeconfig": self.kubeconfig,
                 "oidc_provider_arn": self.oidc_provider_arn,
                 "oidc_issuer": self.oidc_issuer,
+                "key_arn": self.key_arn,
             }
         )
 

@@ -1,6 +1,7 @@
 """The EKS control plane's own identity and keys, as terraform/eks.tf and terraform/kms.tf declare
 them: its IAM role, a customer-managed KMS key that encrypts Kubernetes Secrets (envelope
-encryption) and the control-plane logs, and the log group those logs go to, with a retention.
+encryption), the control-plane logs and MLflow's database (stacks/eks_database.py), and the log
+group those logs go to, with a retention.
 
 The log group is named after the cluster and made before it: EKS would otherwise create it
 itself, unencrypted and kept forever.
@@ -71,6 +72,9 @@ def _service_trust(service: str, actions: tuple[str, ...]) -> str:
 class ControlPlaneArgs:
     cluster_name: str  # the EKS cluster's physical name, which the log group's name holds
     region: str
+    # Kept by `pulumi destroy` when a database's final snapshot is encrypted with it: the
+    # snapshot would be unreadable once the key is gone.
+    retain_key: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -143,14 +147,16 @@ class ControlPlane(pulumi.ComponentResource):
     ) -> aws.kms.Key:
         key = aws.kms.Key(
             res_name(name, "key"),
-            description=f"{name}: EKS secrets and control-plane logs",
+            description=f"{name}: EKS secrets, control-plane logs, MLflow's database",
             enable_key_rotation=True,
             deletion_window_in_days=KEY_DELETION_DAYS,
             policy=account_and_partition.apply(
                 lambda v: key_policy(v[0], v[1], args.region, args.cluster_name)
             ),
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(retain_on_delete=args.retain_key)
+            ),
         )
         aws.kms.Alias(
             res_name(name, "key"), name=f"alias/{name}", target_key_id=key.key_id, opts=child

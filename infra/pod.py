@@ -40,25 +40,29 @@ IRSA_TOKEN_FINDING = (
     "the token is mounted only because IRSA needs it to assume this workload's AWS role; "
     "every other pod mounts none",
 )
-
-# Accepted only where a pod reads a Secret into a variable: MLflow's server and client read their
-# credentials (and the API its token) from variables only; the pod spec holds a reference.
+# Accepted where a program reads a secret setting only from its environment (MLflow its backend
+# store URI and its users' passwords, MLflow's client its credentials, the API its token): the
+# variable comes from a Secret by secretKeyRef, never as a plain value.
 SECRET_ENV_FINDING = (
     "CKV_K8S_35",
-    "MLflow and the API read their credentials from variables only; each comes from a Secret "
-    "through secretKeyRef, so the pod spec holds a reference and never the value",
+    "the program reads this setting from its environment only (MLflow its backend store URI, "
+    "which holds the database password, and its users' passwords; MLflow's client its "
+    "credentials; the API its token); the variable comes from a Secret by secretKeyRef, so "
+    "the value is in neither the pod spec nor the rendered manifests",
 )
 
 
 def accepted_findings(irsa_token: bool = False, secret_env: bool = False) -> dict[str, str]:
     """The `checkov.io/skip<n>` annotations of a Deployment, Job or CronJob, with the token
-    finding when its pod mounts a service account token for IRSA, and the Secret-variable one
-    when it reads a Secret into a variable."""
+    finding when its pod mounts a service account token for IRSA, and the secret variable finding
+    when a setting reaches it from a Secret as a variable."""
     found = dict(ACCEPTED_FINDINGS)
-    if irsa_token:
-        found[IRSA_TOKEN_FINDING[0]] = IRSA_TOKEN_FINDING[1]
-    if secret_env:
-        found[SECRET_ENV_FINDING[0]] = SECRET_ENV_FINDING[1]
+    for accepted, (check, reason) in (
+        (irsa_token, IRSA_TOKEN_FINDING),
+        (secret_env, SECRET_ENV_FINDING),
+    ):
+        if accepted:
+            found[check] = reason
     return {
         f"checkov.io/skip{n}": f"{check}={reason}"
         for n, (check, reason) in enumerate(sorted(found.items()), 1)

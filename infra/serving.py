@@ -16,7 +16,7 @@ from contract.api import (
     TOKEN_ENV,
     ApiEnv,
 )
-from infra import netpol, pod
+from infra import netpol, pod, replicas
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
 
@@ -147,12 +147,7 @@ class Serving(pulumi.ComponentResource):
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=self._args.min_replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                    type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
-                        max_unavailable=0, max_surge=1
-                    ),
-                ),
+                strategy=replicas.rolling_update(),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
                     spec=k8s.core.v1.PodSpecArgs(
@@ -196,16 +191,7 @@ class Serving(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # maxUnavailable rather than minAvailable: with one replica a node drain still proceeds.
-        k8s.policy.v1.PodDisruptionBudget(
-            self._name,
-            metadata=self._meta(),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-            ),
-            opts=child,
-        )
+        replicas.disruption_budget(self._name, self._meta(), self._selector, child)
 
     def _network_policy(self, child: pulumi.ResourceOptions) -> None:
         clients = (netpol.own_namespace(), *self._args.clients)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from contract.service import ServiceSpec
-from contract.trainer import SCORER, TRAINER, trainer_env
+from contract.trainer import SCORER, TRAINER, TrainEnv
 from infra import netpol, pod
 from infra.naming import labels, res_name, selector_labels
 from infra.options import child_options
@@ -124,13 +125,14 @@ class Trainer(pulumi.ComponentResource):
         return pod.accepted_findings(self._irsa_token(), bool(self._args.credentials_env))
 
     def _env(self) -> dict[str, pulumi.Input[str]]:
-        return trainer_env(
-            tracking_uri=self._args.tracking_uri,
-            data_uri=self._args.data_uri,
-            model_name=self._args.model_name,
-            experiment=self._args.experiment_name,
-            dask_scheduler_address=self._args.dask_scheduler_address,
-        )
+        env = TrainEnv(model_name=self._args.model_name, experiment_name=self._args.experiment_name)
+        deployed: dict[str, pulumi.Input[str] | None] = {
+            "mlflow_tracking_uri": self._args.tracking_uri,
+            "data_uri": self._args.data_uri,
+            "dask_scheduler_address": self._args.dask_scheduler_address,
+        }
+        # mypy solves the value type to `object` over a union that holds `str`: it is Input[str].
+        return cast(dict[str, pulumi.Input[str]], env.with_inputs(deployed))
 
     def _pod(
         self, account: pulumi.Input[str], spec: ServiceSpec

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+# Plain help (no rich panels): at 80 columns rich cut the long option names, and it read
+# "[env NAME]" in the help texts as markup and dropped it.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
 
 # Register each subcommand here, one line per service.
 from services.serving.cli import serve  # noqa: E402
@@ -25,6 +27,7 @@ from services.trainer.cli import score, train  # noqa: E402
 
 app.command("train")(train)
 app.command("score")(score)
-from services.tracking.cli import SETTINGS, tracking  # noqa: E402
+from services.tracking.cli import SETTINGS, db_upgrade, tracking  # noqa: E402
 
 app.command("tracking", context_settings=SETTINGS)(tracking)
+app.command("db-upgrade")(db_upgrade)

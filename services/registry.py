@@ -18,6 +18,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -98,8 +99,9 @@ class Registry(Protocol):
         """The run as MLflow's REST API describes it (`info`, `data`)."""
         ...
 
-    def download(self, name: str, version: str, folder: Path) -> Path:
-        """The version's model files, downloaded into `folder`; the model's folder."""
+    def download(self, name: str, version: str, folder: Path, files: Sequence[str] = ()) -> Path:
+        """The version's model files, downloaded into `folder` (only `files`, paths in the model
+        folder, when given); the model's folder."""
         ...
 
 
@@ -147,13 +149,17 @@ class RestRegistry:
         except Exception as exc:
             raise RegistryError(f"reading run {run_id}: {exc}") from exc
 
-    def download(self, name: str, version: str, folder: Path) -> Path:
+    def download(self, name: str, version: str, folder: Path, files: Sequence[str] = ()) -> Path:
         params = {"name": name, "version": version}
         source = self._get("/api/2.0/mlflow/model-versions/get-download-uri", params)
         uri = str(source["artifact_uri"])
         if not uri.startswith("mlflow-artifacts:"):  # a store the proxy does not serve
-            return _mlflow_download(uri, folder, self.uri)
-        self._download(urllib.parse.urlparse(uri).path.strip("/"), folder)
+            return _mlflow_download(uri, folder, self.uri, files)
+        root = urllib.parse.urlparse(uri).path.strip("/")
+        for file in files:
+            self._fetch(root, folder, file)
+        if not files:
+            self._download(root, folder)
         return folder
 
     def _get(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
@@ -185,12 +191,16 @@ class RestRegistry:
             child = f"{relative}/{entry['path'].rsplit('/', 1)[-1]}".lstrip("/")
             if entry.get("is_dir"):
                 self._download(root, folder, child)
-                continue
-            target = folder / child
-            target.parent.mkdir(parents=True, exist_ok=True)
-            quoted = urllib.parse.quote(f"{root}/{child}")
-            with self._open(f"{ARTIFACTS}/{quoted}") as response, target.open("wb") as out:
-                shutil.copyfileobj(response, out)
+            else:
+                self._fetch(root, folder, child)
+
+    def _fetch(self, root: str, folder: Path, file: str) -> None:
+        """One file, `root/file` in the artifact proxy, into `folder/file`."""
+        target = folder / file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        quoted = urllib.parse.quote(f"{root}/{file}")
+        with self._open(f"{ARTIFACTS}/{quoted}") as response, target.open("wb") as out:
+            shutil.copyfileobj(response, out)
 
 
 def _rest_error(exc: urllib.error.HTTPError) -> _RestError:
@@ -228,16 +238,28 @@ class ClientRegistry:
         except Exception as exc:
             raise RegistryError(f"reading run {run_id}: {exc}") from exc
 
-    def download(self, name: str, version: str, folder: Path) -> Path:
+    def download(self, name: str, version: str, folder: Path, files: Sequence[str] = ()) -> Path:
         source = str(self.client.get_model_version_download_uri(name, version))
-        return _mlflow_download(source, folder, self.client.tracking_uri)
+        return _mlflow_download(source, folder, self.client.tracking_uri, files)
 
 
-def _mlflow_download(source: str, folder: Path, tracking_uri: str) -> Path:
+def _mlflow_download(
+    source: str, folder: Path, tracking_uri: str, files: Sequence[str] = ()
+) -> Path:
     # An explicit artifact URI, never `models:/`: those resolve through the process-global
     # registry URI (MLflow 3.17), whatever tracking URI is passed.
     import mlflow.artifacts
 
+    for file in files:
+        target = (folder / file).parent
+        target.mkdir(parents=True, exist_ok=True)
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{source.rstrip('/')}/{file}",
+            dst_path=str(target),
+            tracking_uri=tracking_uri,
+        )
+    if files:
+        return folder
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=source, dst_path=str(folder), tracking_uri=tracking_uri
     )

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from ipaddress import IPv4Network
-from typing import Any, get_args, get_origin
+from typing import Any, ClassVar, get_args, get_origin
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from infra.prometheus_stack import CHART_VERSION
+from stacks.database_config import MlflowStore, RdsSettings
 from stacks.errors import FOREIGN_KEYS, SECRET_FIELDS, TOKEN_COMMAND, format_errors
 from stacks.fields import ACM_ARN, CRON, HOSTNAME, PRIVATE, QUANTITY, Cidr, Image, OptionalSecret
 
@@ -32,8 +32,8 @@ TARGETS = ("minikube", "eks")
 DEFAULT_SCORE_SCHEDULE = "0 * * * *"
 
 
-class StackConfig(BaseModel):
-    """What both targets share: names, images, workloads and monitoring."""
+class StackConfig(MlflowStore):
+    """What both targets share: names, images, workloads, MLflow's store and monitoring."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -55,7 +55,6 @@ class StackConfig(BaseModel):
     api_min_replicas: int = Field(1, ge=1)
     api_max_replicas: int = Field(3, ge=1)
     mlflow_storage_size: str = "5Gi"
-    mlflow_database_uri: OptionalSecret = None
     # Public access (issue 23): an Ingress in front of the API, off by default. Declared before
     # api_token, whose validator needs it: public means the token is required.
     public_access: bool = False
@@ -144,9 +143,10 @@ class MinikubeConfig(StackConfig):
     pod_network_cidr: Cidr = IPv4Network("10.244.0.0/16")
 
 
-class EksConfig(StackConfig):
-    """AWS: network, cluster and bucket, then the same workloads."""
+class EksConfig(StackConfig, RdsSettings):
+    """AWS: network, cluster, bucket and MLflow's database, then the same workloads."""
 
+    DATABASES: ClassVar[tuple[str, ...]] = ("rds", "sqlite", "external")
     target: str = "eks"
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
     vpc_cidr: Cidr = IPv4Network("10.0.0.0/16")

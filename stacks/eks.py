@@ -15,6 +15,7 @@ from infra.network import Network, NetworkArgs
 from infra.storage import ARTIFACTS_PREFIX, DATA_PREFIX, Storage, StorageArgs, access_policy
 from stacks import public
 from stacks.config import EksConfig
+from stacks.eks_database import mlflow_store
 from stacks.outputs import StackOutputs
 from stacks.workloads import (
     MLFLOW_ACCOUNT_ROLE,
@@ -121,6 +122,8 @@ def build(cfg: EksConfig) -> StackOutputs:
             sizes=NodeSizes(cfg.node_min_size, cfg.node_desired_size, cfg.node_max_size),
             disk_size_gib=cfg.node_disk_size_gib,
             public_access_cidrs=[str(c) for c in cfg.endpoint_public_access_cidrs],
+            # The database's final snapshot is encrypted with the cluster's key: keep the key.
+            retain_key=cfg.mlflow_database == "rds",
             tags=tags,
         ),
         opts=on_aws,
@@ -136,6 +139,7 @@ def build(cfg: EksConfig) -> StackOutputs:
     trainer_role = _irsa(
         cfg, cluster, storage, TRAINER_ACCOUNT_ROLE, DATA_PREFIX, write=False, opts=on_aws
     )
+    store = mlflow_store(cfg, network, cluster, aws_provider, tags)
     provider = k8s.Provider(
         res_name(cfg.prefix, "eks"),
         kubeconfig=cluster.kubeconfig,
@@ -152,6 +156,7 @@ def build(cfg: EksConfig) -> StackOutputs:
             # Through MLflow's artifact proxy, so only the server's account holds S3 rights.
             artifacts_destination=storage.artifacts_uri,
             artifacts_on_volume=False,
+            mlflow_database_uri=store.uri,
             monitoring_size="standard",  # 15 days of history on nodes sized for it
             # Pods take VPC addresses (the VPC CNI), beside the nodes, the control plane's
             # interfaces and the load balancer: the whole VPC is the cluster's.
@@ -170,4 +175,5 @@ def build(cfg: EksConfig) -> StackOutputs:
         bucket_name=storage.bucket_name,
         kubeconfig=cluster.kubeconfig,
         public_url=public_url,
+        mlflow_database_endpoint=store.endpoint,
     )

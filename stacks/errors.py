@@ -32,6 +32,14 @@ EXAMPLES = {
     "public_tls_secret": "mlstack-tls",
     "pod_network_cidr": "10.244.0.0/16",
     "public_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/<id>",
+    "mlflow_database": "<rds|sqlite|external>",
+    "mlflow_replicas": "3",
+    "mlflow_database_instance_class": "db.t4g.medium",
+    "mlflow_database_storage_gib": "50",
+    "mlflow_database_multi_az": "true",
+    "mlflow_database_backup_retention_days": "14",
+    "mlflow_database_deletion_protection": "false",
+    "mlflow_database_snapshot": "<snapshot identifier>",
 }
 
 # Keys whose fix is not `pulumi config set <key> <example>`. `--path '<key>[0]'` stores a real

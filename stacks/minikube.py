@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 
 from infra.mlflow_server import DATA
 from stacks import public
-from stacks.config import MinikubeConfig
+from stacks.config import MinikubeConfig, secret
 from stacks.outputs import StackOutputs
 from stacks.workloads import Platform
 from stacks.workloads import build as build_workloads
@@ -31,6 +31,7 @@ def build(cfg: MinikubeConfig) -> StackOutputs:
             data_uri=IMAGE_DATA,
             artifacts_destination=f"{DATA}/artifacts",
             artifacts_on_volume=True,
+            mlflow_database_uri=secret(cfg.mlflow_database_uri),  # None: SQLite
             monitoring_size="small",  # a laptop: one day of history, small requests
             cluster_cidrs=(str(cfg.pod_network_cidr), SERVICE_CIDR),
             api_entry=public.entry_settings(cfg, [cfg.pod_network_cidr]),

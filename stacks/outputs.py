@@ -12,12 +12,13 @@ from stacks.workloads import Workloads
 
 @dataclass(frozen=True)
 class StackOutputs(Workloads):
-    """The workloads' outputs, on a cloud target its bucket and kubeconfig, and with
-    `public_access` the API's public URL."""
+    """The workloads' outputs, on a cloud target its bucket and kubeconfig (and MLflow's RDS
+    endpoint), and with `public_access` the API's public URL."""
 
     bucket_name: pulumi.Output[str] | None = None
     kubeconfig: pulumi.Output[str] | None = None
     public_url: pulumi.Output[str] | None = None
+    mlflow_database_endpoint: pulumi.Output[str] | None = None  # with mlflow_database: rds
 
     @classmethod
     def of(cls, workloads: Workloads, **cloud: Any) -> StackOutputs:

@@ -43,6 +43,8 @@ class Platform:
     data_uri: pulumi.Input[str]
     artifacts_destination: pulumi.Input[str]
     artifacts_on_volume: bool
+    # MLflow's PostgreSQL (a secret: it holds the password); None for SQLite on its volume.
+    mlflow_database_uri: pulumi.Input[str] | None
     # No default: each target says how big its monitoring is (a default once gave EKS the
     # laptop's one day of Prometheus history).
     monitoring_size: Size
@@ -106,7 +108,8 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             pull_policy=platform.pull_policy,
             artifacts_destination=platform.artifacts_destination,
             artifacts_on_volume=platform.artifacts_on_volume,
-            database_uri=secret(cfg.mlflow_database_uri),
+            database_uri=platform.mlflow_database_uri,
+            replicas=cfg.mlflow_replicas,
             storage_size=cfg.mlflow_storage_size,
             storage_class=platform.storage_class,
             service_account_annotations=platform.mlflow_annotations,

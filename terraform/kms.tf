@@ -1,4 +1,7 @@
-# A customer-managed key for the cluster's Kubernetes secrets (envelope encryption) and its logs.
+# A customer-managed key for the cluster's Kubernetes secrets (envelope encryption), its logs, and
+# MLflow's database with its backups and snapshots (rds.tf). `terraform destroy` schedules its
+# deletion after the window below: cancel it (`aws kms cancel-key-deletion`) to keep the final
+# snapshot restorable.
 
 data "aws_iam_policy_document" "kms" {
   #checkov:skip=CKV_AWS_109:A key policy's Resource is always the key itself; "*" is how AWS spells that.
@@ -31,7 +34,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.prefix}: EKS secrets and control-plane logs"
+  description             = "${var.prefix}: EKS secrets, control-plane logs, MLflow's database"
   enable_key_rotation     = true
   deletion_window_in_days = 7
   policy                  = data.aws_iam_policy_document.kms.json

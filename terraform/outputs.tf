@@ -66,6 +66,20 @@ output "port_forward_grafana" {
   value       = "kubectl -n ${local.monitoring.namespace} port-forward svc/${local.monitoring.release}-grafana 3000:80"
 }
 
+output "mlflow_database_endpoint" {
+  description = "host:port of MLflow's PostgreSQL (mlflow_database = rds); null otherwise."
+  value       = try(aws_db_instance.mlflow[0].endpoint, null)
+}
+
+output "mlflow_database_uri" {
+  description = "MLflow's backend store URI (over TLS, with the generated password): put it in the Secret MLflow's pods read MLFLOW_BACKEND_STORE_URI from."
+  sensitive   = true
+  value = try(join("", [
+    "postgresql://${local.mlflow_db.username}:${random_password.mlflow_db[0].result}",
+    "@${aws_db_instance.mlflow[0].address}:${local.mlflow_db.port}/${local.mlflow_db.database}?sslmode=require",
+  ]), null)
+}
+
 output "grafana_admin_password" {
   description = "Grafana's admin password (user admin): var.grafana_admin_password, or the generated one."
   sensitive   = true

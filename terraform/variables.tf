@@ -265,3 +265,72 @@ variable "public_access_cidrs" {
     error_message = "public_access_cidrs must be a non-empty list of IPv4 network CIDRs when public_access is on, e.g. 203.0.113.0/24."
   }
 }
+
+# MLflow's store (Pulumi's mlflow_database*): with "rds" an RDS PostgreSQL (rds.tf); with "sqlite"
+# or "external" none here (SQLite on MLflow's volume, or a PostgreSQL you run yourself).
+variable "mlflow_database" {
+  description = "MLflow's store: rds (a PostgreSQL created here), sqlite (MLflow's volume) or external (your own PostgreSQL)."
+  type        = string
+  default     = "rds"
+
+  validation {
+    condition     = contains(["rds", "sqlite", "external"], var.mlflow_database)
+    error_message = "mlflow_database must be rds, sqlite or external."
+  }
+}
+
+variable "mlflow_database_instance_class" {
+  description = "RDS instance class of MLflow's PostgreSQL."
+  type        = string
+  default     = "db.t4g.small"
+
+  validation {
+    condition     = can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", var.mlflow_database_instance_class))
+    error_message = "mlflow_database_instance_class must be an RDS instance class such as db.t4g.small."
+  }
+}
+
+variable "mlflow_database_storage_gib" {
+  description = "Encrypted gp3 storage of MLflow's PostgreSQL, GiB (20-100; it grows by itself to 100)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.mlflow_database_storage_gib >= 20 && var.mlflow_database_storage_gib <= 100
+    error_message = "mlflow_database_storage_gib must be 20 (gp3's least) to 100."
+  }
+}
+
+variable "mlflow_database_multi_az" {
+  description = "A standby in a second zone that RDS fails over to (doubles the database's cost)."
+  type        = bool
+  default     = false
+}
+
+variable "mlflow_database_backup_retention_days" {
+  description = "Days of automated backups (point-in-time restore) of MLflow's PostgreSQL, 1-35."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.mlflow_database_backup_retention_days >= 1 && var.mlflow_database_backup_retention_days <= 35
+    error_message = "mlflow_database_backup_retention_days must be 1 to 35: backups stay on, and RDS keeps at most 35 days."
+  }
+}
+
+variable "mlflow_database_deletion_protection" {
+  description = "Refuse to delete MLflow's PostgreSQL; set false and apply before terraform destroy (a final snapshot is kept)."
+  type        = bool
+  default     = true
+}
+
+variable "mlflow_database_snapshot" {
+  description = "RDS snapshot (identifier or ARN) MLflow's PostgreSQL is restored from; empty for a new database. Changing it replaces the database."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^$|^(arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:snapshot:|rds:)?[A-Za-z][A-Za-z0-9-]{0,254}$", var.mlflow_database_snapshot))
+    error_message = "mlflow_database_snapshot must be an RDS snapshot identifier or ARN, or empty."
+  }
+}

@@ -20,7 +20,8 @@ from prometheus_client.samples import Sample
 from contract.api import API, ApiEnv
 from services.local import process
 
-TOKEN = "tok-7f3a9c2e51b84d06"  # the API_TOKEN of the guarded API; tests look for it in output
+# The API_TOKEN of the guarded API (at least 32 characters); tests look for it in output.
+TOKEN = "tok-7f3a9c2e51b84d06-5e1b0a9c3f7d2e48"
 
 
 @dataclass(frozen=True)

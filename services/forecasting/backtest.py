@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from services.forecasting import metrics
-from services.forecasting.models import Combination, FitFailed, fit
-from services.forecasting.specs import Forecast, Spec
+from services.forecasting.models import Combination, FitFailed, GlobalPath, fit
+from services.forecasting.specs import GLOBAL, Fitted, Forecast, Spec
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,22 @@ def score(
     return Backtest(spec, forecasts, scores)
 
 
-def run(spec: Spec, y: np.ndarray, folds: Folds, m: int) -> Backtest:
+def run(
+    spec: Spec,
+    y: np.ndarray,
+    folds: Folds,
+    m: int,
+    global_windows: Sequence[np.ndarray | None] | None = None,
+) -> Backtest:
     """Refit `spec` (its forms fixed) on each fold's training window; a combination's members
-    are scored too, from the same fits, when every fold fitted every member."""
+    are scored too, from the same fits, when every fold fitted every member. The global member
+    is learned across a panel, not refitted here: `global_windows` holds its forecast of each
+    fold (without them, a combination goes on without it)."""
     fits = []
-    for train, _ in folds.split(y):
+    for i, (train, _) in enumerate(folds.split(y)):
+        found = None if global_windows is None else global_windows[i]
         try:
-            fits.append(fit(spec, train, m, steps=folds.horizon))
+            fits.append(_fit_fold(spec, train, m, folds.horizon, found))
         except FitFailed as exc:
             raise BacktestFailed(str(exc)) from exc
     result = score(spec, tuple(f.forecast(folds.horizon) for f in fits), y, folds, m)
@@ -98,6 +108,27 @@ def run(spec: Spec, y: np.ndarray, folds: Folds, m: int) -> Backtest:
         for i, member in enumerate(spec.members)
     )
     return Backtest(spec, result.forecasts, result.scores, members)
+
+
+def _fit_fold(
+    spec: Spec, train: np.ndarray, m: int, horizon: int, global_forecast: np.ndarray | None
+) -> Fitted:
+    if GLOBAL not in [f.family for f in spec.members]:
+        return fit(spec, train, m, steps=horizon)
+    local = Spec(spec.family, members=tuple(f for f in spec.members if f.family != GLOBAL))
+    fitted = fit(local, train, m, steps=horizon)
+    if global_forecast is None:
+        return fitted
+    assert isinstance(fitted, Combination)
+    by_family = {f.spec.family: f for f in fitted.members}
+    members = [
+        GlobalPath(s, np.asarray(global_forecast, dtype=float))
+        if s.family == GLOBAL
+        else by_family[s.family]
+        for s in spec.members
+        if s.family == GLOBAL or s.family in by_family
+    ]
+    return Combination(Spec(spec.family, members=tuple(f.spec for f in members)), tuple(members))
 
 
 class BacktestFailed(RuntimeError):

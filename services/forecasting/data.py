@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from services.forecasting.frequency import Frequency, FrequencyError, infer_frequency
-from services.forecasting.source import DataError, read_bytes
+from services.forecasting.source import DataError, quote, read_bytes
 
 MAX_FILL_SHARE = 0.05
 MAX_FILL_RUN = 3
@@ -24,6 +24,7 @@ MAX_ROWS = 500_000
 # The fewest points a forecast with an interval needs (the seasonal naive floor's spread needs
 # two differences). Shorter than a backtest needs is fine: the model is fitted without one.
 MIN_POINTS = 3
+GUESSED_DATES = 1000  # of the dates not read, those whose format an error names
 _MISSING = {"", "na", "nan", "null", "none"}
 
 
@@ -76,7 +77,7 @@ def parse_csv(raw: bytes, ds_col: str = "ds", y_col: str = "y") -> pd.DataFrame:
 
 def _where(lines: pd.Index, values: pd.Series | None = None, limit: int = 5) -> str:
     shown = [
-        f"line {line}" + (f" ({values[line]!r})" if values is not None else "")
+        f"line {line}" + (f" ({quote(values[line])})" if values is not None else "")
         for line in lines[:limit]
     ]
     more = f" and {len(lines) - limit} more" if len(lines) > limit else ""
@@ -107,9 +108,7 @@ def check_rows(frame: pd.DataFrame, dates: pd.Series, values: pd.Series, junk: p
     """Refuse unparseable dates, non-numeric values and infinite values, naming their lines."""
     bad = dates.index[dates.isna()]
     if len(bad):
-        raise DataError(
-            f"column 'ds': {len(bad)} unparseable date(s) at {_where(bad, frame['ds'].str.strip())}"
-        )
+        raise DataError(f"column 'ds': {_date_problem(frame['ds'].str.strip(), bad)}")
     bad = values.index[junk.to_numpy(dtype=bool)]
     if len(bad):
         raise DataError(
@@ -119,6 +118,29 @@ def check_rows(frame: pd.DataFrame, dates: pd.Series, values: pd.Series, junk: p
     if len(infinite):
         raw = frame["y"].str.strip()
         raise DataError(f"column 'y': {len(infinite)} infinite value(s) at {_where(infinite, raw)}")
+
+
+def _date_problem(raw: pd.Series, bad: pd.Index) -> str:
+    """Why the dates at the lines `bad` were not read: written in another format than the one
+    the column is read by (its first date's), or in none."""
+    from pandas.tseries.api import guess_datetime_format
+
+    read_as = guess_datetime_format(raw.iloc[0])
+    formats: dict[str, list[int]] = {}
+    for line in bad[:GUESSED_DATES]:
+        formats.setdefault(guess_datetime_format(raw[line]) or "", []).append(line)
+    others = {fmt: lines for fmt, lines in formats.items() if fmt and fmt != read_as}
+    if read_as is None or not others:
+        return f"{len(bad)} unparseable date(s) at {_where(bad, raw)}"
+    seen = "; ".join(
+        f"{fmt or 'unparseable'} at {_where(pd.Index(lines), raw, 2)}"
+        for fmt, lines in formats.items()
+    )
+    return (
+        f"dates in more than one format: the column is read as {read_as}, the format of line "
+        f"{raw.index[0]} ({quote(raw.iloc[0])}), but {len(bad)} date(s) are not: {seen}; "
+        "write every date in one format (YYYY-MM-DD is the safest)"
+    )
 
 
 def validate(

@@ -127,19 +127,28 @@ def read_single(path: Path) -> Mapping[str, Forecaster]:
     return {str(data.get(ID, SINGLE_ID)): Forecaster.from_dict(data)}
 
 
-def load(folder: Path) -> Mapping[str, Forecaster]:
-    """The forecasters of a downloaded model folder (either format), by series id;
-    `ForeignModel` for a model this project did not log."""
+READERS = {FORMAT: (read, ARTIFACT), SINGLE_FORMAT: (read_single, SINGLE_ARTIFACT)}
+
+
+def artifact_file(folder: Path) -> tuple[str, str]:
+    """The format of a model folder's forecasters and where in the folder they are, read from
+    its `MLmodel` alone (the one file needed beside them); `ForeignModel` for a model this
+    project did not log."""
     import yaml  # type: ignore[import-untyped]
 
     mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
     fmt = (mlmodel.get("metadata") or {}).get(FORMAT_KEY)
-    readers = {FORMAT: (read, ARTIFACT), SINGLE_FORMAT: (read_single, SINGLE_ARTIFACT)}
-    if fmt not in readers:
+    if fmt not in READERS:
         raise ForeignModel(f"{folder} holds no forecaster of this project (format {fmt!r})")
-    reader, artifact = readers[fmt]
     artifacts = mlmodel["flavors"]["python_function"]["artifacts"]
-    return reader(folder / artifacts[artifact]["path"])
+    return fmt, str(artifacts[READERS[fmt][1]]["path"])
+
+
+def load(folder: Path) -> Mapping[str, Forecaster]:
+    """The forecasters of a downloaded model folder (either format), by series id;
+    `ForeignModel` for a model this project did not log."""
+    fmt, path = artifact_file(folder)
+    return READERS[fmt][0](folder / path)
 
 
 @dataclass(frozen=True)

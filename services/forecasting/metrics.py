@@ -56,3 +56,21 @@ def coverage(actual: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> float:
     a, lo = _pair(actual, lower)
     _, hi = _pair(actual, upper)
     return float(((a >= lo) & (a <= hi)).mean())
+
+
+def msis(
+    actual: ArrayLike,
+    lower: ArrayLike,
+    upper: ArrayLike,
+    history: ArrayLike,
+    season_length: int,
+    level: float = 0.95,
+) -> float:
+    """Mean scaled interval score (the M4 competition's): the interval's width plus 2 / alpha
+    times each miss, over the seasonal naive in-sample MAE (inf if that is 0)."""
+    a, lo = _pair(actual, lower)
+    _, hi = _pair(actual, upper)
+    alpha = 1 - level
+    score = (hi - lo) + 2 / alpha * ((lo - a) * (a < lo) + (a - hi) * (a > hi))
+    scale = naive_scale(history, season_length)
+    return float(score.mean() / scale) if scale else float("inf")

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from services.forecasting.specs import COMBINATIONS, LEVEL, Fitted, Forecast, Spec, z
+from services.forecasting.calibration import Calibration
+from services.forecasting.specs import COMBINATIONS, GLOBAL, LEVEL, Fitted, Forecast, Spec, z
 from services.forecasting.statemodels import STATE_MODELS
 
 
@@ -25,11 +26,13 @@ class SeasonalNaive:
     sigma: float
 
     def forecast(self, horizon: int, level: float = LEVEL) -> Forecast:
-        m = self.last_season.size
         steps = np.arange(horizon)
-        mean = self.last_season[steps % m]
-        half = z(level) * self.sigma * np.sqrt(steps // m + 1)
+        mean = self.last_season[steps % self.last_season.size]
+        half = z(level) * self.spread(horizon)
         return Forecast(mean, mean - half, mean + half)
+
+    def spread(self, horizon: int) -> np.ndarray:
+        return self.sigma * np.sqrt(np.arange(horizon) // self.last_season.size + 1)
 
     def state(self) -> dict[str, Any]:
         return {"last_season": self.last_season.tolist(), "sigma": self.sigma}
@@ -43,21 +46,62 @@ class SeasonalNaive:
 
 
 @dataclass(frozen=True)
+class GlobalPath:
+    """The member learned across a panel's series (`global_model.py`), kept as its forecast
+    path: serving never loads the booster. Beyond the path, and for intervals, it has nothing to
+    say (NaN), and a combination goes on without it there."""
+
+    spec: Spec
+    path: np.ndarray
+
+    def forecast(self, horizon: int, level: float = LEVEL) -> Forecast:
+        mean = np.full(horizon, np.nan)
+        known = min(horizon, self.path.size)
+        mean[:known] = self.path[:known]
+        return Forecast(mean, mean, mean)
+
+    def spread(self, horizon: int) -> np.ndarray:
+        return np.full(horizon, np.nan)
+
+    def state(self) -> dict[str, Any]:
+        return {"path": [float(f"{v:.7g}") for v in self.path]}
+
+
+@dataclass(frozen=True)
 class Combination:
-    """The mean or median (`spec.family`) of its members' forecasts and interval bounds."""
+    """The mean or median (`spec.family`) of its members' forecasts, step by step over the
+    members that have one there. Calibrated (`calibration.py`), its interval is the mean +- the
+    calibrated number of the members' mean spread; otherwise the mean or median of their
+    bounds (the versions trained before calibration)."""
 
     spec: Spec
     members: tuple[Fitted, ...]
+    calibration: Calibration | None = None
 
     def forecast(self, horizon: int, level: float = LEVEL) -> Forecast:
         parts = [m.forecast(horizon, level) for m in self.members]
         combine = COMBINATIONS[self.spec.family]
-        return Forecast(
-            *(combine([getattr(p, k) for p in parts], axis=0) for k in ("mean", "lower", "upper"))
-        )
+        mean = combine([p.mean for p in parts], axis=0)
+        if self.calibration is None:
+            bounds = (combine([getattr(p, k) for p in parts], axis=0) for k in ("lower", "upper"))
+            return Forecast(mean, *bounds)
+        half = self.calibration.quantile(level) * self.spread(horizon)
+        return Forecast(mean, mean - half, mean + half)
+
+    def spread(self, horizon: int) -> np.ndarray:
+        spreads = np.array([m.spread(horizon) for m in self.members])
+        known = np.isfinite(spreads).any(axis=0)
+        out = np.zeros(horizon)
+        out[known] = np.nanmean(spreads[:, known], axis=0)
+        return out
 
     def state(self) -> dict[str, Any]:
-        return {"members": [{"spec": m.spec.to_dict(), "state": m.state()} for m in self.members]}
+        state: dict[str, Any] = {
+            "members": [{"spec": m.spec.to_dict(), "state": m.state()} for m in self.members]
+        }
+        if self.calibration is not None:
+            state["calibration"] = self.calibration.state()
+        return state
 
 
 class FitFailed(ValueError):
@@ -103,8 +147,11 @@ def from_state(spec: Spec, state: dict[str, Any]) -> Fitted:
     if spec.family == "seasonal_naive":
         last = np.asarray(state["last_season"], dtype=float)
         return SeasonalNaive(spec, last, float(state["sigma"]))
+    if spec.family == GLOBAL:
+        return GlobalPath(spec, np.asarray(state["path"], dtype=float))
     if spec.family in COMBINATIONS:
         members = tuple(from_state(Spec.from_dict(m["spec"]), m["state"]) for m in state["members"])
-        return Combination(spec, members)
+        found = state.get("calibration")
+        return Combination(spec, members, None if found is None else Calibration.from_state(found))
     sigma = np.asarray(state["sigma"], dtype=float)
     return STATE_MODELS[spec.family](spec, state["params"], sigma)

@@ -34,6 +34,7 @@ from services.forecasting.data import (
 )
 from services.forecasting.frequency import Frequency, FrequencyError, infer_frequency
 from services.forecasting.longcsv import Columns, parse_panel
+from services.forecasting.source import quote
 
 MAX_SERIES = 100_000
 OK, FLOOR, EXCLUDED = "ok", "floor", "excluded"  # the full model, the floor model, left out
@@ -51,7 +52,7 @@ class Entry:
 
     @property
     def message(self) -> str:
-        return f"series {self.unique_id!r}: {self.reason}"
+        return f"series {quote(self.unique_id)}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def _frequency(checked: list[_Checked], usable: dict[str, pd.Series | None]) -> 
         (name, m), common = ranked[0]
         others = "; ".join(
             f"{len(ids)} {kind} (season {season}): "
-            + ", ".join(map(repr, ids[:5]))
+            + ", ".join(map(quote, ids[:5]))
             + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             for (kind, season), ids in ranked[1:]
         )
@@ -194,7 +195,7 @@ def _frequency(checked: list[_Checked], usable: dict[str, pd.Series | None]) -> 
         s.attrs["frequency"] for s in usable.values() if s is not None
     ]
     if not found:
-        shown = "; ".join(f"series {c.unique_id!r}: {c.error}" for c in checked[:3])
+        shown = "; ".join(f"series {quote(c.unique_id)}: {c.error}" for c in checked[:3])
         raise DataError(f"no series can be trained: all {len(checked)} left out ({shown})")
     return Counter(found).most_common(1)[0][0]
 

@@ -8,9 +8,20 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+# The most of a value an error message quotes: a 100,000-digit value stays a short line.
+QUOTED_CHARS = 40
+
 
 class DataError(ValueError):
     """The data cannot be used; the message says what is wrong and where."""
+
+
+def quote(value: object) -> str:
+    """`value` as an error quotes it: its repr, cut to its first `QUOTED_CHARS` characters."""
+    text = str(value)
+    if len(text) <= QUOTED_CHARS:
+        return repr(value)
+    return f"{text[:QUOTED_CHARS]!r}... ({len(text):,} characters)"
 
 
 def read_bytes(uri: str, timeout: float = 30.0) -> bytes:
@@ -18,6 +29,8 @@ def read_bytes(uri: str, timeout: float = 30.0) -> bytes:
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else uri)
+        if path.is_dir():
+            raise DataError(f"data path {path} is a directory: give the CSV file in it")
         if not path.is_file():
             raise DataError(f"data file not found: {path}")
         try:

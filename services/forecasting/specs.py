@@ -14,9 +14,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-FAMILIES = ("ets", "ces", "theta", "standard_theta", "arima", "seasonal_naive")
+FAMILIES = ("ets", "ces", "theta", "standard_theta", "arima", "lightgbm", "seasonal_naive")
+GLOBAL = "lightgbm"  # the member learned across a panel's series (`global_model.py`)
 MEAN, MEDIAN = "mean", "median"  # the spec families of a combination of members
-COMBINATIONS: dict[str, Callable[..., Any]] = {MEAN: np.mean, MEDIAN: np.median}
+# Step by step over the members that have a forecast there (a global path may end first).
+COMBINATIONS: dict[str, Callable[..., Any]] = {MEAN: np.nanmean, MEDIAN: np.nanmedian}
 ARIMA_MAX_SEASON = 4  # AutoARIMA's seasonal search costs several times the rest beyond this
 LEVEL = 0.95  # the level whose interval widths a fitted model keeps (`spread_of`)
 
@@ -86,6 +88,10 @@ class Fitted(Protocol):
     def spec(self) -> Spec: ...
 
     def forecast(self, horizon: int, level: float = LEVEL) -> Forecast: ...
+
+    def spread(self, horizon: int) -> np.ndarray:
+        """The forecast's own standard deviation at each step (NaN where it has none)."""
+        ...
 
     def state(self) -> dict[str, Any]: ...
 

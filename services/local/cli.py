@@ -41,6 +41,14 @@ def up(
     api_token: Annotated[
         str | None, typer.Option(envvar=TOKEN_ENV, help="Bearer token for the API.")
     ] = None,
+    tracking_db: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MLSTACK_TRACKING_DB",
+            help="PostgreSQL URI (postgresql://...) for MLflow's registry, upgraded first; "
+            "default: SQLite in the state directory. Prefer the variable: a flag shows in ps.",
+        ),
+    ] = None,
     max_restarts: Annotated[
         int,
         typer.Option(
@@ -69,6 +77,7 @@ def up(
         data_uri=data,
         families=families,
         api_token=api_token,
+        tracking_db=tracking_db or None,
         max_restarts=max_restarts,
     )
     raise typer.Exit(control.detach(cfg) if detach else stack.run(cfg))

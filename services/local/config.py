@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from contract.api import API_PORT, PROD_ALIAS, ApiEnv
 from contract.demo import DEMO_PORT, demo_env
 from contract.tracking import READER, TRACKING_PORT, WRITER, auth_env, client_env
-from contract.trainer import BUNDLED_DATA, trainer_env
+from contract.trainer import BUNDLED_DATA, TrainEnv
 from services.local import credentials, process
 
 # Ports a newcomer expects: MLflow's, the API's (also what `kubectl port-forward` gives the demo)
@@ -37,6 +37,9 @@ class LocalConfig:
     families: str | None = None  # comma-separated model families for the first training
     api_token: str | None = None
     poll_seconds: int = 10
+    # MLflow's registry in this PostgreSQL (upgraded first by `mlstack db-upgrade`); SQLite in
+    # the state directory when None.
+    tracking_db: str | None = None
     max_restarts: int = DEFAULT_MAX_RESTARTS
 
     def resolved(self) -> LocalConfig:
@@ -64,7 +67,9 @@ class LocalConfig:
         return credentials.load_or_create(self.state_dir)
 
     def tracking_env(self) -> dict[str, str]:
-        env = process.tracking_env(self.state_dir, self.ports["mlflow"], self.host)
+        env = process.tracking_env(
+            self.state_dir, self.ports["mlflow"], self.host, store=self.tracking_db
+        )
         made = self.credentials
         auth = auth_env(
             admin_password=made.admin_password,
@@ -79,12 +84,12 @@ class LocalConfig:
 
     def trainer_env(self) -> dict[str, str]:
         """The trainer's and the scorer's: MLflow's writer."""
-        return trainer_env(
-            tracking_uri=self.url("mlflow"),
+        return TrainEnv(
+            mlflow_tracking_uri=self.url("mlflow"),
             data_uri=self.data_uri,
             model_name=self.model_name,
-            experiment=self.experiment,
-        ) | client_env(WRITER, self.credentials.writer_password)
+            experiment_name=self.experiment,
+        ).to_env() | client_env(WRITER, self.credentials.writer_password)
 
     def reader_env(self) -> dict[str, str]:
         """MLflow's read-only identity: the API's, and the stack's own reads of `@prod`."""

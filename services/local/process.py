@@ -139,12 +139,15 @@ def signal_group(pgid: int, sig: signal.Signals = signal.SIGTERM) -> None:
         os.killpg(pgid, sig)
 
 
-def tracking_env(root: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
-    """A loopback MLflow server's variables: SQLite and artifacts under `root`."""
+def tracking_env(
+    root: Path, port: int, host: str = "127.0.0.1", store: str | None = None
+) -> dict[str, str]:
+    """A loopback MLflow server's variables: artifacts under `root`, and its registry in `store`
+    (a PostgreSQL URI) or else SQLite under `root`."""
     return spec_tracking_env(
         host=host,
         port=port,
-        backend_store_uri=f"sqlite:///{root / 'mlflow.db'}",
+        backend_store_uri=store or f"sqlite:///{root / 'mlflow.db'}",
         artifacts_destination=str(root / "artifacts"),
         allowed_hosts=f"{host}:{port},localhost:{port}",
     )
@@ -154,15 +157,17 @@ def start_tracking_server(
     root: Path,
     port: int | None = None,
     timeout: float = 180.0,
+    store: str | None = None,
     auth: Mapping[str, str] | None = None,
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """A real MLflow server from `TRACKING` on loopback: SQLite and artifacts under `root`,
-    behind authentication with `auth`'s variables (contract.tracking.auth_env). For tests and
-    benchmarks; the local stack adds its own ports and logs."""
+    """A real MLflow server from `TRACKING` on loopback: artifacts under `root`, the registry in
+    `store` or SQLite under `root`, behind authentication with `auth`'s variables
+    (contract.tracking.auth_env). For tests and benchmarks; the local stack adds its own ports
+    and logs."""
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     log = open(root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = start(TRACKING, {**tracking_env(root, port), **(auth or {})}, stdout=log)
+    proc = start(TRACKING, {**tracking_env(root, port, store=store), **(auth or {})}, stdout=log)
     uri = f"http://127.0.0.1:{port}"
     wait_ready(f"{uri}/health", proc, timeout=timeout, name="MLflow server")
     return uri, proc

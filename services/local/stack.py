@@ -19,7 +19,7 @@ from typing import TextIO
 from contract.api import API
 from contract.demo import DEMO
 from contract.service import ServiceSpec
-from contract.tracking import ADMIN, TRACKING
+from contract.tracking import ADMIN, DB_UPGRADE, TRACKING
 from contract.trainer import SCORER, TRAINER
 from services.local import credentials, process, prometheus
 from services.local.config import LocalConfig
@@ -114,7 +114,7 @@ class Stack:
                 f"a stack is already running from {self.cfg.state_dir} (pid {running.pid}): "
                 "see `mlstack status`, or stop it with `mlstack down`"
             )
-        for spec, _env in [*self.plan(), (TRAINER, {}), (SCORER, {})]:
+        for spec, _env in [*self.plan(), (TRAINER, {}), (SCORER, {}), (DB_UPGRADE, {})]:
             for command in spec.commands:
                 if process.executable(command) is None:
                     raise StackError(f"{spec.name}: command `{command}` not found")
@@ -141,6 +141,8 @@ class Stack:
             f"MLflow asks for a password: its users' are in {credentials.path(self.cfg.state_dir)}",
         )
         services = self.plan()
+        if self.cfg.tracking_db:
+            self.upgrade_database()
         self.start(*services[0])
         self.train_if_needed()
         for spec, env in services[1:]:
@@ -189,6 +191,13 @@ class Stack:
         except process.NotReady as exc:
             raise StackError(started.failure(str(exc))) from None
 
+    def upgrade_database(self) -> None:
+        """The PostgreSQL schema upgraded to this MLflow's before the server starts, as each
+        pod's init container does (and, as there, never by two processes at once)."""
+        started, code = self.run_once(DB_UPGRADE, self.cfg.tracking_env())
+        if code != 0:
+            raise StackError(started.failure(f"db-upgrade exited with code {code}"))
+
     def train_if_needed(self) -> None:
         cfg = self.cfg
         # As the admin: to the others, MLflow answers 403 for a model that does not exist yet.
@@ -227,9 +236,9 @@ class Stack:
         what = f"scorer exited with code {code}; the API exports no accuracy until a scoring"
         say(self.console, "warning: " + started.failure(what))
 
-    def run_once(self, spec: ServiceSpec) -> tuple[Started, int]:
-        """Run a batch command (trainer, scorer) with the trainer's env to its end."""
-        started = self.launch(spec, self.cfg.trainer_env())
+    def run_once(self, spec: ServiceSpec, env: dict[str, str] | None = None) -> tuple[Started, int]:
+        """Run a batch command to its end, with `env` or else the trainer's (trainer, scorer)."""
+        started = self.launch(spec, self.cfg.trainer_env() if env is None else env)
         code = started.proc.wait()
         started.pump.join()
         self.started.remove(started)

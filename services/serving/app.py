@@ -12,11 +12,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
+from starlette.routing import BaseRoute
 
+from services.serving import echo
 from services.serving.auth import Guard
 from services.serving.bodylimit import BodyLimit
 from services.serving.deps import bearer
-from services.serving.door import Door, encodable
+from services.serving.door import Door
 from services.serving.follower import Follower
 from services.serving.holder import ModelHolder
 from services.serving.loader import MlflowLoader, ModelLoader
@@ -35,7 +37,9 @@ def create_app(
 ) -> FastAPI:
     """A serving app that follows `settings.model_name@settings.model_alias` while it runs."""
     settings = settings or Settings()
-    loader = loader or MlflowLoader(settings.mlflow_tracking_uri)
+    loader = loader or MlflowLoader(
+        settings.mlflow_tracking_uri, allow_foreign=settings.allow_foreign_models
+    )
     registry = registry if registry is not None else CollectorRegistry()
     holder = ModelHolder(build_metrics(registry), settings.forecast_cache_bytes)
 
@@ -69,19 +73,28 @@ def create_app(
 
 
 def _routes(app: FastAPI, settings: Settings) -> dict[str, APIRoute]:
-    """Every route; returns the forecast routes, which the door answers, by path. They are
-    declared for the OpenAPI document, with the bearer scheme when a token is set."""
-    forecast = APIRouter(dependencies=[Depends(bearer)] if settings.token else [])
-    forecast.include_router(predict.router)
-    forecast.include_router(invocations.router)
-    app.include_router(forecast)
-    app.include_router(model.router)
-    app.include_router(series.router)
+    """Every route; returns the forecast routes, which the door answers, by path. The routes
+    the token guards are declared for the OpenAPI document with the bearer scheme when a token
+    is set."""
+    guarded = APIRouter(dependencies=[Depends(bearer)] if settings.token else [])
+    for router in (predict.router, invocations.router, model.router, series.router):
+        guarded.include_router(router)
+    app.include_router(guarded)
     app.include_router(health.router)
     app.include_router(metrics.router)
     docs.mount(app)
     declared = (*predict.router.routes, *invocations.router.routes)
     return {r.path: r for r in declared if isinstance(r, APIRoute)}
+
+
+def _protected(app: FastAPI) -> dict[str, BaseRoute]:
+    """The paths the token guards, with their routes (the request metrics' handler label): the
+    forecasts, what is served, and the API's description (`/docs`, `/openapi.json`). The
+    probes and `/metrics` stay open, for the kubelet and Prometheus inside the cluster."""
+    routers = (predict.router, invocations.router, model.router, series.router, docs.router)
+    found = [route for router in routers for route in router.routes]
+    found += [route for route in app.routes if getattr(route, "path", None) == app.openapi_url]
+    return {route.path: route for route in found}  # type: ignore[attr-defined]
 
 
 def _middleware(
@@ -92,7 +105,7 @@ def _middleware(
     can read; then the rate limit, and outermost the request metrics, which count everything."""
     app.add_middleware(Door, settings=settings, holder=holder, routes=doors)
     if settings.token is not None:
-        app.add_middleware(Guard, token=settings.token, protected=doors)
+        app.add_middleware(Guard, token=settings.token, protected=_protected(app))
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, discard=settings.max_discard_bytes)
     if settings.rate_limit_per_minute:
         buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
@@ -103,7 +116,9 @@ def _middleware(
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     """FastAPI's 422 body (its own routes' query parameters), made safe to encode: what the
-    client sent is echoed back."""
+    client sent is echoed back, cut short."""
     assert isinstance(exc, RequestValidationError)
-    body = orjson.dumps({"detail": encodable(jsonable_encoder(exc.errors()))})
+    errors = jsonable_encoder(exc.errors())
+    shown = [{**e, "input": echo.value(e["input"])} if "input" in e else e for e in errors]
+    body = orjson.dumps({"detail": shown})
     return Response(body, status_code=422, media_type="application/json")

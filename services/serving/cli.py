@@ -22,6 +22,7 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
+    from services.serving.deadline import protocol
     from services.serving.settings import Settings
 
     flags: dict[str, Any] = {"host": host, "port": port, "workers": workers}
@@ -48,6 +49,8 @@ def serve(
         "log_level": settings.log_level,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "timeout_keep_alive": settings.keep_alive_seconds,
+        # uvicorn's httptools protocol, with a deadline for reading each request (408)
+        "http": protocol(settings.request_read_seconds),
     }
     if settings.workers == 1:
         from services.serving.app import create_app

@@ -12,14 +12,13 @@ only the other methods there (405).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.serving import answers, parse, protocol
+from services.serving import answers, echo, parse, protocol
 from services.serving.deps import not_loaded
 from services.serving.holder import ModelHolder, Served
 from services.serving.parse import Problems
@@ -27,7 +26,6 @@ from services.serving.rules import ABSENT, Ask, Limits, Problem
 from services.serving.settings import Settings
 
 Answer = tuple[int, bytes, bytes]  # status, body, content type
-ECHO_DEPTH = 8  # levels of a bad value an error quotes
 Handler = Callable[[Scope, bytes, Served], Awaitable[Answer]]
 JSON = parse.JSON.encode()
 
@@ -71,6 +69,9 @@ class Door:
         media = parse.media_type(_header(scope, b"content-type"))
         asks = parse.predict(body, media, self.limits, served.model)
         if isinstance(asks, Problems):
+            if asks.status != 422:  # a body not read as JSON: no field to name
+                detail = " ".join(problem.message for problem in asks.items)
+                return asks.status, orjson.dumps({"detail": detail}), JSON
             return validation_error(asks.status, asks.items)
         answer = await answers.predict(self.holder, served, asks)
         if answer is None:  # e.g. level 0.9999999999999999: the bounds overflow to infinity
@@ -103,27 +104,10 @@ def _detail(problem: Problem) -> dict[str, Any]:
         "msg": problem.message,
     }
     if problem.given is not ABSENT:
-        found["input"] = encodable(problem.given)
+        found["input"] = echo.value(problem.given)
     if problem.ctx:
         found["ctx"] = problem.ctx
     return found
-
-
-def encodable(value: Any, depth: int = 0) -> Any:
-    """What a client sent, made safe to write as JSON: a NaN, a 100-digit integer or a value
-    nested a thousand deep in it must not turn the 4xx into a 500 (deeper than `ECHO_DEPTH`, a
-    value is echoed as "...")."""
-    if depth > ECHO_DEPTH:
-        return "..."
-    if isinstance(value, dict):
-        return {str(k): encodable(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [encodable(v, depth + 1) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
-        return str(value)
-    return value
 
 
 def _unbounded(ask: Ask) -> Problem:

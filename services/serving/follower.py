@@ -101,10 +101,12 @@ class Follower:
             ref = await asyncio.to_thread(self.loader.resolve, name, alias)
         except RegistryError as exc:
             self.metrics.registry_errors.inc()
+            self.holder.registry_reachable = False
             self._errors += 1
             if self._errors == 1:
-                log.warning("model registry unreachable, serving what is loaded: %s", exc)
+                log.warning("model registry unreachable, %s: %s", self._serving(), exc)
             raise
+        self.holder.registry_reachable = True
         if self._errors:
             log.info("model registry reachable again after %d failed polls", self._errors)
             self._errors = 0
@@ -112,6 +114,15 @@ class Follower:
             log.info("no model at %s@%s yet; answering 503 until one is promoted", name, alias)
             self._waiting_logged = True
         return ref
+
+    def _serving(self) -> str:
+        """What the API does meanwhile, in words that are true now."""
+        served = self.holder.current
+        if served is not None:
+            return f"still serving version {served.ref.version} ({served.source} copy)"
+        if not self._cache_tried:
+            return "nothing loaded yet: trying the model cache"
+        return "nothing loaded: answering 503 until the registry answers"
 
     async def _load(self, ref: Version) -> None:
         started = time.perf_counter()
@@ -160,13 +171,21 @@ class Follower:
         try:
             found = await asyncio.to_thread(self.cache.load, name, alias)
             if found is None:
-                log.info("no cached version of %s@%s to serve during the outage", name, alias)
+                log.info(
+                    "no cached version of %s@%s: answering 503 until the registry answers",
+                    name,
+                    alias,
+                )
                 return
             ref, model = found
             await asyncio.to_thread(warm, model)
         except Exception as exc:  # a damaged entry or a model that no longer loads or warms
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever it is
-            log.warning("model cache entry ignored: %s", reason)
+            log.warning(
+                "model cache entry ignored, nothing loaded: answering 503 until the registry "
+                "answers: %s",
+                reason,
+            )
             return
         self.holder.swap(self.holder.build(ref, model, time.perf_counter() - started, "cache"))
         log.info(
@@ -194,11 +213,12 @@ class Follower:
         self._broken[ref.version] = _Broken(attempts, time.monotonic() + wait)
         if broken is None:
             self.metrics.reloads.labels("failure").inc()
+            served = self.holder.current
             log.warning(
-                "version %s of %s failed to load (%s: %s); still serving %s",
+                "version %s of %s failed to load (%s: %s); %s",
                 ref.version,
                 ref.name,
                 type(exc).__name__,
                 exc,
-                self.holder.current.ref.version if self.holder.current else "nothing",
+                f"still serving version {served.ref.version}" if served else "nothing served",
             )

@@ -56,6 +56,7 @@ class ModelHolder:
         self.metrics = metrics
         self.cache_bytes = cache_bytes
         self.current: Served | None = None
+        self.registry_reachable = True  # as the follower's last look at the alias found it
 
     def build(
         self, ref: Version, model: Model, load_seconds: float, source: Source = "registry"

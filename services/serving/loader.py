@@ -8,7 +8,6 @@ loads them.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
 import weakref
@@ -34,13 +33,28 @@ class ModelLoader(Protocol):
         ...
 
 
-def load_folder(folder: Path) -> Model:
-    """The model in a downloaded model folder: our forecasters when its MLmodel says so."""
-    with contextlib.suppress(forecasters.ForeignModel):
+class ForeignRefused(RuntimeError):
+    """A version that is not the project's own model, while ALLOW_FOREIGN_MODELS is off."""
+
+
+def load_folder(folder: Path, allow_foreign: bool = False) -> Model:
+    """The model in a downloaded model folder: our forecasters when its MLmodel says so, read
+    from their JSON; any other pyfunc only when `allow_foreign` (loading it runs its code)."""
+    try:
         return OwnForecasters(forecasters.load(folder), folder)
+    except forecasters.ForeignModel as exc:
+        if not allow_foreign:
+            raise ForeignRefused(refusal(exc)) from None
     import mlflow.pyfunc  # any other pyfunc
 
     return ForeignPyfunc(mlflow.pyfunc.load_model(str(folder)))
+
+
+def refusal(exc: Exception) -> str:
+    return (
+        f"not this project's model ({exc}); loading it would run its code in the API: set "
+        "ALLOW_FOREIGN_MODELS=true to serve it"
+    )
 
 
 class MlflowLoader:
@@ -50,9 +64,12 @@ class MlflowLoader:
     other tracking URIs (a local SQLite store) and artifact stores go through MLflow's client.
     """
 
-    def __init__(self, tracking_uri: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, tracking_uri: str | None = None, timeout: float = 10.0, allow_foreign: bool = False
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.timeout = timeout
+        self.allow_foreign = allow_foreign
 
     @cached_property
     def registry(self) -> Registry:
@@ -76,9 +93,20 @@ class MlflowLoader:
 
     def load(self, ref: Version) -> Model:
         folder = Path(tempfile.mkdtemp(prefix=f"mlstack-{ref.name}-{ref.version}-"))
-        return owning(
-            folder, lambda: load_folder(self.registry.download(ref.name, ref.version, folder))
-        )
+        return owning(folder, lambda: self._download(ref, folder))
+
+    def _download(self, ref: Version, folder: Path) -> Model:
+        """Our own model's two files (its MLmodel, then the JSON it names), never a pickle or
+        code logged with it; a foreign model's files only when foreign models are allowed."""
+        self.registry.download(ref.name, ref.version, folder, files=("MLmodel",))
+        try:
+            _, artifact = forecasters.artifact_file(folder)
+        except forecasters.ForeignModel as exc:
+            if not self.allow_foreign:
+                raise ForeignRefused(refusal(exc)) from None
+            return load_folder(self.registry.download(ref.name, ref.version, folder), True)
+        self.registry.download(ref.name, ref.version, folder, files=(artifact,))
+        return load_folder(folder)
 
 
 def owning(folder: Path, load: Callable[[], Model]) -> Model:

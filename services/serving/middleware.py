@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.serving.deadline import TIMED_OUT
 from services.serving.metrics import Metrics
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -41,6 +42,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             elapsed = time.perf_counter() - started
+            if TIMED_OUT in scope:  # its body never came: the server answered 408
+                status = 408
             metrics.in_progress.dec()
             route: Any = scope.get("route")
             handler = getattr(route, "path", None) or UNMATCHED

@@ -80,13 +80,33 @@ class OwnForecasters:
 
     @cached_property
     def pyfunc(self) -> Any:
-        import mlflow.pyfunc
+        """MLflow's `PyFuncModel` around these forecasters, built here from the MLmodel's
+        metadata (its signature, which MLflow's scorer enforces): loading the version through
+        MLflow would run the code logged with it, or unpickle an older version's class."""
+        from mlflow.models import Model as Metadata
+        from mlflow.pyfunc import PyFuncModel
 
-        return mlflow.pyfunc.load_model(str(self.folder))
+        from services.forecasting.forecasters import Forecasters
+        from services.forecasting.pyfunc import ForecastModel
+
+        own = ForecastModel()
+        own.model = Forecasters(self.by_id)
+        metadata = Metadata.load(str(self.folder / "MLmodel"))
+        return PyFuncModel(model_meta=metadata, model_impl=_Scoring(own))
 
     @property
     def own_files(self) -> Path | None:
         return self.folder
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """The project's pyfunc as MLflow's `PyFuncModel` calls its implementation."""
+
+    model: Any  # a ForecastModel
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.model.predict(None, data, params)
 
 
 @dataclass(eq=False)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from services.forecasting.forecasters import ID
-from services.serving import rules
+from services.serving import echo, rules
 from services.serving.models import Model
 from services.serving.rules import ABSENT, Ask, Limits, NonFinite, Problem
 
@@ -82,8 +82,8 @@ def predict(
 ) -> list[Ask] | Problems:
     """A `/predict` body: `{"horizon": ..., "level": ..., "series": ...}` as JSON."""
     if not _json_like(media[0]):
-        message = f"The body must be JSON, sent with Content-Type: {JSON}"
-        return Problems(422, (Problem((), "model_attributes_type", message),))
+        message = f"Send the body as JSON, with Content-Type: {JSON}; got {_named(media[0])}"
+        return Problems(415, (Problem((), "media_type", message),))
     read = read_json(body)
     if isinstance(read, Problem):
         return Problems(422, (read,))
@@ -103,10 +103,17 @@ def predict(
     ):
         broken = [found for found in (horizon, level, asked) if isinstance(found, Problem)]
         return Problems(422, (*extra, *broken))
+    if not rules.within(len(asked), len(asked) * horizon, limits):
+        message = rules.amount(len(asked), len(asked) * horizon, limits)
+        return Problems(422, (Problem((), "too_long", message),))
     unfit = rules.served(asked, model.series, payload.get("series", ABSENT))
     if unfit is not None:
         return Problems(422, (unfit,))
     return [(series, horizon, level) for series in asked]
+
+
+def _named(media: str | None) -> str:
+    return "no Content-Type" if media is None else echo.text(media)
 
 
 def _json_like(media: str | None) -> bool:
@@ -133,7 +140,8 @@ def invocations(
     `level` and `unique_id`, in any of its four JSON formats, or CSV."""
     mime, charset = media
     if charset != "utf-8" or mime not in (JSON, CSV):
-        message = f"Send Content-Type {JSON} or {CSV} (charset utf-8); got {mime!r}"
+        given = _named(mime) + ("" if charset == "utf-8" else f", charset {echo.text(charset)}")
+        message = f"Send Content-Type {JSON} or {CSV} (charset utf-8); got {given}"
         return Problems(415, (Problem((), "media_type", message),))
     if mime == CSV:
         return SCORE
@@ -151,48 +159,54 @@ def invocations(
             f"optionally params); got {_keys(payload)}"
         )
         return Problems(400, (Problem((), "format", message),))
-    if len(payload) != 1:
-        return SCORE  # `params` beside the rows: the model's to read
-    return _rows(_records(formats[0], payload[formats[0]]), limits, model)
+    rows = _rows(_records(formats[0], payload[formats[0]]), limits, model)
+    # `params` beside the rows: the model's to read, once the rows keep the rules.
+    return SCORE if len(payload) != 1 and isinstance(rows, list) else rows
 
 
 def _keys(payload: object) -> str:
     if type(payload) is not dict:
         return f"a JSON {type(payload).__name__}"
-    return ", ".join(map(repr, payload)) or "an empty object"
+    return echo.text(list(payload))[1:-1] or "an empty object"
 
 
 def _rows(
     records: list[dict[str, Any]] | None, limits: Limits, model: Model
 ) -> list[Ask] | Score | Problems:
+    """The forecast rows, their `n_periods` and `level` held to the rules' strict numbers
+    whatever else they hold; SCORE for rows only MLflow's schema can read."""
     if not records:
         return SCORE
+    if len(records) > limits.max_series:
+        return Problems(422, (Problem((), "too_long", rules.amount(len(records), None, limits)),))
     asks: list[Ask] = []
     problems: list[Problem] = []
+    plain = True
     for record in records:
-        if not _plain(record):
-            return SCORE
-        horizon = rules.horizon(record["n_periods"], limits, "n_periods")
+        given = record.get("n_periods", ABSENT)
+        horizon = ABSENT if given is ABSENT else rules.horizon(given, limits, "n_periods")
         level = rules.level(record.get("level", ABSENT))
         if isinstance(horizon, Problem) or isinstance(level, Problem):
             problems += [found for found in (horizon, level) if isinstance(found, Problem)]
-            continue
-        asks.append((record.get(ID), horizon, level))
+        elif isinstance(horizon, int):
+            asks.append((record.get(ID), horizon, level))
+        plain = plain and _plain(record)
     if problems:
         return Problems(400, tuple(problems))
+    points = sum(horizon for _, horizon, _ in asks)
+    if points > limits.max_points:
+        return Problems(422, (Problem((), "too_long", rules.amount(len(asks), points, limits)),))
+    if not plain:
+        return SCORE
     asked = tuple({series: None for series, _, _ in asks})
     return SCORE if rules.served(asked, model.series) is not None else asks
 
 
 def _plain(record: Mapping[str, Any]) -> bool:
-    """Typed as a forecast row already: an integer `n_periods`, a float `level` if any, a string
-    `unique_id` if any, and nothing else; MLflow's schema decides about anything else."""
-    return (
-        record.keys() <= COLUMNS
-        and type(record.get("n_periods")) is int
-        and type(record.get("level", 0.5)) is float
-        and type(record.get(ID, "")) is str
-    )
+    """A forecast row this API answers itself: `n_periods`, maybe `level` and a string
+    `unique_id`, nothing else (the numbers are checked by the rules); MLflow's schema decides
+    about anything else, a missing `n_periods` included."""
+    return "n_periods" in record and record.keys() <= COLUMNS and type(record.get(ID, "")) is str
 
 
 def _records(fmt: str, data: Any) -> list[dict[str, Any]] | None:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from services.forecasting.forecasters import ID
-from services.serving import rules
+from services.serving import echo, rules
 from services.serving.models import Model
 from services.serving.parse import COLUMNS, JSON
 from services.serving.rules import ABSENT, MAX_LEVEL, MIN_HORIZON, MIN_LEVEL, Limits, Problem
@@ -35,7 +35,7 @@ def message(problem: Problem) -> str:
     """A problem as MLflow's error messages read: the rule, then what was sent."""
     if problem.given is ABSENT:
         return problem.message
-    return f"{problem.message}; got {problem.given!r}"
+    return f"{problem.message}; got {echo.text(problem.given)}"
 
 
 def error(problems: tuple[Problem, ...]) -> bytes:
@@ -55,11 +55,15 @@ def score(body: bytes, content_type: str, model: Model, limits: Limits) -> Score
     try:
         result = scoring_server.invocations(body, content_type, guarded, schema)
     except MlflowException as exc:
-        if not any(column in exc.message for column in COLUMNS):
+        exc.message = echo.sentence(exc.message)  # MLflow's messages quote the request
+        if guarded.refused is None and not any(column in exc.message for column in COLUMNS):
             exc.message += _expected(max_horizon)
-        return Scored(_client_status(exc.get_http_status_code()), exc.serialize_as_json().encode())
+        status = guarded.refused or _client_status(exc.get_http_status_code())
+        answer = orjson.loads(exc.serialize_as_json())
+        answer.pop("stack_trace", None)  # MLflow's scorer adds one when a model raises
+        return Scored(status, orjson.dumps(answer))
     except Exception as exc:  # anything the client sent that MLflow did not anticipate
-        text = f"Could not score the request ({type(exc).__name__}): {exc}"
+        text = echo.sentence(f"Could not score the request ({type(exc).__name__}): {exc}")
         return Scored(400, orjson.dumps({"error_code": "BAD_REQUEST", "message": text}))
     return Scored(result.status, result.response.encode(), result.mimetype)
 
@@ -77,17 +81,30 @@ def _client_status(status: int) -> int:
 
 
 class _Guarded:
-    """The model behind a check of `n_periods` and `level`, before any forecasting work."""
+    """The model behind the rules (`n_periods`, `level`, how many forecasts and rows), checked
+    before any forecasting work; `refused` is the status of a request that asked too much."""
 
     def __init__(self, model: Any, limits: Limits) -> None:
         self._model = model
         self._limits = limits
         self.metadata = model.metadata
+        self.refused: int | None = None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         if isinstance(data, dict) or hasattr(data, "columns"):  # a DataFrame or named columns
-            _check(data, self._limits)
+            self._check(data)
         return self._model.predict(data, params=params)
+
+    def _check(self, data: Any) -> None:
+        from mlflow.exceptions import MlflowException
+
+        horizons = _column(data, "n_periods")
+        _check(horizons, _column(data, "level"), self._limits)
+        rows = len(horizons)
+        points = int(sum(horizons))
+        if not rules.within(rows, points, self._limits):
+            self.refused = 422
+            raise MlflowException.invalid_parameter_value(rules.amount(rows, points, self._limits))
 
 
 def _column(data: Any, name: str) -> list[Any]:
@@ -96,29 +113,36 @@ def _column(data: Any, name: str) -> list[Any]:
     return list(np.atleast_1d(np.asarray(data[name], dtype=object))) if name in data else []
 
 
-def _check(data: Any, limits: Limits) -> None:
-    """The rules' ranges on the values MLflow parsed (of whatever numeric type its schema made
-    them); MLflow's own exception, naming the first value out of range."""
+def _check(horizons: list[Any], levels: list[Any], limits: Limits) -> None:
+    """The rules on the values MLflow parsed (of whatever numeric type its schema made them): an
+    integer horizon in range (never 2.5 periods, never a string), a number level in range;
+    MLflow's own exception, naming the first value that breaks them."""
     from mlflow.exceptions import MlflowException
 
     bad = [
         v
-        for v in _column(data, "n_periods")
-        if not _is_number(v) or not rules.horizon_ok(float(v), limits.max_horizon)
-    ]
+        for v in horizons
+        if not _is_number(v) or not float(v).is_integer()
+        or not rules.horizon_ok(float(v), limits.max_horizon)
+    ]  # fmt: skip
     if bad:
         rule = rules.horizon_rule("n_periods", limits)
-        raise MlflowException.invalid_parameter_value(f"{rule}; got {bad[0]!r}")
+        raise MlflowException.invalid_parameter_value(f"{rule}; got {echo.text(bad[0])}")
     # A missing cell (records without "level") arrives as NaN: the model's default applies.
-    levels = [v for v in _column(data, "level") if not (isinstance(v, float) and math.isnan(v))]
-    bad = [v for v in levels if not _is_number(v) or not rules.level_ok(float(v))]
+    given = [v for v in levels if not (isinstance(v, float) and math.isnan(v))]
+    bad = [v for v in given if not _is_number(v) or not rules.level_ok(float(v))]
     if bad:
         raise MlflowException.invalid_parameter_value(
-            f"{rules.level_rule('level')}; got {bad[0]!r}"
+            f"{rules.level_rule('level')}; got {echo.text(bad[0])}"
         )
 
 
 def _is_number(value: Any) -> bool:
+    """A finite number of any numeric type (NumPy's included), never a string or a boolean."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_ | str | bytes):
+        return False
     try:
         return math.isfinite(float(value))
     except (TypeError, ValueError):

@@ -2,8 +2,11 @@
 
 - a horizon (`horizon`, `n_periods`) is an integer from 1 to MAX_HORIZON;
 - a level is a number strictly between 0 and 1; absent, the model's default (0.95) applies;
-- the series named are strings the served model knows, at most MAX_SERIES_PER_REQUEST in
-  `/predict`'s `series`; a model of several series needs them named.
+- the series named are strings the served model knows; a model of several series needs them
+  named;
+- one request asks for at most MAX_SERIES_PER_REQUEST forecasts (ids in `/predict`'s `series`,
+  rows in `/invocations`) and MAX_POINTS_PER_REQUEST forecast rows in all (the sum of their
+  horizons), so that a small request cannot ask for an enormous answer.
 
 `parse.py` reads each route's body into values and applies these; MLflow's scorer applies the
 same ranges to the frames it parses (`protocol.py`). A broken rule is a `Problem`, which each
@@ -16,6 +19,8 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from services.serving import echo
 
 if TYPE_CHECKING:
     from services.serving.settings import Settings
@@ -43,11 +48,14 @@ class NonFinite(str):
 @dataclass(frozen=True)
 class Limits:
     max_horizon: int
-    max_series: int  # ids one request may name
+    max_series: int  # forecasts one request may ask for (ids in `series`, rows)
+    max_points: int  # forecast rows one request may ask for: the sum of its horizons
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
-        return cls(settings.max_horizon, settings.max_series_per_request)
+        return cls(
+            settings.max_horizon, settings.max_series_per_request, settings.max_points_per_request
+        )
 
 
 @dataclass(frozen=True)
@@ -121,14 +129,30 @@ def series(value: object, limits: Limits) -> Asked | Problem:
         return Problem(("series",), "string_or_list_type", takes, value)
     if not value:
         return Problem(("series",), "too_short", "series must list at least one id", value)
-    most = limits.max_series
-    if len(value) > most:
-        message = f"series may list at most {most} items (MAX_SERIES_PER_REQUEST), not {len(value)}"
-        return Problem(("series",), "too_long", message, value, {"max_length": most})
+    if len(value) > limits.max_series:
+        return Problem(
+            ("series",), "too_long", amount(len(value), None, limits), value,
+            {"max_length": limits.max_series},
+        )  # fmt: skip
     for index, item in enumerate(value):
         if type(item) is not str:
             return Problem(("series", index), "string_type", takes, item)
     return tuple(value)
+
+
+def within(forecasts: int, points: int, limits: Limits) -> bool:
+    return forecasts <= limits.max_series and points <= limits.max_points
+
+
+def amount(forecasts: int, points: int | None, limits: Limits) -> str:
+    """What a request asking for too much is told: both limits, and what it asked for."""
+    asked = f"{forecasts:,} forecasts" + ("" if points is None else f" of {points:,} rows in all")
+    return (
+        f"A request may ask for at most {limits.max_series:,} forecasts "
+        f"(MAX_SERIES_PER_REQUEST: series named, or rows) and {limits.max_points:,} forecast "
+        f"rows in all (MAX_POINTS_PER_REQUEST: the sum of their horizons); this one asks for "
+        f"{asked}"
+    )
 
 
 def served(asked: Asked, known: Collection[str], given: object = ABSENT) -> Problem | None:
@@ -146,7 +170,7 @@ def served(asked: Asked, known: Collection[str], given: object = ABSENT) -> Prob
     if not unknown:
         return None
     more = f" (and {len(unknown) - 1:,} more unknown)" if len(unknown) > 1 else ""
-    message = f"Unknown series {unknown[0]!r}{more}: the model has {count:,}"
+    message = f"Unknown series {echo.text(unknown[0])}{more}: the model has {count:,}"
     return _series("value_error", message, given)
 
 

@@ -83,8 +83,13 @@ class ModelInfo(ServedModel):
     metrics: dict[str, float] = Field(description="The training run's metrics (smape, mase, ...).")
     tags: dict[str, str] = Field(description="The version's tags (decision, scores).")
     source: Literal["registry", "cache"] = Field(
-        description="Where it was loaded from: the registry, or the local model cache "
-        "(MODEL_CACHE_DIR) after a restart while the registry is unreachable."
+        description="Where this version's files were loaded from: the registry, or the local "
+        "model cache (MODEL_CACHE_DIR) after a restart while the registry was unreachable. "
+        "Whether the registry answers now is `registry`."
+    )
+    registry: Literal["reachable", "unreachable"] = Field(
+        description="Whether the last look at the alias (every MODEL_POLL_SECONDS) reached the "
+        "registry; while it is unreachable the loaded version keeps serving."
     )
 
 

@@ -57,3 +57,24 @@ def _authentication(args: list[str]) -> list[str]:
 
 
 SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def db_upgrade(
+    wait_seconds: int = typer.Option(
+        900, min=1, help="How long to wait for another db-upgrade that holds the lock."
+    ),
+) -> None:
+    """Upgrade the PostgreSQL schema in MLFLOW_BACKEND_STORE_URI to this MLflow's (`mlflow db
+    upgrade`), one process at a time: run before the servers start."""
+    from contract.tracking import BACKEND_STORE_ENV
+    from services.tracking.upgrade import UpgradeError, upgrade
+
+    uri = os.environ.get(BACKEND_STORE_ENV, "")
+    if not uri:
+        typer.echo(f"error: {BACKEND_STORE_ENV} is not set: no database to upgrade", err=True)
+        raise typer.Exit(1)
+    try:
+        upgrade(uri, wait_seconds, typer.echo)
+    except UpgradeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None

@@ -1,10 +1,9 @@
-"""`mlstack train` and `mlstack score`: flags over environment; progress on stderr, one JSON
-line on stdout."""
+"""`mlstack train` and `mlstack score`: flags over environment; the project's progress on
+stderr (third-party noise only with `--verbose`: services/trainer/console.py), one JSON line on
+stdout."""
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -24,6 +23,10 @@ SeriesId = Annotated[
 ]
 DsColumn = Annotated[str | None, typer.Option(help="date column [env DS_COLUMN]")]
 YColumn = Annotated[str | None, typer.Option(help="value column [env Y_COLUMN]")]
+Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="also show third-party warnings and logs, as debug"),
+]
 
 
 def train(
@@ -78,6 +81,15 @@ def train(
             help="realised over backtest SMAPE that is degraded (1.5) [env DEGRADATION_RATIO]"
         ),
     ] = None,
+    replace_served: Annotated[
+        bool | None,
+        typer.Option(
+            "--replace-served",
+            help="serve this version even on a stale extract, another frequency or other series "
+            "than the served one, or when nothing is comparable [env REPLACE_SERVED]",
+        ),
+    ] = None,
+    verbose: Verbose = False,
 ) -> None:
     """Train on a `ds,y` series or a `unique_id,ds,y` CSV of many (fitted in parallel; on the
     Dask cluster at DASK_SCHEDULER_ADDRESS when set), log to MLflow, register a version, and
@@ -100,10 +112,15 @@ def train(
         "regression_tolerance": regression_tolerance,
         "promote_if_degraded": promote_if_degraded,
         "degradation_ratio": degradation_ratio,
+        "replace_served": replace_served,
     }
-    from services.trainer.run import train as run_training
 
-    _run("train", run_training, flags)
+    def work(cfg: Any) -> Any:
+        from services.trainer.run import train as run_training
+
+        return run_training(cfg)
+
+    _run("train", work, flags, verbose)
 
 
 def score(
@@ -117,12 +134,11 @@ def score(
         int | None,
         typer.Option(help="new points a series needs to be scored (1) [env SCORE_MIN_POINTS]"),
     ] = None,
+    verbose: Verbose = False,
 ) -> None:
     """Score the `@prod` version's forecasts against the points that arrived since it was
-    trained (same data options as train); tags the version, logs to its run, one JSON line."""
-    from services.trainer.score import score as run_scoring
-    from services.trainer.tracking import reach_mlflow
-
+    trained (same data options as train), then each challenger registered since it and its
+    standing against `@prod`; tags the versions, logs to their runs, one JSON line."""
     flags: dict[str, Any] = {
         "data_uri": data,
         "model_name": model_name,
@@ -132,32 +148,53 @@ def score(
         "y_column": y_column,
         "score_min_points": min_points,
     }
-    _run("score", lambda cfg: run_scoring(cfg, reach_mlflow(cfg)), flags)
+
+    def work(cfg: Any) -> Any:
+        from services.trainer.score import score as run_scoring
+        from services.trainer.tracking import reach_mlflow
+
+        return run_scoring(cfg, reach_mlflow(cfg))
+
+    _run("score", work, flags, verbose)
 
 
-def _run(name: str, work: Callable[[Any], Any], flags: dict[str, Any]) -> None:
-    """Settings from `flags` over the environment, then `work`; errors as one line each."""
+def _run(name: str, work: Callable[[Any], Any], flags: dict[str, Any], verbose: bool) -> None:
+    """Settings from `flags` over the environment, then `work` (which imports what it needs, so
+    that even import-time warnings are routed); errors as one line each."""
+    from services.trainer.console import console
+
+    try:
+        with console(name, verbose):
+            from services.trainer.config import TrainConfig
+
+            summary = work(TrainConfig(**{k: v for k, v in flags.items() if v is not None}))
+    except Exception as exc:
+        code = _explained(exc)
+        if code is None:
+            raise
+        raise typer.Exit(code) from None
+    typer.echo(summary.to_json())
+
+
+def _explained(exc: Exception) -> int | None:
+    """Say what went wrong in one line per problem, and the exit code: 2 for bad settings, 1 for
+    bad data or an unusable MLflow; None for a failure nobody foresaw (its traceback shows)."""
     from pydantic import ValidationError
 
     from services.forecasting.backtest import BacktestFailed
     from services.forecasting.data import DataError
     from services.forecasting.frequency import FrequencyError
     from services.registry import RegistryError
-    from services.trainer.config import TrainConfig
     from services.trainer.score import ScoreError
     from services.trainer.tracking import MlflowUnavailable
 
-    logging.basicConfig(level=logging.INFO, format=f"[{name}] %(message)s", stream=sys.stderr)
-    try:
-        summary = work(TrainConfig(**{k: v for k, v in flags.items() if v is not None}))
-    except ValidationError as exc:
+    if isinstance(exc, ValidationError):
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "config"
             typer.echo(f"error: {field}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
-    except (
-        DataError, FrequencyError, BacktestFailed, MlflowUnavailable, ScoreError, RegistryError
-    ) as exc:  # fmt: skip
+        return 2
+    told = (DataError, FrequencyError, BacktestFailed, MlflowUnavailable, ScoreError)
+    if isinstance(exc, (*told, RegistryError)):
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(summary.to_json())
+        return 1
+    return None

@@ -11,6 +11,7 @@ import math
 import multiprocessing
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
@@ -43,13 +44,15 @@ def run(
     workers: int | None = None,
     scheduler: str | None = None,
     what: str = "series",
-    failed: Callable[[R], bool] = lambda _: False,
+    outcome: Callable[[R], str] | None = None,
+    outcomes: Sequence[str] = (),
     where: Callable[[str], object] = lambda _: None,
 ) -> list[R]:
-    """`work` over `items` in batches, in parallel; the results in completion order. `where`
-    hears what fits them once that is known: `dask <address> (N workers)`, `process pool (N)` or
-    `this process`."""
-    progress = Progress(len(items), what)
+    """`work` over `items` in batches, in parallel; the results in completion order. Progress
+    counts the results by `outcome` (in the order of `outcomes`, then as they come). `where`
+    hears what fits them once that is known: `dask <address> (N workers)`, `process pool (N)`
+    or `this process`."""
+    progress = Progress(len(items), what, outcomes)
     results: list[R] = []
     count = workers or os.cpu_count() or 1
     groups = batches(items, count)
@@ -61,7 +64,7 @@ def run(
         done = run_pool(work, groups, count, where)
     for batch in done:
         results.extend(batch)
-        progress.update(len(batch), sum(failed(r) for r in batch))
+        progress.update([outcome(r) for r in batch] if outcome else [""] * len(batch))
     progress.finish()
     return results
 
@@ -122,21 +125,29 @@ def run_dask(
 
 
 class Progress:
-    """A line every few seconds: done, rate, failures, ETA; and one at the end."""
+    """A line every few seconds: done, rate, the results by outcome, ETA; and one at the end
+    (unless the last one said it all)."""
 
-    def __init__(self, total: int, what: str, every: float = 5.0) -> None:
+    def __init__(self, total: int, what: str, outcomes: Sequence[str] = (), every: float = 5.0):
         self.total, self.what, self.every = total, what, every
-        self.done = self.failed = 0
+        self.done = 0
+        self.counts: Counter[str] = Counter(dict.fromkeys(outcomes, 0))
         self.started = self.shown = time.monotonic()
+        self.shown_done = -1
 
-    def update(self, done: int, failed: int) -> None:
-        self.done += done
-        self.failed += failed
+    def update(self, outcomes: Sequence[str]) -> None:
+        self.done += len(outcomes)
+        self.counts.update(o for o in outcomes if o)
         if time.monotonic() - self.shown >= self.every:
             self.show()
 
     def finish(self) -> None:
-        self.show()
+        if self.shown_done != self.done:
+            self.show()
+
+    def counted(self) -> str:
+        """The results so far by outcome, those with none left out: `40 trained, 2 floor`."""
+        return ", ".join(f"{n:,} {outcome}" for outcome, n in self.counts.items() if n)
 
     def show(self) -> None:
         self.shown = time.monotonic()
@@ -144,14 +155,16 @@ class Progress:
         rate = self.done / elapsed
         left = (self.total - self.done) / rate if rate > 0 else math.inf
         eta = "done" if self.done >= self.total else f"ETA {_duration(left)}"
+        self.shown_done = self.done
+        counted = f", {self.counted()}" if self.counted() else ""
         log.info(
-            "%s/%s %s (%.0f%%), %.1f/s, %s failed, %s",
+            "%s/%s %s (%.0f%%), %.1f/s%s, %s",
             f"{self.done:,}",
             f"{self.total:,}",
             self.what,
             100 * self.done / max(self.total, 1),
             rate,
-            f"{self.failed:,}",
+            counted,
             eta,
         )
 

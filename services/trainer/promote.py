@@ -28,6 +28,7 @@ COMPARED = ("improved", "same", "worse", "regressed")
 # A champion's refitted scores: the ids it knows and each one's SMAPE on the challenger's folds
 # (None: not refitted); None when it cannot be read per series.
 ChampionScores = Callable[[Version], tuple[Collection[str], Mapping[str, float | None]] | None]
+Judge = Callable[[Version], "Decision"]  # a champion in, the decision against it out
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ class Decision:
         if self.champion_smape is not None:
             tags["champion_smape"] = _figure(self.champion_smape)
         return tags
+
+    @property
+    def compared(self) -> bool:
+        """Whether any series was compared with the champion (else: not comparable)."""
+        return self.champion_smape is not None
 
 
 def _figure(value: float | None) -> str:
@@ -159,12 +165,14 @@ def promote(
     move: bool = True,
     settle_seconds: float = 1.0,
     degradation: float | None = None,
+    screen: Callable[[Judge], Judge] | None = None,
 ) -> tuple[Decision, pd.DataFrame | None]:
     """Decide, move the alias if allowed and better, and tag the version with the outcome.
     `challenger` is each series' backtest SMAPE (None without one); `champion_scores` refits a
     champion's specs on the same folds. With `degradation`, a tie beats a champion whose
-    realised SMAPE is that many times its backtest's (`degraded`). The decision, and the
-    per-series table it was made on (None when no champion was compared)."""
+    realised SMAPE is that many times its backtest's (`degraded`); `screen` wraps the judging
+    (the guards on what the data is, `guards.screen`). The decision, and the per-series table
+    it was made on (None when no champion was compared)."""
     judged: dict[str, tuple[Decision, pd.DataFrame | None]] = {}
 
     def judge(champion: Version) -> Decision:
@@ -181,7 +189,8 @@ def promote(
                 judged[champion.version] = (compare(table, champion, rule, ties), table)
         return judged[champion.version][0]
 
-    decision = decide(client, name, alias, version, judge, move, settle_seconds)
+    judging = judge if screen is None else screen(judge)
+    decision = decide(client, name, alias, version, judging, move, settle_seconds)
     if decision.challenger_smape is None:  # nothing compared: the version's own mean
         scored = [v for v in challenger.values() if v is not None]
         own = float(np.mean(scored)) if scored else None
@@ -196,7 +205,7 @@ def decide(
     name: str,
     alias: str,
     version: str,
-    judge: Callable[[Version], Decision],
+    judge: Judge,
     move: bool,
     settle_seconds: float,
 ) -> Decision:

@@ -14,14 +14,16 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from services.forecasting.data import DataError
-from services.forecasting.panel import read_panel
+from services.forecasting.global_model import GlobalForecasts
+from services.forecasting.panel import EXCLUDED, FLOOR, read_panel
+from services.forecasting.panelfit import PanelFit, global_member
 from services.forecasting.pyfunc import log_model
 from services.forecasting.source import read_bytes
-from services.trainer import fit, parallel
+from services.trainer import fit, guards, parallel
 from services.trainer.champion import champion_scores
 from services.trainer.config import TrainConfig
 from services.trainer.promote import Rule, promote
-from services.trainer.runlog import log_data, log_run
+from services.trainer.runlog import log_choice, log_data, log_run
 from services.trainer.summary import TrainSummary, series_table, summarise, summary_metrics, typical
 from services.trainer.tracking import first_line, never_left_running, reach_mlflow
 
@@ -50,13 +52,14 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary:
     horizon = cfg.horizon or panel.frequency.default_horizon
     tasks = fit.tasks(panel, horizon, cfg.families, cfg.max_train_points)
     log_data(cfg, panel, tasks)
-    results, fit_seconds = _fit(cfg, tasks)
+    results, panel_fit, learned, fit_seconds = _fit(cfg, tasks)
     table = series_table(panel, results)
     lines = {uid: r.line for uid, r in results.items() if r.line is not None}
     if not lines:
         raise DataError(f"no series can be trained: all {len(panel.entries)} failed to fit")
     metrics = summary_metrics(table) | {"fit_seconds": fit_seconds}
     log_run(cfg, panel, tasks, results, table, metrics)
+    log_choice(panel_fit, learned)
     version = str(log_model(lines, cfg.model_name).registered_model_version)
     log.info("registered %s version %s (%d series)", cfg.model_name, version, len(lines))
     challenger = {uid: (results[uid].scores or {}).get("smape") for uid in lines}
@@ -66,10 +69,18 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary:
         cfg.model_alias,
         version,
         challenger,
-        partial(champion_scores, client, cfg, {t.unique_id: t for t in tasks}, challenger),
+        partial(
+            champion_scores,
+            client,
+            cfg,
+            {t.unique_id: t for t in tasks},
+            challenger,
+            global_member(learned, horizon),
+        ),
         Rule(cfg.max_regressed, cfg.regression_tolerance),
         move=cfg.promote,
         degradation=cfg.degradation_ratio if cfg.promote_if_degraded else None,
+        screen=guards.screening(client, panel, tasks, cfg.replace_served),
     )
     if verdicts is not None:
         mlflow.log_table(verdicts, "promotion.json")
@@ -81,20 +92,40 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary:
     return summarise(run_id, version, table, metrics, label, decision)
 
 
-def _fit(cfg: TrainConfig, tasks: Sequence[fit.Task]) -> tuple[dict[str, fit.Result], float]:
-    """Each series' result by id, and the fitting's wall time (the pool's start included: the
-    rest of the run's is reading, logging, registration and promotion)."""
+def _fit(
+    cfg: TrainConfig, tasks: Sequence[fit.Task]
+) -> tuple[dict[str, fit.Result], PanelFit, GlobalForecasts | None, float]:
+    """Each series' members (in parallel), the global member learned across them, then the
+    panel's choice and calibration: each series' result by id, the panel's step, the global
+    member's forecasts and the fitting's wall time (the pool's start included)."""
     started = time.perf_counter()
-    results = parallel.run(
+    fittings = parallel.run(
         fit.fit_batch,
         tasks,
         cfg.train_workers,
         cfg.dask_scheduler_address,
-        failed=lambda r: r.status != fit.TRAINED,
+        outcome=lambda r: r.status,  # the summary's words
+        outcomes=(fit.TRAINED, FLOOR, EXCLUDED),
         # What fitted them, as found when fitting starts (how many workers had joined).
         where=lambda found: mlflow.set_tag("fitted_on", found),
     )
-    return {r.unique_id: r for r in results}, time.perf_counter() - started
+    learned = _learn_global(cfg, tasks, fittings)
+    results, panel_fit = fit.results(tasks, fittings, learned, cfg.families)
+    return results, panel_fit, learned, time.perf_counter() - started
+
+
+def _learn_global(
+    cfg: TrainConfig, tasks: Sequence[fit.Task], fittings: Sequence[fit.Fitting]
+) -> GlobalForecasts | None:
+    """The global member; its failure leaves it out (the statistical members go on)."""
+    try:
+        learned = fit.learn_global(tasks, fittings, cfg.global_path, cfg.dask_scheduler_address)
+    except Exception as exc:
+        log.warning("the global model failed, left out: %s", first_line(exc))
+        return None
+    if learned is not None:
+        log.info("  global model: %d series in %.1f s", len(learned.paths), learned.seconds)
+    return learned
 
 
 def _score_served(cfg: TrainConfig, client: MlflowClient, raw: bytes) -> None:

@@ -12,9 +12,12 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from services.forecasting import backtest
+from services.forecasting import backtest, ensemble
 from services.forecasting.forecaster import Forecaster
+from services.forecasting.global_model import GlobalForecasts
 from services.forecasting.panel import FLOOR, OK, Panel
+from services.forecasting.panelfit import PanelFit
+from services.forecasting.specs import z
 from services.trainer.config import TrainConfig
 from services.trainer.fit import Result, Task
 from services.trainer.points import log_training, training_frame
@@ -29,7 +32,7 @@ LISTED = 20  # problems, repairs and notes named one by one; all of them are in 
 def log_data(cfg: TrainConfig, panel: Panel, tasks: Sequence[Task]) -> None:
     """What was read, and the dataset: the points each series is fitted on."""
     log.info(
-        "  %d series in %d rows, %s (season length %d): %d to fit, %d with the floor, %d left out",
+        "  %d series in %d rows, %s (season length %d): %d to train, %d floor, %d excluded",
         len(panel.entries),
         panel.rows,
         panel.frequency.name,
@@ -40,7 +43,7 @@ def log_data(cfg: TrainConfig, panel: Panel, tasks: Sequence[Task]) -> None:
     )
     problems = [e for e in panel.entries if e.status != "ok"]
     for line in _listed(
-        [("floor" if e.status == FLOOR else "left out", e.message) for e in problems]
+        [("floor" if e.status == FLOOR else "excluded", e.message) for e in problems]
     ):
         log.info("  %s", line)
     repairs = [(e.unique_id, r) for e in panel.trainable for r in e.series.repairs]  # type: ignore[union-attr]
@@ -96,6 +99,43 @@ def log_run(
     mlflow.log_metrics(dict(metrics))
     mlflow.log_table(table, "series.json")
     _log_shown(cfg, tasks, results)
+
+
+def log_choice(panel_fit: PanelFit, learned: GlobalForecasts | None) -> None:
+    """The panel's choice of combination (every candidate's validation SMAPE, the windows, the
+    reason) as tags and `selection.json`, its calibration, and the global model (its booster
+    as LightGBM's text, `lightgbm.txt`, and its time)."""
+    choice, calibrated = panel_fit.choice, panel_fit.calibration
+    mlflow.set_tags(
+        {
+            "ensemble": choice.name,
+            "ensemble_members": ",".join(choice.members),
+            "ensemble_reason": choice.reason[:5000],
+            "calibrated": "no" if calibrated is None else f"{calibrated.errors} errors",
+        }
+    )
+    mlflow.log_dict(
+        {
+            "chosen": choice.name,
+            "members": list(choice.members),
+            "reason": choice.reason,
+            "windows": choice.windows,
+            "margin": ensemble.margin(choice.windows),
+            "candidates": {
+                name: {"members": list(members), "validation_smape": choice.losses.get(name)}
+                for name, members in choice.candidates.items()
+            },
+            "calibration": None if calibrated is None else calibrated.state(),
+        },
+        "selection.json",
+    )
+    log.info("  ensemble: %s (%s)", choice.name, choice.reason)
+    if calibrated is not None:
+        mlflow.log_metric("interval_scale_95", calibrated.quantile(0.95) / z(0.95))
+    if learned is not None:
+        mlflow.log_metric("global_seconds", learned.seconds)
+        if learned.model_text:
+            mlflow.log_text(learned.model_text, "lightgbm.txt")
 
 
 def _log_shown(cfg: TrainConfig, tasks: Sequence[Task], results: Mapping[str, Result]) -> None:

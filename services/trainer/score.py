@@ -15,7 +15,7 @@ import json
 import logging
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,17 +55,30 @@ class ScoreSummary:
     backtest_smape: float | None
     restated: int  # series whose history differs from what the version was trained on
     unknown: int  # series of the data the version does not know
+    # `mlstack score`: each challenger's scoring and standing against this version (`shadow.py`)
+    challengers: tuple[dict[str, object], ...] = field(default_factory=tuple)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
 
 def score(cfg: TrainConfig, client: MlflowClient, raw: bytes | None = None) -> ScoreSummary:
-    """Score `cfg.model_name@cfg.model_alias` on the data (`raw`, else read from `cfg.data_uri`)."""
+    """Score `cfg.model_name@cfg.model_alias` on the data (`raw`, else read from `cfg.data_uri`),
+    then every challenger registered since it (`shadow.py`)."""
+    from services.trainer.shadow import shadow
+
     observed = observations(raw or read_bytes(cfg.data_uri, cfg.data_timeout_seconds), cfg)
     version = ClientRegistry(client).version(cfg.model_name, cfg.model_alias)
     if version is None:
         raise ScoreError(f"{cfg.model_name}@{cfg.model_alias} is not set: no version is served yet")
+    summary = score_version(cfg, client, version, observed)
+    return replace(summary, challengers=tuple(shadow(cfg, client, version, observed)))
+
+
+def score_version(
+    cfg: TrainConfig, client: MlflowClient, version: Version, observed: pd.DataFrame
+) -> ScoreSummary:
+    """Score one version on the observed points it has not been scored on yet."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = ClientRegistry(client).download(cfg.model_name, version.version, Path(tmp))
         models = forecasters.load(folder)

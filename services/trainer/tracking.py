@@ -49,6 +49,7 @@ def reach_mlflow(cfg: TrainConfig) -> MlflowClient:
 
     configure_mlflow(cfg)
     uri = mlflow.get_tracking_uri()
+    _refuse_a_file_store(uri)
 
     @retry(
         stop=stop_after_delay(cfg.mlflow_timeout_seconds),
@@ -69,6 +70,21 @@ def reach_mlflow(cfg: TrainConfig) -> MlflowClient:
                 f"MLflow at {uri} is unreachable after {cfg.mlflow_timeout_seconds:.0f}s: {exc}"
             ) from exc
     return MlflowClient()
+
+
+def _refuse_a_file_store(uri: str) -> None:
+    """MLflow 3 refuses a `file:` or bare-path tracking store with a multi-screen error (and
+    such a store has no registry to promote in): say so in one line, with the fix. MLflow's own
+    opt-out, MLFLOW_ALLOW_FILE_STORE=true, lets it through."""
+    from mlflow.environment_variables import MLFLOW_ALLOW_FILE_STORE
+    from mlflow.utils.uri import get_uri_scheme
+
+    if get_uri_scheme(uri) in ("", "file") and not MLFLOW_ALLOW_FILE_STORE.get():
+        raise MlflowUnavailable(
+            f"MLFLOW_TRACKING_URI={uri} is a file store, which MLflow 3 no longer tracks in: "
+            "use a database (sqlite:///path/to/mlflow.db) or a tracking server "
+            "(http://host:5000, e.g. `mlstack up`)"
+        )
 
 
 def never_left_running(client: MlflowClient, run_id: str, cfg: TrainConfig, exc: Exception) -> None:

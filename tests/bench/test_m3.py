@@ -3,6 +3,8 @@
 import math
 
 from bench import m3
+from services.forecasting.ensemble import candidates
+from services.forecasting.selection import MEMBERS
 
 
 def test_the_sample_is_every_nth_series_of_all_four_kinds():
@@ -11,15 +13,29 @@ def test_the_sample_is_every_nth_series_of_all_four_kinds():
     assert {s.type for s in sample} == set(m3.TYPES)
 
 
-def test_one_series_scores_ours_scum_and_every_reference_on_its_official_holdout():
+def test_one_series_scores_scum_and_every_reference_on_its_official_holdout():
     yearly = next(s for s in m3.series(every=1) if s.type == "yearly" and s.n <= 14)
     row = m3.one(yearly)
-    assert row["h"] == 6 and row["notes"] == [] and 0 <= row["coverage"] <= 1
-    for method in m3.METHODS:
+    assert row["h"] == 6
+    for method in ("scum", *m3.REFERENCES):
         assert row[method]["error"] is None and 0 <= row[method]["smape"] <= 200
         assert row[method]["seconds"] > 0
     scum_time = sum(row[k]["seconds"] for k in m3.SCUM)
     assert math.isclose(row["scum"]["seconds"], scum_time)
+    assert 0 <= row["scum"]["coverage_95"] <= 1 and row["scum"]["msis"] > 0
+
+
+def test_ours_is_fitted_as_a_panel_per_frequency_with_intervals_scored():
+    from concurrent.futures import ProcessPoolExecutor
+
+    chosen = [s for s in m3.series(every=1) if s.type == "yearly"][:12]
+    with ProcessPoolExecutor(1) as pool:
+        cells = m3.ours(chosen, pool)
+    assert set(cells) == {s.sn for s in chosen}
+    for cell in cells.values():
+        assert cell["error"] is None and 0 <= cell["smape"] <= 200 and cell["seconds"] > 0
+        assert 0 <= cell["coverage_80"] <= cell["coverage_95"] <= 1 and cell["msis"] > 0
+        assert cell["ensemble"] in candidates(MEMBERS)
 
 
 def test_summary_and_targets_compare_ours_with_scum_per_frequency_and_count_failures():
@@ -28,7 +44,10 @@ def test_summary_and_targets_compare_ours_with_scum_per_frequency_and_count_fail
                   "seconds": 1.0, "error": error}  # fmt: skip
         cells = {m: {"smape": scum, "mase": 1.2, "seconds": 2.0, "error": None} for m in m3.METHODS}
         cells["seasonal_naive"] = {**cells["scum"], "smape": naive}
-        return {"type": kind, "notes": [], "coverage": 0.9, **cells, "ours": scored}
+        intervals = {"coverage_80": 0.8, "coverage_95": 0.95, "msis": 10.0}
+        cells["scum"] = {**cells["scum"], **intervals}
+        return {"type": kind, "notes": [], "ensemble": "all", **cells,
+                "ours": {**scored, **intervals}}  # fmt: skip
 
     rows = [row(t, 10.0, 12.0, 11.0) for t in m3.TYPES] + [row("yearly", 0, 0, 0, "boom")]
     summary = m3.summary(rows)

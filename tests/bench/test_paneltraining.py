@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from bench import m3, paneltables, paneltraining
-from services.forecasting import metrics
 from services.forecasting.longcsv import parse_panel
 from services.forecasting.panel import validate_panel
 
@@ -30,25 +29,23 @@ def test_the_panels_are_the_trainers_format_one_per_kind_without_the_test_parts(
         assert all(e.status == "ok" for e in panel.entries)
 
 
-def _per_series_path(chosen: list) -> dict:
-    """What the m3 section gives the panel bench: `ours` fitted series by series, and rates."""
-    from services.forecasting.selection import select
+def _m3_section(chosen: list) -> dict:
+    """What the m3 section gives the panel bench: `ours` fitted as panels in-process, and rates."""
+    from concurrent.futures import ProcessPoolExecutor
 
-    rows = []
-    for s in chosen:
-        forecast = select(np.asarray(s.x, dtype=float), s.period, s.h).fitted.forecast(s.h).mean
-        smape = metrics.smape(np.asarray(s.xx), forecast)
-        rows.append({"series": s.sn, "type": s.type, "ours": {"smape": smape}})
+    with ProcessPoolExecutor(1) as pool:
+        ours = m3.ours(chosen, pool)
+    rows = [{"series": s.sn, "type": s.type, "ours": ours[s.sn]} for s in chosen]
     rates = {"ours": 1.0, "scum": 2.4, "ets": 0.17, "arima": 2.2}
     return {"summary": {k: {"seconds_per_series": v} for k, v in rates.items()}, "_rows": rows}
 
 
-def test_six_m3_series_train_through_the_trainer_as_accurately_as_series_by_series(
+def test_six_m3_series_train_through_the_trainer_as_the_m3_section_fits_them(
     tracking_uri: str, model_name: str
 ):
     chosen = m3.series(SIX)
     result = paneltraining.run(
-        tracking_uri, m3_result=_per_series_path(chosen), sizes=[(SIX, (2,))], name=model_name
+        tracking_uri, m3_result=_m3_section(chosen), sizes=[(SIX, (2,))], name=model_name
     )
     trainings = result["trainings"]
     assert [(t["series"], t["workers"]) for t in trainings] == [(6, 2)]
@@ -58,12 +55,12 @@ def test_six_m3_series_train_through_the_trainer_as_accurately_as_series_by_seri
     (accuracy,) = result["accuracy"]
     assert accuracy["trainer"]["failed"] == 0
     for key in ("smape", *(f"smape_{t}" for t in m3.TYPES)):
-        assert accuracy["trainer"][key] == pytest.approx(accuracy["per_series"][key], rel=1e-6)
+        assert accuracy["trainer"][key] == pytest.approx(accuracy["m3_section"][key], rel=1e-6)
     assert result["references"]["SCUM"] == pytest.approx(1 / 2.4)
     names = [t.name for t in result["_targets"]]
     assert names == [
         "panel training 6 series, 2 workers: series/s/core / SCUM's",
-        "M3 6 panel-trained sMAPE / per-series",
+        "M3 6 panel-trained sMAPE / m3 section's",
     ]
     assert result["_targets"][1].met
     assert "trainer / this" in paneltables.panel_training_table(result)
@@ -81,7 +78,7 @@ def test_the_table_shows_each_size_and_worker_count_with_speed_up_scaling_and_re
         "warm_s": 2.5,
         "trainings": [_training(301, 1, 310.0), _training(301, 2, 160.0), _training(3003, 2, 1700)],
         "accuracy": [
-            {"every": 10, "series": 301, "workers": 2, "trainer": smape, "per_series": smape}
+            {"every": 10, "series": 301, "workers": 2, "trainer": smape, "m3_section": smape}
         ],
         "references": {"SCUM": 0.41, "AutoETS": 6.0},
     }
@@ -92,7 +89,7 @@ def test_the_table_shows_each_size_and_worker_count_with_speed_up_scaling_and_re
     assert rows[(3003, 2)]["speedup"] is None and rows[(301, 1)]["beyond_fitting_s"] == 10
     text = paneltables.panel_training_table(result)
     assert "trainer, 3003 series, 2 workers" in text and "SCUM" in text
-    assert "per series, 301 series" in text and "(2 cores; " in text
+    assert "m3 section, 301 series" in text and "(2 cores; " in text
     (target, accurate) = paneltables.targets(result)
     assert target.name.startswith("panel training 3003 series, 2 workers") and target.met
     assert accurate.measured == 1.0 and accurate.met

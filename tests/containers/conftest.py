@@ -7,6 +7,7 @@ import fcntl
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,29 @@ def images(podman: Podman) -> dict[str, str]:
     for name in names:
         podman.run("image", "exists", f"localhost/{name}:{TAG}")
     return {name: f"localhost/{name}:{TAG}" for name in names}
+
+
+@pytest.fixture(scope="session")
+def postgres_image(podman: Podman) -> str:
+    """A PostgreSQL server's image, built from the same local Debian base as the stack's images
+    (tests/containers/postgres.Containerfile), for the pods of the PostgreSQL mode."""
+    base = _make("base-image", timeout=900).strip().splitlines()[-1]
+    image = f"localhost/mlstack-postgres:{TAG}"
+    containerfile = Path(__file__).with_name("postgres.Containerfile")
+    podman.run(
+        "build",
+        "--network",
+        "host",
+        "-f",
+        str(containerfile),
+        "--build-arg",
+        f"BASE_IMAGE={base}",
+        "-t",
+        image,
+        str(containerfile.parent),
+        timeout=900,
+    )
+    return image
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """From the rendered Kubernetes objects to what `podman kube play` (4.3) runs, changed in one place.
 
-`for_kube_play` is the only function that edits a rendered object. It changes just what podman
-cannot take and says why for each change; a command, args, env value, user, volume mount or
+`for_kube_play` (with `init_job`, which runs a Deployment's init containers the way the kubelet
+does) is the only code that edits a rendered object. It changes just what podman cannot take and
+says why for each change; a command, args, env value, user, volume mount or
 security context is never touched, because those are what the pod tests put under test
 (`untouched` lists them, and the tests compare them before and after); `$(NAME)` references in
 a command are expanded exactly as the kubelet expands them, since podman does not.
@@ -57,6 +58,36 @@ def untouched(obj: Mapping[str, Any]) -> dict[str, Any]:
                 "args": kubelet_expand(c.get("args"), c.get("env", [])),
             }
             for c in spec["containers"]
+        },
+    }
+
+
+def init_job(obj: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """A Deployment's init containers as a Job of their own, named `name` (None without any).
+
+    podman 4.3 restarts an init container under the pod's `restartPolicy: Always` for as long as
+    the pod lives, and never starts the containers after it. The kubelet runs the init
+    containers to completion first, then the containers: the test does the same, running this
+    Job's pod to its end before it plays the Deployment (`for_kube_play` leaves them out). The
+    init containers and the pod around them (security context, volumes, service account) are
+    kept as rendered; only the restart policy is the Job's own, and an emptyDir is the pod's own
+    (the db-upgrade init container writes nothing the server reads).
+    """
+    spec = pod_spec(obj)
+    if not spec.get("initContainers"):
+        return None
+    pod = {k: v for k, v in spec.items() if k not in ("initContainers", "containers")}
+    pod["containers"] = copy.deepcopy(spec["initContainers"])
+    pod["restartPolicy"] = "Never"
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": obj["metadata"]["namespace"]},
+        "spec": {
+            "template": {
+                "metadata": copy.deepcopy(obj["spec"]["template"]["metadata"]),
+                "spec": pod,
+            }
         },
     }
 
@@ -130,6 +161,9 @@ def for_kube_play(
             out["metadata"] = {**out["metadata"], "name": name}
         pod = f"{out['metadata']['name']}-pod-0"
     spec = out["spec"]["template"]["spec"] if out["kind"] == "Deployment" else out["spec"]
+    # 7. Init containers -> left out: the test runs them first, as a Job of their own (`init_job`
+    #    says why), where the kubelet would run them before the containers.
+    spec.pop("initContainers", None)
     # 2. Services -> hostAliases. There is no kube-proxy or cluster DNS: each Service name a pod
     #    may use resolves to the serving pod's IP on the test's podman network, the address a
     #    ClusterIP would route to (the target port is the container port, as in the Services).

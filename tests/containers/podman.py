@@ -64,6 +64,13 @@ class Podman:
         self.made.append(("network", name))
         return name
 
+    def container(self, name: str, image: str, network: str, ip: str) -> None:
+        """`podman run -d` of `image` at `ip` on `network` (a server the pods reach, such as a
+        database a managed service would provide); removed at the end like the rest."""
+        self.remove("container", name)
+        self.made.append(("container", name))
+        self.run("run", "-d", "--name", name, "--network", network, "--ip", ip, image)
+
     def secret(self, obj: dict[str, Any]) -> None:
         """A rendered Secret, as kube play (4.3) reads a `secretKeyRef`: a podman secret of that
         name holding the Secret's data as JSON, base64 values (4.3 cannot read back the secrets

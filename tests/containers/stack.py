@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 import yaml
 
-from containers.kube import Playable, for_kube_play, pod_spec, service_hostnames
+from containers.kube import Playable, for_kube_play, init_job, pod_spec, service_hostnames
 from containers.podman import Podman
 from services.local.process import free_port
 from stacks.config import MinikubeConfig
@@ -86,6 +86,7 @@ class Stack:
     played: dict[str, Playable] = field(default_factory=dict)  # pod key -> what kube play got
     containers: dict[str, str] = field(default_factory=dict)  # pod key -> its container
     hosts: dict[str, str] = field(default_factory=dict)  # Service hostname -> pod IP
+    init_logs: dict[str, str] = field(default_factory=dict)  # pod key -> its init containers' logs
 
     def play(
         self,
@@ -95,9 +96,14 @@ class Stack:
         name: str | None = None,
         ip: str | None = None,
     ) -> None:
-        """kube play `obj` (with `extra` objects such as its PVC), converted by for_kube_play;
+        """kube play `obj` (with `extra` objects such as its PVC), converted by for_kube_play,
+        after its init containers ran to completion (`init_job`; their logs in `init_logs`);
         `ip` gives its pod that address on the network (a pod played again keeps its Service's
         address, as a ClusterIP would)."""
+        init = init_job(obj, f"{name or obj['metadata']['name']}-init")
+        if init is not None:
+            code, self.init_logs[key] = self.run_job(f"{key}-init", init)
+            assert code == 0, f"{key}'s init containers exited {code}:\n{self.init_logs[key]}"
         spec = pod_spec(obj)
         ports = {
             p["containerPort"]: free_port() for c in spec["containers"] for p in c.get("ports", [])

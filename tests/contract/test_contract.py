@@ -7,6 +7,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from contract.api import TOKEN_ENV, ApiEnv
+from contract.trainer import TrainEnv
 from tests.binaries import imported_by
 
 # What importing the contract must never pull in: the application (and its BLAS settings),
@@ -31,9 +32,10 @@ def test_an_env_writes_only_the_fields_set_each_under_its_upper_case_name() -> N
 
 
 def test_values_are_written_as_the_service_reads_them() -> None:
-    env = ApiEnv(api_token=SecretStr("s3cret"), model_cache_dir=None, model_poll_seconds=0.5)
+    token = SecretStr("s3cret-of-at-least-32-characters")
+    env = ApiEnv(api_token=token, model_cache_dir=None, model_poll_seconds=0.5)
     assert env.to_env() == {
-        TOKEN_ENV: "s3cret",
+        TOKEN_ENV: "s3cret-of-at-least-32-characters",
         "MODEL_CACHE_DIR": "",  # empty turns the cache off
         "MODEL_POLL_SECONDS": "0.5",
     }
@@ -58,3 +60,27 @@ def test_bad_values_are_refused_where_the_env_is_built() -> None:
         ApiEnv(rate_limit_per_minute=-1)
     with pytest.raises(ValidationError, match="extra"):
         ApiEnv.model_validate({"rate_limit": 5})
+
+
+def test_values_known_only_at_deploy_time_take_their_fields_place_unchecked() -> None:
+    output = object()  # a Pulumi output: neither a str nor checked
+    env = TrainEnv(model_name="Air", experiment_name="e")
+    rendered = env.with_inputs({"data_uri": output, "mlflow_tracking_uri": "http://mlflow:5000"})
+    assert rendered == {
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "DATA_URI": output,
+        "MODEL_NAME": "Air",
+        "EXPERIMENT_NAME": "e",
+    }
+    assert list(rendered) == ["MLFLOW_TRACKING_URI", "DATA_URI", "MODEL_NAME", "EXPERIMENT_NAME"]
+    assert env.with_inputs({"dask_scheduler_address": None}) == env.to_env()  # None: left out
+    with pytest.raises(KeyError, match="TrainEnv has no field 'data'"):
+        env.with_inputs({"data": output})
+
+
+def test_the_trainers_env_is_typed_and_checked_where_it_is_built() -> None:
+    assert TrainEnv(families="ets, theta").to_env() == {"FAMILIES": "ets,theta"}
+    with pytest.raises(ValidationError, match="model_name"):
+        TrainEnv(model_name="")
+    with pytest.raises(ValidationError, match="extra"):
+        TrainEnv.model_validate({"experiment": "e"})

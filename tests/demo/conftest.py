@@ -14,6 +14,8 @@ from tests.api import running_api
 from tests.conftest import TrackingServer
 from tests.factories import PanelVersion, train_first_version, train_panel_version
 
+TOKEN = "s3cret-demo-token-of-32-characters"  # API_TOKEN: at least 32 characters
+
 
 @pytest.fixture(autouse=True)
 def _main_module_restored() -> Iterator[None]:
@@ -78,8 +80,8 @@ def modelless_api(
 def token_api(
     mlflow_server: TrackingServer, served_api: ServedApi, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """`mlstack serve` of the same model, started with API_TOKEN=s3cret."""
+    """`mlstack serve` of the same model, started with API_TOKEN set."""
     folder = tmp_path_factory.mktemp("api-token")
-    with running_api(folder, mlflow_server.uri, served_api.model_name, API_TOKEN="s3cret") as api:
+    with running_api(folder, mlflow_server.uri, served_api.model_name, API_TOKEN=TOKEN) as api:
         api.wait_ready()
         yield api.url

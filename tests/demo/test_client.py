@@ -14,6 +14,8 @@ from services.local import process
 
 from .conftest import PanelApi, ServedApi
 
+TOKEN = "s3cret-demo-token-of-32-characters"  # API_TOKEN: at least 32 characters
+
 
 def test_model_reports_the_served_version_and_training_smape(served_api: ServedApi) -> None:
     model = client.get_model(client.Api(served_api.url))
@@ -90,17 +92,15 @@ def test_the_horizon_limit_is_read_from_the_openapi_schema(openapi_server: str) 
 
 def test_api_url_and_token_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_URL", "http://api.example:8000/")
-    monkeypatch.setenv("API_TOKEN", "s3cret")
-    assert client.Api.from_env() == client.Api("http://api.example:8000", "s3cret")
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    assert client.Api.from_env() == client.Api("http://api.example:8000", TOKEN)
     monkeypatch.delenv("API_URL")
     monkeypatch.delenv("API_TOKEN")
     assert client.Api.from_env() == client.Api(client.DEFAULT_URL, None)
 
 
 def test_the_token_is_sent_as_a_bearer_and_its_absence_is_explained(token_api: str) -> None:
-    assert (
-        len(client.forecast(client.Api(token_api, "s3cret"), horizon=2, level=0.9)["forecast"]) == 2
-    )
+    assert len(client.forecast(client.Api(token_api, TOKEN), horizon=2, level=0.9)["forecast"]) == 2
     with pytest.raises(client.ApiError, match="Set API_TOKEN") as raised:
         client.forecast(client.Api(token_api), horizon=2, level=0.9)
     assert raised.value.status == 401

@@ -71,11 +71,45 @@ def test_unparseable_dates_name_the_line_and_value(tmp_path):
         load_series(csv(tmp_path, text(frame)))
 
 
-def test_mixed_date_formats_are_refused(tmp_path):
+def test_mixed_date_formats_are_refused_naming_each_format_and_where(tmp_path):
     frame = monthly()
     frame.loc[10, "ds"] = "11/01/2020"
-    with pytest.raises(DataError, match=r"unparseable date.*line 12"):
+    with pytest.raises(
+        DataError,
+        match=r"in more than one format.*but 1 date\(s\) are not: "
+        r"%m/%d/%Y at line 12 \('11/01/2020'\)",
+    ):
         load_series(csv(tmp_path, text(frame)))
+
+
+def test_valid_iso_dates_after_a_first_date_of_another_format_are_not_called_unparseable(
+    tmp_path,
+):
+    frame = monthly()
+    frame.loc[0, "ds"] = "01/01/2020"
+    with pytest.raises(DataError) as caught:
+        load_series(csv(tmp_path, text(frame)))
+    message = str(caught.value)
+    assert "read as %m/%d/%Y, the format of line 2 ('01/01/2020')" in message
+    assert "35 date(s) are not: %Y-%m-%d at line 3 ('2020-02-01')" in message
+    assert "unparseable" not in message and "YYYY-MM-DD" in message
+
+
+def test_an_error_quotes_a_huge_value_cut_short(tmp_path):
+    frame = monthly()
+    frame.loc[3, "y"] = "x" + "9" * 100_000
+    with pytest.raises(
+        DataError, match=r"line 5 \('x9{39}'\.\.\. \(100,001 characters\)\)"
+    ) as caught:
+        load_series(csv(tmp_path, text(frame)))
+    assert len(str(caught.value)) < 200
+
+
+def test_a_directory_given_as_data_is_named_a_directory(tmp_path):
+    with pytest.raises(DataError, match=r"data path .* is a directory: give the CSV file in it"):
+        load_series(str(tmp_path))
+    with pytest.raises(DataError, match=r"is a directory"):
+        load_series(tmp_path.as_uri())
 
 
 def test_non_numeric_values_name_the_line(tmp_path):

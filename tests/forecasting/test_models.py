@@ -7,7 +7,8 @@ from services.forecasting import backtest
 from services.forecasting.data import load_series
 from services.forecasting.forecaster import Forecaster
 from services.forecasting.models import fit, from_state
-from services.forecasting.selection import select
+from services.forecasting.panelfit import select
+from services.forecasting.selection import fit_members
 from services.forecasting.specs import MEAN, MEDIAN, Spec, default_spec
 from tests.conftest import AIRLINE
 from tests.forecasting.m3 import sample
@@ -149,10 +150,12 @@ def test_window_is_capped_unless_the_horizon_needs_more_for_its_three_folds():
 
 
 def test_the_model_on_airline_beats_the_seasonal_naive_floor_in_its_backtest():
-    selection = select(AIR.y, 12, 12)
-    naive = backtest.run(Spec("seasonal_naive"), AIR.y, selection.folds, 12)
-    assert selection.backtest is not None and selection.backtest.smape < naive.smape
-    assert [b.spec.family for b in selection.backtests] == [MEDIAN, *THETAS_ETS_CES]
+    found = select(AIR.y, 12, 12)
+    assert found.backtest is not None and found.naive_smape is not None
+    assert found.backtest.smape < found.naive_smape
+    assert found.fitted.spec.family == MEAN
+    members = [b.spec.family for b in found.backtest.members]
+    assert members == [f.family for f in found.fitted.spec.members] and len(members) >= 1
 
 
 def test_unknown_family_is_refused():
@@ -161,16 +164,19 @@ def test_unknown_family_is_refused():
 
 
 def test_a_series_too_short_to_backtest_is_still_fitted_and_says_so():
-    selection = select(AIR.y[:7], 1, 6)
-    assert selection.backtest is None and selection.fitted.spec.family == MEAN
-    assert any(note.startswith("no backtest: series of 7 points") for note in selection.notes)
-    assert np.all(np.isfinite(selection.fitted.forecast(6).mean))
+    members = fit_members(AIR.y[:7], 1, 6)
+    assert any(note.startswith("no validation windows: series of 7") for note in members.notes)
+    found = select(AIR.y[:7], 1, 6)
+    assert found.backtest is None and found.fitted.spec.family == MEAN
+    assert np.all(np.isfinite(found.fitted.forecast(6).mean))
 
 
 def test_a_series_no_family_can_fit_falls_back_to_seasonal_naive_and_says_so():
-    selection = select(np.array([3.0, 5.0]), 1, 2, families=("theta",))
-    assert selection.fitted.spec == Spec("seasonal_naive")
-    assert any(note.startswith("fallback: seasonal naive") for note in selection.notes)
+    members = fit_members(np.array([3.0, 5.0]), 1, 2, families=("theta",))
+    assert any(note.startswith("fallback: seasonal naive") for note in members.notes)
+    assert select(np.array([3.0, 5.0]), 1, 2, families=("theta",)).fitted.spec == Spec(
+        "seasonal_naive"
+    )
 
 
 def test_a_level_a_hair_below_one_gives_infinite_bounds_not_an_error():

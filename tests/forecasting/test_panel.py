@@ -84,6 +84,13 @@ def test_a_file_whose_every_series_is_unusable_is_refused_naming_them():
         load(pd.concat([monthly("x", [1.0]), monthly("y", [2.0, 3.0])], ignore_index=True))
 
 
+def test_a_huge_series_id_is_quoted_cut_short():
+    uid = "s" * 5_000
+    with pytest.raises(DataError, match=r"series 's{40}'\.\.\. \(5,000 characters\): ") as caught:
+        load(monthly(uid, [1.0]))
+    assert len(str(caught.value)) < 300
+
+
 def test_the_limits_on_series_and_rows_are_named(monkeypatch):
     frame = m3_monthly(3)
     monkeypatch.setattr(panel_module, "MAX_SERIES", 2)

@@ -54,6 +54,15 @@ def test_sqlite_needs_the_volume_and_postgres_with_s3_does_not() -> None:
     ).needs_volume
 
 
+def test_only_a_database_with_artifacts_off_the_volume_makes_mlflow_replicated() -> None:
+    s3 = {"artifacts_destination": "s3://b/a", "artifacts_on_volume": False}
+    assert mlflow_args(database_uri="postgresql://x", **s3).replicated
+    assert not mlflow_args(**s3).replicated  # SQLite on the volume: one writer
+    assert not mlflow_args(database_uri="postgresql://x").replicated  # artifacts on the volume
+    with pytest.raises(ValueError, match="replicas must be at least 1"):
+        mlflow_args(replicas=0)
+
+
 def test_serving_refuses_min_replicas_above_max() -> None:
     with pytest.raises(ValueError, match=r"min_replicas \(3\) <= max_replicas \(2\)"):
         ServingArgs(
@@ -72,7 +81,7 @@ def test_serving_keeps_the_token_out_of_the_pod_env() -> None:
             namespace="ns",
             image="i:1",
             pull_policy="Never",
-            env=ApiEnv(model_name="M", api_token=SecretStr("plain-in-the-pod-spec")),
+            env=ApiEnv(model_name="M", api_token=SecretStr("plain-in-the-pod-spec-32-characters")),
         )
 
 

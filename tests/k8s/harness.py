@@ -28,6 +28,9 @@ def zones(region: str) -> tuple[str, ...]:
 
 
 ZONES = zones("us-east-1")
+# What AWS answers for the stack's RDS instance and for the cluster security group EKS made.
+RDS_ADDRESS = "mlstack-mlflow-db.c0a1b2c3d4e5.us-east-1.rds.amazonaws.com"
+CLUSTER_SECURITY_GROUP = "sg-0eks0cluster0000"
 K8S_PREFIX = "kubernetes:"
 # Who the mocked AWS says the caller is, and in which partition.
 ACCOUNT = "123456789012"
@@ -76,6 +79,15 @@ def _known_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
         "aws:iam/role:Role": {"arn": arn, "name": name},
         "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
         "random:index/randomPassword:RandomPassword": {"result": "generated-password"},
+        "random:index/randomId:RandomId": {"hex": "0a1b2c3d"},
+        "aws:kms/key:Key": {"arn": arn, "keyId": f"{name}-key-id"},
+        "aws:rds/subnetGroup:SubnetGroup": {"arn": arn, "name": name},
+        "aws:rds/parameterGroup:ParameterGroup": {"arn": arn, "name": name},
+        "aws:rds/instance:Instance": {
+            "arn": arn,
+            "address": RDS_ADDRESS,
+            "endpoint": f"{RDS_ADDRESS}:5432",
+        },
         "eks:index:Cluster": {
             "kubeconfig": {"apiVersion": "v1", "kind": "Config"},
             "kubeconfigJson": json.dumps({"apiVersion": "v1", "kind": "Config"}),
@@ -100,6 +112,7 @@ class Recorder(pulumi.runtime.Mocks):
         # (type, name) -> package -> provider reference, as components pass them to children
         self.provider_maps: dict[tuple[str, str], dict[str, str]] = {}
         self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.retained: set[tuple[str, str]] = set()  # (type, name) that `destroy` leaves in place
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -112,6 +125,8 @@ class Recorder(pulumi.runtime.Mocks):
             # The zones of the region of the provider the lookup went through, as AWS answers.
             names = zones(self._region(args.provider))
             return {"names": list(names), "zoneIds": [f"az{i}" for i in range(len(names))]}
+        if args.token == "aws:ec2/getSecurityGroup:getSecurityGroup":
+            return {"id": CLUSTER_SECURITY_GROUP, "vpcId": args.args.get("vpcId")}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test"}
         if args.token == "aws:index/getPartition:getPartition":
@@ -128,7 +143,8 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 class _Monitor(pulumi.runtime.mocks.MockMonitor):
-    """Also records each resource's dependencies (not part of `MockResourceArgs`)."""
+    """Also records each resource's dependencies and whether it is retained on delete (not part
+    of `MockResourceArgs`)."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, stack: str | None = None) -> None:
         super().__init__(mocks)  # `stack` is accepted for older callers; URNs use the settings
@@ -145,6 +161,8 @@ class _Monitor(pulumi.runtime.mocks.MockMonitor):
         if isinstance(self.mocks, Recorder):
             self.mocks.dependencies[(request.type, request.name)] = set(request.dependencies)
             self.mocks.provider_maps[(request.type, request.name)] = dict(request.providers)
+            if request.retainOnDelete:
+                self.mocks.retained.add((request.type, request.name))
         return super().RegisterResource(request)
 
 
@@ -226,7 +244,7 @@ EKS_REGION = {"aws:region": "us-east-1"}
 EKS_SETTINGS = {**EKS_REGION, "endpoint_public_access_cidrs": ["203.0.113.0/24"]}
 # Public access (`public_access: true`) needs the token; on EKS also a real host, a certificate
 # and who may reach the entry (documentation values).
-TOKEN = {"api_token": "a-long-random-token"}
+TOKEN = {"api_token": "a-long-random-token-of-32-characters"}
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
 PUBLIC = {
     "public_access": True,
@@ -235,6 +253,15 @@ PUBLIC = {
     "public_access_cidrs": ["198.51.100.0/24"],
 }
 EKS_PUBLIC = {**EKS_SETTINGS, **PUBLIC}
+# The eks config as `stacks.config.parse` takes it: what a user sets, images from a registry.
+EKS_CONFIG = {
+    "target": "eks",
+    "region": "us-east-1",
+    "mlflow_image": "ghcr.io/o/mlstack-mlflow:1",
+    "trainer_image": "ghcr.io/o/mlstack-trainer:1",
+    "api_image": "ghcr.io/o/mlstack-serving:1",
+    "endpoint_public_access_cidrs": ["203.0.113.0/24"],
+}
 
 
 @dataclass
@@ -246,6 +273,7 @@ class Graph:
     dependencies: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     provider_maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
+    retained: set[tuple[str, str]] = field(default_factory=set)
 
     def provider(self, ref: str) -> Recorded:
         """The provider resource a reference (`<urn>::<id>`) names."""
@@ -319,6 +347,7 @@ def run_program(
         dependencies=recorder.dependencies,
         provider_maps=recorder.provider_maps,
         calls=recorder.calls,
+        retained=recorder.retained,
     )
 
     @pulumi.runtime.test

@@ -14,6 +14,7 @@ from contract.tracking import (
     BACKEND_STORE_ENV,
     CLIENT_PASSWORD_ENV,
     CLIENT_USERNAME_ENV,
+    DB_UPGRADE,
     READER,
     READER_MODEL_ENV,
     TRACKING,
@@ -22,6 +23,8 @@ from contract.tracking import (
 from contract.trainer import TRAINER
 from services.local import credentials
 from services.local.config import DEFAULT_PORTS, LocalConfig
+
+TOKEN = "s3cret-local-token-of-32-characters"  # API_TOKEN: at least 32 characters
 
 
 def test_every_spec_command_expands_from_the_stack_environment(tmp_path: Path) -> None:
@@ -43,6 +46,15 @@ def test_mlflow_keeps_its_database_and_artifacts_in_the_state_directory(tmp_path
     assert "--serve-artifacts" in argv
 
 
+def test_a_tracking_db_holds_the_registry_and_stays_off_the_command_line(tmp_path: Path) -> None:
+    uri = "postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow"
+    cfg = LocalConfig(state_dir=tmp_path / "state", tracking_db=uri).resolved()
+    env = cfg.tracking_env()
+    assert env[BACKEND_STORE_ENV] == uri
+    assert "s3cret" not in " ".join(TRACKING.command(env) + DB_UPGRADE.command(env))
+    assert str(tmp_path / "state" / "artifacts") in TRACKING.command(env)  # artifacts stay local
+
+
 def test_api_follows_prod_on_the_local_tracking_server(tmp_path: Path) -> None:
     ports = {**DEFAULT_PORTS, "mlflow": 5123, "api": 8123}
     env = LocalConfig(state_dir=tmp_path, ports=ports, model_name="Air").api_env()
@@ -59,9 +71,9 @@ def test_demo_points_at_the_api_and_draws_the_training_series(tmp_path: Path) ->
 
 def test_token_reaches_api_and_demo_only_when_set(tmp_path: Path) -> None:
     plain = LocalConfig(state_dir=tmp_path)
-    secured = LocalConfig(state_dir=tmp_path, api_token="s3cret")
+    secured = LocalConfig(state_dir=tmp_path, api_token=TOKEN)
     assert "API_TOKEN" not in plain.api_env() and "API_TOKEN" not in plain.demo_env()
-    assert secured.api_env()["API_TOKEN"] == secured.demo_env()["API_TOKEN"] == "s3cret"
+    assert secured.api_env()["API_TOKEN"] == secured.demo_env()["API_TOKEN"] == TOKEN
 
 
 def test_port_zero_becomes_a_distinct_free_port(tmp_path: Path) -> None:

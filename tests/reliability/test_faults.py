@@ -98,4 +98,4 @@ def test_a_broken_prod_version_keeps_the_old_one_and_is_logged_once_not_per_poll
     failed = [line for line in logs.splitlines() if "failed to load" in line]
     assert len(failed) == 1, logs
     assert failed[0].startswith(f"WARNING mlstack.serving: version {broken} of {model_name}")
-    assert logs.count(f"still serving {first}") == 1
+    assert logs.count(f"still serving version {first}") == 1

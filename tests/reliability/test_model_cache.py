@@ -91,7 +91,9 @@ def test_a_corrupt_cache_entry_is_ignored_with_one_log_line(
         logs = api.logs()
     ignored = [line for line in logs.splitlines() if "model cache entry ignored" in line]
     assert len(ignored) == 1, logs
-    assert ignored[0].startswith("WARNING mlstack.serving: model cache entry ignored: ")
+    assert ignored[0].startswith(
+        "WARNING mlstack.serving: model cache entry ignored, nothing loaded: answering 503"
+    )
     assert entry.name in ignored[0]
     assert "Traceback" not in logs
 

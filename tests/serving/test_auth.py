@@ -1,4 +1,5 @@
-"""With API_TOKEN set, prediction routes need the bearer token; health and metrics stay open."""
+"""With API_TOKEN set, the forecast routes, /model, /series, /docs and /openapi.json need the
+bearer token; the probes and /metrics stay open."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.factories import wait_for
 from .conftest import Promoted, ServedApp
 from .factories import settings
 
-TOKEN = "s3cret-token-for-tests"
+TOKEN = "s3cret-token-for-the-serving-tests"  # at least 32 characters
 PREDICTIONS = [
     ("/predict", {"horizon": 2}),
     ("/invocations", {"inputs": {"n_periods": [2]}}),
@@ -54,17 +55,31 @@ def test_prediction_routes_answer_with_the_right_token(
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("route", ["/healthz", "/readyz", "/metrics", "/model", "/openapi.json"])
-def test_health_readiness_metrics_and_model_stay_open(client: TestClient, route: str) -> None:
+@pytest.mark.parametrize("route", ["/healthz", "/readyz", "/ping", "/health", "/metrics"])
+def test_the_probes_and_metrics_stay_open(client: TestClient, route: str) -> None:
     response = client.get(route)
     assert response.status_code == 200
     assert TOKEN not in response.text
 
 
-def test_openapi_declares_the_bearer_scheme_on_prediction_routes(client: TestClient) -> None:
-    spec = client.get("/openapi.json").json()
+@pytest.mark.parametrize("route", ["/model", "/series", "/docs", "/openapi.json"])
+def test_what_is_served_and_the_apis_description_need_the_token(
+    client: TestClient, route: str
+) -> None:
+    refused = client.get(route)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert client.get(route, headers={"authorization": "Bearer wrong"}).status_code == 401
+    allowed = client.get(route, headers={"authorization": f"Bearer {TOKEN}"})
+    assert allowed.status_code == 200
+    assert TOKEN not in allowed.text
+
+
+def test_openapi_declares_the_bearer_scheme_on_the_guarded_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json", headers={"authorization": f"Bearer {TOKEN}"}).json()
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    assert spec["paths"]["/predict"]["post"]["security"] == [{"HTTPBearer": []}]
+    for path, method in [("/predict", "post"), ("/model", "get"), ("/series", "get")]:
+        assert spec["paths"][path][method]["security"] == [{"HTTPBearer": []}], path
     assert "security" not in spec["paths"]["/readyz"]["get"]
 
 
@@ -88,8 +103,9 @@ def test_a_body_with_its_length_and_a_chunked_one_get_the_same_answer(
 
 @pytest.mark.parametrize("route", ["/predict", "/invocations"])
 @pytest.mark.parametrize("body", [b'{"horizon": ', b"[]", b'{"inputs": "x"}'])
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/xml"])
 def test_a_missing_token_gets_401_whatever_the_body(
-    client: TestClient, route: str, body: bytes
+    client: TestClient, route: str, body: bytes, content_type: str
 ) -> None:
-    response = client.post(route, content=body, headers={"content-type": "application/json"})
+    response = client.post(route, content=body, headers={"content-type": content_type})
     assert response.status_code == 401

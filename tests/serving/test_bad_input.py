@@ -80,13 +80,17 @@ def test_predict_refuses_nan_and_infinity(served: ServedApp) -> None:
         assert "level" in response.text
 
 
-def test_predict_refuses_a_non_json_content_type(served: ServedApp) -> None:
-    response = served.client.post(
-        "/predict", content=b'{"horizon": 3}', headers={"content-type": "text/plain"}
-    )
-    # Not read as JSON: the body is one string, which the request model refuses.
-    assert response.status_code == 422
-    assert [e["loc"] for e in response.json()["detail"]] == [["body"]]
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/xml", None],
+)
+def test_predict_answers_415_naming_json_for_other_content_types(
+    served: ServedApp, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = served.client.post("/predict", content=b'{"horizon": 3}', headers=headers)
+    assert response.status_code == 415
+    assert "application/json" in response.json()["detail"]
 
 
 def invoke(served: ServedApp, body: bytes, content_type: str | None = "application/json") -> Any:
@@ -149,13 +153,22 @@ def test_invocations_refuses_nan_and_infinity_levels(served: ServedApp) -> None:
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/xml", "application/json; charset=latin-1", None]
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+        "application/json; charset=latin-1",
+        None,
+    ],
 )
 def test_invocations_answers_415_for_other_content_types(
     served: ServedApp, content_type: str | None
 ) -> None:
     response = invoke(served, b'{"inputs": {"n_periods": [3]}}', content_type)
     assert response.status_code == 415
+    assert "application/json" in response.json()["message"]
+    assert "text/csv" in response.json()["message"]
 
 
 @pytest.mark.parametrize("route", ["/predict", "/invocations"])
@@ -179,3 +192,53 @@ def test_a_streamed_body_over_the_limit_gets_413(served: ServedApp) -> None:
 def test_deeply_nested_json_is_a_400_not_a_crash(served: ServedApp) -> None:
     body = b'{"inputs": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     assert invoke(served, body).status_code == 400
+
+
+def test_invocations_as_csv_keeps_the_row_limit(served: ServedApp) -> None:
+    rows = b"n_periods\n" + b"1\n" * 101  # one over the default MAX_SERIES_PER_REQUEST
+    response = invoke(served, rows, "text/csv")
+    assert response.status_code == 422
+    assert "MAX_SERIES_PER_REQUEST" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "field"),
+    [
+        (b'{"inputs": {"n_periods": [2.5]}}', "application/json", "n_periods"),
+        (b'{"inputs": {"n_periods": [3.0]}}', "application/json", "n_periods"),
+        (b'{"inputs": {"n_periods": ["12"]}}', "application/json", "n_periods"),
+        (b'{"inputs": {"n_periods": [true]}}', "application/json", "n_periods"),
+        (b'{"inputs": {"n_periods": [2.5]}, "params": {}}', "application/json", "n_periods"),
+        (b'{"dataframe_records": [{"n_periods": 2.5}]}', "application/json", "n_periods"),
+        (b'{"inputs": {"n_periods": [3], "level": ["0.9"]}}', "application/json", "level"),
+        (b'{"inputs": {"n_periods": [3], "level": [true]}}', "application/json", "level"),
+        (b"n_periods\n2.5\n", "text/csv", "n_periods"),
+    ],
+)
+def test_invocations_takes_strict_numbers_as_predict_does(
+    served: ServedApp, body: bytes, content_type: str, field: str
+) -> None:
+    response = invoke(served, body, content_type)
+    assert response.status_code == 400, response.text
+    assert field in response.json()["message"]
+
+
+@pytest.mark.parametrize("body", [{"horizon": "12"}, {"horizon": 3, "level": "0.9"}])
+def test_predict_refuses_numbers_sent_as_strings(served: ServedApp, body: Any) -> None:
+    assert predict_error(served, body)[0] == 422
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # An id the model does not know goes to MLflow's own scorer, whose message quotes it.
+        {"dataframe_records": [{"unique_id": "u" * 20_000, "n_periods": 3}], "params": {}},
+        {"dataframe_records": [{"unique_id": "u" * 20_000, "n_periods": 3}, {"n_periods": 2}]},
+    ],
+)
+def test_an_error_from_mlflows_scorer_quotes_the_request_cut_short(
+    served: ServedApp, body: Any
+) -> None:
+    response = served.client.post("/invocations", json=body)
+    assert 400 <= response.status_code < 500
+    assert len(response.content) < 2_000, response.text[:300]

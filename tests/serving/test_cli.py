@@ -84,3 +84,17 @@ def test_keep_alive_comes_from_the_env_and_defaults_to_uvicorns_own(
     monkeypatch.setenv("KEEP_ALIVE_SECONDS", "75")  # behind an ALB with a 60 s idle timeout
     assert CliRunner().invoke(cli, []).exit_code == 0
     assert [kw["timeout_keep_alive"] for _, kw in ran] == [5, 75]
+
+
+def test_a_token_shorter_than_32_characters_is_refused_at_start(
+    cli: typer.Typer, ran: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_TOKEN", "s" * 31)
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 1
+    assert "API_TOKEN" in result.output and "at least 32" in result.output
+    assert "s" * 31 not in result.output  # the token itself is never printed
+    assert "Traceback" not in result.output
+    assert ran == []
+    monkeypatch.setenv("API_TOKEN", "s" * 32)
+    assert CliRunner().invoke(cli, []).exit_code == 0

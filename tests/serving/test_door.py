@@ -32,7 +32,7 @@ from services.serving.rules import MAX_LEVEL, MIN_HORIZON, MIN_LEVEL, Limits
 from services.serving.schemas import PredictRequest
 from services.serving.settings import Settings
 
-TOKEN = "door-token"
+TOKEN = "door-token-of-at-least-32-characters"
 VALID = [
     ("/predict", {"horizon": 3}),
     ("/predict", {"horizon": 2, "level": 0.8}),
@@ -299,7 +299,7 @@ def test_the_parse_accepts_a_predict_body_exactly_when_the_schema_does(payload: 
     """Within the settings' bounds (MAX_HORIZON, MAX_SERIES_PER_REQUEST) and the served series,
     which the schema cannot say, the door and `PredictRequest` accept the same bodies."""
     body = json.dumps(payload).encode()  # NaN and Infinity included, as a client may send them
-    found = parse.predict(body, ("application/json", "utf-8"), Limits(10, 3), Known())  # type: ignore[arg-type]
+    found = parse.predict(body, ("application/json", "utf-8"), Limits(10, 3, 30), Known())  # type: ignore[arg-type]
     try:
         request = PredictRequest.model_validate_json(body)
     except ValidationError:
@@ -339,7 +339,7 @@ def test_openapi_describes_both_routes_with_the_parses_bounds() -> None:
         spec["paths"]["/invocations"]["post"]["responses"]
     )
     # At the bounds, the parse says what the schema says.
-    limits, model = Limits(10, 3), ForeignPyfunc(Counting())
+    limits, model = Limits(10, 3, 30), ForeignPyfunc(Counting())
     media = ("application/json", "utf-8")
     for horizon, ok in [(MIN_HORIZON - 1, False), (MIN_HORIZON, True), (10, True), (11, False)]:
         found = parse.predict(b'{"horizon": %d}' % horizon, media, limits, model)  # type: ignore[arg-type]

@@ -268,9 +268,13 @@ def test_an_unusable_cache_entry_is_logged_once_and_nothing_is_served(
     with caplog.at_level(logging.INFO, logger="mlstack.serving"):
         poll(rig.follower, 5)
     assert rig.version() is None
-    ignored = [r.getMessage() for r in caplog.records if "cache entry ignored" in r.getMessage()]
+    messages = [r.getMessage() for r in caplog.records]
+    ignored = [m for m in messages if "cache entry ignored" in m]
     assert len(ignored) == 1
     assert "\n" not in ignored[0]
+    assert "nothing loaded" in ignored[0]
+    # Nothing is loaded: no line may say that something is being served.
+    assert not [m for m in messages if "serving" in m and "nothing" not in m], messages
 
 
 def test_a_cache_that_cannot_be_written_is_warned_once_and_serving_goes_on(

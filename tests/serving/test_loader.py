@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -12,19 +13,28 @@ import threading
 from pathlib import Path
 
 import mlflow
+import orjson
 import pandas as pd
 import pytest
 import yaml  # type: ignore[import-untyped]
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
 from services.forecasting import forecasters
 from services.forecasting.forecaster import FORMAT_KEY, Forecaster
 from services.forecasting.forecasters import CorruptArtifact
-from services.serving.loader import MlflowLoader, load_folder
+from services.serving import protocol
+from services.serving.app import create_app
+from services.serving.loader import ForeignRefused, MlflowLoader, load_folder
 from services.serving.models import ForeignPyfunc, OwnForecasters
+from services.serving.rules import Limits
 from tests.conftest import TrackingServer
+from tests.factories import wait_for
 from tests.forecasting.m3 import artifact_lines
+from tests.trainer.test_formats import log_json1_version
 
 from .conftest import Promoted
+from .factories import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,21 +79,49 @@ class _Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         return pd.DataFrame({"yhat": [1.0] * int(model_input["n_periods"].iloc[0])})
 
 
-def test_any_other_pyfunc_is_loaded_through_mlflow(
-    mlflow_server: TrackingServer, model_name: str
-) -> None:
-    mlflow.set_tracking_uri(mlflow_server.uri)
+def log_pickled_pyfunc(tracking_uri: str, name: str) -> str:
+    """A pickled pyfunc of another kind registered as `name`, @prod on it; its version."""
+    mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("loader-tests")
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=_Constant(), registered_model_name=model_name
+            name="model", python_model=_Constant(), registered_model_name=name
         )
-    client = mlflow.MlflowClient(mlflow_server.uri)
-    client.set_registered_model_alias(model_name, "prod", str(info.registered_model_version))
-    loader = MlflowLoader(mlflow_server.uri)
-    model = loader.load(loader.resolve(model_name, "prod"))  # type: ignore[arg-type]
+    version = str(info.registered_model_version)
+    mlflow.MlflowClient(tracking_uri).set_registered_model_alias(name, "prod", version)
+    return version
+
+
+def test_any_other_pyfunc_is_refused_unless_foreign_models_are_allowed(
+    mlflow_server: TrackingServer, model_name: str
+) -> None:
+    log_pickled_pyfunc(mlflow_server.uri, model_name)
+    refusing = MlflowLoader(mlflow_server.uri)
+    with pytest.raises(ForeignRefused, match="ALLOW_FOREIGN_MODELS=true"):
+        refusing.load(refusing.resolve(model_name, "prod"))  # type: ignore[arg-type]
+    allowing = MlflowLoader(mlflow_server.uri, allow_foreign=True)
+    model = allowing.load(allowing.resolve(model_name, "prod"))  # type: ignore[arg-type]
     assert isinstance(model, ForeignPyfunc)
     assert json.loads(model.forecast(None, 2, None).body) == [{"yhat": 1.0}, {"yhat": 1.0}]
+
+
+def test_a_version_holding_a_pickle_is_served_from_its_json_and_the_pickle_never_fetched(
+    mlflow_server: TrackingServer, model_name: str, tmp_path: Path
+) -> None:
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    version = log_json1_version(model_name, tmp_path)  # logged with a pickled ForecastModel
+    loader = MlflowLoader(mlflow_server.uri)
+    model = loader.load(loader.resolve(model_name, "prod"))  # type: ignore[arg-type]
+    assert isinstance(model, OwnForecasters)
+    fetched = {p.relative_to(model.folder).as_posix() for p in model.folder.rglob("*")}
+    assert {p for p in fetched if "." in p.rsplit("/", 1)[-1]} == {"artifacts/forecaster.json"}
+    assert "MLmodel" in fetched and version
+    # MLflow's own scoring (CSV) answers from the pyfunc built here, with its signature.
+    scored = protocol.score(b"n_periods\n3\n", "text/csv", model, Limits(10, 3, 30))
+    assert scored.status == 200, scored.body
+    assert orjson.loads(scored.body)["predictions"] == json.loads(
+        model.forecast(None, 3, None).body
+    )
 
 
 @pytest.mark.parametrize(
@@ -178,3 +216,23 @@ def test_a_model_of_many_series_with_an_id_twice_does_not_load_and_names_the_lin
         CorruptArtifact, match=rf"forecasters.jsonl: line 3: series '{first}' again"
     ):
         load_folder(folder)
+
+
+def test_a_pickled_pyfunc_at_prod_is_refused_and_the_served_version_kept(
+    mlflow_server: TrackingServer, model_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    ours = log_json1_version(model_name, tmp_path)
+    app = create_app(settings(mlflow_server.uri, model_name), registry=CollectorRegistry())
+    with caplog.at_level(logging.WARNING, logger="mlstack.serving"), TestClient(app) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200, what="our version to load")
+        foreign = log_pickled_pyfunc(mlflow_server.uri, model_name)
+
+        def refused() -> bool:
+            return any(f"version {foreign} " in r.getMessage() for r in caplog.records)
+
+        wait_for(refused, what="the foreign version to be refused")
+        assert client.get("/model").json()["version"] == ours
+        assert client.post("/predict", json={"horizon": 2}).status_code == 200
+    (line,) = [r.getMessage() for r in caplog.records if f"version {foreign} " in r.getMessage()]
+    assert "ALLOW_FOREIGN_MODELS" in line and f"still serving version {ours}" in line

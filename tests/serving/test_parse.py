@@ -15,7 +15,7 @@ from services.serving.answers import join_predictions
 from services.serving.parse import SCORE, Problems
 from services.serving.rules import Limits
 
-LIMITS = Limits(max_horizon=365, max_series=2)
+LIMITS = Limits(max_horizon=365, max_series=2, max_points=2 * 365)
 JSON = (b"application/json", b"application/json; charset=utf-8")
 
 
@@ -82,10 +82,6 @@ def test_rows_naming_served_series_are_answered_in_order() -> None:
         {"dataframe_records": [{"n_periods": 3}, {"n_periods": 4, "level": 0.9}]},  # ragged
         {"inputs": {"n_periods": [3, 4], "level": [0.9]}},  # unequal columns
         {"inputs": {"horizon": [3]}},  # a column the model does not know
-        {"inputs": {"n_periods": [3.0]}},  # MLflow's schema decides about floats
-        {"inputs": {"n_periods": [True]}},
-        {"inputs": {"n_periods": [3], "level": [1]}},  # an int level: MLflow decides
-        {"inputs": {"n_periods": [3], "level": [None]}},  # a missing cell to MLflow
         {"inputs": {"n_periods": 3}},  # a scalar, not a column
         {"dataframe_split": {"columns": [["n_periods"]], "data": [[3]]}},
         {"dataframe_split": {"columns": ["n_periods", "n_periods"], "data": [[3, 4]]}},
@@ -95,6 +91,29 @@ def test_rows_naming_served_series_are_answered_in_order() -> None:
 )
 def test_anything_unusual_is_left_to_mlflows_own_scorer(payload: object) -> None:
     assert rows(payload) is SCORE
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"inputs": {"n_periods": [3.0]}}, "n_periods"),  # an integer, as /predict's horizon
+        ({"inputs": {"n_periods": [True]}}, "n_periods"),
+        ({"inputs": {"n_periods": ["3"]}}, "n_periods"),
+        ({"inputs": {"n_periods": [3], "level": [1]}}, "level"),
+        ({"inputs": {"n_periods": [3], "level": ["0.9"]}}, "level"),
+        ({"inputs": {"n_periods": [3.0], "horizon": [3]}}, "n_periods"),  # whatever else it holds
+    ],
+)
+def test_rows_take_the_rules_strict_numbers_whatever_else_they_hold(
+    payload: object, field: str
+) -> None:
+    found = rows(payload)
+    assert isinstance(found, Problems) and found.status == 400
+    assert fields(found) == [(field,)]
+
+
+def test_a_missing_level_cell_keeps_the_models_default() -> None:
+    assert rows({"inputs": {"n_periods": [3], "level": [None]}}) == [(None, 3, None)]
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,15 @@ from fastapi.testclient import TestClient
 from mlflow.tracking._tracking_service import utils as tracking_utils
 from prometheus_client import CollectorRegistry
 
+from services.registry import RegistryError, Version
 from services.serving.app import create_app
+from services.serving.models import ForeignPyfunc
 from services.serving.settings import Settings
+from tests.factories import wait_for
 
 from .conftest import ServedApp
 from .factories import sample
+from .test_door import Counting
 
 FORMATS = {
     "dataframe_split": {"dataframe_split": {"columns": ["n_periods", "level"], "data": [[4, 0.8]]}},
@@ -51,6 +55,16 @@ def test_readyz_names_the_loaded_version(served: ServedApp) -> None:
     response = served.client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "version": served.model.version}
+
+
+def test_head_on_the_probes_answers_as_get_without_a_body(served: ServedApp) -> None:
+    for path in ("/healthz", "/readyz", "/ping", "/health"):
+        response = served.client.head(path)
+        assert response.status_code == served.client.get(path).status_code == 200, path
+        assert response.content == b""
+    app = create_app(Settings(), loader=NothingPromoted(), registry=CollectorRegistry())
+    with TestClient(app) as client:
+        assert client.head("/readyz").status_code == 503
 
 
 class NothingPromoted:
@@ -170,6 +184,7 @@ def test_model_describes_the_served_version_and_its_training(served: ServedApp) 
     assert {"smape", "mase", "rmse", "mae", "coverage"} <= set(info["metrics"])
     assert info["trained_at"] and info["loaded_at"]
     assert "decision" in info["tags"]
+    assert (info["source"], info["registry"]) == ("registry", "reachable")
 
 
 def test_metrics_show_the_served_version(served: ServedApp) -> None:
@@ -222,3 +237,31 @@ def test_docs_and_openapi_describe_every_route(served: ServedApp) -> None:
 
 def test_unknown_routes_are_404(served: ServedApp) -> None:
     assert served.client.get("/nope").status_code == 404
+
+
+class GoesAway:
+    """A registry that serves version 1 until the test takes it away."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def resolve(self, name: str, alias: str) -> Version | None:
+        if self.down:
+            raise RegistryError("connection refused")
+        return Version(name, "1", "run1", alias=alias)
+
+    def load(self, ref: Version) -> Any:
+        return ForeignPyfunc(Counting())
+
+
+def test_model_says_when_the_registry_has_gone_away() -> None:
+    registry = GoesAway()
+    config = Settings(model_poll_seconds=0.05)
+    with TestClient(create_app(config, loader=registry, registry=CollectorRegistry())) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200, what="the model to load")
+        registry.down = True
+        wait_for(lambda: client.get("/model").json()["registry"] == "unreachable", what="outage")
+        info = client.get("/model").json()
+        assert (info["version"], info["source"]) == ("1", "registry")  # still served
+        registry.down = False
+        wait_for(lambda: client.get("/model").json()["registry"] == "reachable", what="return")

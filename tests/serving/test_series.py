@@ -116,7 +116,7 @@ def test_more_series_than_max_series_per_request_is_a_422(client: TestClient, pa
     assert response.status_code == 422
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "series"]
-    assert f"at most {MAX_SERIES} items" in error["msg"]
+    assert f"at most {MAX_SERIES} forecasts (MAX_SERIES_PER_REQUEST" in error["msg"]
     assert client.post("/predict", json={"horizon": 3, "series": panel.ids[:MAX_SERIES]}).is_success
 
 

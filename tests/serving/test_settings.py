@@ -28,13 +28,14 @@ EVERY_SETTING = {
     "MODEL_ALIAS": "staging",
     "MODEL_POLL_SECONDS": "2.5",
     "MAX_HORIZON": "48",
-    "API_TOKEN": "t0ken",
+    "API_TOKEN": "t0ken-of-at-least-thirty-two-chars",
     "HOST": "0.0.0.0",
     "PORT": "9000",
     "WORKERS": "3",
     "MAX_BODY_BYTES": "2048",
     "MAX_DISCARD_BYTES": "4096",
     "MAX_SERIES_PER_REQUEST": "20",
+    "MAX_POINTS_PER_REQUEST": "600",
     "FORECAST_CACHE_BYTES": "7000",
     "RETRY_AFTER_SECONDS": "9",
     "LOG_LEVEL": "debug",
@@ -44,6 +45,8 @@ EVERY_SETTING = {
     "RATE_LIMIT_BURST": "7",
     "RATE_LIMIT_TRUSTED_PROXIES": "10.0.0.0/8",
     "KEEP_ALIVE_SECONDS": "75",
+    "REQUEST_READ_SECONDS": "2.5",
+    "ALLOW_FOREIGN_MODELS": "true",
 }
 
 
@@ -56,11 +59,13 @@ def test_every_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch
     assert (settings.model_name, settings.model_alias) == ("Airline", "staging")
     assert settings.model_poll_seconds == 2.5
     assert settings.max_horizon == 48
-    assert settings.token == b"t0ken"
+    assert settings.token == b"t0ken-of-at-least-thirty-two-chars"
     assert (settings.host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 9000, 2048)
     assert settings.max_discard_bytes == 4096
     assert (settings.workers, settings.forecast_cache_bytes) == (3, 7000)
-    assert settings.max_series_per_request == 20
+    assert (settings.max_series_per_request, settings.max_points_per_request) == (20, 600)
+    assert settings.request_read_seconds == 2.5
+    assert settings.allow_foreign_models is True
     assert (settings.retry_after_seconds, settings.log_level) == (9, "debug")
     assert settings.prometheus_multiproc_dir == "/tmp/metrics"
     assert str(settings.model_cache_dir) == "/tmp/models"

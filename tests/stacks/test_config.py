@@ -9,19 +9,12 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from k8s.harness import EKS_REGION, EKS_SETTINGS, PROJECT, ROOT, stack_config
+from k8s.harness import EKS_CONFIG, EKS_REGION, EKS_SETTINGS, PROJECT, ROOT, stack_config
 from pydantic import ValidationError
 
 from stacks.config import MODELS, EksConfig, MinikubeConfig, format_errors, load, parse
 
-EKS = {
-    "target": "eks",
-    "region": "us-east-1",
-    "mlflow_image": "ghcr.io/o/mlstack-mlflow:1",
-    "trainer_image": "ghcr.io/o/mlstack-trainer:1",
-    "api_image": "ghcr.io/o/mlstack-serving:1",
-    "endpoint_public_access_cidrs": ["203.0.113.0/24"],
-}
+EKS = EKS_CONFIG
 
 
 def errors(raw: dict[str, Any], plaintext: frozenset[str] = frozenset()) -> str:

@@ -206,15 +206,16 @@ def test_trainer_reads_the_dataset_from_s3() -> None:
     assert env_of(trainer)["DATA_URI"] == "s3://mlstack-bucket-0a1b2c/data/airline.csv"
 
 
-def test_mlflow_volume_uses_the_ebs_csi_storage_class() -> None:
-    claim = graph().one("kubernetes:core/v1:PersistentVolumeClaim").inputs
-    storage_class = graph().one("kubernetes:storage.k8s.io/v1:StorageClass").inputs
+def test_mlflow_on_sqlite_keeps_its_volume_on_the_ebs_csi_storage_class() -> None:
+    on_sqlite = program("eks", {**EKS_SETTINGS, "mlflow_database": "sqlite"})
+    claim = on_sqlite.one("kubernetes:core/v1:PersistentVolumeClaim").inputs
+    storage_class = on_sqlite.one("kubernetes:storage.k8s.io/v1:StorageClass").inputs
     assert claim["spec"]["storageClassName"] == storage_class["metadata"]["name"]
     assert storage_class["provisioner"] == "ebs.csi.aws.com"
     addon = graph().one("eks:index:Addon")
     assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
     # Destroyed in reverse: the claim, then the class, then the driver that deletes the volume.
-    assert graph().waits_on(STORAGE_CLASS, addon.name)
+    assert on_sqlite.waits_on(STORAGE_CLASS, addon.name)
 
 
 def test_exports_include_bucket_and_secret_kubeconfig() -> None:

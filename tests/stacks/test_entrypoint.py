@@ -24,7 +24,7 @@ EXPECTED = {
         "grafana_admin_password",
     },
 }
-EXPECTED["eks"] = EXPECTED["minikube"] | {"bucket_name", "kubeconfig"}
+EXPECTED["eks"] = EXPECTED["minikube"] | {"bucket_name", "kubeconfig", "mlflow_database_endpoint"}
 
 
 def run_main(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -75,7 +75,6 @@ def test_every_namespaced_workload_object_is_in_the_stack_namespace(any_graph: G
         "NetworkPolicy",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
-        "PersistentVolumeClaim",
     } <= kinds
     for obj in any_graph.kubernetes_objects():
         meta = obj.manifest["metadata"]
@@ -203,7 +202,11 @@ def test_api_is_autoscaled_and_protected_by_a_disruption_budget(graph: Graph) ->
     target = hpa.manifest["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", "mlstack-api")
     assert 1 <= hpa.manifest["spec"]["minReplicas"] <= hpa.manifest["spec"]["maxReplicas"]
-    (pdb,) = [o for o in ours(graph) if o.manifest["kind"] == "PodDisruptionBudget"]
+    (pdb,) = [
+        o
+        for o in ours(graph)
+        if o.manifest["kind"] == "PodDisruptionBudget" and o.name == "mlstack-api"
+    ]
     assert pdb.manifest["spec"]["selector"]["matchLabels"] == selector_labels(API.name, "serving")
 
 
@@ -264,7 +267,9 @@ def test_no_cron_job_without_a_schedule() -> None:
 
 def test_postgres_uri_goes_through_a_secret_and_eks_then_needs_no_volume() -> None:
     uri = "postgresql://mlflow:pw@db.example:5432/mlflow"
-    graph = program("eks", EKS_SETTINGS, {"mlflow_database_uri": uri})
+    graph = program(
+        "eks", {**EKS_SETTINGS, "mlflow_database": "external"}, {"mlflow_database_uri": uri}
+    )
     secret = graph.one("kubernetes:core/v1:Secret", lambda r: r.name == "mlstack-mlflow-db")
     assert secret.manifest["stringData"] == {"uri": uri}
     (server,) = containers(graph, "mlflow")
@@ -303,7 +308,7 @@ def test_api_serves_the_prod_alias_of_the_configured_model(graph: Graph) -> None
 
 
 def test_api_token_reaches_the_api_through_a_secret_only() -> None:
-    token = "t0ken-for-the-api"
+    token = "t0ken-for-the-api-of-32-characters"
     graph = program("minikube", secrets={"api_token": token})
     secret = graph.one("kubernetes:core/v1:Secret", lambda r: r.name == "mlstack-api-token")
     assert secret.manifest["stringData"] == {"token": token}

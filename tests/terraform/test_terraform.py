@@ -153,6 +153,12 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "chart_version_range": {"monitoring_chart_version": "~79.10"},
     "endpoint_cidr_with_host_bits": {"endpoint_public_access_cidrs": ["203.0.113.7/24"]},
     "no_endpoint_cidrs": {"endpoint_public_access_cidrs": []},
+    "unknown_database": {"mlflow_database": "mysql"},
+    "database_storage_below_gp3s_least": {"mlflow_database_storage_gib": 10},
+    "database_without_backups": {"mlflow_database_backup_retention_days": 0},
+    "backups_beyond_35_days": {"mlflow_database_backup_retention_days": 36},
+    "instance_class_without_db": {"mlflow_database_instance_class": "t4g.small"},
+    "malformed_snapshot": {"mlflow_database_snapshot": "not a snapshot!"},
 }
 
 

@@ -33,7 +33,10 @@ CORPUS: dict[str, tuple[bytes | str, str]] = {
     "header-only": ("ds,y\n", "header but no rows"),
     "binary-garbage": (bytes(range(256)) * 8, "not UTF-8|binary"),
     "wrong-delimiter": (_monthly(GOOD).replace(",", ";"), "missing column.*delimiter"),
-    "mixed-date-formats": (_monthly(GOOD).replace("2001-03-01", "03/01/2001"), "unparseable date"),
+    "mixed-date-formats": (
+        _monthly(GOOD).replace("2001-03-01", "03/01/2001"),
+        "more than one format",
+    ),
     "a-million-rows": (_hourly(1_000_000), "1,000,000 rows, more than the limit"),
     "non-utf8": ("ds,y\n2000-01-01,caf\xe9\n".encode("latin-1"), "not UTF-8"),
     "nan-values": (_monthly(GOOD[:40] + ["NaN"] * 8), "too many gaps"),

@@ -14,8 +14,8 @@ from mlflow.tracking import MlflowClient
 from services.forecasting import forecasters
 from services.forecasting.data import load_series
 from services.forecasting.forecaster import FORMAT_KEY, Forecaster
+from services.forecasting.panelfit import select
 from services.forecasting.pyfunc import SIGNATURE, ForecastModel, _requirements
-from services.forecasting.selection import select
 from services.registry import ClientRegistry
 from services.trainer.config import TrainConfig
 from services.trainer.run import train

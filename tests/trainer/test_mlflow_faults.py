@@ -120,12 +120,12 @@ def test_mlflow_killed_during_a_run_fails_it_cleanly_and_marks_it_failed_once_ba
         versions = {v.version for v in MlflowClient(uri).search_model_versions(f"name='{name}'")}
         before = run_ids(uri)
 
-        real_select = fit_module.select
+        real_fit_members = fit_module.fit_members
 
-        def select_after_mlflow_dies(*args: Any, **kwargs: Any) -> Any:
+        def fit_after_mlflow_dies(*args: Any, **kwargs: Any) -> Any:
             signal_group(servers[-1].pid, signal.SIGKILL)  # killed, not stopped: no goodbye
             stop(servers[-1])
-            return real_select(*args, **kwargs)
+            return real_fit_members(*args, **kwargs)
 
         # MLflow comes back only once the trainer has given up on it and waits to mark the run.
         restarted = threading.Thread(
@@ -133,7 +133,7 @@ def test_mlflow_killed_during_a_run_fails_it_cleanly_and_marks_it_failed_once_ba
         )
         handler = _OnLog("marking the run FAILED once MLflow answers", restarted.start)
         # One series fits in this process, so the fitting is where MLflow dies.
-        monkeypatch.setattr(fit_module, "select", select_after_mlflow_dies)
+        monkeypatch.setattr(fit_module, "fit_members", fit_after_mlflow_dies)
         logging.getLogger("mlstack.train").addHandler(handler)
         try:
             with pytest.raises(MlflowUnavailable, match=f"MLflow at {uri} failed during run "):

@@ -41,7 +41,8 @@ def trained(mlflow_server, panel_csv):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    return name, json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+    (summary,) = result.stdout.splitlines()  # the summary alone: MLflow's links are not on it
+    return name, json.loads(summary), result.stderr
 
 
 def test_a_panel_trains_in_parallel_registers_one_version_and_takes_prod(mlflow_server, trained):
@@ -56,8 +57,26 @@ def test_a_panel_trains_in_parallel_registers_one_version_and_takes_prod(mlflow_
     client = MlflowClient(mlflow_server.uri)
     assert client.get_model_version_by_alias(name, "prod").version == summary["version"] == "1"
     assert "fitting in 2 worker process(es)" in stderr
-    assert "26/26 series (100%)" in stderr and "2 failed, done" in stderr  # the progress line
-    assert "left out: series 'too-short'" in stderr and "floor: series 'constant'" in stderr
+    assert "excluded: series 'too-short'" in stderr and "floor: series 'constant'" in stderr
+
+
+def test_the_progress_line_counts_in_the_summarys_words(trained):
+    _, summary, stderr = trained
+    assert "27 series in " in stderr and ": 24 to train, 2 floor, 1 excluded" in stderr
+    (last,) = [line for line in stderr.splitlines() if "26/26 series (100%)" in line]
+    assert last.endswith(f", {summary['trained']} trained, {summary['floor']} floor, done")
+
+
+def test_the_user_sees_only_the_projects_lines_and_the_summary(trained):
+    """No third-party warning, log line, print or progress bar: stdout is the summary alone, and
+    every stderr line is the trainer's own."""
+    _, _, stderr = trained
+    assert (
+        stderr.strip()
+        and [line for line in stderr.splitlines() if not line.startswith("[train] ")] == []
+    )
+    for noise in ("\x1b", "Warning", "debug (", "Downloading artifacts", "registered model"):
+        assert noise not in stderr
 
 
 def test_the_run_logs_the_per_series_table_and_summary_metrics(mlflow_server, trained):
@@ -72,7 +91,8 @@ def test_the_run_logs_the_per_series_table_and_summary_metrics(mlflow_server, tr
     assert metrics["mase_median"] == pytest.approx(scored["mase"].median())
     beats = (scored["smape"] < scored["naive_smape"]).mean()
     assert metrics["beats_naive_share"] == pytest.approx(beats) and 0 < beats < 1
-    assert metrics["series_family_theta"] == 24 and metrics["series_family_seasonal_naive"] == 2
+    # theta alone (the families asked for), calibrated: the mean of one member
+    assert metrics["series_family_mean"] == 24 and metrics["series_family_seasonal_naive"] == 2
     assert 0 < metrics["fit_seconds"] < run.info.end_time / 1000 - run.info.start_time / 1000
     assert (metrics["series_trained"], metrics["series_floor"], metrics["series_excluded"]) == (
         24,

@@ -62,12 +62,17 @@ def test_run_logs_params_metrics_dataset_plot_and_backtest_table(mlflow_server, 
     assert run.info.status == "FINISHED"
     assert {"smape", "mase", "rmse", "mae", "coverage"} <= set(run.data.metrics)
     assert run.data.params["season_length"] == "12" and run.data.params["frequency"] == "MS"
-    # FAST without seasonal naive (the floor, never a member) leaves one family: ETS, unmeaned.
+    # FAST without seasonal naive (the floor, never a member) leaves one family: the calibrated
+    # mean of ETS alone.
     assert run.data.params["families"] == ",".join(FAST)
-    assert run.data.params["family"] == Spec.from_json(run.data.params["spec"]).family == "ets"
-    assert run.data.params["model"] == summary.model and summary.model.startswith("ets(")
+    spec = Spec.from_json(run.data.params["spec"])
+    assert run.data.params["family"] == spec.family == "mean"
+    assert [m.family for m in spec.members] == ["ets"]
+    assert run.data.params["model"] == summary.model and summary.model.startswith("mean[ets(")
+    assert run.data.tags["ensemble"] == "families" and run.data.tags["ensemble_members"] == "ets"
+    assert run.data.tags["calibrated"] == "36 errors"  # 3 windows of 12 points
     artifacts = {a.path for a in client.list_artifacts(summary.run_id)}
-    assert {"forecast.png", "backtest.json", "series.json"} <= artifacts
+    assert {"forecast.png", "backtest.json", "series.json", "selection.json"} <= artifacts
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.digest == run.data.params["data_fingerprint"]
     assert run.data.tags["fitted_on"] == "this process"  # one series: no pool to start
@@ -197,7 +202,23 @@ def test_cli_reads_env_prints_progress_on_stderr_and_a_json_summary_last(mlflow_
         and summary["version"] == "1"
         and summary["model"] == "seasonal_naive"
     )
-    assert "[train]   y: backtest: 3 folds" in result.stderr
+    assert "[train]   y: validation: 3 windows of 12 points" in result.stderr
+
+
+def test_cli_verbose_shows_third_party_warnings_and_prints_as_debug_lines(
+    mlflow_server, model_name
+):
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "EXPERIMENT_NAME": "tests"}
+    args = ["--model-name", model_name, "--families", "seasonal_naive", "--verbose"]
+    result = run_cli(args, env)
+    assert result.returncode == 0, result.stderr
+    (summary,) = result.stdout.splitlines()  # MLflow's "View run" links go to the log too
+    assert json.loads(summary)["version"] == "1"
+    assert "[train] debug (py.warnings): UserWarning: Add type hints" in result.stderr
+    assert f"[train] debug (printed): Successfully registered model '{model_name}'." in (
+        result.stderr
+    )
+    assert "\x1b" not in result.stderr and "Downloading artifacts" not in result.stderr
 
 
 def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, model_name, tmp_path):
@@ -206,6 +227,19 @@ def test_cli_exits_non_zero_with_a_clear_message_on_bad_input(mlflow_server, mod
     assert missing.returncode == 1 and "error: data file not found" in missing.stderr
     bad_flag = run_cli(["--families", "prophet", "--model-name", model_name], env)
     assert bad_flag.returncode == 2 and "error: families:" in bad_flag.stderr
+    folder = run_cli(["--data", str(tmp_path), "--model-name", model_name], env)
+    assert folder.returncode == 1 and f"error: data path {tmp_path} is a directory" in folder.stderr
+
+
+@pytest.mark.parametrize("store", ["mlruns", "file:///tmp/mlruns"])
+def test_a_file_store_tracking_uri_is_refused_in_one_line_naming_the_fix(store, tmp_path):
+    result = run_cli(["--data", str(AIRLINE)], {"MLFLOW_TRACKING_URI": store})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: MLFLOW_TRACKING_URI={store} is a file store, which MLflow 3 no longer tracks in: "
+        "use a database (sqlite:///path/to/mlflow.db) or a tracking server "
+        "(http://host:5000, e.g. `mlstack up`)"
+    ]
 
 
 def test_a_series_too_short_to_backtest_is_trained_registered_and_says_why(mlflow_server, tmp_path):
@@ -216,7 +250,7 @@ def test_a_series_too_short_to_backtest_is_trained_registered_and_says_why(mlflo
     first = train(config(mlflow_server.uri, name, data_uri=str(data), families=("ets", "theta")))
     assert first.promoted and first.smape is None and first.model.startswith("mean[")
     run = MlflowClient(mlflow_server.uri).get_run(first.run_id)
-    assert run.data.tags["notes"].startswith("no backtest: series of 7 points is too short")
+    assert run.data.tags["notes"].startswith("no validation windows: series of 7 points is too")
     assert "smape" not in run.data.metrics
     second = train(config(mlflow_server.uri, name, data_uri=str(data), families=("ets", "theta")))
     assert not second.promoted and "not comparable" in second.reason

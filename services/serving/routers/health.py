@@ -29,6 +29,16 @@ async def readyz(holder: HolderDep, settings: SettingsDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "version": served.ref.version})
 
 
+# Some health checkers send HEAD: the same answer without its body (the server drops it).
+router.add_api_route(
+    "/healthz",
+    healthz,
+    methods=["HEAD"],
+    response_model=Status,
+    response_model_exclude_none=True,
+    include_in_schema=False,
+)
+router.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)
 # `mlflow models serve` answers these; MLflow's client waits on /ping before scoring.
-router.add_api_route("/ping", readyz, methods=["GET"], include_in_schema=False)
-router.add_api_route("/health", readyz, methods=["GET"], include_in_schema=False)
+router.add_api_route("/ping", readyz, methods=["GET", "HEAD"], include_in_schema=False)
+router.add_api_route("/health", readyz, methods=["GET", "HEAD"], include_in_schema=False)

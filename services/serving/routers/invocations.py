@@ -40,8 +40,14 @@ _BODY = {
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": MlflowError, "description": "Bad payload; the message names what is wrong"},
     401: {"model": Problem, "description": "API_TOKEN is set and the bearer token is wrong"},
+    408: {"description": "Head and body not received within REQUEST_READ_SECONDS (closed)"},
     413: {"model": Problem, "description": "Body over MAX_BODY_BYTES (chunked or not)"},
     415: {"model": MlflowError, "description": "Content type other than JSON or CSV (utf-8)"},
+    422: {
+        "model": MlflowError,
+        "description": "More rows than MAX_SERIES_PER_REQUEST, or more forecast rows in all "
+        "than MAX_POINTS_PER_REQUEST",
+    },
     503: {"model": Problem, "description": "No model version loaded yet (see Retry-After)"},
 }
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from services.serving.deps import ServedDep
+from services.serving.deps import HolderDep, ServedDep
 from services.serving.schemas import ModelInfo, Problem
 
 router = APIRouter(tags=["model"])
@@ -17,7 +17,7 @@ def _iso(seconds: float | None) -> str | None:
 
 
 @router.get("/model", response_model=ModelInfo, responses={503: {"model": Problem}})
-async def model(served: ServedDep) -> ModelInfo:
+async def model(served: ServedDep, holder: HolderDep) -> ModelInfo:
     """The served version: name, version, run, alias, when it was loaded and trained, metrics,
     how many series it forecasts, and whether it came from the registry or the model cache."""
     ref = served.ref
@@ -33,4 +33,5 @@ async def model(served: ServedDep) -> ModelInfo:
         tags=ref.tags,
         series=len(served.model.ids) or None,
         source=served.source,
+        registry="reachable" if holder.registry_reachable else "unreachable",
     )

@@ -12,7 +12,9 @@ router = APIRouter(tags=["forecast"])
 
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "API_TOKEN is set and the bearer token is wrong"},
+    408: {"description": "Head and body not received within REQUEST_READ_SECONDS (closed)"},
     413: {"model": Problem, "description": "Body over MAX_BODY_BYTES (chunked or not)"},
+    415: {"model": Problem, "description": "Content type other than application/json"},
     503: {"model": Problem, "description": "No model version loaded yet (see Retry-After)"},
 }
 
