@@ -57,3 +57,17 @@ def test_summary_and_targets_compare_ours_with_scum_per_frequency_and_count_fail
     assert targets["M3 smape_monthly: ours / SCUM"].met
     assert not targets["M3 series failed: ours"].met
     assert "ours" in m3.m3_table({"summary": summary, "every": 1, "series": 5})
+
+
+def test_the_held_out_check_names_its_data_and_scores_only_the_frequencies_it_has():
+    def row(kind):
+        cells = {m: {"smape": 10.0, "mase": 1.0, "seconds": 1.0, "error": None} for m in m3.METHODS}
+        intervals = {"coverage_80": 0.8, "coverage_95": 0.95, "msis": 10.0}
+        cells["scum"] = {**cells["scum"], **intervals}
+        return {"type": kind, "notes": [], "ensemble": "all", **cells,
+                "ours": {**cells["theta"], **intervals}}  # fmt: skip
+
+    summary = m3.summary([row(t) for t in ("yearly", "quarterly", "monthly")])  # M1: no "other"
+    names = [t.name for t in m3.targets({"summary": summary, "data": "m1"})]
+    assert "M1 smape_monthly: ours / SCUM" in names and "M1 MSIS" not in names
+    assert not [n for n in names if "other" in n or n.startswith("M3")], names
