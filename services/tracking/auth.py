@@ -16,7 +16,7 @@ from __future__ import annotations
 import configparser
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,8 @@ EVERY = "*"
 # (resource type, pattern, permission) per identity; the reader's model is filled in.
 WRITER_GRANTS = (("experiment", EVERY, "EDIT"), ("registered_model", EVERY, "EDIT"))
 READER_GRANTS = (("experiment", EVERY, "READ"),)
+# How long a server waits for another replica's upgrade or user set-up (the lock's holder).
+LOCK_WAIT_SECONDS = 900
 
 
 class AuthConfigError(ValueError):
@@ -97,10 +99,23 @@ def write_config(database_uri: str, folder: Path | None = None) -> Path:
     return path
 
 
-def provision(database_uri: str, auth: AuthSettings) -> None:
+def provision(
+    database_uri: str, auth: AuthSettings, say: Callable[[str], None] = lambda _: None
+) -> None:
     """Create (or reset the password of) the writer and the reader, and grant them their rights,
     in the auth tables of `database_uri` (made or migrated first); reset the admin's password
-    too, which MLflow itself sets only when it creates the admin."""
+    too, which MLflow itself sets only when it creates the admin. On PostgreSQL, where replicas
+    start together, under the schema upgrade's advisory lock: one server at a time."""
+    from services.tracking.upgrade import is_postgresql, one_at_a_time
+
+    if is_postgresql(database_uri):
+        with one_at_a_time(database_uri, LOCK_WAIT_SECONDS, say):
+            _provision(database_uri, auth)
+    else:
+        _provision(database_uri, auth)
+
+
+def _provision(database_uri: str, auth: AuthSettings) -> None:
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 
     store = SqlAlchemyStore()

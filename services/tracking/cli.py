@@ -38,6 +38,7 @@ def _authentication(args: list[str]) -> list[str]:
     turn it on; nothing otherwise."""
     from services.tracking import auth
     from services.tracking.preflight import backend_store
+    from services.tracking.upgrade import UpgradeError
 
     try:
         configured = auth.settings()
@@ -52,7 +53,11 @@ def _authentication(args: list[str]) -> list[str]:
         typer.echo("error: authentication keeps its users in a database store", err=True)
         raise typer.Exit(1)
     os.environ[auth.CONFIG_ENV] = str(auth.write_config(database))
-    auth.provision(database, configured)
+    try:
+        auth.provision(database, configured, typer.echo)
+    except UpgradeError as exc:  # the database, or another replica holding the lock too long
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     return list(auth.APP_ARGS)
 
 
