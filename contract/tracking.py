@@ -20,6 +20,24 @@ TRACKING_PORT = 5000
 # Read by `mlflow server` itself; on Kubernetes from a Secret when it holds a password.
 BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"
 
+# Authentication (services/tracking/auth.py): set these and `mlstack tracking` runs MLflow's
+# basic-auth app, its users in the tracking database. MLflow's own variables: the admin it
+# creates on first start, and the key that signs its CSRF tokens.
+ADMIN_USERNAME_ENV = "MLFLOW_AUTH_ADMIN_USERNAME"
+ADMIN_PASSWORD_ENV = "MLFLOW_AUTH_ADMIN_PASSWORD"
+SECRET_KEY_ENV = "MLFLOW_FLASK_SERVER_SECRET_KEY"
+# Ours: the two identities the server keeps in step with these variables at every start. The
+# writer (trainer, scorer) edits every experiment and model; the reader (API) reads the one model.
+WRITER_USERNAME_ENV = "TRACKING_WRITER_USERNAME"
+WRITER_PASSWORD_ENV = "TRACKING_WRITER_PASSWORD"
+READER_USERNAME_ENV = "TRACKING_READER_USERNAME"
+READER_PASSWORD_ENV = "TRACKING_READER_PASSWORD"
+READER_MODEL_ENV = "TRACKING_READER_MODEL"
+# A client's identity: MLflow's client (trainer, scorer) and services/registry.py (API) read them.
+CLIENT_USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
+CLIENT_PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
+ADMIN, WRITER, READER = "admin", "trainer", "api"  # the usernames
+
 # fmt: off
 # `mlflow server`, once its local store is known writable (services/tracking/).
 _TRACKING_ARGS = (
@@ -84,3 +102,29 @@ def tracking_env(
     if backend_store_uri is not None:
         env[BACKEND_STORE_ENV] = backend_store_uri
     return given(MLFLOW_HOST=host, MLFLOW_PORT=port) | env
+
+
+def auth_env(
+    *,
+    admin_password: V,
+    secret_key: V,
+    writer_password: V,
+    reader_password: V,
+    reader_model: str,
+) -> dict[str, V | str]:
+    """The server's authentication variables (on Kubernetes, all but the names from Secrets)."""
+    return {
+        ADMIN_USERNAME_ENV: ADMIN,
+        ADMIN_PASSWORD_ENV: admin_password,
+        SECRET_KEY_ENV: secret_key,
+        WRITER_USERNAME_ENV: WRITER,
+        WRITER_PASSWORD_ENV: writer_password,
+        READER_USERNAME_ENV: READER,
+        READER_PASSWORD_ENV: reader_password,
+        READER_MODEL_ENV: reader_model,
+    }
+
+
+def client_env(username: str, password: V) -> dict[str, V | str]:
+    """A client's identity, as MLflow's client reads it."""
+    return {CLIENT_USERNAME_ENV: username, CLIENT_PASSWORD_ENV: password}

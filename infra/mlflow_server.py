@@ -50,6 +50,8 @@ class MlflowServerArgs:
     # What the server may reach besides DNS and its database: its artifact store (S3 on EKS).
     egress: tuple[netpol.Rule, ...] = ()
     resources: pod.Resources = RESOURCES
+    # Authentication's variables, from Secrets (infra/tracking_auth.py: `server_env`).
+    auth_env: tuple[k8s.core.v1.EnvVarArgs, ...] = ()
 
     def __post_init__(self) -> None:
         dest = self.artifacts_destination
@@ -158,7 +160,8 @@ class MlflowServer(pulumi.ComponentResource):
         self, child: pulumi.ResourceOptions
     ) -> tuple[k8s.core.v1.ContainerArgs, list[k8s.core.v1.ContainerArgs]]:
         """The server, and with a database the schema upgrade before it; both read the URI (it
-        holds a password) from a Secret, the server's SQLite path is a plain value."""
+        holds a password) from a Secret, the server's SQLite path is a plain value. Only the
+        server reads authentication's passwords."""
         args = self._args
         hosts = allowed_hosts(self._name, args.namespace_name, TRACKING_PORT)
         env = tracking_env(artifacts_destination=args.artifacts_destination, allowed_hosts=hosts)
@@ -175,7 +178,7 @@ class MlflowServer(pulumi.ComponentResource):
             pull_policy=args.pull_policy,
             env=env,
             resources=args.resources,
-            secret_env=uri,
+            secret_env=(*uri, *args.auth_env),
             mounts=mounts if args.needs_volume else (),
         )
         upgrade = pod.ContainerArgs(
@@ -208,7 +211,7 @@ class MlflowServer(pulumi.ComponentResource):
             volumes.append(k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=source))
         irsa_token = bool(args.service_account_annotations)  # IRSA needs its token
         meta = self._meta()
-        meta.annotations = pod.accepted_findings(irsa_token, secret_env=bool(init))
+        meta.annotations = pod.accepted_findings(irsa_token, secret_env=bool(init or args.auth_env))
         return k8s.apps.v1.Deployment(
             self._name,
             metadata=meta,

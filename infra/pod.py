@@ -41,11 +41,13 @@ IRSA_TOKEN_FINDING = (
     "every other pod mounts none",
 )
 # Accepted where a program reads a secret setting only from its environment (MLflow its backend
-# store URI): the variable comes from a Secret by secretKeyRef, never as a plain value.
+# store URI and its users' passwords, MLflow's client its credentials, the API its token): the
+# variable comes from a Secret by secretKeyRef, never as a plain value.
 SECRET_ENV_FINDING = (
     "CKV_K8S_35",
     "the program reads this setting from its environment only (MLflow its backend store URI, "
-    "which holds the database password); the variable comes from a Secret by secretKeyRef, so "
+    "which holds the database password, and its users' passwords; MLflow's client its "
+    "credentials; the API its token); the variable comes from a Secret by secretKeyRef, so "
     "the value is in neither the pod spec nor the rendered manifests",
 )
 

@@ -45,6 +45,8 @@ class ServingArgs:
     # DNS (MLflow).
     clients: tuple[netpol.Peer, ...] = ()
     egress: tuple[netpol.Rule, ...] = ()
+    # MLflow's read-only identity, from a Secret (infra/tracking_auth.py: `reader_env`).
+    credentials_env: tuple[k8s.core.v1.EnvVarArgs, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_replicas <= self.max_replicas:
@@ -127,7 +129,7 @@ class Serving(pulumi.ComponentResource):
                 pull_policy=self._args.pull_policy,
                 env=self._env(),
                 resources=self._args.resources,
-                secret_env=self._token_env(child),
+                secret_env=(*self._token_env(child), *self._args.credentials_env),
             )
         )
         if self._args.drain_seconds:
@@ -137,7 +139,8 @@ class Serving(pulumi.ComponentResource):
                 )
             )
         meta = self._meta()
-        meta.annotations = pod.accepted_findings()
+        reads_secrets = self._args.api_token is not None or bool(self._args.credentials_env)
+        meta.annotations = pod.accepted_findings(secret_env=reads_secrets)
         return k8s.apps.v1.Deployment(
             self._name,
             metadata=meta,

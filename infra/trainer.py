@@ -40,6 +40,8 @@ class TrainerArgs:
     # What its pods may reach besides DNS (MLflow, the data, the Dask cluster); nothing reaches
     # them.
     egress: tuple[netpol.Rule, ...] = ()
+    # MLflow's writer identity, from a Secret (infra/tracking_auth.py: `writer_env`).
+    credentials_env: tuple[k8s.core.v1.EnvVarArgs, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.data_fingerprint:
@@ -120,7 +122,7 @@ class Trainer(pulumi.ComponentResource):
         return bool(self._args.service_account_annotations)
 
     def _accepted_findings(self) -> dict[str, str]:
-        return pod.accepted_findings(self._irsa_token())
+        return pod.accepted_findings(self._irsa_token(), bool(self._args.credentials_env))
 
     def _env(self) -> dict[str, pulumi.Input[str]]:
         env = TrainEnv(model_name=self._args.model_name, experiment_name=self._args.experiment_name)
@@ -143,6 +145,7 @@ class Trainer(pulumi.ComponentResource):
                 pull_policy=self._args.pull_policy,
                 env=self._env(),
                 resources=self._args.resources,
+                secret_env=self._args.credentials_env,
             )
         )
         return k8s.core.v1.PodTemplateSpecArgs(

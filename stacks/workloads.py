@@ -26,6 +26,7 @@ from infra.naming import res_name, selector_labels
 from infra.prometheus_stack import NAMESPACE as MONITORING_NAMESPACE
 from infra.prometheus_stack import Monitoring, MonitoringArgs, Size
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
+from infra.tracking_auth import TrackingAuth, TrackingAuthArgs
 from infra.trainer import Trainer, TrainerArgs
 from stacks.config import StackConfig, secret
 
@@ -97,6 +98,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
     scoped = pulumi.ResourceOptions.merge(platform.opts, pulumi.ResourceOptions(depends_on=[ns]))
     # HTTPS beyond the cluster: S3, STS for IRSA, and https:// data sources.
     internet = netpol.Rule((netpol.beyond(platform.cluster_cidrs),), (netpol.HTTPS_PORT,))
+    auth = _tracking_auth(cfg, ns.name, scoped)
     mlflow = MlflowServer(
         cfg.prefix,
         MlflowServerArgs(
@@ -116,6 +118,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
                 selector_labels(TRAINER.name, "training"),
             ),
             egress=(internet,),
+            auth_env=auth.server_env,
         ),
         opts=scoped,
     )
@@ -136,6 +139,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             service_account_annotations=platform.trainer_annotations,
             dask_scheduler_address=dask.address if dask else None,
             egress=(mlflow_server.reach(), internet, *(dask_cluster.reach() if dask else ())),
+            credentials_env=auth.writer_env,
         ),
         # With a Dask cluster, training starts once its workers are up.
         opts=pulumi.ResourceOptions.merge(
@@ -162,6 +166,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             drain_seconds=platform.api_drain_seconds,
             clients=_scrapers(cfg),
             egress=(mlflow_server.reach(),),
+            credentials_env=auth.reader_env,
         ),
         opts=pulumi.ResourceOptions.merge(scoped, pulumi.ResourceOptions(depends_on=[trainer.job])),
     )
@@ -215,15 +220,36 @@ def _scrapers(cfg: StackConfig) -> tuple[netpol.Peer, ...]:
     return (netpol.namespace(MONITORING_NAMESPACE),) if cfg.monitoring_enabled else ()
 
 
+def _generated(prefix: str, role: str, length: int = 32) -> pulumi.Output[str]:
+    """A password made once and kept in the stack's state, as a secret."""
+    password = random.RandomPassword(res_name(prefix, role), length=length, special=False)
+    return pulumi.Output.secret(password.result)
+
+
+def _tracking_auth(
+    cfg: StackConfig, namespace: pulumi.Output[str], opts: pulumi.ResourceOptions
+) -> TrackingAuth:
+    """MLflow's admin, writer and reader, with generated passwords, in Secrets."""
+    return TrackingAuth(
+        cfg.prefix,
+        TrackingAuthArgs(
+            namespace=namespace,
+            admin_password=_generated(cfg.prefix, "mlflow-admin"),
+            secret_key=_generated(cfg.prefix, "mlflow-secret-key"),
+            writer_password=_generated(cfg.prefix, "mlflow-writer"),
+            reader_password=_generated(cfg.prefix, "mlflow-reader"),
+            reader_model=cfg.model_name,
+        ),
+        opts=opts,
+    )
+
+
 def _grafana_password(cfg: StackConfig) -> pulumi.Output[str]:
     """The configured secret, or a generated one kept in state (exported as a secret)."""
     configured = secret(cfg.grafana_admin_password)
     if configured is not None:
         return configured
-    generated = random.RandomPassword(
-        res_name(cfg.prefix, "grafana-admin"), length=24, special=False
-    )
-    return pulumi.Output.secret(generated.result)
+    return _generated(cfg.prefix, "grafana-admin", length=24)
 
 
 def _monitoring(

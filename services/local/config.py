@@ -13,9 +13,9 @@ from pydantic import SecretStr
 
 from contract.api import API_PORT, PROD_ALIAS, ApiEnv
 from contract.demo import DEMO_PORT, demo_env
-from contract.tracking import TRACKING_PORT
+from contract.tracking import READER, TRACKING_PORT, WRITER, auth_env, client_env
 from contract.trainer import BUNDLED_DATA, TrainEnv
-from services.local import process
+from services.local import credentials, process
 
 # Ports a newcomer expects: MLflow's, the API's (also what `kubectl port-forward` gives the demo)
 # and Streamlit's. Prometheus gets 9099, not 9090, because Debian's `prometheus` package starts
@@ -61,21 +61,39 @@ class LocalConfig:
     def logs(self) -> Path:
         return self.state_dir / "logs"
 
+    @property
+    def credentials(self) -> credentials.Credentials:
+        """MLflow's passwords, made on the first start (services/local/credentials.py)."""
+        return credentials.load_or_create(self.state_dir)
+
     def tracking_env(self) -> dict[str, str]:
         env = process.tracking_env(
             self.state_dir, self.ports["mlflow"], self.host, store=self.tracking_db
         )
+        made = self.credentials
+        auth = auth_env(
+            admin_password=made.admin_password,
+            secret_key=made.secret_key,
+            writer_password=made.writer_password,
+            reader_password=made.reader_password,
+            reader_model=self.model_name,
+        )
         # MLflow's uvicorn reads UVICORN_* flags; without this, every registry poll of the
         # API prints two access-log lines into the console.
-        return env | {"UVICORN_ACCESS_LOG": "false"}
+        return env | auth | {"UVICORN_ACCESS_LOG": "false"}
 
     def trainer_env(self) -> dict[str, str]:
+        """The trainer's and the scorer's: MLflow's writer."""
         return TrainEnv(
             mlflow_tracking_uri=self.url("mlflow"),
             data_uri=self.data_uri,
             model_name=self.model_name,
             experiment_name=self.experiment,
-        ).to_env()
+        ).to_env() | client_env(WRITER, self.credentials.writer_password)
+
+    def reader_env(self) -> dict[str, str]:
+        """MLflow's read-only identity: the API's, and the stack's own reads of `@prod`."""
+        return client_env(READER, self.credentials.reader_password)
 
     def api_env(self) -> dict[str, str]:
         settings = ApiEnv(
@@ -89,7 +107,7 @@ class LocalConfig:
         )
         if self.api_token:
             settings |= ApiEnv(api_token=SecretStr(self.api_token))
-        return settings.to_env()
+        return settings.to_env() | self.reader_env()
 
     def demo_env(self) -> dict[str, str]:
         return demo_env(

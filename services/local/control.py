@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import TextIO
 
 from contract.api import TOKEN_ENV
-from services.local import process
+from contract.tracking import READER
+from services.local import credentials, process
 from services.local.config import LocalConfig
 from services.local.served import served_model
 from services.local.state import ServiceEntry, StackState, is_supervisor
 from services.local.supervisor import GAVE_UP, UP
+from services.registry import Connection
 
 # Training on first start takes minutes; the supervisor's own readiness timeouts end a hang
 # sooner, this only bounds waiting on a supervisor that neither finishes nor fails.
@@ -134,7 +136,9 @@ def status(state_dir: Path, console: TextIO = sys.stdout) -> int:
         restarts = f"restarts {entry.restarts}" if entry.restarts else ""
         console.write(f"  {entry.name:<{width}}  {now:<10}  {restarts:<11}  {entry.url or ''}\n")
     urls = {entry.name: entry.url for entry in state.services}
-    model = served_model(urls.get("api"), urls.get("mlflow"), state.model_name)
+    made = credentials.load_or_create(state_dir)
+    reader = Connection(username=READER, password=made.reader_password)
+    model = served_model(urls.get("api"), urls.get("mlflow"), state.model_name, reader)
     console.write(f"  {'model':<{width}}  {model}\n")
     for entry, now in shown:
         if now == GAVE_UP:

@@ -154,15 +154,20 @@ def tracking_env(
 
 
 def start_tracking_server(
-    root: Path, port: int | None = None, timeout: float = 180.0, store: str | None = None
+    root: Path,
+    port: int | None = None,
+    timeout: float = 180.0,
+    store: str | None = None,
+    auth: Mapping[str, str] | None = None,
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """A real MLflow server from `TRACKING` on loopback: artifacts under `root`, the registry in
-    `store` or SQLite under `root`. For tests and benchmarks; the local stack adds its own ports
+    `store` or SQLite under `root`, behind authentication with `auth`'s variables
+    (contract.tracking.auth_env). For tests and benchmarks; the local stack adds its own ports
     and logs."""
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     log = open(root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
-    proc = start(TRACKING, tracking_env(root, port, store=store), stdout=log)
+    proc = start(TRACKING, {**tracking_env(root, port, store=store), **(auth or {})}, stdout=log)
     uri = f"http://127.0.0.1:{port}"
     wait_ready(f"{uri}/health", proc, timeout=timeout, name="MLflow server")
     return uri, proc

@@ -19,15 +19,15 @@ from typing import TextIO
 from contract.api import API
 from contract.demo import DEMO
 from contract.service import ServiceSpec
-from contract.tracking import DB_UPGRADE, TRACKING
+from contract.tracking import ADMIN, DB_UPGRADE, TRACKING
 from contract.trainer import SCORER, TRAINER
-from services.local import process, prometheus
+from services.local import credentials, process, prometheus
 from services.local.config import LocalConfig
 from services.local.logs import LogPump, say
 from services.local.signals import Shutdown, SignalGuard
 from services.local.state import ServiceEntry, StackState, is_supervisor, start_ticks
 from services.local.supervisor import Health, Supervisor
-from services.registry import RegistryError, connect
+from services.registry import Connection, RegistryError, RestRegistry
 
 # How long each service may take to become ready; the first MLflow start migrates its database.
 READY_TIMEOUT = {"mlflow": 180.0, "api": 300.0, "demo": 120.0, "prometheus": 60.0}
@@ -75,11 +75,11 @@ class Started:
         return f"{what}\n  last lines of its log:\n{tail}" if tail else what
 
 
-def prod_version(tracking_uri: str, model_name: str) -> str | None:
-    """The version behind `<model>@prod`, or None when the model or the alias does not exist
-    (both mean "train first")."""
+def prod_version(tracking_uri: str, model_name: str, connection: Connection) -> str | None:
+    """The version behind `<model>@prod`, read with `connection`'s credentials, or None when
+    the model or the alias does not exist (both mean "train first")."""
     try:
-        version = connect(tracking_uri).version(model_name, "prod")
+        version = RestRegistry(tracking_uri, 10.0, connection).version(model_name, "prod")
     except RegistryError as exc:
         raise StackError(f"mlflow: cannot read {model_name}@prod: {exc}") from None
     return None if version is None else version.version
@@ -136,6 +136,10 @@ class Stack:
     def up(self) -> None:
         """Start every service in order, each once what it needs is ready."""
         self.preflight()
+        say(
+            self.console,
+            f"MLflow asks for a password: its users' are in {credentials.path(self.cfg.state_dir)}",
+        )
         services = self.plan()
         if self.cfg.tracking_db:
             self.upgrade_database()
@@ -196,11 +200,13 @@ class Stack:
 
     def train_if_needed(self) -> None:
         cfg = self.cfg
-        version = prod_version(cfg.url("mlflow"), cfg.model_name)
+        # As the admin: to the others, MLflow answers 403 for a model that does not exist yet.
+        admin = Connection(username=ADMIN, password=cfg.credentials.admin_password)
+        version = prod_version(cfg.url("mlflow"), cfg.model_name, admin)
         if version is None:
             say(self.console, f"{cfg.model_name}@prod is unset: training once on {cfg.data_uri}")
             self.train()
-            version = prod_version(cfg.url("mlflow"), cfg.model_name)
+            version = prod_version(cfg.url("mlflow"), cfg.model_name, admin)
             if version is None:
                 raise StackError(f"trainer: finished, but {cfg.model_name}@prod is still unset")
             self.score(SCORER)

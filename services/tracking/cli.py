@@ -1,4 +1,5 @@
-"""`mlstack tracking ARGS`: `mlflow server ARGS`, once its local stores are known writable."""
+"""`mlstack tracking ARGS`: `mlflow server ARGS`, once its local stores are known writable, and
+behind MLflow's basic-auth app with its users in place when the variables configure it."""
 
 from __future__ import annotations
 
@@ -24,11 +25,40 @@ def tracking(ctx: typer.Context) -> None:
             typer.echo(f"error: {problem}", err=True)
         typer.echo(f"error: {HINT}", err=True)
         raise typer.Exit(1)
+    args += _authentication(args)
     from services.local.process import executable
 
     # MLflow's own script beside this interpreter (the venv's), whatever PATH says, as `mlstack
     # up` checks it (ServiceSpec.needs); the server takes this process over.
     os.execvp(executable("mlflow") or "mlflow", ["mlflow", "server", *args])
+
+
+def _authentication(args: list[str]) -> list[str]:
+    """With authentication configured: its config file and users made, and the arguments that
+    turn it on; nothing otherwise."""
+    from services.tracking import auth
+    from services.tracking.preflight import backend_store
+    from services.tracking.upgrade import UpgradeError
+
+    try:
+        configured = auth.settings()
+    except auth.AuthConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if configured is None:
+        typer.echo("warning: no MLflow authentication configured: anyone can write", err=True)
+        return []
+    database = backend_store(args)
+    if database is None:
+        typer.echo("error: authentication keeps its users in a database store", err=True)
+        raise typer.Exit(1)
+    os.environ[auth.CONFIG_ENV] = str(auth.write_config(database))
+    try:
+        auth.provision(database, configured, typer.echo)
+    except UpgradeError as exc:  # the database, or another replica holding the lock too long
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    return list(auth.APP_ARGS)
 
 
 SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}

@@ -29,11 +29,16 @@ def flag(args: Sequence[str], name: str) -> str | None:
     return None
 
 
+def backend_store(args: Sequence[str], env: Mapping[str, str] = os.environ) -> str | None:
+    """The backend store's URI: the argument's, else the variable's MLflow reads (`env`)."""
+    return flag(args, "--backend-store-uri") or env.get(BACKEND_STORE_ENV)
+
+
 def problems(args: Sequence[str], env: Mapping[str, str] = os.environ) -> list[str]:
     """Why `mlflow server args` could not write its local stores; empty when it can. The
     backend store is the argument's, else the variable's MLflow reads (`env`)."""
     found = []
-    store = flag(args, "--backend-store-uri") or env.get(BACKEND_STORE_ENV)
+    store = backend_store(args, env)
     if store and store.startswith(SQLITE):
         database = Path(store.removeprefix(SQLITE).split("?", 1)[0])
         found += _folder(database.parent, f"backend store {store}")

@@ -5,13 +5,15 @@ migrates a schema it finds incomplete, guarded only by a file lock on its own ma
 replicas can run the same migration at once. Each replica's init container (and `mlstack up
 --tracking-db`) runs this first instead: under a PostgreSQL advisory lock it upgrades only when the
 schema is not this MLflow's newest, so the first one migrates and every later one finds nothing to
-do. The lock is the session's: it goes with the connection, also when the process dies.
+do. The servers then make MLflow's users under the same lock (services/tracking/auth.py). The
+lock is the session's: it goes with the connection, also when the process dies.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy
@@ -41,8 +43,20 @@ class Upgrade:
 def upgrade(uri: str, wait_seconds: float, say: Callable[[str], None]) -> Upgrade:
     """Bring the schema at `uri` to this MLflow's newest revision, waiting up to `wait_seconds`
     for another process that holds the lock; `say` reports each step."""
+    with one_at_a_time(uri, wait_seconds, say) as (engine, waited):
+        return _upgrade(uri, engine, waited, say)
+
+
+@contextmanager
+def one_at_a_time(
+    uri: str, wait_seconds: float, say: Callable[[str], None]
+) -> Iterator[tuple[sqlalchemy.Engine, bool]]:
+    """The block run under the advisory lock of the PostgreSQL at `uri` (the schema upgrade,
+    and the servers' own start-up writes: services/tracking/auth.py), waiting up to
+    `wait_seconds` for another process that holds it. An engine on the database, and whether
+    another process held the lock first."""
     url = sqlalchemy.engine.make_url(uri)
-    if url.get_backend_name() != "postgresql":
+    if not is_postgresql(uri):
         raise UpgradeError(
             f"{url.get_backend_name()} is not PostgreSQL: the upgrade is guarded by a PostgreSQL "
             "advisory lock (a SQLite store has a single server and needs none)"
@@ -51,13 +65,16 @@ def upgrade(uri: str, wait_seconds: float, say: Callable[[str], None]) -> Upgrad
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
             waited = _lock(lock, wait_seconds, say)
-            done = _upgrade(uri, engine, waited, say)
+            yield engine, waited
             lock.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-            return done
     except sqlalchemy.exc.OperationalError as exc:
         raise UpgradeError(f"the database at {url.render_as_string()}: {exc.orig}") from None
     finally:
         engine.dispose()
+
+
+def is_postgresql(uri: str) -> bool:
+    return sqlalchemy.engine.make_url(uri).get_backend_name() == "postgresql"
 
 
 def _lock(
@@ -67,7 +84,10 @@ def _lock(
     key = {"key": LOCK_KEY}
     if connection.execute(sqlalchemy.text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
         return False
-    say(f"another db-upgrade holds the lock (a replica migrating): waiting {wait_seconds:.0f}s")
+    say(
+        "another replica holds the lock (migrating, or making MLflow's users): "
+        f"waiting {wait_seconds:.0f}s"
+    )
     connection.execute(sqlalchemy.text(f"SET lock_timeout = {int(wait_seconds * 1000)}"))
     try:
         connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), key)

@@ -89,3 +89,12 @@ def rendered() -> Rendered:
     from k8s.harness import minikube
 
     return Rendered.of(minikube())
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_client_as_the_trainer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's client in these tests speaks as the rendered stack's trainer (stack.WRITER)."""
+    from containers.stack import WRITER
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", WRITER[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", WRITER[1])

@@ -4,9 +4,12 @@ the kubelet and `kubectl port-forward` would."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import ipaddress
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,8 +34,15 @@ READY_SECONDS = 300
 TRAIN_SECONDS = 900
 
 
+# MLflow asks who is calling: these tests call it as the trainer, whose password in the rendered
+# Secret is what the mocks give every RandomPassword (tests/k8s/harness.py). The API ignores it.
+WRITER = ("trainer", "generated-password")
+WRITER_AUTH = "Basic " + base64.b64encode(":".join(WRITER).encode()).decode()
+
+
 def call(url: str, body: bytes | None = None, method: str | None = None) -> tuple[int, bytes]:
     req = urllib.request.Request(url, data=body, method=method)
+    req.add_header("Authorization", WRITER_AUTH)
     if body is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -105,6 +115,34 @@ class Stack:
         self.podman.play(manifest, self.network, [playable.pod], volumes, ip)
         self.played[key] = playable
         (self.containers[key],) = self.podman.containers(playable.pod).values()
+
+    def secrets(self, rendered: Rendered) -> None:
+        """Every rendered Secret as the podman secret the pods' `secretKeyRef`s read."""
+        for secret in (o for o in rendered.objects if o["kind"] == "Secret"):
+            self.podman.secret(secret)
+
+    @contextmanager
+    def data_server(self, body: bytes) -> Iterator[str]:
+        """`body` over HTTP from the host at the pod network's gateway, as a data source the pods
+        read (http:// DATA_URI); MLflow's artifact proxy asks for credentials the trainer
+        sends MLflow only. Its URL."""
+        (network,) = json.loads(self.podman.run("network", "inspect", self.network).stdout)
+        gateway = network["subnets"][0]["gateway"]
+
+        class Data(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = http.server.ThreadingHTTPServer((gateway, 0), Data)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://{gateway}:{server.server_address[1]}/data.csv"
+        finally:
+            server.shutdown()
+            server.server_close()
 
     def service_ip(self) -> str:
         """An address on the network that podman hands out last (it counts up from the start)."""
@@ -214,6 +252,7 @@ def running_stack(
     afterwards (pods, the PVC's volume, the network), whether the tests passed or not."""
     stack = Stack(podman, pod_network(podman, "mlstack-pods"), images)
     try:
+        stack.secrets(rendered)
         # MLflow's pod at a fixed address, as its Service has one: podman stops a pod whose last
         # container exits, and a pod started again would get a new address otherwise.
         ip = stack.service_ip()

@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from containers.kube import PROBES, Probe, for_kube_play, pod_spec, service_hostnames, untouched
 from containers.podman import Podman
-from containers.stack import Rendered, Stack, alias_version, call, env_value, pod_network
+from containers.stack import Rendered, Stack, alias_version, env_value, pod_network
 from contract.trainer import DASK_SCHEDULER_ENV, DASK_WORKER_PORT
 from services.forecasting import forecasters
 from services.registry import ClientRegistry
@@ -34,7 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 WORKERS = 2
 SERIES = 36  # a few dozen real monthly series: seconds of fitting with one fast family
-DATA_PATH = "/api/2.0/mlflow-artifacts/artifacts/e2e/panel.csv"
 # Run in a worker's container: the memory its cgroups allow, as Dask reads them.
 CGROUP_LIMIT = "import distributed.system as s; print(s.memory_limit())"
 STARTED_WITH = ("cat", "/proc/1/cmdline")  # the container's process: `dask worker` and its flags
@@ -89,12 +88,13 @@ def test_conversion_keeps_the_dask_pods_as_rendered_and_hands_over_their_tcp_pro
 
 @pytest.fixture(scope="module")
 def trained(podman: Podman, images: dict[str, str], rendered_dask: Rendered) -> Iterator[Trained]:
-    """MLflow ready, the scheduler and both workers ready, the panel in MLflow's artifact proxy,
+    """MLflow ready, the scheduler and both workers ready, the panel served from the host,
     the trainer Job's pod exited 0; all of it removed afterwards, whether the tests passed or
     not."""
     rendered = rendered_dask
     stack = Stack(podman, pod_network(podman, "mlstack-dask"), images)
     try:
+        stack.secrets(rendered)
         ip = stack.service_ip()
         stack.play(
             "mlflow",
@@ -116,11 +116,9 @@ def trained(podman: Podman, images: dict[str, str], rendered_dask: Rendered) -> 
         for i in range(WORKERS):  # the Job waits for the workers' Deployment to be ready
             stack.wait_ready(f"worker-{i}")
         frame = m3_monthly(SERIES, start=200)
-        data = frame.to_csv(index=False).encode()
-        assert call(stack.url("mlflow", DATA_PATH), data, method="PUT")[0] == 200
-        job = rendered.one("Job", "trainer")
-        job = panel_job(job, f"{env_value(job, 'MLFLOW_TRACKING_URI')}{DATA_PATH}")
-        code, logs = stack.run_job("trainer", job)
+        with stack.data_server(frame.to_csv(index=False).encode()) as data_uri:
+            job = panel_job(rendered.one("Job", "trainer"), data_uri)
+            code, logs = stack.run_job("trainer", job)
         assert code == 0, f"the trainer pod exited {code}:\n{logs}"
         yield Trained(stack, job, sorted(frame["unique_id"].unique()), logs)
     finally:

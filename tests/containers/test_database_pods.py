@@ -22,6 +22,7 @@ import pytest
 from containers.kube import init_job, pod_spec
 from containers.podman import Podman
 from containers.stack import Rendered, Stack, call, pod_network, post
+from contract.tracking import BACKEND_STORE_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 REPLICAS = ("mlflow-0", "mlflow-1")
@@ -38,7 +39,11 @@ def rendered_eks() -> Rendered:
 def uri_secret(rendered: Rendered) -> dict[str, Any]:
     """The Secret the MLflow Deployment reads its database URI from."""
     (container,) = pod_spec(rendered.one("Deployment", "mlflow"))["containers"]
-    (name,) = [e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e]
+    (name,) = [
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for e in container["env"]
+        if e["name"] == BACKEND_STORE_ENV
+    ]
     (secret,) = [o for o in rendered.objects if o["metadata"]["name"] == name]
     return secret
 
@@ -82,7 +87,7 @@ def replicas(
     secret = uri_secret(rendered_eks)
     try:
         start_database(stack, postgres_image, urllib.parse.urlsplit(secret["stringData"]["uri"]))
-        podman.secret(secret)
+        stack.secrets(rendered_eks)  # the URI's, and MLflow's users'
         for key in REPLICAS:
             stack.play(key, deployment, name=f"mlstack-{key}")
             stack.wait_ready(key)
@@ -114,6 +119,7 @@ def test_the_first_replica_upgrades_the_schema_and_the_second_finds_it_current(
 
 
 def test_both_replicas_serve_one_registry_from_postgresql(replicas: Stack) -> None:
+    # As the trainer (containers.stack.call): MLflow's users are in PostgreSQL too.
     create = replicas.url("mlflow-0", "/api/2.0/mlflow/registered-models/create")
     status, made = post(create, {"name": "made-through-replica-0"})
     assert status == 200, made

@@ -229,23 +229,25 @@ def other_data(days: int = 280) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
+@pytest.fixture
+def other_data_uri(stack: Stack) -> Iterator[str]:
+    """The other data over HTTP from the host, as any http(s):// DATA_URI would come."""
+    with stack.data_server(other_data()) as uri:
+        yield uri
+
+
 def test_api_follows_prod_to_a_second_trainer_pod_without_a_failed_request(
-    stack: Stack, rendered: Rendered
+    stack: Stack, rendered: Rendered, other_data_uri: str
 ) -> None:
     job = rendered.one("Job", "trainer")
     model = env_value(job, "MODEL_NAME")
     before = alias_version(stack.url("mlflow"), model)
-    # The other data goes through MLflow's artifact proxy, so the pod reads it over HTTP from
-    # the MLflow Service, as it would read any http(s):// DATA_URI.
-    path = "/api/2.0/mlflow-artifacts/artifacts/e2e/daily.csv"
-    assert call(stack.url("mlflow", path), other_data(), method="PUT")[0] == 200
     second = copy.deepcopy(job)
     (container,) = pod_spec(second)["containers"]
     # The one difference from the rendered Job: its data, as a user re-running the Job would set.
-    tracking = env_value(job, "MLFLOW_TRACKING_URI")
     for env in container["env"]:
         if env["name"] == "DATA_URI":
-            env["value"] = f"{tracking}{path}"
+            env["value"] = other_data_uri
 
     failures: list[str] = []
     versions: list[str] = []
@@ -302,7 +304,7 @@ def public(stack: Stack) -> Iterator[Rendered]:
     (name,) = [
         e["valueFrom"]["secretKeyRef"]["name"]
         for e in container["env"]
-        if "secretKeyRef" in e.get("valueFrom", {})
+        if "secretKeyRef" in e.get("valueFrom", {}) and e["name"] == "API_TOKEN"
     ]
     (secret,) = [o for o in rendered.objects if o["metadata"]["name"] == name]
     stack.podman.secret(secret)

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
+
+import pytest
 
 from contract.api import API
 from contract.demo import DEMO
-from contract.tracking import BACKEND_STORE_ENV, DB_UPGRADE, TRACKING
+from contract.tracking import (
+    ADMIN_PASSWORD_ENV,
+    BACKEND_STORE_ENV,
+    CLIENT_PASSWORD_ENV,
+    CLIENT_USERNAME_ENV,
+    DB_UPGRADE,
+    READER,
+    READER_MODEL_ENV,
+    TRACKING,
+    WRITER,
+)
 from contract.trainer import TRAINER
+from services.local import credentials
 from services.local.config import DEFAULT_PORTS, LocalConfig
 
 TOKEN = "s3cret-local-token-of-32-characters"  # API_TOKEN: at least 32 characters
@@ -74,3 +88,31 @@ def test_relative_paths_become_absolute(tmp_path: Path, monkeypatch) -> None:
     cfg = LocalConfig(state_dir=Path(".mlstack"), data_uri="series.csv").resolved()
     assert cfg.state_dir == tmp_path / ".mlstack"
     assert cfg.data_uri == str(tmp_path / "series.csv")
+
+
+def test_each_service_gets_its_own_mlflow_identity_and_the_demo_none(tmp_path: Path) -> None:
+    cfg = LocalConfig(state_dir=tmp_path)
+    made = cfg.credentials
+    trainer, api, tracking = cfg.trainer_env(), cfg.api_env(), cfg.tracking_env()
+    assert (trainer[CLIENT_USERNAME_ENV], trainer[CLIENT_PASSWORD_ENV]) == (
+        WRITER,
+        made.writer_password,
+    )
+    assert (api[CLIENT_USERNAME_ENV], api[CLIENT_PASSWORD_ENV]) == (READER, made.reader_password)
+    assert CLIENT_PASSWORD_ENV not in cfg.demo_env()
+    assert tracking[ADMIN_PASSWORD_ENV] == made.admin_password
+    assert tracking[READER_MODEL_ENV] == cfg.model_name
+
+
+def test_credentials_are_made_once_readable_by_their_owner_only(tmp_path: Path) -> None:
+    first = LocalConfig(state_dir=tmp_path).credentials
+    assert stat.S_IMODE(credentials.path(tmp_path).stat().st_mode) == 0o600
+    assert LocalConfig(state_dir=tmp_path).credentials == first
+    assert len({first.admin_password, first.writer_password, first.reader_password}) == 3
+
+
+def test_credentials_others_could_read_are_refused(tmp_path: Path) -> None:
+    credentials.load_or_create(tmp_path)
+    credentials.path(tmp_path).chmod(0o644)
+    with pytest.raises(PermissionError, match="chmod 600"):
+        LocalConfig(state_dir=tmp_path).tracking_env()

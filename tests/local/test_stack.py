@@ -8,8 +8,10 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ class FirstRun:
     state_dir: Path
     state: StackState  # as recorded while everything was up
     answers: dict[str, int]  # each service's readiness probe status while up
+    anonymous: int  # MLflow's answer to a request without credentials while up
     output: str
     exit_code: int
 
@@ -41,6 +44,13 @@ class FirstRun:
 def _get(url: str) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, response.read()
+
+
+def _status(url: str) -> int:
+    try:
+        return _get(url)[0]
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +63,12 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
         try:
             state = wait_until_up(state_dir, proc, log)
             answers = {s.name: _get(s.ready_url)[0] for s in state.services if s.ready_url}
+            (mlflow,) = (s.url for s in state.services if s.name == "mlflow")
+            anonymous = _status(f"{mlflow}/api/2.0/mlflow/registered-models/search")
         finally:
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout=120)
-    return FirstRun(state_dir, state, answers, log.read_text(), code)
+    return FirstRun(state_dir, state, answers, anonymous, log.read_text(), code)
 
 
 @pytest.mark.slow
@@ -76,6 +88,18 @@ def test_up_trains_once_when_prod_is_unset_and_prints_one_table_of_urls(
         row = re.compile(rf"^ +{service.name} +{re.escape(str(service.url))}$", re.MULTILINE)
         assert len(row.findall(first_run.output)) == 1
     assert "/docs" in first_run.output
+
+
+@pytest.mark.slow
+def test_mlflow_asks_for_credentials_which_only_the_state_directory_holds(
+    first_run: FirstRun,
+) -> None:
+    # The trainer (writer) registered and promoted, the API (reader) loaded @prod: both ready.
+    assert first_run.anonymous == 401
+    kept = first_run.state_dir / "credentials.json"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert f"its users' are in {kept}" in first_run.output
+    assert json.loads(kept.read_text())["reader_password"] not in first_run.output
 
 
 @pytest.mark.slow

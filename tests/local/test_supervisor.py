@@ -19,9 +19,11 @@ from urllib.parse import urlparse
 import mlflow
 import pytest
 
-from services.local import process
+from contract.tracking import READER, WRITER, client_env
+from services.local import credentials, process
 from services.local.served import served_model
 from services.local.state import ServiceEntry, StackState, is_supervisor
+from services.registry import Connection
 from tests.factories import wait_for
 
 from .factories import MLSTACK, leftovers, up_command
@@ -91,8 +93,11 @@ def predict(api_url: str) -> int:
 
 
 def test_status_shows_the_version_the_api_serves_now_not_the_one_at_start_up(
-    running: Running,
+    running: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    writer = credentials.load_or_create(running.state_dir).writer_password
+    for name, value in client_env(WRITER, writer).items():  # as the trainer promotes
+        monkeypatch.setenv(name, value)
     client = mlflow.MlflowClient(running.urls["mlflow"])
     first = client.get_model_version_by_alias(MODEL, "prod")
     # A second version of the same model, moved to @prod as a promotion would move it.
@@ -113,10 +118,16 @@ def test_status_shows_the_version_the_api_serves_now_not_the_one_at_start_up(
     assert state is not None and state.model == f"{MODEL}@prod = version {first.version}"
 
 
-def test_status_asks_the_registry_when_the_api_does_not_answer(running: Running) -> None:
+def test_status_asks_the_registry_when_the_api_does_not_answer(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = credentials.load_or_create(running.state_dir)
+    for name, value in client_env(READER, made.reader_password).items():
+        monkeypatch.setenv(name, value)
     prod = mlflow.MlflowClient(running.urls["mlflow"]).get_model_version_by_alias(MODEL, "prod")
     nobody = f"http://127.0.0.1:{process.free_port()}"
-    assert served_model(nobody, running.urls["mlflow"], MODEL) == (
+    reader = Connection(username=READER, password=made.reader_password)
+    assert served_model(nobody, running.urls["mlflow"], MODEL, reader) == (
         f"{MODEL}@prod = version {prod.version} (from the registry; the API does not answer)"
     )
     assert served_model(nobody, nobody, MODEL).startswith("unknown")

@@ -7,17 +7,23 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from contract.tracking import BACKEND_STORE_ENV
+from services.tracking.upgrade import LOCK_KEY
 from tests.binaries import need
 
 from .server import HINT, Postgres, binaries, running
 
 MLSTACK = Path(sys.executable).with_name("mlstack")
+WAITERS = f"""
+SELECT count(*) FROM pg_locks
+WHERE locktype = 'advisory' AND NOT granted AND objid = ({LOCK_KEY} & x'ffffffff'::bigint)
+"""
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +99,34 @@ def older_schema(uri: str, back: int) -> str:
     finally:
         engine.dispose()
     return str(revision)
+
+
+def started_together(
+    postgres: Postgres, database: str, start: Callable[[], subprocess.Popen[str]], count: int = 2
+) -> list[subprocess.Popen[str]]:
+    """`count` processes from `start` that truly overlap: the test holds the advisory lock,
+    starts them, and lets go only once all of them wait for it."""
+    name = database.rsplit("/", 1)[1]
+    holder = postgres.connect(name)
+    try:
+        holder.execute(f"SELECT pg_advisory_lock({LOCK_KEY})")
+        runs = [start() for _ in range(count)]
+        deadline = time.monotonic() + 120
+        while postgres.execute(WAITERS, name)[0][0] < count:
+            assert all(r.poll() is None for r in runs), [r.communicate() for r in runs]
+            assert time.monotonic() < deadline, "the processes never waited for the lock"
+            time.sleep(0.2)
+        holder.execute(f"SELECT pg_advisory_unlock({LOCK_KEY})")
+    finally:
+        holder.close()
+    return runs
+
+
+def finished(runs: list[subprocess.Popen[str]]) -> list[str]:
+    """What each process said, once each has exited 0."""
+    said = []
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        said.append(out)
+    return said

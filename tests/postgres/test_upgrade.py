@@ -4,21 +4,20 @@ the image) the migration runs once: the first migrates, the second finds the sch
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from services.tracking.upgrade import LOCK_KEY
-
-from .conftest import db_upgrade, newest_revision, older_schema, schema_revision, upgraded
+from .conftest import (
+    db_upgrade,
+    finished,
+    newest_revision,
+    older_schema,
+    schema_revision,
+    started_together,
+    upgraded,
+)
 from .server import Postgres
 
 pytestmark = pytest.mark.slow  # MLflow's migrations against a real server, several processes
-
-WAITERS = f"""
-SELECT count(*) FROM pg_locks
-WHERE locktype = 'advisory' AND NOT granted AND objid = ({LOCK_KEY} & x'ffffffff'::bigint)
-"""
 
 
 def test_db_upgrade_builds_the_schema_of_an_empty_database(database: str) -> None:
@@ -34,25 +33,8 @@ def test_two_db_upgrades_at_once_migrate_an_older_schema_exactly_once(
 ) -> None:
     old, head = older_schema(database, back=10), newest_revision()
     assert schema_revision(database) == old != head
-    # Hold the lock, start both, and let go only once both wait for it: they truly overlap.
-    holder = postgres.connect(database.rsplit("/", 1)[1])
-    try:
-        holder.execute(f"SELECT pg_advisory_lock({LOCK_KEY})")
-        runs = [db_upgrade(database), db_upgrade(database)]
-        deadline = time.monotonic() + 120
-        while postgres.execute(WAITERS, database.rsplit("/", 1)[1])[0][0] < 2:
-            assert all(r.poll() is None for r in runs), [r.communicate() for r in runs]
-            assert time.monotonic() < deadline, "the two db-upgrades never waited for the lock"
-            time.sleep(0.2)
-        holder.execute(f"SELECT pg_advisory_unlock({LOCK_KEY})")
-    finally:
-        holder.close()
-    said = []
-    for run in runs:
-        out, err = run.communicate(timeout=300)
-        assert run.returncode == 0, err
-        said.append(out)
-    assert all("another db-upgrade holds the lock" in out for out in said)
+    said = finished(started_together(postgres, database, lambda: db_upgrade(database)))
+    assert all("holds the lock" in out for out in said)
     migrated = [out for out in said if f"upgraded the schema from {old} to {head}" in out]
     current = [out for out in said if "nothing to upgrade" in out]
     assert (len(migrated), len(current)) == (1, 1), said

@@ -31,6 +31,12 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 INSTANCE = "aws:rds/instance:Instance"
 EXTERNAL = "postgresql://mlflow:pw@db.example:5432/mlflow"
 SECRET_REF = {"secretKeyRef": {"name": "mlstack-mlflow-db", "key": "uri"}}
+SECRET = "kubernetes:core/v1:Secret"
+
+
+def database_secret(resource: Recorded) -> bool:
+    """The database URI's Secret, not one of MLflow's users'."""
+    return resource.name == "mlstack-mlflow-db"
 
 
 def mlflow(graph: Graph) -> dict[str, Any]:
@@ -132,10 +138,13 @@ def test_multi_az_retention_class_and_restoring_from_a_snapshot_are_settings() -
 
 def test_the_password_is_generated_and_stays_a_secret_from_rds_to_the_pod() -> None:
     graph = eks()
-    password = graph.one("random:index/randomPassword:RandomPassword", lambda r: "mlflow" in r.name)
+    password = graph.one(
+        "random:index/randomPassword:RandomPassword",
+        lambda r: r.name == "mlstack-mlflow-db-password",
+    )
     assert password.inputs["length"] >= 32
     assert is_secret(instance(graph).inputs["password"])
-    (secret,) = graph.of_type("kubernetes:core/v1:Secret")
+    secret = graph.one(SECRET, database_secret)
     data = secret.inputs["stringData"]
     assert is_secret(data) or is_secret(data["uri"])  # in the state, encrypted
     uri = unsecret(data)["uri"]
@@ -160,7 +169,7 @@ def test_the_uri_reaches_the_server_and_its_schema_upgrade_only_from_the_secret(
         assert env_of(container)[BACKEND_STORE_ENV] == SECRET_REF
         assert "generated-password" not in str(container)
     assert "--backend-store-uri" not in server["args"]  # off the command line, where ps shows it
-    secret = graph.one("kubernetes:core/v1:Secret")
+    secret = graph.one(SECRET, database_secret)
     deployment = graph.one(DEPLOYMENT, lambda r: r.name == "mlstack-mlflow")
     assert any(u.endswith(f"Secret::{secret.name}") for u in graph.dependencies_of(deployment))
     # The URI's digest is on the pod template: a new URI (a restored database has another
@@ -222,9 +231,7 @@ def test_an_external_postgresql_on_eks_is_replicated_and_declares_no_rds() -> No
         "eks", {**EKS_SETTINGS, "mlflow_database": "external"}, {"mlflow_database_uri": EXTERNAL}
     )
     assert mlflow(graph)["spec"]["replicas"] == 2
-    assert unsecret(graph.one("kubernetes:core/v1:Secret").inputs["stringData"]) == {
-        "uri": EXTERNAL
-    }
+    assert unsecret(graph.one(SECRET, database_secret).inputs["stringData"]) == {"uri": EXTERNAL}
     assert not [r for r in graph.resources if r.typ.startswith("aws:rds")]
 
 

@@ -270,7 +270,7 @@ def test_postgres_uri_goes_through_a_secret_and_eks_then_needs_no_volume() -> No
     graph = program(
         "eks", {**EKS_SETTINGS, "mlflow_database": "external"}, {"mlflow_database_uri": uri}
     )
-    (secret,) = graph.of_type("kubernetes:core/v1:Secret")
+    secret = graph.one("kubernetes:core/v1:Secret", lambda r: r.name == "mlstack-mlflow-db")
     assert secret.manifest["stringData"] == {"uri": uri}
     (server,) = containers(graph, "mlflow")
     assert env_of(server)["MLFLOW_BACKEND_STORE_URI"] == {
@@ -310,7 +310,7 @@ def test_api_serves_the_prod_alias_of_the_configured_model(graph: Graph) -> None
 def test_api_token_reaches_the_api_through_a_secret_only() -> None:
     token = "t0ken-for-the-api-of-32-characters"
     graph = program("minikube", secrets={"api_token": token})
-    (secret,) = graph.of_type("kubernetes:core/v1:Secret")
+    secret = graph.one("kubernetes:core/v1:Secret", lambda r: r.name == "mlstack-api-token")
     assert secret.manifest["stringData"] == {"token": token}
     (api,) = containers(graph, "api")
     ref = {"secretKeyRef": {"name": "mlstack-api-token", "key": "token"}}

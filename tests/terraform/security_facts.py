@@ -119,7 +119,7 @@ def pulumi_security(graph: Graph) -> dict[str, Any]:
     release = graph.one("kubernetes:helm.sh/v3:Release")
     grafana = release.manifest["values"]["grafana"]
     password = graph.one(
-        "random:index/randomPassword:RandomPassword", lambda r: "grafana" in r.name
+        "random:index/randomPassword:RandomPassword", lambda r: r.name.endswith("grafana-admin")
     ).inputs
     return {
         "cluster_name": cluster["name"],

@@ -46,7 +46,10 @@ def pulumi_database(graph: Graph) -> dict[str, Any]:
     group = graph.one("aws:ec2/securityGroup:SecurityGroup")
     subnets = graph.one("aws:rds/subnetGroup:SubnetGroup").inputs["subnetIds"]
     parameters = graph.one("aws:rds/parameterGroup:ParameterGroup").inputs
-    password = graph.one("random:index/randomPassword:RandomPassword", lambda r: "mlflow" in r.name)
+    password = graph.one(
+        "random:index/randomPassword:RandomPassword",
+        lambda r: r.name == "mlstack-mlflow-db-password",
+    )
     return {
         "engine": [db["engine"], db["engineVersion"], db["port"], db["dbName"], db["username"]],
         "instance": [
