@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 from scipy.stats import wilcoxon
 
@@ -53,13 +54,13 @@ class Standing:
     @classmethod
     def from_tags(cls, tags: Mapping[str, str]) -> Standing | None:
         """The standing a version's tags hold; None when they hold none (or an older form)."""
-        try:
-            found = {f.name: tags[f"shadow_{f.name}"] for f in fields(cls)}
-        except KeyError:
-            return None
-        typed = {f.name: f.type for f in fields(cls)}
         kinds = {"float": float, "int": int, "str": str}
-        return cls(**{k: kinds[str(typed[k])](v) for k, v in found.items()})
+        try:
+            return cls(
+                **{f.name: kinds[str(f.type)](tags[f"shadow_{f.name}"]) for f in fields(cls)}
+            )
+        except (KeyError, ValueError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Shadowed:
 
 
 CHALLENGER, PREVIOUS = "challenger", "previous champion"
+FIELDS = fields(Standing)
 
 
 def challengers(client: MlflowClient, champion: Version) -> list[tuple[Version, str]]:
@@ -102,10 +104,9 @@ def challengers(client: MlflowClient, champion: Version) -> list[tuple[Version, 
     return shadowed
 
 
-def as_version(found: object) -> Version:
+def as_version(found: ModelVersion) -> Version:
     """An MLflow ModelVersion as the registry's `Version`."""
-    v = found
-    return Version(v.name, v.version, v.run_id or "", dict(v.tags))  # type: ignore[attr-defined]
+    return Version(found.name, found.version, found.run_id or "", dict(found.tags))
 
 
 def shadow(

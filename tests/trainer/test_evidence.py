@@ -120,6 +120,19 @@ def test_a_promoted_version_made_worse_on_purpose_is_rolled_back(
     # Scored again, the rolled-back version (now a challenger) is better on nothing, and stays out.
     again = score(config(tracking_uri, model_name, twelve, **REALISED), MlflowClient())
     assert again.move is None and served(tracking_uri, model_name) == naive.version
+    line = explained(tracking_uri, model_name, **REALISED).splitlines()[1]
+    assert line.startswith(f"v{worse.version} (challenger)") and line.endswith("stays out")
+
+    # Served by hand, it stays: a deliberate choice is recorded, and not rolled back on evidence.
+    env = {"MLFLOW_TRACKING_URI": tracking_uri, "MODEL_NAME": model_name}
+    by_hand = CliRunner().invoke(app, ["promote", "--to", worse.version], env=env)
+    assert by_hand.exit_code == 0, by_hand.output
+    assert served(tracking_uri, model_name) == worse.version
+    record = tags(tracking_uri, model_name, worse.version)
+    assert (record["prod_move"], record["previous_champion"]) == ("by hand", naive.version)
+    kept = score(config(tracking_uri, model_name, twelve, **REALISED), MlflowClient())
+    assert kept.move is None and served(tracking_uri, model_name) == worse.version
+    assert "served by hand: not rolled back" in explained(tracking_uri, model_name, **REALISED)
 
 
 # The rules on their own (no MLflow): what the evidence says, and what each policy does with it.
