@@ -15,7 +15,9 @@ the one-sided Wilcoxon p-value that its SMAPEs are lower is below PROMOTION_SIGN
   the one that beats the champion by the most (relative SMAPE on its shared points).
 
 At most one move per call; PROMOTE=false makes none. A move tags the versions with its evidence,
-logs a line, re-reads the alias, and moves it last.
+logs a line, re-reads the alias, and moves it last. A call that moves nothing tags the champion
+with its challengers' standing in brief (`SUMMARY`), which the API exports beside its realised
+accuracy.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ MOVE_TAG = "prod_move"  # on a version that took the alias after training: how (
 REALISED, ROLLBACK, BY_HAND = "realised", "rollback", "by hand"
 WORDS = {REALISED: "promoted on evidence", ROLLBACK: "rolled back", BY_HAND: "moved by hand"}
 ROLLED_BACK_TAG = "rolled_back"
+# On the champion: how many shadowed versions are better on evidence, how many of those the
+# policy keeps out, and the SMAPEs of the one closest to beating it on their shared points.
+SUMMARY = (
+    "challengers_better",
+    "challengers_kept_out",
+    "best_challenger_smape",
+    "best_challenger_champion_smape",
+)
 
 
 @dataclass(frozen=True)
@@ -119,10 +129,28 @@ def act(
     promotions = sorted(((s, v) for s, v in judged if v.moves), key=lambda sv: -_gain(sv[0]))
     chosen = rollbacks or promotions
     if not chosen:
+        _tag(client, champion, summary(judged, champion), only_changed=True)
         return None
     to, found = chosen[0]
     kind = ROLLBACK if to.role == PREVIOUS else REALISED
     return move(client, cfg, champion, to.version, kind, found.reason)
+
+
+def summary(judged: list[tuple[Shadowed, Verdict]], champion: Version) -> dict[str, str]:
+    """The champion's `SUMMARY` tags from its shadowed versions' verdicts."""
+    tags = {
+        "challengers_better": str(sum(v.better for _, v in judged)),
+        "challengers_kept_out": str(sum(v.better and not v.moves for _, v in judged)),
+    }
+    standing = [
+        s for s, _ in judged if s.standing and s.standing.champion_version == champion.version
+    ]
+    if standing:
+        best = max(standing, key=_gain).standing
+        assert best is not None
+        tags["best_challenger_smape"] = f"{best.smape:.6f}"
+        tags["best_challenger_champion_smape"] = f"{best.champion_smape:.6f}"
+    return tags
 
 
 def _gain(shadowed: Shadowed) -> float:
@@ -153,14 +181,19 @@ def move(
     else:  # what a rollback would go back to
         tags[PREVIOUS_TAG] = champion.version
     _tag(client, to, tags)
+    for key in set(SUMMARY) & to.tags.keys():  # of its own challengers, when it was served
+        client.delete_model_version_tag(to.name, to.version, key)
     client.set_registered_model_alias(cfg.model_name, cfg.model_alias, to.version)
     log.info("%s", reason)
     return {"move": kind, "from": champion.version, "to": to.version, "reason": reason}
 
 
-def _tag(client: MlflowClient, version: Version, tags: dict[str, str]) -> None:
+def _tag(
+    client: MlflowClient, version: Version, tags: dict[str, str], only_changed: bool = False
+) -> None:
     for key, value in tags.items():
-        client.set_model_version_tag(version.name, version.version, key, value)
+        if not (only_changed and version.tags.get(key) == value):
+            client.set_model_version_tag(version.name, version.version, key, value)
 
 
 def explain(cfg: TrainConfig, client: MlflowClient) -> str:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from services.cli import app
 from services.registry import Version
+from services.serving.metrics import accuracy_of
 from services.trainer.config import TrainConfig
 from services.trainer.evidence import evidence, verdict
 from services.trainer.promote import Decision, held
@@ -75,6 +76,10 @@ def test_a_clearly_better_challenger_takes_prod_on_evidence_once_it_has_enough_p
     standing = tags(tracking_uri, model_name, theta.version)
     assert standing["shadow_points"] == "12" and float(standing["shadow_pvalue_better"]) < 0.05
     assert "kept out: PROMOTION=backtest" in explained(tracking_uri, model_name)
+    # The champion carries its challengers' standing in brief, which the API exports.
+    exported = accuracy_of(tags(tracking_uri, model_name, naive.version))
+    assert exported["model_challengers_better"] == exported["model_challengers_kept_out"] == 1
+    assert exported["model_best_challenger_smape"] == float(standing["shadow_smape"])
     assert "takes the alias at the next" in explained(tracking_uri, model_name, **REALISED)
 
     moved = score(config(tracking_uri, model_name, twelve, **REALISED), MlflowClient())
