@@ -19,7 +19,7 @@ from services.trainer.run import train
 from services.trainer.score import score
 from services.trainer.shadow import CHALLENGER, PREVIOUS, Standing
 from tests.conftest import AIRLINE
-from tests.panels import config, write
+from tests.panels import config, m3_monthly, write
 
 CUT = round(0.8 * 144)
 REALISED = {"promotion": "realised", "min_realised_points": 12}
@@ -200,3 +200,52 @@ def test_under_realised_a_backtest_win_is_held_and_an_override_is_not():
     assert not held(won, "realised").promoted and held(won, "backtest").promoted
     override = Decision(True, "replaces", "1", extra={"replace_served": "true"})
     assert held(override, "both").promoted
+
+
+def test_on_a_panel_the_evidence_pairs_series_and_picks_the_better_never_seasonal_naive(
+    tracking_uri, model_name, tmp_path
+):
+    frame = m3_monthly(8, start=900)  # macro series: smooth enough for 16 points to tell
+    frame["ds"] = pd.to_datetime(frame["ds"])
+    cut = frame.groupby("unique_id")["ds"].transform("max") - pd.DateOffset(months=12)
+    history = frame[frame["ds"] <= cut]
+    broken = history.copy()  # each series' last 40 % in other units: the champion is worse
+    late = broken.groupby("unique_id").cumcount(ascending=False) < 0.4 * broken.groupby(
+        "unique_id"
+    )["y"].transform("size")
+    broken.loc[late, "y"] *= 0.7
+    champion = train(
+        config(tracking_uri, model_name, write(broken, tmp_path / "broken.csv"), **REALISED)
+    )  # the first version takes @prod under any policy
+    theta = train(
+        config(tracking_uri, model_name, write(history, tmp_path / "history.csv"), **REALISED)
+    )
+    assert champion.promoted and served(tracking_uri, model_name) == champion.version
+
+    def arrived_months(months: int):
+        seen = frame[frame["ds"] <= cut + pd.DateOffset(months=months)]
+        return score(
+            config(tracking_uri, model_name, write(seen, tmp_path / f"{months}.csv"), **REALISED),
+            MlflowClient(),
+        )
+
+    one = arrived_months(1)  # 8 shared points: fewer than 12, however good
+    assert one.move is None and one.challengers[0]["points"] == 8
+    two = arrived_months(2)  # 16 points, paired series against series
+    assert two.move is not None and two.move["to"] == theta.version, two.challengers
+    assert "16 shared point(s) of 8 series (wilcoxon over series" in two.move["reason"]
+
+    naive = train(
+        config(
+            tracking_uri,
+            model_name,
+            write(history, tmp_path / "history.csv"),
+            families=("seasonal_naive",),
+            **REALISED,
+        )
+    )
+    for months in (2, 6, 12):
+        later = arrived_months(months)
+        assert later.move is None and served(tracking_uri, model_name) == theta.version
+    standing = tags(tracking_uri, model_name, naive.version)
+    assert standing["shadow_series"] == "8" and standing["shadow_points"] == "96"
