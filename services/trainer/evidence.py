@@ -226,9 +226,14 @@ def by_hand(cfg: TrainConfig, client: MlflowClient, version: str) -> dict[str, s
         to = as_version(client.get_model_version(cfg.model_name, version))
     except Exception as exc:
         raise ScoreError(f"{cfg.model_name} has no version {version}: {exc}") from None
-    if champion is None or champion.version == version:
+    if champion is not None and champion.version == version:
+        return {"move": "", "from": version, "to": version, "reason": "served already"}
+    if champion is None:  # nothing served yet: nothing to replace, or to roll back to
+        now = str(int(time.time()))
+        reason = f"{WORDS[BY_HAND]} to v{version}: mlstack promote --to"
+        _tag(client, to, {MOVE_TAG: BY_HAND, f"{MOVE_TAG}_reason": reason, f"{MOVE_TAG}_at": now})
         client.set_registered_model_alias(cfg.model_name, cfg.model_alias, version)
-        return {"move": BY_HAND, "from": "", "to": version, "reason": "nothing to replace"}
+        return {"move": BY_HAND, "from": "", "to": version, "reason": reason}
     moved = move(client, cfg, champion, to, BY_HAND, "mlstack promote --to")
     if moved is None:
         raise ScoreError(f"@{cfg.model_alias} moved meanwhile; try again")

@@ -139,6 +139,13 @@ def test_a_promoted_version_made_worse_on_purpose_is_rolled_back(
     assert kept.move is None and served(tracking_uri, model_name) == worse.version
     assert "served by hand: not rolled back" in explained(tracking_uri, model_name, **REALISED)
 
+    # With nothing served, `--to` serves the version, recorded the same way.
+    MlflowClient(tracking_uri).delete_registered_model_alias(model_name, "prod")
+    first = CliRunner().invoke(app, ["promote", "--to", naive.version], env=env)
+    assert first.exit_code == 0, first.output
+    assert served(tracking_uri, model_name) == naive.version
+    assert tags(tracking_uri, model_name, naive.version)["prod_move"] == "by hand"
+
 
 # The rules on their own (no MLflow): what the evidence says, and what each policy does with it.
 STANDING = Standing("1", 10.0, 20.0, 12, 1, "wilcoxon over points", 0.0005, 0.00025)
@@ -249,3 +256,9 @@ def test_on_a_panel_the_evidence_pairs_series_and_picks_the_better_never_seasona
         assert later.move is None and served(tracking_uri, model_name) == theta.version
     standing = tags(tracking_uri, model_name, naive.version)
     assert standing["shadow_series"] == "8" and standing["shadow_points"] == "96"
+
+
+def test_promote_asks_for_one_of_explain_or_to():
+    for args in (["promote"], ["promote", "--explain", "--to", "3"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and "give one of --explain or --to VERSION" in result.output
