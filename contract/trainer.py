@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
@@ -19,6 +19,11 @@ from contract.env import Env
 from contract.service import SCRATCH, ServiceSpec
 
 V = TypeVar("V")  # a value: `str` locally, `pulumi.Input[str]` on Kubernetes
+# What moves the alias: the backtest at training (today's), the realised evidence of
+# `mlstack score` (shadow scoring), or both (a challenger must have won its backtest too).
+Promotion = Literal["backtest", "realised", "both"]
+RealisedPoints = Annotated[int, Field(ge=1)]
+Significance = Annotated[float, Field(gt=0, lt=1)]
 # The series the trainer learns when given no data: in the repository (beside this package, as
 # installed too), and in the trainer image.
 BUNDLED_DATA = Path(__file__).resolve().parents[1] / "services" / "data" / "airline.csv"
@@ -91,6 +96,21 @@ class TrainEnv(Env):
         False,
         description="promotion: let a challenger replace what is served past the guards on what "
         "the data is (stale, another frequency, other series) or when nothing is comparable",
+    )
+    promotion: Promotion = Field(
+        "backtest",
+        description="what moves the alias: the backtest at training (backtest), the realised "
+        "evidence `mlstack score` gathers (realised, with rollback), or both",
+    )
+    min_realised_points: RealisedPoints = Field(
+        12,
+        description="promotion on evidence: the shared points a challenger needs before its "
+        "paired test counts (realised, both)",
+    )
+    promotion_significance: Significance = Field(
+        0.05,
+        description="promotion on evidence: the one-sided p-value below which a version is "
+        "better than the served one (realised, both; rollback too)",
     )
     score_min_points: int = Field(
         1, ge=1, description="score a series only once it has this many new points (else they wait)"

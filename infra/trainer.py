@@ -42,6 +42,9 @@ class TrainerArgs:
     egress: tuple[netpol.Rule, ...] = ()
     # MLflow's writer identity, from a Secret (infra/tracking_auth.py: `writer_env`).
     credentials_env: tuple[k8s.core.v1.EnvVarArgs, ...] = ()
+    # The trainer's settings the stack chooses (the promotion policy); the fields above add
+    # where MLflow, the data and the model are.
+    settings: TrainEnv = field(default_factory=TrainEnv)
 
     def __post_init__(self) -> None:
         if not self.data_fingerprint:
@@ -125,7 +128,9 @@ class Trainer(pulumi.ComponentResource):
         return pod.accepted_findings(self._irsa_token(), bool(self._args.credentials_env))
 
     def _env(self) -> dict[str, pulumi.Input[str]]:
-        env = TrainEnv(model_name=self._args.model_name, experiment_name=self._args.experiment_name)
+        env = self._args.settings | TrainEnv(
+            model_name=self._args.model_name, experiment_name=self._args.experiment_name
+        )
         deployed: dict[str, pulumi.Input[str] | None] = {
             "mlflow_tracking_uri": self._args.tracking_uri,
             "data_uri": self._args.data_uri,

@@ -263,6 +263,30 @@ ACCURACY_PANELS: tuple[Panel | Row, ...] = (
         unit="s",
         height=5,
     ),
+    Panel(
+        "Champion against challengers",
+        "Realised SMAPE of the challenger closest to beating the served version, and the served "
+        "version's, on the points both were scored on (shadow scoring, `mlstack score`).",
+        (
+            Target(
+                _by_version("model_best_challenger_smape"), "best challenger of v{{model_version}}"
+            ),
+            Target(
+                _by_version("model_best_challenger_champion_smape"), "champion v{{model_version}}"
+            ),
+        ),
+        unit="percent",
+    ),
+    Panel(
+        "Challengers better on evidence",
+        "Challengers better than the served version on the realised evidence, and those the "
+        "promotion policy keeps out; MlstackChallengerKeptOut tells when the second stays above 0.",
+        (
+            Target(_by_version("model_challengers_better"), "better than v{{model_version}}"),
+            Target(_by_version("model_challengers_kept_out"), "kept out"),
+        ),
+        kind="stat",
+    ),
 )
 
 

@@ -23,10 +23,11 @@ app.command("demo")(demo)
 app.command("up")(up)
 app.command("down")(down)
 app.command("status")(status)
-from services.trainer.cli import score, train  # noqa: E402
+from services.trainer.cli import promote, score, train  # noqa: E402
 
 app.command("train")(train)
 app.command("score")(score)
+app.command("promote")(promote)
 from services.tracking.cli import SETTINGS, db_upgrade, tracking  # noqa: E402
 
 app.command("tracking", context_settings=SETTINGS)(tracking)

@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from contract.trainer import Promotion, RealisedPoints, Significance, TrainEnv
 from infra.prometheus_stack import CHART_VERSION
 from stacks.database_config import MlflowStore, RdsSettings
 from stacks.errors import FOREIGN_KEYS, SECRET_FIELDS, TOKEN_COMMAND, format_errors
@@ -50,6 +51,10 @@ class StackConfig(MlflowStore):
     trainer_workers: int = Field(0, ge=0)  # Dask workers; 0 fits in the trainer's process pool
     # Empty: hourly when trainer_schedule is set, none otherwise; "off": none; else a cron.
     score_schedule: str = ""
+    # The promotion policy, as the trainer and the score CronJob read it (`TrainEnv`).
+    promotion: Promotion = TrainEnv.model_fields["promotion"].default
+    min_realised_points: RealisedPoints = TrainEnv.model_fields["min_realised_points"].default
+    promotion_significance: Significance = TrainEnv.model_fields["promotion_significance"].default
     forecast_degradation_ratio: float = Field(1.5, ge=1.0)  # realised / backtest SMAPE alert
     score_max_age_hours: int = Field(6, ge=1)  # MlstackForecastNotScored past this
     api_min_replicas: int = Field(1, ge=1)

@@ -16,7 +16,7 @@ import pulumi_random as random
 
 from contract.api import API, API_PORT, PROD_ALIAS, ApiEnv
 from contract.tracking import TRACKING, TRACKING_PORT
-from contract.trainer import BUNDLED_DATA, TRAINER
+from contract.trainer import BUNDLED_DATA, TRAINER, TrainEnv
 from infra import dask_cluster, mlflow_server, netpol
 from infra import trainer as trainer_pod
 from infra.dask_cluster import DaskCluster, DaskClusterArgs
@@ -136,6 +136,11 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             experiment_name=cfg.experiment_name,
             schedule=cfg.trainer_schedule,
             score_schedule=cfg.score_cron,
+            settings=TrainEnv(
+                promotion=cfg.promotion,
+                min_realised_points=cfg.min_realised_points,
+                promotion_significance=cfg.promotion_significance,
+            ),
             service_account_annotations=platform.trainer_annotations,
             dask_scheduler_address=dask.address if dask else None,
             egress=(mlflow_server.reach(), internet, *(dask_cluster.reach() if dask else ())),

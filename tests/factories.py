@@ -116,6 +116,11 @@ class Scoring:
     realised_series: int = 1
     backtest_smape: float = 10.0
     interval_level: float = 0.95
+    # Its challengers' standing in brief (`evidence.SUMMARY`).
+    challengers_better: int = 1
+    challengers_kept_out: int = 1
+    best_challenger_smape: float = 9.5
+    best_challenger_champion_smape: float = 11.5
     scored_at: int | None = None  # Unix seconds; now when None
 
     def tags(self) -> dict[str, str]:

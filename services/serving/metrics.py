@@ -61,6 +61,30 @@ ACCURACY: tuple[tuple[str, str, str], ...] = (
         SCORED_TAG,
         "When the served version was last scored against actuals (Unix time).",
     ),
+    # Its challengers' standing, as `mlstack score` summed it up on the served version.
+    (
+        "model_challengers_better",
+        "challengers_better",
+        "Challengers (and the previous champion) better than the served version on the "
+        "realised evidence: a paired test on enough shared points.",
+    ),
+    (
+        "model_challengers_kept_out",
+        "challengers_kept_out",
+        "Of those better on evidence, how many the promotion policy keeps out.",
+    ),
+    (
+        "model_best_challenger_smape",
+        "best_challenger_smape",
+        "Realised SMAPE (percent) of the challenger closest to beating the served version, on "
+        "the points both were scored on.",
+    ),
+    (
+        "model_best_challenger_champion_smape",
+        "best_challenger_champion_smape",
+        "Realised SMAPE (percent) of the served version on the same points as "
+        "model_best_challenger_smape.",
+    ),
 )
 ACCURACY_LABELS = ("model_name", "model_version")
 

@@ -1,9 +1,10 @@
-"""`mlstack train` and `mlstack score`: flags over environment; the project's progress on
-stderr (third-party noise only with `--verbose`: services/trainer/console.py), one JSON line on
-stdout."""
+"""`mlstack train`, `mlstack score` and `mlstack promote`: flags over environment; the
+project's progress on stderr (third-party noise only with `--verbose`:
+services/trainer/console.py), one JSON line on stdout (`promote --explain`: lines of text)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -23,6 +24,13 @@ SeriesId = Annotated[
 ]
 DsColumn = Annotated[str | None, typer.Option(help="date column [env DS_COLUMN]")]
 YColumn = Annotated[str | None, typer.Option(help="value column [env Y_COLUMN]")]
+Promotion = Annotated[
+    str | None,
+    typer.Option(
+        help="what moves the alias: backtest (at training), realised (evidence of `mlstack "
+        "score`, with rollback) or both [env PROMOTION]"
+    ),
+]
 Verbose = Annotated[
     bool,
     typer.Option("--verbose", "-v", help="also show third-party warnings and logs, as debug"),
@@ -89,6 +97,7 @@ def train(
             "than the served one, or when nothing is comparable [env REPLACE_SERVED]",
         ),
     ] = None,
+    promotion: Promotion = None,
     verbose: Verbose = False,
 ) -> None:
     """Train on a `ds,y` series or a `unique_id,ds,y` CSV of many (fitted in parallel; on the
@@ -113,6 +122,7 @@ def train(
         "promote_if_degraded": promote_if_degraded,
         "degradation_ratio": degradation_ratio,
         "replace_served": replace_served,
+        "promotion": promotion,
     }
 
     def work(cfg: Any) -> Any:
@@ -134,11 +144,14 @@ def score(
         int | None,
         typer.Option(help="new points a series needs to be scored (1) [env SCORE_MIN_POINTS]"),
     ] = None,
+    promotion: Promotion = None,
     verbose: Verbose = False,
 ) -> None:
     """Score the `@prod` version's forecasts against the points that arrived since it was
-    trained (same data options as train), then each challenger registered since it and its
-    standing against `@prod`; tags the versions, logs to their runs, one JSON line."""
+    trained (same data options as train), then each challenger registered since it (and the
+    version it replaced) and its standing against `@prod`; tags the versions, logs to their
+    runs; under PROMOTION=realised or both, promotes or rolls back on that evidence; one JSON
+    line."""
     flags: dict[str, Any] = {
         "data_uri": data,
         "model_name": model_name,
@@ -147,6 +160,7 @@ def score(
         "ds_column": ds_column,
         "y_column": y_column,
         "score_min_points": min_points,
+        "promotion": promotion,
     }
 
     def work(cfg: Any) -> Any:
@@ -158,9 +172,47 @@ def score(
     _run("score", work, flags, verbose)
 
 
-def _run(name: str, work: Callable[[Any], Any], flags: dict[str, Any], verbose: bool) -> None:
+def promote(
+    explain: Annotated[
+        bool, typer.Option("--explain", help="print each challenger's standing against @prod")
+    ] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="move @prod to this version by hand, recorded")
+    ] = None,
+    model_name: ModelName = None,
+    promotion: Promotion = None,
+    verbose: Verbose = False,
+) -> None:
+    """`--explain`: each challenger's (and the previous champion's) standing against `@prod`,
+    as `mlstack score` last tagged it, and what PROMOTION does with it. `--to N`: serve version
+    N (one series to a panel, another data source), recorded on it as a move by hand."""
+    if explain == (to is not None):
+        typer.echo("error: give one of --explain or --to VERSION", err=True)
+        raise typer.Exit(2)
+    flags: dict[str, Any] = {"model_name": model_name, "promotion": promotion}
+
+    def work(cfg: Any) -> Any:
+        from services.trainer import evidence
+        from services.trainer.tracking import reach_mlflow
+
+        client = reach_mlflow(cfg)
+        if to is None:
+            return evidence.explain(cfg, client)
+        return evidence.by_hand(cfg, client, to)
+
+    _run("promote", work, flags, verbose, render=str if explain else json.dumps)
+
+
+def _run(
+    name: str,
+    work: Callable[[Any], Any],
+    flags: dict[str, Any],
+    verbose: bool,
+    render: Callable[[Any], str] = lambda summary: summary.to_json(),
+) -> None:
     """Settings from `flags` over the environment, then `work` (which imports what it needs, so
-    that even import-time warnings are routed); errors as one line each."""
+    that even import-time warnings are routed); errors as one line each; what it returns,
+    `render`ed, on stdout."""
     from services.trainer.console import console
 
     try:
@@ -173,7 +225,7 @@ def _run(name: str, work: Callable[[Any], Any], flags: dict[str, Any], verbose: 
         if code is None:
             raise
         raise typer.Exit(code) from None
-    typer.echo(summary.to_json())
+    typer.echo(render(summary))
 
 
 def _explained(exc: Exception) -> int | None:

@@ -23,6 +23,8 @@ from mlflow.tracking import MlflowClient
 from services.registry import ClientRegistry, Version
 
 MAX_ROUNDS = 5
+BACKTEST_TAG, WON = "backtest", "won"  # how the version's backtest against the champion ended
+PREVIOUS_TAG = "previous_champion"  # on a version taking the alias: the one it replaced
 VERDICTS = ("improved", "same", "worse", "regressed", "new", "dropped", "incomparable")
 COMPARED = ("improved", "same", "worse", "regressed")
 # A champion's refitted scores: the ids it knows and each one's SMAPE on the challenger's folds
@@ -138,7 +140,7 @@ def compare(table: pd.DataFrame, champion: Version, rule: Rule, ties: str = "") 
             f"the same folds ({others}, {counts['incomparable']} not comparable), so not "
             "comparable",
             champion.version,
-            extra=extra,
+            extra=extra | {BACKTEST_TAG: "incomparable"},
         )
     ours, theirs = float(np.mean(compared["smape"])), float(np.mean(compared["champion_smape"]))
     share = counts["regressed"] / len(compared)
@@ -151,6 +153,7 @@ def compare(table: pd.DataFrame, champion: Version, rule: Rule, ties: str = "") 
         f"({share:.1%}, at most {rule.max_regressed:.0%} allowed), {others}{ties}"
     )
     promoted = better and share <= rule.max_regressed
+    extra[BACKTEST_TAG] = WON if promoted else "lost"
     return Decision(promoted, reason, champion.version, theirs, ours, extra)
 
 
@@ -166,13 +169,15 @@ def promote(
     settle_seconds: float = 1.0,
     degradation: float | None = None,
     screen: Callable[[Judge], Judge] | None = None,
+    policy: str = "backtest",
 ) -> tuple[Decision, pd.DataFrame | None]:
     """Decide, move the alias if allowed and better, and tag the version with the outcome.
     `challenger` is each series' backtest SMAPE (None without one); `champion_scores` refits a
     champion's specs on the same folds. With `degradation`, a tie beats a champion whose
     realised SMAPE is that many times its backtest's (`degraded`); `screen` wraps the judging
-    (the guards on what the data is, `guards.screen`). The decision, and the per-series table
-    it was made on (None when no champion was compared)."""
+    (the guards on what the data is, `guards.screen`); under a `policy` other than backtest a
+    win on backtest is held for the realised evidence (`held`). The decision, and the
+    per-series table it was made on (None when no champion was compared)."""
     judged: dict[str, tuple[Decision, pd.DataFrame | None]] = {}
 
     def judge(champion: Version) -> Decision:
@@ -190,7 +195,7 @@ def promote(
         return judged[champion.version][0]
 
     judging = judge if screen is None else screen(judge)
-    decision = decide(client, name, alias, version, judging, move, settle_seconds)
+    decision = decide(client, name, alias, version, judging, move, settle_seconds, policy)
     if decision.challenger_smape is None:  # nothing compared: the version's own mean
         scored = [v for v in challenger.values() if v is not None]
         own = float(np.mean(scored)) if scored else None
@@ -208,9 +213,11 @@ def decide(
     judge: Judge,
     move: bool,
     settle_seconds: float,
+    policy: str = "backtest",
 ) -> Decision:
     """Judge the alias' holder and move the alias when `judge` says so (or when it is unset);
-    re-read it before and after moving, and judge again whoever holds it then (see the module)."""
+    re-read it before and after moving, and judge again whoever holds it then (see the module).
+    The version is tagged with the champion it replaces before the alias moves."""
     decision = Decision(False, "not decided")
     for _ in range(MAX_ROUNDS):
         champion = current(client, name, alias)
@@ -221,17 +228,32 @@ def decide(
         else:
             decision = judge(champion)
             decision = replace(decision, extra={**realised(champion), **decision.extra})
+            decision = held(decision, policy)
         if not decision.promoted or not move:
             break
         # Scoring takes seconds: if the alias moved meanwhile, judge the new holder first.
         if _version(current(client, name, alias)) != _version(champion):
             continue
+        if champion is not None:  # what a rollback goes back to (`evidence.py`)
+            client.set_model_version_tag(name, version, PREVIOUS_TAG, champion.version)
         client.set_registered_model_alias(name, alias, version)
         time.sleep(settle_seconds)  # then re-read: a concurrent trainer may have moved it
     if not move and decision.promoted:
         reason = f"--no-promote given (would have been promoted: {decision.reason})"
         decision = replace(decision, promoted=False, reason=reason)
     return decision
+
+
+def held(decision: Decision, policy: str) -> Decision:
+    """Under PROMOTION=realised or both, a win on backtest alone does not move the alias: the
+    challenger waits for the evidence `mlstack score` gathers (`evidence.py`). A first version
+    and an override (`--replace-served`) are no backtest win, and still move it."""
+    if policy == "backtest" or not decision.promoted or decision.extra.get(BACKTEST_TAG) != WON:
+        return decision
+    reason = (
+        f"better on backtest, but PROMOTION={policy} waits for realised evidence: {decision.reason}"
+    )
+    return replace(decision, promoted=False, reason=reason)
 
 
 def _version(model_version: Version | None) -> str | None:

@@ -81,6 +81,7 @@ def _train(cfg: TrainConfig, client: MlflowClient, run_id: str) -> TrainSummary:
         move=cfg.promote,
         degradation=cfg.degradation_ratio if cfg.promote_if_degraded else None,
         screen=guards.screening(client, panel, tasks, cfg.replace_served),
+        policy=cfg.promotion,
     )
     if verdicts is not None:
         mlflow.log_table(verdicts, "promotion.json")

@@ -57,6 +57,8 @@ class ScoreSummary:
     unknown: int  # series of the data the version does not know
     # `mlstack score`: each challenger's scoring and standing against this version (`shadow.py`)
     challengers: tuple[dict[str, object], ...] = field(default_factory=tuple)
+    # what the evidence moved, when it did (`evidence.py`): move, from, to, reason
+    move: dict[str, str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -64,7 +66,9 @@ class ScoreSummary:
 
 def score(cfg: TrainConfig, client: MlflowClient, raw: bytes | None = None) -> ScoreSummary:
     """Score `cfg.model_name@cfg.model_alias` on the data (`raw`, else read from `cfg.data_uri`),
-    then every challenger registered since it (`shadow.py`)."""
+    then every challenger registered since it and the previous champion (`shadow.py`), and
+    act on the evidence as the policy says (`evidence.py`)."""
+    from services.trainer.evidence import act
     from services.trainer.shadow import shadow
 
     observed = observations(raw or read_bytes(cfg.data_uri, cfg.data_timeout_seconds), cfg)
@@ -72,7 +76,9 @@ def score(cfg: TrainConfig, client: MlflowClient, raw: bytes | None = None) -> S
     if version is None:
         raise ScoreError(f"{cfg.model_name}@{cfg.model_alias} is not set: no version is served yet")
     summary = score_version(cfg, client, version, observed)
-    return replace(summary, challengers=tuple(shadow(cfg, client, version, observed)))
+    shadowed = shadow(cfg, client, version, observed)
+    moved = act(cfg, client, version, shadowed)
+    return replace(summary, challengers=tuple(s.line() for s in shadowed), move=moved)
 
 
 def score_version(

@@ -52,6 +52,10 @@ def expected(scoring: Scoring, tags: dict[str, str]) -> dict[str, float]:
         "model_realised_points": float(scoring.realised_points),
         "model_interval_coverage": scoring.realised_coverage,
         "model_interval_level": scoring.interval_level,
+        "model_challengers_better": float(scoring.challengers_better),
+        "model_challengers_kept_out": float(scoring.challengers_kept_out),
+        "model_best_challenger_smape": scoring.best_challenger_smape,
+        "model_best_challenger_champion_smape": scoring.best_challenger_champion_smape,
         "model_last_scored_timestamp_seconds": float(tags["scored_at"]),
     }
 

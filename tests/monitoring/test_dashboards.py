@@ -143,6 +143,8 @@ def test_the_model_dashboard_has_a_forecast_accuracy_row_over_every_accuracy_gau
         "Interval coverage vs nominal level",
         "Points scored",
         "Time since last scored",
+        "Champion against challengers",
+        "Challengers better on evidence",
     }
     read = {
         name: {m for t in panel["targets"] for m in metric_names(as_promql(t["expr"]))}
@@ -155,6 +157,14 @@ def test_the_model_dashboard_has_a_forecast_accuracy_row_over_every_accuracy_gau
     }
     assert read["Points scored"] == {"model_realised_points"}
     assert read["Time since last scored"] == {"model_last_scored_timestamp_seconds"}
+    assert read["Champion against challengers"] == {
+        "model_best_challenger_smape",
+        "model_best_challenger_champion_smape",
+    }
+    assert read["Challengers better on evidence"] == {
+        "model_challengers_better",
+        "model_challengers_kept_out",
+    }
     # The threshold line is the ratio the alert reads, not a copy of its default.
     threshold = panels["Realised vs backtest SMAPE"]["targets"][2]["expr"]
     assert monitoring.DEGRADATION_RATIO_RULE in threshold

@@ -11,7 +11,7 @@ import pytest
 from k8s.harness import EKS_SETTINGS, PROJECT, Graph, minikube, program, stack_config
 
 import monitoring
-from contract.trainer import SCORER, TRAINER
+from contract.trainer import SCORER, TRAINER, TrainEnv
 from infra.naming import selector_labels
 from stacks.config import load
 
@@ -119,12 +119,41 @@ def test_the_stack_config_sets_the_accuracy_alert_settings() -> None:
     }
 
 
+def test_the_score_job_and_the_trainer_read_the_promotion_policy_of_the_stack_config() -> None:
+    policy = {
+        "promotion": "realised",
+        "min_realised_points": "24",
+        "promotion_significance": "0.01",
+    }
+    graph = program("minikube", {**WEEKLY, **policy})
+    (training,) = graph.of_type("kubernetes:batch/v1:Job")
+    pods = [template(training.manifest), *map(template, cron_jobs(graph).values())]
+    assert len(pods) == 3  # the Job, the retraining and the scoring CronJobs
+    for pod in pods:
+        (box,) = pod["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in box["env"]}
+        read = TrainEnv.model_validate({k: env[k.upper()] for k in policy})  # as the trainer reads
+        assert (read.promotion, read.min_realised_points, read.promotion_significance) == (
+            "realised",
+            24,
+            0.01,
+        )
+    # By default the trainer's own default: backtest, as before.
+    (box,) = template(cron_jobs(program("minikube", WEEKLY))["mlstack-trainer-score"])["spec"][
+        "containers"
+    ]
+    assert {"name": "PROMOTION", "value": "backtest"} in box["env"]
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
         ("score_schedule", "hourly", "score_schedule: 'hourly' is not a 5-field cron schedule"),
         ("forecast_degradation_ratio", "0.8", "forecast_degradation_ratio: "),
         ("score_max_age_hours", "0", "score_max_age_hours: "),
+        ("promotion", "always", "promotion: "),
+        ("min_realised_points", "0", "min_realised_points: "),
+        ("promotion_significance", "1", "promotion_significance: "),
     ],
 )
 def test_bad_scoring_settings_name_the_key(key: str, value: str, message: str) -> None:
