@@ -3,7 +3,7 @@
 import pulumi
 
 import stacks
-from stacks.config import load
+from stacks.loading import load
 
 outputs = stacks.build(load(pulumi.Config()))
 for name, value in outputs.exports().items():

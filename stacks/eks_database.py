@@ -13,7 +13,8 @@ import pulumi_aws as aws
 from infra.cluster import Cluster
 from infra.database import Database, DatabaseArgs
 from infra.network import Network
-from stacks.config import EksConfig, secret
+from stacks.config import EksConfig
+from stacks.loading import secret
 
 # EKS tags the cluster security group it creates with this key (AWS reserves `aws:` tags, so no
 # other group has it). Managed nodes whose launch template names no group get that group, and

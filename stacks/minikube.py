@@ -7,7 +7,8 @@ import pulumi_kubernetes as k8s
 
 from infra.mlflow_server import DATA
 from stacks import public
-from stacks.config import MinikubeConfig, secret
+from stacks.config import MinikubeConfig
+from stacks.loading import secret
 from stacks.outputs import StackOutputs
 from stacks.workloads import Platform
 from stacks.workloads import build as build_workloads

@@ -28,7 +28,8 @@ from infra.prometheus_stack import Monitoring, MonitoringArgs, Size
 from infra.serving import SERVICE_PORT, Serving, ServingArgs
 from infra.tracking_auth import TrackingAuth, TrackingAuthArgs
 from infra.trainer import Trainer, TrainerArgs
-from stacks.config import StackConfig, secret
+from stacks.config import StackConfig
+from stacks.loading import secret
 
 GRAFANA_LOCAL_PORT = 3000
 

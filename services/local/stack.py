@@ -58,15 +58,8 @@ class Started:
 
     def entry(self) -> ServiceEntry:
         pid, health = self.proc.pid, self.health
-        return ServiceEntry(
-            self.spec.name,
-            pid,
-            self.url,
-            self.ready_url,
-            start_ticks(pid),
-            state=health.state,
-            restarts=health.restarts,
-        )
+        where = (self.spec.name, pid, self.url, self.ready_url, start_ticks(pid))
+        return ServiceEntry(*where, state=health.state, restarts=health.restarts)
 
     def failure(self, what: str) -> str:
         if self.proc.poll() is not None:
@@ -136,10 +129,8 @@ class Stack:
     def up(self) -> None:
         """Start every service in order, each once what it needs is ready."""
         self.preflight()
-        say(
-            self.console,
-            f"MLflow asks for a password: its users' are in {credentials.path(self.cfg.state_dir)}",
-        )
+        users = credentials.path(self.cfg.state_dir)
+        say(self.console, f"MLflow asks for a password: its users' are in {users}")
         services = self.plan()
         if self.cfg.tracking_db:
             self.upgrade_database()

@@ -253,7 +253,7 @@ PUBLIC = {
     "public_access_cidrs": ["198.51.100.0/24"],
 }
 EKS_PUBLIC = {**EKS_SETTINGS, **PUBLIC}
-# The eks config as `stacks.config.parse` takes it: what a user sets, images from a registry.
+# The eks config as `stacks.loading.parse` takes it: what a user sets, images from a registry.
 EKS_CONFIG = {
     "target": "eks",
     "region": "us-east-1",
@@ -334,7 +334,7 @@ def run_program(
     `stack_file=False`, from `Pulumi.yaml`'s defaults and the overrides alone; `unset` keys are
     not set at all."""
     import stacks
-    from stacks.config import load
+    from stacks.loading import load
 
     config, secret_keys = stack_config(stack, overrides, secrets, stack_file, unset)
     recorder = Recorder(config.get("aws:region", "us-east-1"))

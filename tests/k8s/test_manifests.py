@@ -25,7 +25,7 @@ from k8s.harness import (
     minikube,
     program,
 )
-from stacks.config import parse
+from stacks.loading import parse
 
 GRAPHS = {"minikube": minikube, "eks": eks}
 # Custom resources of the Prometheus operator: Kubernetes' own schema has no entry for them.

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from k8s.harness import EKS_CONFIG, EKS_REGION, EKS_SETTINGS, PROJECT, ROOT, stack_config
 from pydantic import ValidationError
 
-from stacks.config import MODELS, EksConfig, MinikubeConfig, format_errors, load, parse
+from stacks.config import MODELS, EksConfig, MinikubeConfig
+from stacks.errors import format_errors
+from stacks.loading import load, parse
 
 EKS = EKS_CONFIG
 

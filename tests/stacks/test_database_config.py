@@ -10,8 +10,8 @@ import yaml
 from k8s.harness import EKS_CONFIG, ROOT
 from pydantic import ValidationError
 
-from stacks.config import format_errors, parse
-from stacks.errors import PROJECT
+from stacks.errors import PROJECT, format_errors
+from stacks.loading import parse
 
 EKS = EKS_CONFIG
 MINIKUBE = {"target": "minikube"}

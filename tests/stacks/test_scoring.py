@@ -13,7 +13,7 @@ from k8s.harness import EKS_SETTINGS, PROJECT, Graph, minikube, program, stack_c
 import monitoring
 from contract.trainer import SCORER, TRAINER, TrainEnv
 from infra.naming import selector_labels
-from stacks.config import load
+from stacks.loading import load
 
 CRON = "kubernetes:batch/v1:CronJob"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from stacks.config import EksConfig, parse
+from stacks.config import EksConfig
+from stacks.loading import parse
 from terraform.hcl import EXAMPLE_VARS, TERRAFORM, Terraform
 from tests.binaries import binary, run
 
