@@ -5,7 +5,8 @@ A real MLflow server on SQLite, the project's trainer on the bundled airline dat
 `mlflow models serve` and the floor side by side; the cache-off run; horizon growth; a model of
 10,000 series (its load time and RSS, one series and 100 per request); hot swap under load;
 trainer cost growth; the accuracy bench; M3 against statsforecast's references; M3 trained
-as panels through the trainer with 1 and 2 workers, beside those references.
+as panels through the trainer with 1 and 2 workers, beside those references; promotion on
+evidence replayed on M3 panels whose holdouts arrive in steps.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bench import (
     manyseries,
     paneltraining,
     quality,
+    replay,
     servers,
     serving,
     training,
@@ -48,6 +50,7 @@ SECTIONS = (
     "m3",
     "panel_training",
     "images",
+    "replay",
 )
 
 
@@ -129,6 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--m3-every", type=int, default=10, help="M3: every N-th series (1: all 3,003)"
     )
+    parser.add_argument(
+        "--replay-trials", type=int, default=20, help="promotion replay: panels of 8 M3 series"
+    )
     args = parser.parse_args(argv)
     results = Results(args.out)
     print(f"machine: {results.data['machine']}", flush=True)
@@ -187,6 +193,10 @@ def _sections(args: argparse.Namespace, results: Results, uri: str, logs: Path) 
             accuracy.kill()
     if "images" not in args.skip:
         results.section("images", images.sizes, images.images_table)
+    if "replay" not in args.skip:
+        replayed = partial(replay.run, uri, args.replay_trials)
+        r = results.section("replay", replayed, replay.replay_table)
+        results.add_targets(r["_targets"])
     references = None
     if "m3" not in args.skip:  # every core, so after everything else
         references = results.section("m3", lambda: m3.run(args.m3_every), m3.m3_table)
