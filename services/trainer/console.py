@@ -92,18 +92,25 @@ def _log_warning(
     logging.getLogger("py.warnings").warning("%s: %s", category.__name__, message)
 
 
+def _own_loggers() -> list[logging.Logger]:
+    """The project's loggers below OWN that exist by now (a library's logging configuration,
+    such as `dictConfig`'s default `disable_existing_loggers`, may have disabled them)."""
+    found = logging.Logger.manager.loggerDict.items()
+    return [v for k, v in found if k.startswith(OWN + ".") and isinstance(v, logging.Logger)]
+
+
 @contextmanager
 def _logger(
     name: str, level: int, handlers: list[logging.Handler], propagate: bool
 ) -> Iterator[None]:
     logger = logging.getLogger(name)
-    saved = (logger.level, logger.handlers[:], logger.propagate)
+    saved = (logger.level, logger.handlers[:], logger.propagate, logger.disabled)
     logger.setLevel(level)
-    logger.handlers, logger.propagate = handlers, propagate
+    logger.handlers, logger.propagate, logger.disabled = handlers, propagate, False
     try:
         yield
     finally:
-        logger.level, logger.handlers, logger.propagate = saved
+        logger.level, logger.handlers, logger.propagate, logger.disabled = saved
 
 
 @contextmanager
@@ -133,6 +140,8 @@ def console(name: str, verbose: bool = False, stream: TextIO | None = None) -> I
     with ExitStack() as stack:
         stack.enter_context(_logger("", logging.INFO, [handler], False))
         stack.enter_context(_logger(OWN, own_level, [], True))
+        for child in _own_loggers():  # as they inherit from OWN, whatever set them otherwise
+            stack.enter_context(_logger(child.name, logging.NOTSET, [], True))
         for other in SELF_CONFIGURED:
             level = logging.getLogger(other).level
             stack.enter_context(_logger(other, level, [], True))

@@ -244,10 +244,12 @@ def test_api_follows_prod_to_a_second_trainer_pod_without_a_failed_request(
     before = alias_version(stack.url("mlflow"), model)
     second = copy.deepcopy(job)
     (container,) = pod_spec(second)["containers"]
-    # The one difference from the rendered Job: its data, as a user re-running the Job would set.
+    # What a user re-running the Job on other data would set: the data, and REPLACE_SERVED, as
+    # another series is to replace the served one (the guards on what the data is refuse it).
     for env in container["env"]:
         if env["name"] == "DATA_URI":
             env["value"] = other_data_uri
+    container["env"].append({"name": "REPLACE_SERVED", "value": "true"})
 
     failures: list[str] = []
     versions: list[str] = []

@@ -168,10 +168,19 @@ def demo_port_taken(running: Running) -> Iterator[int]:
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         os.killpg(demo.pid, signal.SIGKILL)
-        wait_for(lambda: not process.group_exists(demo.pid), "the demo gone", 30)
-        squatter.bind(("127.0.0.1", port))
+        # Bound the moment the port is free: the supervisor restarts the demo a second later
+        # at the earliest (its first backoff), so waiting for the whole group could lose the race.
+        wait_for(lambda: _bound(squatter, port), "the demo's port free", 30, every=0.01)
         squatter.listen()
         yield port
+
+
+def _bound(sock: socket.socket, port: int) -> bool:
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True
 
 
 def test_a_service_that_keeps_dying_is_given_up_on_named_with_its_log_and_the_rest_stays_up(

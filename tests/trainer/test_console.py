@@ -51,6 +51,18 @@ def test_verbose_shows_them_as_debug_lines_without_terminal_escapes():
     ]
 
 
+def test_the_projects_lines_show_whatever_a_library_did_to_its_loggers():
+    # As `logging.config.dictConfig` leaves loggers that existed before it (its default).
+    train = logging.getLogger("mlstack.train")
+    saved = (train.disabled, train.level, train.propagate)
+    train.disabled, train.level, train.propagate = True, logging.ERROR, False
+    try:
+        assert _run_noisy_work(verbose=False)[0] == "[train] 1/1 series (100%), 1 trained, done"
+        assert (train.disabled, train.level, train.propagate) == (True, logging.ERROR, False)
+    finally:
+        train.disabled, train.level, train.propagate = saved
+
+
 def test_everything_is_put_back_afterwards(monkeypatch):
     monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
     root, mlflow_logger = logging.getLogger(), logging.getLogger("mlflow")
