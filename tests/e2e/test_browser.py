@@ -20,7 +20,9 @@ import pandas as pd
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
+from contract.tracking import WRITER, client_env
 from services.forecasting.forecaster import HISTORY_POINTS
+from services.local import credentials
 from services.local.state import StackState
 from tests.binaries import need
 from tests.conftest import ROOT
@@ -49,6 +51,7 @@ HORIZON = 18
 class Stack:
     urls: dict[str, str]
     model: str
+    state_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +64,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert started.returncode == 0, started.stdout + started.stderr
         state = StackState.load(state_dir)
         assert state is not None and state.model is not None
-        yield Stack({s.name: s.url for s in state.services if s.url}, state.model)
+        yield Stack({s.name: s.url for s in state.services if s.url}, state.model, state_dir)
     finally:
         subprocess.run([MLSTACK, "down", "--state-dir", str(state_dir)], check=True)
     assert leftovers(state_dir) == []
@@ -157,9 +160,10 @@ def daily_series(days: int = 200) -> pd.DataFrame:
 
 
 def train(stack: Stack, data: Path) -> str:
-    """`mlstack train` of `data` into the stack's MLflow, replacing the served version (another
-    frequency is never promoted without it); the new version."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": stack.urls["mlflow"]}
+    """`mlstack train` of `data` into the stack's MLflow as its writer, replacing the served
+    version (another frequency is never promoted without it); the new version."""
+    writer = credentials.load_or_create(stack.state_dir).writer_password  # as the trainer's
+    env = {**os.environ, "MLFLOW_TRACKING_URI": stack.urls["mlflow"], **client_env(WRITER, writer)}
     args = ["--data", str(data), "--families", "seasonal_naive", "--replace-served"]
     trained = subprocess.run(
         [MLSTACK, "train", *args], env=env, capture_output=True, text=True, timeout=600
