@@ -21,6 +21,7 @@ from pydantic import (
 
 from contract.trainer import Promotion, RealisedPoints, Significance, TrainEnv
 from infra.prometheus_stack import CHART_VERSION
+from stacks import subnets
 from stacks.database_config import MlflowStore, RdsSettings
 from stacks.errors import SECRET_FIELDS, TOKEN_COMMAND
 from stacks.fields import ACM_ARN, CRON, HOSTNAME, PRIVATE, QUANTITY, Cidr, Image, OptionalSecret
@@ -156,6 +157,10 @@ class EksConfig(StackConfig, RdsSettings):
         IPv4Network("10.0.0.0/20"),
         IPv4Network("10.0.16.0/20"),
     )
+    # The ALB's own subnets, one per zone: no node or pod there, so the API trusts them alone.
+    load_balancer_subnet_cidrs: tuple[Cidr, ...] = Field(
+        (IPv4Network("10.0.32.0/26"), IPv4Network("10.0.32.64/26")), validate_default=True
+    )
     availability_zones: tuple[str, ...] = ()
     # No default opens the API: empty (Pulumi.yaml's default) is refused until the user names who
     # may reach it, as Terraform's variable with no default is.
@@ -225,18 +230,14 @@ class EksConfig(StackConfig, RdsSettings):
     @field_validator("public_subnet_cidrs")
     @classmethod
     def _subnets(cls, value: tuple[IPv4Network, ...], info: ValidationInfo) -> Any:
-        if len(value) < 2:
-            raise ValueError(
-                f"EKS needs subnets in at least two availability zones; got {len(value)}"
-            )
-        vpc = info.data.get("vpc_cidr")
-        for net in value:
-            if vpc is not None and not net.subnet_of(vpc):
-                raise ValueError(f"{net} is outside vpc_cidr {vpc}")
-        for i, net in enumerate(value):
-            for other in value[i + 1 :]:
-                if net.overlaps(other):
-                    raise ValueError(f"{net} overlaps {other}")
+        subnets.node_subnets(value, info.data.get("vpc_cidr"))
+        return value
+
+    @field_validator("load_balancer_subnet_cidrs")
+    @classmethod
+    def _lb_subnets(cls, value: tuple[IPv4Network, ...], info: ValidationInfo) -> Any:
+        data = info.data
+        subnets.load_balancer_subnets(value, data.get("vpc_cidr"), data.get("public_subnet_cidrs"))
         return value
 
     @field_validator("availability_zones")

@@ -15,6 +15,7 @@ EXAMPLES = {
     "region": "us-east-1",
     "vpc_cidr": "10.0.0.0/16",
     "public_subnet_cidrs": '\'["10.0.0.0/20","10.0.16.0/20"]\'',
+    "load_balancer_subnet_cidrs": '\'["10.0.32.0/26","10.0.32.64/26"]\'',
     "availability_zones": '\'["us-east-1a","us-east-1b"]\'',
     "api_image": "ghcr.io/<owner>/mlstack-serving:0.1.0",
     "mlflow_image": "ghcr.io/<owner>/mlstack-mlflow:0.1.0",

@@ -44,6 +44,7 @@ def test_eks_stack_file_loads_as_eks_config_once_region_is_set() -> None:
     assert isinstance(cfg, EksConfig)
     assert cfg.region == "us-east-1"
     assert [str(c) for c in cfg.public_subnet_cidrs] == ["10.0.0.0/20", "10.0.16.0/20"]
+    assert [str(c) for c in cfg.load_balancer_subnet_cidrs] == ["10.0.32.0/26", "10.0.32.64/26"]
 
 
 def test_target_key_not_stack_name_picks_the_model() -> None:
@@ -125,6 +126,39 @@ def test_one_subnet_is_fewer_than_two_zones() -> None:
     assert "public_subnet_cidrs: EKS needs subnets in at least two availability zones; got 1" in (
         message
     )
+
+
+LB = "load_balancer_subnet_cidrs"
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "problem"),
+    [
+        (["10.0.32.0/26"], "1 subnets for 2 public_subnet_cidrs; give one per availability zone"),
+        (["10.0.32.0/26", "10.1.32.0/26"], "10.1.32.0/26 is outside vpc_cidr 10.0.0.0/16"),
+        (["10.0.32.0/26", "10.0.32.64/28"], "10.0.32.64/28 is smaller than /27: an ALB needs"),
+        (["10.0.32.0/26", "10.0.32.32/27"], "10.0.32.0/26 overlaps 10.0.32.32/27"),
+        (
+            ["10.0.32.0/26", "10.0.16.0/26"],
+            "10.0.16.0/26 overlaps public_subnet_cidrs 10.0.16.0/20: the load balancer's subnets "
+            "must hold no node or pod",
+        ),
+    ],
+    ids=["one-for-two-zones", "outside-the-vpc", "too-small", "overlapping", "in-a-node-subnet"],
+)
+def test_bad_load_balancer_subnets_are_refused(cidrs: list[str], problem: str) -> None:
+    (line,) = errors({**EKS, LB: cidrs}).splitlines()[1:]
+    assert line.startswith(f"  {LB}: {problem}")
+    assert f"(fix: pulumi config set {PROJECT}:{LB} '[" in line
+
+
+def test_load_balancer_subnets_follow_the_node_subnets_count() -> None:
+    nodes = ["10.0.0.0/20", "10.0.16.0/20", "10.0.48.0/20"]
+    assert "2 subnets for 3 public_subnet_cidrs" in errors({**EKS, "public_subnet_cidrs": nodes})
+    three = ["10.0.32.0/27", "10.0.32.32/27", "10.0.32.64/27"]
+    cfg = parse({**EKS, "public_subnet_cidrs": nodes, LB: three})
+    assert isinstance(cfg, EksConfig)
+    assert [str(c) for c in cfg.load_balancer_subnet_cidrs] == three
 
 
 def test_one_distinct_zone_is_fewer_than_two_zones() -> None:
