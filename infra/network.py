@@ -1,4 +1,5 @@
-"""The VPC: public subnets only, to keep the demo free of NAT gateway costs."""
+"""The VPC: public subnets only, to keep the demo free of NAT gateway costs. The nodes (and their
+pods) have subnets of their own, and the load balancer small ones no node or pod ever uses."""
 
 from __future__ import annotations
 
@@ -10,17 +11,26 @@ import pulumi_aws as aws
 
 from infra.naming import res_name
 
+# The AWS Load Balancer Controller places internet-facing load balancers in subnets tagged so.
+ELB_ROLE_TAG = "kubernetes.io/role/elb"
+
 
 @dataclass(frozen=True)
 class NetworkArgs:
     cidr: str
     public_subnet_cidrs: Sequence[str]
+    load_balancer_subnet_cidrs: Sequence[str]
     availability_zones: Sequence[pulumi.Input[str]]
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.public_subnet_cidrs) < 2:
             raise ValueError("EKS needs public subnets in at least two availability zones")
+        if len(self.load_balancer_subnet_cidrs) != len(self.public_subnet_cidrs):
+            raise ValueError(
+                f"{len(self.load_balancer_subnet_cidrs)} load balancer subnets for "
+                f"{len(self.public_subnet_cidrs)} node subnets; give one per zone"
+            )
         if len(self.availability_zones) < len(self.public_subnet_cidrs):
             raise ValueError(
                 f"{len(self.availability_zones)} availability zones for "
@@ -30,62 +40,75 @@ class NetworkArgs:
 
 class Network(pulumi.ComponentResource):
     """VPC with DNS support, internet gateway, a public route table with the default route, and
-    one public subnet per zone (public IPs on launch, tagged for internet-facing load balancers)."""
+    per zone two subnets on it: the nodes' (public IPs on launch, to pull images without a NAT
+    gateway) and the load balancer's (tagged for internet-facing load balancers; the ALB brings
+    its own public addresses)."""
 
     vpc: aws.ec2.Vpc
+    route_table: aws.ec2.RouteTable
     vpc_id: pulumi.Output[str]
     public_subnet_ids: pulumi.Output[list[str]]
+    load_balancer_subnet_ids: pulumi.Output[list[str]]
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:infra:Network", name, None, opts)
+        self._prefix, self._spec = name, args
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
         self.vpc = aws.ec2.Vpc(
             res_name(name, "vpc"),
             cidr_block=args.cidr,
             enable_dns_support=True,
             enable_dns_hostnames=True,
-            tags={**tags, "Name": res_name(name, "vpc")},
+            tags=self._tags("vpc"),
             opts=child,
         )
         gateway = aws.ec2.InternetGateway(
-            res_name(name, "igw"),
-            vpc_id=self.vpc.id,
-            tags={**tags, "Name": res_name(name, "igw")},
-            opts=child,
+            res_name(name, "igw"), vpc_id=self.vpc.id, tags=self._tags("igw"), opts=child
         )
-        table = aws.ec2.RouteTable(
+        self.route_table = aws.ec2.RouteTable(
             res_name(name, "public"),
             vpc_id=self.vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
-            tags={**tags, "Name": res_name(name, "public")},
+            tags=self._tags("public"),
             opts=child,
         )
-        subnets = []
-        for index, cidr in enumerate(args.public_subnet_cidrs):
+        self.vpc_id = self.vpc.id
+        self.public_subnet_ids = self._subnets("public", args.public_subnet_cidrs, True, child)
+        self.load_balancer_subnet_ids = self._subnets(
+            "lb", args.load_balancer_subnet_cidrs, False, child
+        )
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "load_balancer_subnet_ids": self.load_balancer_subnet_ids,
+            }
+        )
+
+    def _tags(self, role: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**self._spec.tags, "Name": res_name(self._prefix, role), **(extra or {})}
+
+    def _subnets(
+        self, role: str, cidrs: Sequence[str], nodes: bool, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[list[str]]:
+        """One subnet per zone on the public route table; only the load balancer's carry the
+        ELB role tag, so the controller never finds a node subnet by itself."""
+        ids = []
+        for index, cidr in enumerate(cidrs):
+            name = res_name(self._prefix, f"{role}-{index}")
             subnet = aws.ec2.Subnet(
-                res_name(name, f"public-{index}"),
+                name,
                 vpc_id=self.vpc.id,
                 cidr_block=cidr,
-                availability_zone=args.availability_zones[index],
-                # Nodes in public subnets need public IPs to pull images without a NAT gateway.
-                map_public_ip_on_launch=True,
-                tags={
-                    **tags,
-                    "Name": res_name(name, f"public-{index}"),
-                    "kubernetes.io/role/elb": "1",
-                },
+                availability_zone=self._spec.availability_zones[index],
+                map_public_ip_on_launch=nodes,
+                tags=self._tags(f"{role}-{index}", None if nodes else {ELB_ROLE_TAG: "1"}),
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                res_name(name, f"public-{index}"),
-                subnet_id=subnet.id,
-                route_table_id=table.id,
-                opts=child,
+                name, subnet_id=subnet.id, route_table_id=self.route_table.id, opts=child
             )
-            subnets.append(subnet)
-        self.vpc_id = self.vpc.id
-        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in subnets])
-        self.register_outputs({"vpc_id": self.vpc_id, "public_subnet_ids": self.public_subnet_ids})
+            ids.append(subnet.id)
+        return pulumi.Output.all(*ids)

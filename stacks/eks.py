@@ -106,6 +106,7 @@ def build(cfg: EksConfig) -> StackOutputs:
         NetworkArgs(
             cidr=str(cfg.vpc_cidr),
             public_subnet_cidrs=[str(c) for c in cfg.public_subnet_cidrs],
+            load_balancer_subnet_cidrs=[str(c) for c in cfg.load_balancer_subnet_cidrs],
             availability_zones=_zones(cfg, aws_provider),
             tags=tags,
         ),

@@ -10,6 +10,8 @@ locals {
   availability_zones = (length(var.availability_zones) > 0 ? var.availability_zones :
   slice(data.aws_availability_zones.available.names, 0, length(var.public_subnet_cidrs)))
   public_subnets = zipmap(local.availability_zones, var.public_subnet_cidrs)
+  # The load balancer's subnet in each of those zones (variables.tf: one per public subnet).
+  load_balancer_subnets = zipmap(local.availability_zones, var.load_balancer_subnet_cidrs)
 
   # The cluster's OIDC issuer without its scheme, as IAM condition keys spell it.
   oidc_issuer = replace(aws_eks_cluster.this.identity[0].oidc[0].issuer, "https://", "")

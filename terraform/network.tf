@@ -1,5 +1,6 @@
 # VPC with public subnets only: nodes get public IPs and reach the internet through the
-# internet gateway, so there is no NAT gateway to pay for (see the README's cost notes).
+# internet gateway, so there is no NAT gateway to pay for (see the README's cost notes). Each zone
+# has the nodes' subnet and a small one for the load balancer alone.
 
 # Used only when availability_zones is empty: the region's first zones, taken by name.
 data "aws_availability_zones" "available" {
@@ -44,8 +45,24 @@ resource "aws_subnet" "public" {
   cidr_block              = each.value
   map_public_ip_on_launch = true
 
+  # No kubernetes.io/role/elb tag: the load balancer controller never places a load balancer
+  # here, among the nodes and (VPC CNI) their pods.
+  tags = { Name = "${var.prefix}-public-${each.key}" }
+}
+
+# The load balancer's own subnets, one per zone beside the nodes': no node or pod gets an address
+# here, so these addresses are the ALB's alone, and the API trusts X-Forwarded-For from them only.
+resource "aws_subnet" "load_balancer" {
+  for_each = local.load_balancer_subnets
+
+  vpc_id            = aws_vpc.this.id
+  availability_zone = each.key
+  cidr_block        = each.value
+  # An internet-facing ALB brings its own public addresses.
+  map_public_ip_on_launch = false
+
   tags = {
-    Name                     = "${var.prefix}-public-${each.key}"
+    Name                     = "${var.prefix}-lb-${each.key}"
     "kubernetes.io/role/elb" = "1"
   }
 }
@@ -64,6 +81,13 @@ resource "aws_route" "internet" {
 
 resource "aws_route_table_association" "public" {
   for_each = aws_subnet.public
+
+  subnet_id      = each.value.id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_route_table_association" "load_balancer" {
+  for_each = aws_subnet.load_balancer
 
   subnet_id      = each.value.id
   route_table_id = aws_route_table.public.id

@@ -46,6 +46,16 @@ output "public_subnet_ids" {
   value       = [for s in aws_subnet.public : s.id]
 }
 
+output "load_balancer_subnet_ids" {
+  description = "IDs of the load balancer's subnets, one per zone: an Ingress's alb.ingress.kubernetes.io/subnets."
+  value       = [for s in aws_subnet.load_balancer : s.id]
+}
+
+output "load_balancer_subnet_cidrs" {
+  description = "The load balancer's subnets: the API's trusted proxies (RATE_LIMIT_TRUSTED_PROXIES) and NetworkPolicy ipBlocks."
+  value       = [for s in aws_subnet.load_balancer : s.cidr_block]
+}
+
 output "oidc_provider_arn" {
   description = "ARN of the cluster's IAM OIDC provider."
   value       = aws_iam_openid_connect_provider.this.arn

@@ -109,6 +109,50 @@ variable "public_subnet_cidrs" {
   }
 }
 
+variable "load_balancer_subnet_cidrs" {
+  description = "The load balancer's own subnets, one per public subnet (same zones, same order), /27 or larger, inside vpc_cidr and apart from public_subnet_cidrs: no node or pod gets an address there."
+  type        = list(string)
+  default     = ["10.0.32.0/26", "10.0.32.64/26"]
+
+  validation {
+    condition     = length(var.load_balancer_subnet_cidrs) == length(var.public_subnet_cidrs)
+    error_message = "load_balancer_subnet_cidrs must give one subnet per public_subnet_cidrs entry (one per availability zone)."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for cidr in var.load_balancer_subnet_cidrs :
+      tonumber(split("/", cidr)[1]) >= tonumber(split("/", var.vpc_cidr)[1]) &&
+      cidrhost("${cidrhost(cidr, 0)}/${split("/", var.vpc_cidr)[1]}", 0) == cidrhost(var.vpc_cidr, 0)
+    ]), false)
+    error_message = "load_balancer_subnet_cidrs must all be valid CIDRs inside vpc_cidr."
+  }
+
+  validation {
+    condition     = try(alltrue([for cidr in var.load_balancer_subnet_cidrs : cidrhost(cidr, 0) == split("/", cidr)[0]]), false)
+    error_message = "load_balancer_subnet_cidrs must be network addresses with no host bits set, e.g. 10.0.32.0/26."
+  }
+
+  validation {
+    # An ALB needs at least a /27 with 8 free addresses in each of its subnets.
+    condition     = try(alltrue([for cidr in var.load_balancer_subnet_cidrs : tonumber(split("/", cidr)[1]) <= 27]), false)
+    error_message = "load_balancer_subnet_cidrs must each be a /27 or larger: an ALB needs 8 free addresses per subnet."
+  }
+
+  validation {
+    # Apart from each other and from the node subnets, truncated as public_subnet_cidrs' check does.
+    condition = try(alltrue(flatten([
+      for i, a in var.load_balancer_subnet_cidrs : [
+        for j, b in concat(var.load_balancer_subnet_cidrs, var.public_subnet_cidrs) : i >= j || (
+          cidrhost("${cidrhost(b, 0)}/${min(tonumber(split("/", a)[1]), tonumber(split("/", b)[1]))}", 0) !=
+          cidrhost("${cidrhost(a, 0)}/${min(tonumber(split("/", a)[1]), tonumber(split("/", b)[1]))}", 0)
+        )
+      ]
+    ])), false)
+    error_message = "load_balancer_subnet_cidrs must not overlap each other or public_subnet_cidrs: they hold no node or pod."
+  }
+}
+
 variable "endpoint_public_access_cidrs" {
   description = "CIDRs allowed to reach the EKS API endpoint; narrow this to your own addresses."
   type        = list(string)

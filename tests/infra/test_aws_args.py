@@ -15,10 +15,17 @@ from infra.storage import StorageArgs, access_policy, tls_only_policy
 ARN = "arn:aws:s3:::bucket"
 
 
+NODES = ["10.0.0.0/20", "10.0.16.0/20"]
+BALANCERS = ["10.0.32.0/26", "10.0.32.64/26"]
+
+
 def test_network_needs_two_subnets() -> None:
     with pytest.raises(ValueError, match="at least two availability zones"):
         NetworkArgs(
-            cidr="10.0.0.0/16", public_subnet_cidrs=["10.0.0.0/20"], availability_zones=["a"]
+            cidr="10.0.0.0/16",
+            public_subnet_cidrs=NODES[:1],
+            load_balancer_subnet_cidrs=BALANCERS[:1],
+            availability_zones=["a"],
         )
 
 
@@ -26,8 +33,19 @@ def test_network_needs_a_zone_per_subnet() -> None:
     with pytest.raises(ValueError, match="1 availability zones for 2 subnets"):
         NetworkArgs(
             cidr="10.0.0.0/16",
-            public_subnet_cidrs=["10.0.0.0/20", "10.0.16.0/20"],
+            public_subnet_cidrs=NODES,
+            load_balancer_subnet_cidrs=BALANCERS,
             availability_zones=["a"],
+        )
+
+
+def test_network_needs_a_load_balancer_subnet_per_node_subnet() -> None:
+    with pytest.raises(ValueError, match="1 load balancer subnets for 2 node subnets"):
+        NetworkArgs(
+            cidr="10.0.0.0/16",
+            public_subnet_cidrs=NODES,
+            load_balancer_subnet_cidrs=BALANCERS[:1],
+            availability_zones=["a", "b"],
         )
 
 

@@ -33,9 +33,15 @@ def graph() -> Graph:
     return eks()
 
 
-def subnets() -> list[Recorded]:
-    # By name (`-public-0`, `-public-1`): the mocks record resources in completion order.
-    return sorted(graph().of_type("aws:ec2/subnet:Subnet"), key=lambda r: r.name)
+def subnets(role: str = "public") -> list[Recorded]:
+    """The nodes' subnets (`public`) or the load balancer's (`lb`), in zone order. By name
+    (`-public-0`, `-lb-1`): the mocks record resources in completion order."""
+    found = [s for s in graph().of_type("aws:ec2/subnet:Subnet") if f"-{role}-" in s.name]
+    return sorted(found, key=lambda r: r.name)
+
+
+def ids(found: list[Recorded]) -> list[str]:
+    return [s.name + "-id" for s in found]
 
 
 def test_vpc_has_the_configured_cidr_and_dns_support() -> None:
@@ -45,7 +51,7 @@ def test_vpc_has_the_configured_cidr_and_dns_support() -> None:
     assert vpc.inputs["enableDnsHostnames"] is True
 
 
-def test_public_subnets_span_two_zones_with_public_ips_and_elb_tag() -> None:
+def test_node_subnets_span_two_zones_with_public_ips_and_no_elb_tag() -> None:
     found = subnets()
     assert [s.inputs["cidrBlock"] for s in found] == STACK["public_subnet_cidrs"]
     assert len({s.inputs["availabilityZone"] for s in found}) == 2
@@ -53,6 +59,22 @@ def test_public_subnets_span_two_zones_with_public_ips_and_elb_tag() -> None:
     for subnet in found:
         assert IPv4Network(subnet.inputs["cidrBlock"]).subnet_of(vpc)
         assert subnet.inputs["mapPublicIpOnLaunch"] is True
+        # Untagged, so the load balancer controller never places a load balancer among nodes.
+        assert "kubernetes.io/role/elb" not in subnet.inputs["tags"]
+
+
+def test_the_load_balancer_has_its_own_small_tagged_subnets_in_the_same_zones() -> None:
+    found = subnets("lb")
+    assert [s.inputs["cidrBlock"] for s in found] == STACK["load_balancer_subnet_cidrs"]
+    zones = [s.inputs["availabilityZone"] for s in found]
+    assert zones == [s.inputs["availabilityZone"] for s in subnets()]
+    vpc = IPv4Network(STACK["vpc_cidr"])
+    nodes = [IPv4Network(c) for c in STACK["public_subnet_cidrs"]]
+    for subnet in found:
+        cidr = IPv4Network(subnet.inputs["cidrBlock"])
+        assert cidr.subnet_of(vpc) and cidr.prefixlen <= 27
+        assert not any(cidr.overlaps(node) for node in nodes)
+        assert subnet.inputs["mapPublicIpOnLaunch"] is False  # the ALB has its own addresses
         assert subnet.inputs["tags"]["kubernetes.io/role/elb"] == "1"
 
 
@@ -61,16 +83,37 @@ def test_subnets_route_to_the_internet_gateway() -> None:
     (route,) = table.inputs["routes"]
     assert route["cidrBlock"] == "0.0.0.0/0"
     assert route["gatewayId"] == graph().one("aws:ec2/internetGateway:InternetGateway").name + "-id"
-    associated = {
-        a.inputs["subnetId"]
-        for a in graph().of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    associations = graph().of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    assert {a.inputs["routeTableId"] for a in associations} == {table.name + "-id"}
+    assert sorted(a.inputs["subnetId"] for a in associations) == sorted(
+        ids(subnets()) + ids(subnets("lb"))
+    )
+
+
+def holders(found: Graph, subnet_ids: list[str]) -> set[str]:
+    """The types of every resource whose inputs name one of `subnet_ids`."""
+    return {
+        r.typ
+        for r in found.resources
+        if any(i in json.dumps(r.inputs, default=str) for i in subnet_ids)
     }
-    assert associated == {s.name + "-id" for s in subnets()}
+
+
+def test_no_load_balancer_subnet_reaches_the_cluster_the_nodes_or_the_database() -> None:
+    found = graph()
+    balancers = ids(subnets("lb"))
+    # Only their own route table associations name them (and with public access, the Ingress).
+    assert holders(found, balancers) == {"aws:ec2/routeTableAssociation:RouteTableAssociation"}
+    cluster = found.one("eks:index:Cluster").inputs
+    nodes = found.one("eks:index:ManagedNodeGroup").inputs
+    database = found.one("aws:rds/subnetGroup:SubnetGroup").inputs
+    for placed in (cluster["publicSubnetIds"], nodes["subnetIds"], database["subnetIds"]):
+        assert sorted(placed) == sorted(ids(subnets()))
 
 
 def test_cluster_runs_on_those_subnets_with_api_auth_oidc_and_limited_endpoint() -> None:
     cluster = graph().one("eks:index:Cluster").inputs
-    assert cluster["publicSubnetIds"] == [s.name + "-id" for s in subnets()]
+    assert cluster["publicSubnetIds"] == ids(subnets())
     assert cluster["vpcId"] == graph().one("aws:ec2/vpc:Vpc").name + "-id"
     assert cluster["skipDefaultNodeGroup"] is True
     assert cluster["authenticationMode"] == "API"
@@ -94,7 +137,7 @@ def test_node_group_sizes_come_from_config() -> None:
         "maxSize": STACK["node_max_size"],
     }
     assert nodes["instanceTypes"] == [STACK["node_instance_type"]]
-    assert nodes["subnetIds"] == [s.name + "-id" for s in subnets()]
+    assert nodes["subnetIds"] == ids(subnets())
 
 
 def test_nodes_require_imdsv2_and_encrypt_their_disks() -> None:

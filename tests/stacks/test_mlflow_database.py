@@ -75,10 +75,11 @@ def test_eks_declares_a_private_encrypted_postgresql_on_rds_by_default() -> None
     assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
 
 
-def test_the_database_lives_in_the_vpc_subnets_behind_a_group_for_the_nodes_only() -> None:
+def test_the_database_lives_in_the_node_subnets_behind_a_group_for_the_nodes_only() -> None:
     graph = eks()
     group = graph.one("aws:rds/subnetGroup:SubnetGroup")
-    subnets = sorted(s.name for s in graph.of_type("aws:ec2/subnet:Subnet"))
+    # The nodes' subnets, never the load balancer's (`-lb-`).
+    subnets = sorted(s.name for s in graph.of_type("aws:ec2/subnet:Subnet") if "-public-" in s.name)
     assert sorted(group.inputs["subnetIds"]) == [f"{s}-id" for s in subnets]
     db = instance(graph).inputs
     assert db["dbSubnetGroupName"] == group.name

@@ -25,6 +25,11 @@ FACTS = (
     "public_ip_on_launch",
     "elb_role_tag",
     "default_route_to_internet_gateway",
+    "load_balancer_subnet_cidrs",
+    "load_balancer_subnet_availability_zones",
+    "load_balancer_public_ip_on_launch",
+    "load_balancer_elb_role_tag",
+    "load_balancer_subnets_on_the_public_route_table",
     "kubernetes_version",
     "authentication_mode",
     "endpoint_public_and_private_access",
@@ -72,8 +77,9 @@ def _bucket(text: str, arn: str) -> str:
 # ---------------------------------------------------------------------------------- Pulumi side
 
 
-def _pulumi_subnets(graph: Graph) -> list[Recorded]:
-    subnets = graph.of_type("aws:ec2/subnet:Subnet")
+def pulumi_subnets(graph: Graph, role: str = "public") -> list[Recorded]:
+    """The nodes' subnets (`public`) or the load balancer's (`lb`), in zone order."""
+    subnets = [s for s in graph.of_type("aws:ec2/subnet:Subnet") if f"-{role}-" in s.name]
     return sorted(subnets, key=lambda r: int(r.name.rsplit("-", 1)[1]))
 
 
@@ -114,9 +120,15 @@ def _pulumi_irsa(graph: Graph) -> tuple[dict[str, str], dict[str, Any]]:
 
 def _pulumi_network(graph: Graph) -> dict[str, Any]:
     vpc = graph.one("aws:ec2/vpc:Vpc").inputs
-    subnets = [s.inputs for s in _pulumi_subnets(graph)]
-    (route,) = graph.one("aws:ec2/routeTable:RouteTable").inputs["routes"]
+    subnets = [s.inputs for s in pulumi_subnets(graph)]
+    balancers = pulumi_subnets(graph, "lb")
+    table = graph.one("aws:ec2/routeTable:RouteTable")
+    (route,) = table.inputs["routes"]
     igw = graph.one("aws:ec2/internetGateway:InternetGateway")
+    tables = {
+        a.inputs["subnetId"]: a.inputs["routeTableId"]
+        for a in graph.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
     return {
         "vpc_cidr": vpc["cidrBlock"],
         "vpc_dns_support_and_hostnames": [vpc["enableDnsSupport"], vpc["enableDnsHostnames"]],
@@ -127,6 +139,17 @@ def _pulumi_network(graph: Graph) -> dict[str, Any]:
         "default_route_to_internet_gateway": [
             route["cidrBlock"],
             route["gatewayId"] == f"{igw.name}-id",
+        ],
+        "load_balancer_subnet_cidrs": [s.inputs["cidrBlock"] for s in balancers],
+        "load_balancer_subnet_availability_zones": [
+            s.inputs["availabilityZone"] for s in balancers
+        ],
+        "load_balancer_public_ip_on_launch": [s.inputs["mapPublicIpOnLaunch"] for s in balancers],
+        "load_balancer_elb_role_tag": [
+            s.inputs["tags"].get("kubernetes.io/role/elb") for s in balancers
+        ],
+        "load_balancer_subnets_on_the_public_route_table": [
+            tables.get(f"{s.name}-id") == f"{table.name}-id" for s in balancers
         ],
     }
 
@@ -268,6 +291,12 @@ def _tf_network(tf: Terraform) -> dict[str, Any]:
     ]
     cidrs, zones = tf.values["public_subnet_cidrs"], _tf_zones(tf)
     route = tf.resource("aws_route", "internet")
+    balancers = tf.values["load_balancer_subnet_cidrs"]
+    balancer = _tf_load_balancer_subnet(tf)
+    association = tf.raw("aws_route_table_association", "load_balancer")
+    routed = association["for_each"] == ["${aws_subnet.load_balancer}"] and association[
+        "route_table_id"
+    ] == ["${aws_route_table.public.id}"]
     return {
         "vpc_cidr": vpc["cidr_block"][0],
         "vpc_dns_support_and_hostnames": [
@@ -283,7 +312,29 @@ def _tf_network(tf: Terraform) -> dict[str, Any]:
             route["gateway_id"] == ["${aws_internet_gateway.this.id}"]
             and route["route_table_id"] == ["${aws_route_table.public.id}"],
         ],
+        "load_balancer_subnet_cidrs": list(balancers),
+        # The node subnets' zones, in their order (the local zips them, checked below).
+        "load_balancer_subnet_availability_zones": zones,
+        "load_balancer_public_ip_on_launch": [balancer["map_public_ip_on_launch"][0]]
+        * len(balancers),
+        "load_balancer_elb_role_tag": [balancer["tags"][0].get("kubernetes.io/role/elb")]
+        * len(balancers),
+        "load_balancer_subnets_on_the_public_route_table": [routed] * len(balancers),
     }
+
+
+def _tf_load_balancer_subnet(tf: Terraform) -> dict[str, Any]:
+    """`aws_subnet.load_balancer`, once its for_each is checked: one per zone, in order."""
+    subnet = tf.raw("aws_subnet", "load_balancer")
+    assert subnet["for_each"] == ["${local.load_balancer_subnets}"], "not one per zone"
+    assert tf.locals["load_balancer_subnets"] == (
+        "${zipmap(local.availability_zones,var.load_balancer_subnet_cidrs)}"
+    )
+    assert [subnet["availability_zone"], subnet["cidr_block"]] == [
+        ["${each.key}"],
+        ["${each.value}"],
+    ]
+    return subnet
 
 
 def _tf_cluster(tf: Terraform, subjects: dict[str, str]) -> dict[str, Any]:

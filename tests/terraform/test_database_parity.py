@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from k8s.harness import CLUSTER_SECURITY_GROUP, EKS_SETTINGS, Graph, Recorded, run_program
 
+from terraform.facts import pulumi_subnets
 from terraform.hcl import Terraform
 from terraform.test_parity import SIDES, SOURCES, pulumi_graph, terraform_module
 
@@ -26,7 +27,8 @@ DATABASE_FACTS = (
     "logs",
 )
 # Both sides' names for what only AWS knows.
-STACK_KEY, NODES_GROUP, VPC_SUBNETS = "<the stack's KMS key>", "<EKS's cluster group>", "<all>"
+STACK_KEY, NODES_GROUP = "<the stack's KMS key>", "<EKS's cluster group>"
+NODE_SUBNETS = "<the node subnets>"  # never the load balancer's
 TF_NODES_GROUP = "${aws_eks_cluster.this.vpc_config[0].cluster_security_group_id}"
 
 
@@ -65,7 +67,9 @@ def pulumi_database(graph: Graph) -> dict[str, Any]:
         ],
         "network": [
             db["publiclyAccessible"],
-            VPC_SUBNETS if len(subnets) == len(graph.of_type("aws:ec2/subnet:Subnet")) else subnets,
+            NODE_SUBNETS
+            if sorted(subnets) == sorted(f"{s.name}-id" for s in pulumi_subnets(graph))
+            else subnets,
             "egress" in group.inputs,
         ],
         "clients": _pulumi_clients(graph, group),
@@ -122,7 +126,7 @@ def terraform_database(tf: Terraform) -> dict[str, Any]:
         ],
         "network": [
             db["publicly_accessible"][0],
-            VPC_SUBNETS if subnets == "${[for s in aws_subnet.public : s.id]}" else subnets,
+            NODE_SUBNETS if subnets == "${[for s in aws_subnet.public : s.id]}" else subnets,
             "egress" in group,
         ],
         "clients": [

@@ -105,6 +105,27 @@ def test_every_checkov_skip_in_terraform_gives_a_reason() -> None:
         assert len(reason.split()) >= 6, f"{file}: skip {match.group(1)} needs a reason"
 
 
+NODE_SUBNET_IDS = "${[for s in aws_subnet.public : s.id]}"
+
+
+def test_no_load_balancer_subnet_reaches_the_cluster_the_nodes_or_the_database() -> None:
+    tf = Terraform()
+    naming = {
+        f"{typ}.{name}"
+        for block in tf.blocks("resource")
+        for typ, named in block.items()
+        for name, body in named.items()
+        if "aws_subnet.load_balancer" in json.dumps(body)
+    }
+    assert naming == {"aws_route_table_association.load_balancer"}
+    placed = [
+        tf.raw("aws_eks_cluster", "this")["vpc_config"][0]["subnet_ids"],
+        tf.raw("aws_eks_node_group", "this")["subnet_ids"],
+        tf.raw("aws_db_subnet_group", "mlflow")["subnet_ids"],
+    ]
+    assert placed == [[NODE_SUBNET_IDS]] * 3
+
+
 @pytest.mark.slow  # checkov over terraform/
 def test_checkov_as_users_run_it_finds_nothing_in_terraform() -> None:
     # `checkov -d terraform`, no var file and no skip list: accepted findings are the inline
@@ -142,6 +163,22 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "overlapping_subnets": {"public_subnet_cidrs": ["10.0.0.0/20", "10.0.8.0/24"]},
     "a_single_subnet": {"public_subnet_cidrs": ["10.0.0.0/20"]},
     "subnet_with_host_bits": {"public_subnet_cidrs": ["10.0.0.0/20", "10.0.16.1/20"]},
+    "load_balancer_subnet_in_a_node_subnet": {
+        "load_balancer_subnet_cidrs": ["10.0.32.0/26", "10.0.16.0/26"]
+    },
+    "load_balancer_subnet_outside_the_vpc": {
+        "load_balancer_subnet_cidrs": ["10.0.32.0/26", "10.1.32.0/26"]
+    },
+    "load_balancer_subnet_below_a_27": {
+        "load_balancer_subnet_cidrs": ["10.0.32.0/26", "10.0.32.64/28"]
+    },
+    "overlapping_load_balancer_subnets": {
+        "load_balancer_subnet_cidrs": ["10.0.32.0/26", "10.0.32.32/27"]
+    },
+    "one_load_balancer_subnet_for_two_zones": {"load_balancer_subnet_cidrs": ["10.0.32.0/26"]},
+    "load_balancer_subnet_with_host_bits": {
+        "load_balancer_subnet_cidrs": ["10.0.32.0/26", "10.0.32.65/26"]
+    },
     "the_same_zone_twice": {"availability_zones": ["us-east-1a", "us-east-1a"]},
     "zones_of_another_region": {"availability_zones": ["eu-west-1a", "eu-west-1b"]},
     "more_zones_than_subnets": {"availability_zones": ["us-east-1a", "us-east-1b", "us-east-1c"]},
