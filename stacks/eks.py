@@ -165,12 +165,13 @@ def build(cfg: EksConfig) -> StackOutputs:
             storage_class=storage_class.metadata.name,
             mlflow_annotations={IRSA_ANNOTATION: mlflow_role.arn},
             trainer_annotations={IRSA_ANNOTATION: trainer_role.arn},
-            api_entry=public.entry_settings(cfg, cfg.public_subnet_cidrs),
+            # The ALB's own subnets: no node or pod has an address there to forge the header.
+            api_entry=public.entry_settings(cfg, cfg.load_balancer_subnet_cidrs),
             api_drain_seconds=public.drain_seconds(cfg),
         ),
     )
     both = pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": provider})
-    public_url = public.eks(cfg, workloads, cluster, network.vpc_id, both, tags)
+    public_url = public.eks(cfg, workloads, cluster, network, both, tags)
     return StackOutputs.of(
         workloads,
         bucket_name=storage.bucket_name,

@@ -21,6 +21,7 @@ from stacks.workloads import Workloads
 
 if TYPE_CHECKING:
     from infra.cluster import Cluster
+    from infra.network import Network
 
 # minikube's ingress-nginx addon (and kind's manifest) run the controller here, labelled so.
 NGINX_NAMESPACE = "ingress-nginx"
@@ -103,10 +104,14 @@ def drain_seconds(cfg: StackConfig) -> int:
     return DRAIN_SECONDS if cfg.public_access else 0
 
 
-def alb_annotations(cfg: EksConfig) -> dict[str, str]:
+def alb_annotations(
+    cfg: EksConfig, subnet_ids: pulumi.Input[Sequence[str]]
+) -> dict[str, pulumi.Input[str]]:
+    """The ALB, placed in `subnet_ids` (the load balancer's own subnets) and nowhere else."""
     prefix = "alb.ingress.kubernetes.io/"
-    values = {
+    values: dict[str, pulumi.Input[str]] = {
         "scheme": "internet-facing",
+        "subnets": pulumi.Output.from_input(subnet_ids).apply(",".join),
         "target-type": "ip",
         "listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
         "ssl-redirect": "443",  # HTTP only ever answers a redirect
@@ -130,11 +135,12 @@ def eks(
     cfg: EksConfig,
     workloads: Workloads,
     cluster: Cluster,
-    vpc_id: pulumi.Input[str],
+    network: Network,
     opts: pulumi.ResourceOptions,
     tags: Mapping[str, str],
 ) -> pulumi.Output[str] | None:
-    """The controller, then an `alb` Ingress it turns into an internet-facing ALB."""
+    """The controller, then an `alb` Ingress it turns into an internet-facing ALB in the load
+    balancer's subnets, the API's only peers there."""
     if not cfg.public_access:
         return None
     controller = LoadBalancerController(
@@ -143,7 +149,7 @@ def eks(
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             cluster_name=cluster_name(cluster),
-            vpc_id=vpc_id,
+            vpc_id=network.vpc_id,
             region=cfg.region,
             tags=tags,
         ),
@@ -158,8 +164,8 @@ def eks(
             service_name=workloads.api_service,
             host=cfg.public_host,
             ingress_class="alb",
-            peers=subnet_peers([str(c) for c in cfg.public_subnet_cidrs]),
-            annotations=alb_annotations(cfg),
+            peers=subnet_peers([str(c) for c in cfg.load_balancer_subnet_cidrs]),
+            annotations=alb_annotations(cfg, network.load_balancer_subnet_ids),
         ),
         opts=after,
     )
@@ -173,7 +179,8 @@ def cluster_name(cluster: Cluster) -> pulumi.Output[str | None]:
 
 
 def subnet_peers(cidrs: Sequence[str]) -> list[netpol.Peer]:
-    """The ALB's nodes connect from addresses in the public subnets it is placed in."""
+    """The ALB's nodes connect from addresses in the subnets it is placed in: the load
+    balancer's own, where no node or pod has an address."""
     return [
         k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
         for cidr in cidrs

@@ -57,7 +57,8 @@ INSIDE = {
     "minikube": ("10.244.1.7", "10.96.0.1"),
     "eks": ("10.0.3.4", "10.0.40.10", "10.100.0.10", "172.20.0.1"),
 }
-ALB_NODE = address("10.0.1.5")  # in a public subnet
+ALB_NODE = address("10.0.32.5")  # in the load balancer's subnets
+NODE_POD = address("10.0.1.5")  # a node, or any pod (VPC CNI), in a node subnet
 DEBUG = Pod("debug", NAMESPACE, {"run": "debug"})  # a pod of the namespace, not ours
 PROMETHEUS = Pod("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
 NGINX = Pod("controller", NGINX_NAMESPACE, NGINX_POD)
@@ -124,6 +125,7 @@ def test_the_api_port_admits_the_namespace_prometheus_and_the_public_entry_only(
         "another namespace": (STRANGER, False),
         "ingress-nginx": (NGINX, public and target(case) == "minikube"),
         "the ALB's subnets": (ALB_NODE, public and target(case) == "eks"),
+        "the node subnets": (NODE_POD, False),
         "the internet": (S3, False),
     }
     admitted = {

@@ -5,6 +5,7 @@ all while off (the default)."""
 from __future__ import annotations
 
 import json
+from ipaddress import ip_network
 from typing import Any
 
 import pulumi
@@ -320,9 +321,9 @@ def test_a_rolling_update_behind_the_alb_drops_no_request() -> None:
 
 @pytest.mark.parametrize(
     ("graph", "proxies"),
-    # The ALB's nodes sit in the public subnets, ingress-nginx's pods in the pod network: only
-    # their X-Forwarded-For is believed.
-    [(lambda: eks_public(), "10.0.0.0/20,10.0.16.0/20"), (public_minikube, "10.244.0.0/16")],
+    # The ALB's nodes sit in the load balancer's own subnets, ingress-nginx's pods in the pod
+    # network: only their X-Forwarded-For is believed.
+    [(lambda: eks_public(), "10.0.32.0/26,10.0.32.64/26"), (public_minikube, "10.244.0.0/16")],
     ids=["eks", "minikube"],
 )
 def test_the_api_limits_each_client_behind_either_entry(graph: Any, proxies: str) -> None:
@@ -342,15 +343,45 @@ def test_minikube_trusts_the_pod_network_it_is_given() -> None:
     assert env_of(api)["RATE_LIMIT_TRUSTED_PROXIES"] == "10.42.0.0/16"
 
 
-def test_eks_policy_admits_the_public_subnets_to_the_api_port_only() -> None:
+def test_eks_policy_admits_the_load_balancer_subnets_to_the_api_port_only() -> None:
     spec = public_policy(eks_public())["spec"]
     assert spec["podSelector"]["matchLabels"] == API_PODS
     (rule,) = spec["ingress"]
     assert rule["ports"] == [{"port": API_PORT, "protocol": "TCP"}]
     assert rule["from"] == [
-        {"ipBlock": {"cidr": "10.0.0.0/20"}},
-        {"ipBlock": {"cidr": "10.0.16.0/20"}},
+        {"ipBlock": {"cidr": "10.0.32.0/26"}},
+        {"ipBlock": {"cidr": "10.0.32.64/26"}},
     ]
+
+
+def subnet_ids(graph: Graph, role: str) -> list[str]:
+    """The mocked IDs of the nodes' subnets (`public`) or the load balancer's (`lb`), in order."""
+    found = [s.name for s in graph.of_type("aws:ec2/subnet:Subnet") if f"-{role}-" in s.name]
+    return [f"{name}-id" for name in sorted(found)]
+
+
+def test_the_alb_is_placed_in_the_load_balancer_subnets_and_nowhere_else() -> None:
+    graph = eks_public()
+    placed = annotations(graph)["alb.ingress.kubernetes.io/subnets"].split(",")
+    assert placed == subnet_ids(graph, "lb")
+    assert not set(placed) & set(subnet_ids(graph, "public"))
+
+
+def test_on_eks_no_node_or_pod_address_is_a_trusted_proxy_or_a_peer() -> None:
+    # The nodes and, with the VPC CNI, every pod take addresses in the node subnets: none of
+    # them may reach the API through the ALB's rule, nor name another client in X-Forwarded-For.
+    three_zones = {
+        "public_subnet_cidrs": ["10.0.0.0/20", "10.0.16.0/20", "10.0.48.0/20"],
+        "load_balancer_subnet_cidrs": ["10.0.32.0/27", "10.0.32.32/27", "10.0.32.64/27"],
+    }
+    graph = program("eks", {**EKS_PUBLIC, **three_zones}, TOKEN)
+    (api,) = containers(graph, "api")
+    trusted = env_of(api)["RATE_LIMIT_TRUSTED_PROXIES"].split(",")
+    (rule,) = public_policy(graph)["spec"]["ingress"]
+    peers = [peer["ipBlock"]["cidr"] for peer in rule["from"]]
+    assert trusted == peers == three_zones["load_balancer_subnet_cidrs"]
+    nodes = [ip_network(c) for c in three_zones["public_subnet_cidrs"]]
+    assert not any(ip_network(c).overlaps(node) for c in trusted for node in nodes)
 
 
 def test_the_ingress_waits_for_the_controllers_webhook() -> None:
