@@ -1,5 +1,5 @@
 """The VPC: public subnets only, to keep the demo free of NAT gateway costs. The nodes (and their
-pods) have subnets of their own, and the load balancer small ones no node or pod ever uses."""
+pods) have subnets of their own; the load balancer has small ones that no node or pod uses."""
 
 from __future__ import annotations
 
@@ -75,9 +75,11 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         self.vpc_id = self.vpc.id
-        self.public_subnet_ids = self._subnets("public", args.public_subnet_cidrs, True, child)
+        self.public_subnet_ids = self._subnets(
+            "public", args.public_subnet_cidrs, child, nodes=True
+        )
         self.load_balancer_subnet_ids = self._subnets(
-            "lb", args.load_balancer_subnet_cidrs, False, child
+            "lb", args.load_balancer_subnet_cidrs, child, nodes=False
         )
         self.register_outputs(
             {
@@ -91,7 +93,7 @@ class Network(pulumi.ComponentResource):
         return {**self._spec.tags, "Name": res_name(self._prefix, role), **(extra or {})}
 
     def _subnets(
-        self, role: str, cidrs: Sequence[str], nodes: bool, child: pulumi.ResourceOptions
+        self, role: str, cidrs: Sequence[str], child: pulumi.ResourceOptions, *, nodes: bool
     ) -> pulumi.Output[list[str]]:
         """One subnet per zone on the public route table; only the load balancer's carry the
         ELB role tag, so the controller never finds a node subnet by itself."""

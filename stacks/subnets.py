@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from ipaddress import IPv4Network
 
-# An ALB needs at least a /27 with 8 free addresses in each of its subnets.
-LARGEST_LOAD_BALANCER_PREFIX = 27
+# An ALB needs a /27 or larger (a prefix of at most 27) with 8 free addresses in each subnet.
+ALB_LONGEST_PREFIX = 27
 
 
 def node_subnets(value: Sequence[IPv4Network], vpc: IPv4Network | None) -> None:
@@ -30,10 +30,10 @@ def load_balancer_subnets(
             "availability zone, in the same order"
         )
     for net in value:
-        if net.prefixlen > LARGEST_LOAD_BALANCER_PREFIX:
+        if net.prefixlen > ALB_LONGEST_PREFIX:
             raise ValueError(
-                f"{net} is smaller than /{LARGEST_LOAD_BALANCER_PREFIX}: an ALB needs a "
-                f"/{LARGEST_LOAD_BALANCER_PREFIX} or larger, with 8 free addresses, in each subnet"
+                f"{net} is smaller than /{ALB_LONGEST_PREFIX}: an ALB needs a "
+                f"/{ALB_LONGEST_PREFIX} or larger, with 8 free addresses, in each subnet"
             )
     _inside(value, vpc)
     _apart(value)

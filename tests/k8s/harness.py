@@ -399,6 +399,18 @@ def containers(graph: Graph, name: str) -> list[dict[str, Any]]:
     return [c for _, spec in graph.pod_specs() for c in spec["containers"] if c["name"] == name]
 
 
+def subnets(graph: Graph, role: str = "public") -> list[Recorded]:
+    """The eks VPC's subnets of one role, in zone order: the nodes' (`public`) or the load
+    balancer's (`lb`). By name (`-public-0`, `-lb-1`): the mocks record in completion order."""
+    found = [s for s in graph.of_type("aws:ec2/subnet:Subnet") if f"-{role}-" in s.name]
+    return sorted(found, key=lambda r: int(r.name.rsplit("-", 1)[1]))
+
+
+def subnet_ids(graph: Graph, role: str = "public") -> list[str]:
+    """The mocked IDs of `subnets(graph, role)`, in zone order."""
+    return [f"{s.name}-id" for s in subnets(graph, role)]
+
+
 # The stack and project in a URN depend on the settings of the run, not on the program.
 URN_HEAD = re.compile(r"urn:pulumi:[^:]*::[^:]*::")
 

@@ -6,6 +6,7 @@ import json
 from ipaddress import IPv4Network
 
 import yaml
+from k8s import harness
 from k8s.harness import (
     EKS_SETTINGS,
     PROJECT,
@@ -34,14 +35,11 @@ def graph() -> Graph:
 
 
 def subnets(role: str = "public") -> list[Recorded]:
-    """The nodes' subnets (`public`) or the load balancer's (`lb`), in zone order. By name
-    (`-public-0`, `-lb-1`): the mocks record resources in completion order."""
-    found = [s for s in graph().of_type("aws:ec2/subnet:Subnet") if f"-{role}-" in s.name]
-    return sorted(found, key=lambda r: r.name)
+    return harness.subnets(graph(), role)
 
 
-def ids(found: list[Recorded]) -> list[str]:
-    return [s.name + "-id" for s in found]
+def ids(role: str = "public") -> list[str]:
+    return harness.subnet_ids(graph(), role)
 
 
 def test_vpc_has_the_configured_cidr_and_dns_support() -> None:
@@ -85,9 +83,7 @@ def test_subnets_route_to_the_internet_gateway() -> None:
     assert route["gatewayId"] == graph().one("aws:ec2/internetGateway:InternetGateway").name + "-id"
     associations = graph().of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
     assert {a.inputs["routeTableId"] for a in associations} == {table.name + "-id"}
-    assert sorted(a.inputs["subnetId"] for a in associations) == sorted(
-        ids(subnets()) + ids(subnets("lb"))
-    )
+    assert sorted(a.inputs["subnetId"] for a in associations) == sorted(ids() + ids("lb"))
 
 
 def holders(found: Graph, subnet_ids: list[str]) -> set[str]:
@@ -101,19 +97,19 @@ def holders(found: Graph, subnet_ids: list[str]) -> set[str]:
 
 def test_no_load_balancer_subnet_reaches_the_cluster_the_nodes_or_the_database() -> None:
     found = graph()
-    balancers = ids(subnets("lb"))
+    balancers = ids("lb")
     # Only their own route table associations name them (and with public access, the Ingress).
     assert holders(found, balancers) == {"aws:ec2/routeTableAssociation:RouteTableAssociation"}
     cluster = found.one("eks:index:Cluster").inputs
     nodes = found.one("eks:index:ManagedNodeGroup").inputs
     database = found.one("aws:rds/subnetGroup:SubnetGroup").inputs
     for placed in (cluster["publicSubnetIds"], nodes["subnetIds"], database["subnetIds"]):
-        assert sorted(placed) == sorted(ids(subnets()))
+        assert sorted(placed) == sorted(ids())
 
 
 def test_cluster_runs_on_those_subnets_with_api_auth_oidc_and_limited_endpoint() -> None:
     cluster = graph().one("eks:index:Cluster").inputs
-    assert cluster["publicSubnetIds"] == ids(subnets())
+    assert cluster["publicSubnetIds"] == ids()
     assert cluster["vpcId"] == graph().one("aws:ec2/vpc:Vpc").name + "-id"
     assert cluster["skipDefaultNodeGroup"] is True
     assert cluster["authenticationMode"] == "API"
@@ -137,7 +133,7 @@ def test_node_group_sizes_come_from_config() -> None:
         "maxSize": STACK["node_max_size"],
     }
     assert nodes["instanceTypes"] == [STACK["node_instance_type"]]
-    assert nodes["subnetIds"] == ids(subnets())
+    assert nodes["subnetIds"] == ids()
 
 
 def test_nodes_require_imdsv2_and_encrypt_their_disks() -> None:

@@ -20,6 +20,7 @@ from k8s.harness import (
     is_secret,
     minikube,
     program,
+    subnet_ids,
     unsecret,
 )
 
@@ -78,9 +79,8 @@ def test_eks_declares_a_private_encrypted_postgresql_on_rds_by_default() -> None
 def test_the_database_lives_in_the_node_subnets_behind_a_group_for_the_nodes_only() -> None:
     graph = eks()
     group = graph.one("aws:rds/subnetGroup:SubnetGroup")
-    # The nodes' subnets, never the load balancer's (`-lb-`).
-    subnets = sorted(s.name for s in graph.of_type("aws:ec2/subnet:Subnet") if "-public-" in s.name)
-    assert sorted(group.inputs["subnetIds"]) == [f"{s}-id" for s in subnets]
+    # The nodes' subnets, never the load balancer's.
+    assert group.inputs["subnetIds"] == subnet_ids(graph)
     db = instance(graph).inputs
     assert db["dbSubnetGroupName"] == group.name
     (security,) = graph.of_type("aws:ec2/securityGroup:SecurityGroup")

@@ -24,6 +24,7 @@ from k8s.harness import (
     program,
     run_program,
     signature,
+    subnet_ids,
 )
 
 from contract.api import API_PORT, GRACEFUL_SHUTDOWN_SECONDS
@@ -352,12 +353,6 @@ def test_eks_policy_admits_the_load_balancer_subnets_to_the_api_port_only() -> N
         {"ipBlock": {"cidr": "10.0.32.0/26"}},
         {"ipBlock": {"cidr": "10.0.32.64/26"}},
     ]
-
-
-def subnet_ids(graph: Graph, role: str) -> list[str]:
-    """The mocked IDs of the nodes' subnets (`public`) or the load balancer's (`lb`), in order."""
-    found = [s.name for s in graph.of_type("aws:ec2/subnet:Subnet") if f"-{role}-" in s.name]
-    return [f"{name}-id" for name in sorted(found)]
 
 
 def test_the_alb_is_placed_in_the_load_balancer_subnets_and_nowhere_else() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from k8s.harness import ZONES, Graph, Recorded
+from k8s.harness import ZONES, Graph, subnets
 
 from terraform.hcl import Terraform
 from terraform.security_facts import SECURITY_FACTS, pulumi_security, terraform_security
@@ -77,12 +77,6 @@ def _bucket(text: str, arn: str) -> str:
 # ---------------------------------------------------------------------------------- Pulumi side
 
 
-def pulumi_subnets(graph: Graph, role: str = "public") -> list[Recorded]:
-    """The nodes' subnets (`public`) or the load balancer's (`lb`), in zone order."""
-    subnets = [s for s in graph.of_type("aws:ec2/subnet:Subnet") if f"-{role}-" in s.name]
-    return sorted(subnets, key=lambda r: int(r.name.rsplit("-", 1)[1]))
-
-
 def _pulumi_bucket_arn(graph: Graph) -> str:
     return str(
         json.loads(graph.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"][0][
@@ -120,8 +114,8 @@ def _pulumi_irsa(graph: Graph) -> tuple[dict[str, str], dict[str, Any]]:
 
 def _pulumi_network(graph: Graph) -> dict[str, Any]:
     vpc = graph.one("aws:ec2/vpc:Vpc").inputs
-    subnets = [s.inputs for s in pulumi_subnets(graph)]
-    balancers = pulumi_subnets(graph, "lb")
+    nodes = [s.inputs for s in subnets(graph)]
+    balancers = subnets(graph, "lb")
     table = graph.one("aws:ec2/routeTable:RouteTable")
     (route,) = table.inputs["routes"]
     igw = graph.one("aws:ec2/internetGateway:InternetGateway")
@@ -132,10 +126,10 @@ def _pulumi_network(graph: Graph) -> dict[str, Any]:
     return {
         "vpc_cidr": vpc["cidrBlock"],
         "vpc_dns_support_and_hostnames": [vpc["enableDnsSupport"], vpc["enableDnsHostnames"]],
-        "public_subnet_cidrs": [s["cidrBlock"] for s in subnets],
-        "subnet_availability_zones": [s["availabilityZone"] for s in subnets],
-        "public_ip_on_launch": [s["mapPublicIpOnLaunch"] for s in subnets],
-        "elb_role_tag": [s["tags"].get("kubernetes.io/role/elb") for s in subnets],
+        "public_subnet_cidrs": [s["cidrBlock"] for s in nodes],
+        "subnet_availability_zones": [s["availabilityZone"] for s in nodes],
+        "public_ip_on_launch": [s["mapPublicIpOnLaunch"] for s in nodes],
+        "elb_role_tag": [s["tags"].get("kubernetes.io/role/elb") for s in nodes],
         "default_route_to_internet_gateway": [
             route["cidrBlock"],
             route["gatewayId"] == f"{igw.name}-id",

@@ -8,9 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from k8s.harness import CLUSTER_SECURITY_GROUP, EKS_SETTINGS, Graph, Recorded, run_program
+from k8s.harness import (
+    CLUSTER_SECURITY_GROUP,
+    EKS_SETTINGS,
+    Graph,
+    Recorded,
+    run_program,
+    subnet_ids,
+)
 
-from terraform.facts import pulumi_subnets
 from terraform.hcl import Terraform
 from terraform.test_parity import SIDES, SOURCES, pulumi_graph, terraform_module
 
@@ -67,9 +73,7 @@ def pulumi_database(graph: Graph) -> dict[str, Any]:
         ],
         "network": [
             db["publiclyAccessible"],
-            NODE_SUBNETS
-            if sorted(subnets) == sorted(f"{s.name}-id" for s in pulumi_subnets(graph))
-            else subnets,
+            NODE_SUBNETS if sorted(subnets) == sorted(subnet_ids(graph)) else subnets,
             "egress" in group.inputs,
         ],
         "clients": _pulumi_clients(graph, group),
