@@ -71,7 +71,7 @@ variable "availability_zones" {
 }
 
 variable "public_subnet_cidrs" {
-  description = "Public subnet CIDRs, one per availability zone, each inside vpc_cidr and not overlapping."
+  description = "The nodes' public subnet CIDRs (with the VPC CNI, their pods' too), one per availability zone, each inside vpc_cidr and not overlapping."
   type        = list(string)
   default     = ["10.0.0.0/20", "10.0.16.0/20"]
 
