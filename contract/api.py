@@ -8,7 +8,8 @@ value on Kubernetes: a Secret holds it (`TOKEN_ENV`).
 
 from __future__ import annotations
 
-from ipaddress import ip_network
+import re
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from types import MappingProxyType
 
@@ -54,7 +55,8 @@ class ApiEnv(Env):
     retry_after_seconds: int = Field(5, ge=1)
     # A per-client token bucket (services/serving/ratelimit.py): 0 turns it off (the default; on
     # behind a public entry). Behind a proxy, the client is read from X-Forwarded-For only when
-    # the peer is one of the trusted proxies (comma-separated CIDRs).
+    # the peer is one of the trusted proxies: comma-separated CIDRs, addresses or DNS names (a
+    # headless Service's name: its ready pods), see `proxy_entries`.
     rate_limit_per_minute: int = Field(0, ge=0)
     rate_limit_burst: int = Field(20, ge=1)
     rate_limit_trusted_proxies: str = ""
@@ -93,11 +95,31 @@ class ApiEnv(Env):
 
     @field_validator("rate_limit_trusted_proxies")
     @classmethod
-    def _cidrs(cls, value: str) -> str:
-        for part in value.split(","):
-            if part.strip():
-                ip_network(part.strip(), strict=False)  # a ValueError names the bad entry
+    def _proxies(cls, value: str) -> str:
+        proxy_entries(value)  # a ValueError names the bad entry
         return value
+
+
+# Dot-separated labels of letters, digits and hyphens, the last not all digits (so a mistyped
+# address such as 10.0.0.300 is no name).
+_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+DNS_NAME = re.compile(rf"(?=.{{1,253}}$)(?:{_LABEL}\.)*(?![0-9]+$){_LABEL}", re.IGNORECASE)
+
+
+def proxy_entries(text: str) -> tuple[IPv4Network | IPv6Network | str, ...]:
+    """The trusted proxies' comma-separated entries: networks (CIDRs, or addresses) and DNS
+    names (lower-cased), in the order given; empty for none."""
+    entries: list[IPv4Network | IPv6Network | str] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            entries.append(ip_network(part, strict=False))
+        except ValueError:
+            if not DNS_NAME.fullmatch(part):
+                raise ValueError(
+                    f"trusted proxy {part!r} is neither a CIDR, an address nor a DNS name"
+                ) from None
+            entries.append(part.lower())
+    return tuple(entries)
 
 
 TOKEN_ENV = ApiEnv.env_name("api_token")

@@ -224,13 +224,21 @@ class ClientRegistry:
         try:
             found = self.client.get_model_version_by_alias(name, alias)
         except MlflowException as exc:
-            if unset(str(exc.error_code), str(exc.message)):
+            if unset(str(exc.error_code), str(exc.message)) or self._hidden(name, exc):
                 return None
             raise RegistryError(f"reading {name}@{alias}: {exc.message}") from exc
         except Exception as exc:
             raise RegistryError(f"reading {name}@{alias}: {exc}") from exc
         tags = dict(found.tags or {})
         return Version(name, str(found.version), found.run_id or "", tags, alias)
+
+    def _hidden(self, name: str, exc: Any) -> bool:
+        """Behind MLflow's auth app a model that does not exist yet is 403, not 404: denied, and
+        no model of that name is visible to this identity (so none it could read is served)."""
+        if exc.error_code != "PERMISSION_DENIED":
+            return False
+        escaped = name.replace("'", "\\'")
+        return not self.client.search_registered_models(filter_string=f"name = '{escaped}'")
 
     def run(self, run_id: str) -> dict[str, Any]:
         try:

@@ -141,8 +141,7 @@ class MinikubeConfig(StackConfig):
     kube_context: str = Field("minikube", min_length=1)
     # The TLS Secret (kubernetes.io/tls) the Ingress serves; empty for a self-signed one.
     public_tls_secret: str = Field("", pattern=r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?$")
-    # The pods' addresses (minikube's and kind's default), ingress-nginx's among them: the API
-    # believes X-Forwarded-For only from these when public_access is on.
+    # The pods' addresses (minikube's and kind's default): "the cluster" to the NetworkPolicies.
     pod_network_cidr: Cidr = IPv4Network("10.244.0.0/16")
 
 

@@ -35,7 +35,7 @@ def build(cfg: MinikubeConfig) -> StackOutputs:
             mlflow_database_uri=secret(cfg.mlflow_database_uri),  # None: SQLite
             monitoring_size="small",  # a laptop: one day of history, small requests
             cluster_cidrs=(str(cfg.pod_network_cidr), SERVICE_CIDR),
-            api_entry=public.entry_settings(cfg, [cfg.pod_network_cidr]),
+            api_entry=public.entry_settings(cfg, [public.nginx_peers_name(cfg)]),
             api_drain_seconds=public.drain_seconds(cfg),
         ),
     )

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 from contract.api import API, GRACEFUL_SHUTDOWN_SECONDS, ApiEnv
 from infra import netpol
 from infra.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
+from infra.naming import labels, res_name
 from infra.public_api import PublicApi, PublicApiArgs
 from infra.tls import SelfSignedTls, SelfSignedTlsArgs
 from stacks.config import EksConfig, MinikubeConfig, StackConfig
@@ -41,12 +42,37 @@ def nginx_peer() -> netpol.Peer:
     return netpol.namespace(NGINX_NAMESPACE, NGINX_POD)
 
 
+def nginx_peers_name(cfg: MinikubeConfig) -> str:
+    """The DNS name of `nginx_peers`: the controller's ready pods' addresses, which the API
+    looks up and trusts (and no other pod's, as the whole pod network was before)."""
+    return f"{res_name(cfg.prefix, 'ingress-peers')}.{NGINX_NAMESPACE}.svc"
+
+
+def nginx_peers(cfg: MinikubeConfig, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+    """A headless Service over the controller's pods, in their namespace: DNS, no proxying."""
+    name = res_name(cfg.prefix, "ingress-peers")
+    return k8s.core.v1.Service(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=NGINX_NAMESPACE, labels=labels("api", "ingress-peers")
+        ),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            cluster_ip="None",
+            selector=NGINX_POD,
+            ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port=80)],
+        ),
+        opts=opts,
+    )
+
+
 def minikube(
     cfg: MinikubeConfig, workloads: Workloads, opts: pulumi.ResourceOptions
 ) -> pulumi.Output[str] | None:
-    """The nginx Ingress on `public_host` with the user's TLS Secret, or a self-signed one."""
+    """The nginx Ingress on `public_host` with the user's TLS Secret, or a self-signed one, and
+    the name the API learns the controller's pods from."""
     if not cfg.public_access:
         return None
+    nginx_peers(cfg, opts)
     tls_secret: pulumi.Input[str] = cfg.public_tls_secret
     if not cfg.public_tls_secret:
         tls = SelfSignedTls(
@@ -85,11 +111,11 @@ KEEP_ALIVE_SECONDS = IDLE_TIMEOUT_SECONDS + 15
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
-def entry_settings(cfg: StackConfig, proxies: Sequence[IPv4Network]) -> ApiEnv:
+def entry_settings(cfg: StackConfig, proxies: Sequence[IPv4Network | str]) -> ApiEnv:
     """What the API needs behind a public entry: its limiter, reading the client from
-    X-Forwarded-For only when the connection comes from `proxies` (where the entry's nodes or
-    pods are), and a keep-alive past the entry's idle timeout. None of it (no field set) while
-    public access is off."""
+    X-Forwarded-For only when the connection comes from `proxies` (the entry's own subnets, or
+    the DNS name of its pods), and a keep-alive past the entry's idle timeout. None of it (no
+    field set) while public access is off."""
     if not cfg.public_access:
         return ApiEnv()
     return ApiEnv(

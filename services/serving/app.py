@@ -25,7 +25,7 @@ from services.serving.loader import MlflowLoader, ModelLoader
 from services.serving.metrics import build_metrics
 from services.serving.middleware import MetricsMiddleware
 from services.serving.modelcache import ModelCache
-from services.serving.ratelimit import RateLimit, TokenBuckets, networks
+from services.serving.ratelimit import RateLimit, TokenBuckets, TrustedProxies
 from services.serving.routers import (
     docs,
     health,
@@ -126,7 +126,7 @@ def _middleware(
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, discard=settings.max_discard_bytes)
     if settings.rate_limit_per_minute:
         buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        trusted = networks(settings.rate_limit_trusted_proxies)
+        trusted = TrustedProxies(settings.rate_limit_trusted_proxies)
         app.add_middleware(RateLimit, buckets=buckets, trusted=trusted)
     app.add_middleware(MetricsMiddleware, metrics=holder.metrics)
 

@@ -1,30 +1,40 @@
 """A per-client token bucket as pure ASGI middleware, in front of the door and the routes
 (so every request but the probes and scrapes passes it), off unless RATE_LIMIT_PER_MINUTE is set.
 
-The client is the socket peer, or, when the peer is a trusted proxy (RATE_LIMIT_TRUSTED_PROXIES,
-e.g. the VPC the load balancer's nodes live in), the rightmost X-Forwarded-For hop that is not a
-trusted proxy: hops further left are whatever the client chose to send. Written here rather than
-taken from `limits`/`slowapi`: neither is in the lock, and a bucket is a few lines that cost a
-cached forecast one dict lookup. Buckets live in the process: N replicas admit N times the rate.
+The client is the socket peer, or, when the peer is a trusted proxy (RATE_LIMIT_TRUSTED_PROXIES:
+the subnets only the load balancer uses, or the DNS name of the ingress controller's pods), the
+rightmost X-Forwarded-For hop that is not a trusted proxy: hops further left are whatever the
+client chose to send. Written here rather than taken from `limits`/`slowapi`: neither is in the
+lock, and a bucket is a few lines that cost a cached forecast one dict lookup. Buckets live in
+the process: N replicas admit N times the rate.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contract.api import proxy_entries
+
 # Probes and scrapes come from the kubelet, the load balancer and Prometheus: never limited.
 EXEMPT = frozenset({"/healthz", "/readyz", "/ping", "/health", "/metrics"})
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen go first (a fresh one is full)
+# A trusted proxy's DNS name is looked up this often, and a lookup given up after LOOKUP_SECONDS.
+REFRESH_SECONDS = 10.0
+LOOKUP_SECONDS = 2.0
 Address = IPv4Address | IPv6Address
-Network = IPv4Network | IPv6Network
+Addresses = frozenset[Address]
+log = logging.getLogger("mlstack.serving")
 
 
 @dataclass
@@ -69,11 +79,72 @@ class TokenBuckets:
         return (1.0 - bucket.tokens) / self.rate
 
 
-def networks(text: str) -> tuple[Network, ...]:
-    """Comma-separated CIDRs (or addresses) as networks; empty for none."""
-    from ipaddress import ip_network
+async def lookup(name: str) -> Addresses | None:
+    """The name's addresses: none when it does not exist (or has no address), None when DNS gave
+    no answer (a timeout, a failure)."""
+    loop = asyncio.get_running_loop()
+    try:
+        found = await asyncio.wait_for(
+            loop.getaddrinfo(name, None, type=socket.SOCK_STREAM), LOOKUP_SECONDS
+        )
+    except socket.gaierror as exc:
+        return frozenset() if exc.errno in (socket.EAI_NONAME, socket.EAI_NODATA) else None
+    except (TimeoutError, OSError):
+        return None
+    return frozenset(ip_address(str(info[4][0]).split("%")[0]) for info in found)
 
-    return tuple(ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+class TrustedProxies(Container[Address]):
+    """The peers whose X-Forwarded-For is believed: fixed networks, and the addresses DNS names
+    resolve to (a headless Service's name: its ready pods), looked up again every REFRESH_SECONDS
+    so a replaced pod is trusted at its new address and no longer at its old one. A name that
+    does not exist trusts nothing; while DNS does not answer, the last answer holds."""
+
+    def __init__(
+        self,
+        text: str,
+        resolve: Callable[[str], Awaitable[Addresses | None]] = lookup,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        entries = proxy_entries(text)
+        self.networks = tuple(e for e in entries if not isinstance(e, str))
+        self.names = tuple(e for e in entries if isinstance(e, str))
+        self.resolve = resolve
+        self.clock = clock
+        self.resolved: dict[str, Addresses] = {}
+        self.addresses: Addresses = frozenset()
+        self.next_lookup = -math.inf
+        self.looking: asyncio.Task[None] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.networks or self.names)
+
+    def __contains__(self, address: object) -> bool:
+        return address in self.addresses or any(address in net for net in self.networks)
+
+    def due(self) -> bool:
+        return bool(self.names) and self.looking is None and self.clock() >= self.next_lookup
+
+    async def refresh(self) -> None:
+        """Look the names up: the first time before going on (nothing is trusted by name until
+        then), later in the background."""
+        self.next_lookup = self.clock() + REFRESH_SECONDS
+        if not self.resolved:
+            await self.lookup()
+            return
+        self.looking = asyncio.get_running_loop().create_task(self.lookup())
+        self.looking.add_done_callback(lambda _: setattr(self, "looking", None))
+
+    async def lookup(self) -> None:
+        for name in self.names:
+            found = await self.resolve(name)
+            if found is None:
+                log.warning("trusted proxy %s: DNS gave no answer; keeping the last one", name)
+            elif found != self.resolved.get(name):
+                self.resolved[name] = found
+                shown = ", ".join(sorted(map(str, found))) or "no address (trusted: none)"
+                log.info("trusted proxy %s: %s", name, shown)
+        self.addresses = frozenset().union(*self.resolved.values())
 
 
 def _address(text: str) -> Address | None:
@@ -83,10 +154,10 @@ def _address(text: str) -> Address | None:
         return None
 
 
-def client_of(scope: Scope, trusted: Sequence[Network]) -> str:
+def client_of(scope: Scope, trusted: Container[Address]) -> str:
     """The client's address: the peer, unless it is a trusted proxy (see the module docstring)."""
     peer = (scope.get("client") or ("unknown", 0))[0]
-    if not trusted or not _trusted(_address(peer), trusted):
+    if not _trusted(_address(peer), trusted):
         return str(peer)
     hops = [
         hop
@@ -103,24 +174,26 @@ def client_of(scope: Scope, trusted: Sequence[Network]) -> str:
     return str(peer)
 
 
-def _trusted(address: Address | None, trusted: Sequence[Network]) -> bool:
-    return address is not None and any(address in net for net in trusted)
+def _trusted(address: Address | None, trusted: Container[Address]) -> bool:
+    return address is not None and address in trusted
 
 
 class RateLimit:
     """Answers 429 with Retry-After (whole seconds) once a client's bucket is empty."""
 
     def __init__(
-        self, app: ASGIApp, buckets: TokenBuckets, trusted: Sequence[Network] = ()
+        self, app: ASGIApp, buckets: TokenBuckets, trusted: TrustedProxies | None = None
     ) -> None:
         self.app = app
         self.buckets = buckets
-        self.trusted = tuple(trusted)
+        self.trusted = trusted if trusted is not None else TrustedProxies("")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT:
             await self.app(scope, receive, send)
             return
+        if self.trusted.due():
+            await self.trusted.refresh()
         wait = self.buckets.take(client_of(scope, self.trusted))
         if not wait:
             await self.app(scope, receive, send)

@@ -126,8 +126,7 @@ class Stack:
         """`body` over HTTP from the host at the pod network's gateway, as a data source the pods
         read (http:// DATA_URI); MLflow's artifact proxy asks for credentials the trainer
         sends MLflow only. Its URL."""
-        (network,) = json.loads(self.podman.run("network", "inspect", self.network).stdout)
-        gateway = network["subnets"][0]["gateway"]
+        gateway = self.gateway()
 
         class Data(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -143,6 +142,11 @@ class Stack:
         finally:
             server.shutdown()
             server.server_close()
+
+    def gateway(self) -> str:
+        """The pod network's gateway: where the host's connections to the pods come from."""
+        (network,) = json.loads(self.podman.run("network", "inspect", self.network).stdout)
+        return str(network["subnets"][0]["gateway"])
 
     def service_ip(self) -> str:
         """An address on the network that podman hands out last (it counts up from the start)."""
@@ -225,8 +229,7 @@ def one(values: Iterable[T]) -> T:
 
 def pod_network(podman: Podman, prefix: str) -> str:
     """A podman network for the pods: a /24 of the minikube stack's pod network, where pod
-    addresses are. The host reaches the pods from its gateway, so it stands where ingress-nginx's
-    pods stand, among the proxies the public API believes."""
+    addresses are. The host reaches the pods from its gateway."""
     pods = MinikubeConfig.model_fields["pod_network_cidr"].default
     n = time.time_ns()
     subnets = list(pods.subnets(new_prefix=24))

@@ -297,7 +297,8 @@ TOKEN = "a-long-random-token-for-the-pods"
 def public(stack: Stack) -> Iterator[Rendered]:
     """Beside the stack's API, its pod as `public_access: true` renders it: the token read from
     its Secret, the limiter on. The host calls it from the pod network's gateway, as
-    ingress-nginx's pods would, writing X-Forwarded-For."""
+    ingress-nginx's pods would, writing X-Forwarded-For; the name the API learns those pods from
+    answers the gateway, as the cluster's DNS answers a headless Service's name with its pods."""
     from k8s.harness import program
 
     rendered = Rendered.of(program("minikube", {"public_access": True}, {"api_token": TOKEN}))
@@ -310,6 +311,7 @@ def public(stack: Stack) -> Iterator[Rendered]:
     ]
     (secret,) = [o for o in rendered.objects if o["metadata"]["name"] == name]
     stack.podman.secret(secret)
+    stack.hosts[env_value(api, "RATE_LIMIT_TRUSTED_PROXIES")] = stack.gateway()
     stack.play("public", api, name="mlstack-api-public")
     stack.wait_ready("public")
     yield rendered

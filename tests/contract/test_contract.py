@@ -55,7 +55,7 @@ def test_the_token_variable_is_the_token_fields_name() -> None:
 
 def test_bad_values_are_refused_where_the_env_is_built() -> None:
     with pytest.raises(ValidationError, match="rate_limit_trusted_proxies"):
-        ApiEnv(rate_limit_trusted_proxies="10.0.0.0/8,not-a-network")
+        ApiEnv(rate_limit_trusted_proxies="10.0.0.0/8,not a network")
     with pytest.raises(ValidationError, match="rate_limit_per_minute"):
         ApiEnv(rate_limit_per_minute=-1)
     with pytest.raises(ValidationError, match="extra"):

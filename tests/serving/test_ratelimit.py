@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from ipaddress import ip_address
 from typing import Any
 
 import pytest
@@ -14,7 +15,14 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from services.serving.app import create_app
-from services.serving.ratelimit import RateLimit, TokenBuckets, client_of, networks
+from services.serving.ratelimit import (
+    REFRESH_SECONDS,
+    Addresses,
+    RateLimit,
+    TokenBuckets,
+    TrustedProxies,
+    client_of,
+)
 from services.serving.settings import Settings
 from tests.factories import wait_for
 
@@ -59,7 +67,7 @@ def scope(peer: str, forwarded: str | None = None, path: str = "/predict") -> di
     return {"type": "http", "path": path, "client": (peer, 1234), "headers": headers}
 
 
-TRUSTED = networks("10.0.0.0/16")
+TRUSTED = TrustedProxies("10.0.0.0/16")
 
 
 def test_the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() -> None:
@@ -74,9 +82,12 @@ def test_the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() -> None:
     assert client_of(scope("10.0.3.4", "198.51.100.7"), ()) == "10.0.3.4"
 
 
-def test_trusted_proxies_that_are_no_networks_are_refused() -> None:
-    with pytest.raises(ValidationError, match="does not appear to be an IPv4 or IPv6"):
-        Settings(rate_limit_trusted_proxies="10.0.0.0/16, nonsense")
+def test_trusted_proxies_are_networks_addresses_or_dns_names_and_nothing_else() -> None:
+    given = "10.0.0.0/16, 10.1.2.3, mlstack-ingress-peers.ingress-nginx.svc"
+    assert Settings(rate_limit_trusted_proxies=given).rate_limit_trusted_proxies == given
+    for wrong in ("10.0.0.0/33", "10.0.0.300", "not a network", "proxy_1.example"):
+        with pytest.raises(ValidationError, match=f"{wrong!r} is neither a CIDR"):
+            Settings(rate_limit_trusted_proxies=f"10.0.0.0/16, {wrong}")
 
 
 def run(app: RateLimit, request: dict[str, Any]) -> tuple[int, dict[bytes, bytes]]:
@@ -103,6 +114,56 @@ def test_clients_behind_the_same_proxy_are_limited_apart() -> None:
     status, headers = run(app, scope("10.0.2.2", "198.51.100.1"))  # another ALB node, same client
     assert (status, headers[b"retry-after"]) == (429, b"1")
     assert run(app, scope("10.0.1.1", "198.51.100.2"))[0] == 200
+
+
+def test_a_trusted_name_is_trusted_at_the_addresses_it_resolves_to() -> None:
+    # Looked up for real: localhost is this machine's loopback; the .invalid name never exists.
+    behind = RateLimit(ok, TokenBuckets(60, 1, Clock()), TrustedProxies("localhost"))
+    assert run(behind, scope("127.0.0.1", "198.51.100.1"))[0] == 200
+    assert run(behind, scope("127.0.0.1", "198.51.100.2"))[0] == 200  # another client
+    assert run(behind, scope("127.0.0.1", "198.51.100.1"))[0] == 429
+    nowhere = RateLimit(ok, TokenBuckets(60, 1, Clock()), TrustedProxies("nowhere.invalid"))
+    assert run(nowhere, scope("127.0.0.1", "198.51.100.1"))[0] == 200
+    assert run(nowhere, scope("127.0.0.1", "198.51.100.2"))[0] == 429  # the peer's own bucket
+
+
+class Dns:
+    """Answers as a cluster's DNS would for a headless Service, changed at will."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.answer: Addresses | None = frozenset(map(ip_address, addresses))
+        self.asked = 0
+
+    async def __call__(self, name: str) -> Addresses | None:
+        self.asked += 1
+        return self.answer
+
+
+def test_names_are_looked_up_again_so_a_replaced_pod_is_trusted_at_its_new_address_only() -> None:
+    dns, clock = Dns("10.244.0.5"), Clock()
+    trusted = TrustedProxies("ingress.example, 192.0.2.0/24", resolve=dns, clock=clock)
+    old, new = ip_address("10.244.0.5"), ip_address("10.244.0.9")
+
+    async def scenario() -> None:
+        assert trusted.due() and old not in trusted
+        await trusted.refresh()  # the first lookup is awaited
+        assert old in trusted and ip_address("192.0.2.7") in trusted and not trusted.due()
+        dns.answer = frozenset({new})  # the controller's pod was replaced
+        clock.now += REFRESH_SECONDS
+        await trusted.refresh()  # later ones run beside the requests
+        assert trusted.looking is not None and not trusted.due()
+        await trusted.looking
+        assert new in trusted and old not in trusted
+        dns.answer = None  # DNS does not answer: the last answer holds
+        clock.now += REFRESH_SECONDS
+        await trusted.lookup()
+        assert new in trusted
+        dns.answer = frozenset()  # the name is gone: nobody is trusted by it
+        await trusted.lookup()
+        assert new not in trusted and ip_address("192.0.2.7") in trusted
+
+    asyncio.run(scenario())
+    assert dns.asked == 4
 
 
 def test_probes_and_scrapes_are_never_limited() -> None:

@@ -130,6 +130,7 @@ def test_minikube_adds_the_ingress_its_policy_and_a_self_signed_certificate() ->
         ("random:index/randomPassword:RandomPassword", "mlstack-tls-seed"),
         ("mlops:infra:PublicApi", "mlstack"),
         ("mlops:infra:SelfSignedTls", "mlstack"),
+        ("kubernetes:core/v1:Service", "mlstack-ingress-peers"),
     }
 
 
@@ -322,9 +323,12 @@ def test_a_rolling_update_behind_the_alb_drops_no_request() -> None:
 
 @pytest.mark.parametrize(
     ("graph", "proxies"),
-    # The ALB's nodes sit in the load balancer's own subnets, ingress-nginx's pods in the pod
-    # network: only their X-Forwarded-For is believed.
-    [(lambda: eks_public(), "10.0.32.0/26,10.0.32.64/26"), (public_minikube, "10.244.0.0/16")],
+    # The ALB's nodes sit in the load balancer's own subnets; ingress-nginx's pods are what a
+    # headless Service's name resolves to: only their X-Forwarded-For is believed.
+    [
+        (lambda: eks_public(), "10.0.32.0/26,10.0.32.64/26"),
+        (public_minikube, "mlstack-ingress-peers.ingress-nginx.svc"),
+    ],
     ids=["eks", "minikube"],
 )
 def test_the_api_limits_each_client_behind_either_entry(graph: Any, proxies: str) -> None:
@@ -339,9 +343,20 @@ def test_the_api_limits_each_client_behind_either_entry(graph: Any, proxies: str
             assert "lifecycle" not in container
 
 
-def test_minikube_trusts_the_pod_network_it_is_given() -> None:
-    (api,) = containers(public_minikube(pod_network_cidr="10.42.0.0/16"), "api")
-    assert env_of(api)["RATE_LIMIT_TRUSTED_PROXIES"] == "10.42.0.0/16"
+def test_minikube_trusts_the_nginx_controllers_pods_and_no_other_pod() -> None:
+    graph = public_minikube(pod_network_cidr="10.42.0.0/16")
+    service = graph.one("kubernetes:core/v1:Service", lambda r: r.name == "mlstack-ingress-peers")
+    meta, spec = service.manifest["metadata"], service.manifest["spec"]
+    # Headless: its name answers the ready controller pods' own addresses, and nothing else's.
+    assert (meta["namespace"], spec["clusterIP"], spec["selector"]) == (
+        NGINX_NAMESPACE,
+        "None",
+        NGINX_POD,
+    )
+    (api,) = containers(graph, "api")
+    trusted = env_of(api)["RATE_LIMIT_TRUSTED_PROXIES"]
+    assert trusted == f"{meta['name']}.{NGINX_NAMESPACE}.svc"
+    assert "10.42.0.0/16" not in trusted
 
 
 def test_eks_policy_admits_the_load_balancer_subnets_to_the_api_port_only() -> None:

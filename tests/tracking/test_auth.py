@@ -20,6 +20,7 @@ import pytest
 from contract.api import PROD_ALIAS
 from contract.tracking import READER, WRITER, auth_env, client_env
 from services.local import process
+from services.registry import ClientRegistry
 from services.serving.loader import MlflowLoader
 from services.tracking import auth
 from services.trainer.config import TrainConfig
@@ -117,6 +118,21 @@ def test_the_writer_trains_and_promotes_its_model_to_prod(server, promoted, monk
     become(monkeypatch, server, "WRITER")
     prod = MlflowClient(server.uri).get_model_version_by_alias(MODEL, PROD_ALIAS)
     assert prod.version == promoted
+
+
+def test_a_model_never_trained_is_unset_to_the_writer_though_mlflow_answers_403(
+    server: SecuredServer, promoted: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    become(monkeypatch, server, "WRITER")
+    client = MlflowClient(server.uri)
+    with pytest.raises(MlflowException, match="403"):  # not 404: what a first training meets
+        client.get_model_version_by_alias("never-trained", PROD_ALIAS)
+    registry = ClientRegistry(client)
+    assert registry.version("never-trained", PROD_ALIAS) is None
+    assert registry.version(MODEL, PROD_ALIAS).version == promoted  # type: ignore[union-attr]
 
 
 def test_the_reader_loads_prod_with_the_apis_loader(server, promoted, monkeypatch):
