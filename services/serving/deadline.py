@@ -7,14 +7,15 @@ protocols (httptools, which `mlstack serve` runs, and h11) gets:
 
 - on a new connection, uvicorn's own idle timer, as after a response: one that never sends a byte
   is closed as an idle keep-alive one is;
-- from a request's first byte, one timer for its head and body together: when it fires before
-  the body is in, the API answers 408 and closes the connection (if the app has already begun
-  its answer, it only closes).
+- from the end of the read that brought a request's first byte, one timer for its head and body
+  together: when it fires before the body is in, the API answers 408 and closes the connection
+  (if the app has already begun its answer, it only closes).
 
-One timer per request, armed and cancelled on the event loop: nothing is wrapped around the
-app's `receive`, so a request whose body is in by its first read pays a `call_later` and a
-`cancel`. A request cut off after its head arrived is already in the app, reading its body: the
-app sees the client go away, and the request metrics count it as a 408 (`TIMED_OUT`).
+The timer is armed on the event loop only when a read ends with the request still incomplete:
+nothing is wrapped around the app's `receive`, and a request that arrives whole in one read
+(nearly every forecast request) never arms one (arming and cancelling cost 1.4 µs a request
+here). A request cut off after its head arrived is already in the app, reading its body: the app
+sees the client go away, and the request metrics count it as a 408 (`TIMED_OUT`).
 """
 
 from __future__ import annotations
@@ -100,17 +101,24 @@ class HttpToolsDeadline(_Deadline, HttpToolsProtocol):  # type: ignore[misc]
         self.read_seconds = read_seconds
         self._answer = timeout_answer(read_seconds)
         self._head_read = False
+        self._incomplete = False
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._incomplete:  # the rest is still to come: from now on it has read_seconds
+            self._arm()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_read = False
-        self._arm()
+        self._incomplete = True
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         self._head_read = True
 
     def on_message_complete(self) -> None:
+        self._incomplete = False
         self._disarm()
         super().on_message_complete()
 
