@@ -10,13 +10,15 @@ SECRET_FIELDS = ("mlflow_database_uri", "grafana_admin_password", "api_token")
 TOKEN_COMMAND = "pulumi config set --secret api_token <token>"
 # Keys read from other namespaces; everything else lives under the project's own.
 FOREIGN_KEYS = {"region": "aws:region"}
-EXAMPLES = {
+# A list key's example is a tuple: its fix sets each item (`--path`), as Pulumi.yaml's
+# `type: array` asks; the CLI refuses a JSON string for a typed array key.
+EXAMPLES: dict[str, str | tuple[str, ...]] = {
     "target": "eks",
     "region": "us-east-1",
     "vpc_cidr": "10.0.0.0/16",
-    "public_subnet_cidrs": '\'["10.0.0.0/20","10.0.16.0/20"]\'',
-    "load_balancer_subnet_cidrs": '\'["10.0.32.0/26","10.0.32.64/26"]\'',
-    "availability_zones": '\'["us-east-1a","us-east-1b"]\'',
+    "public_subnet_cidrs": ("10.0.0.0/20", "10.0.16.0/20"),
+    "load_balancer_subnet_cidrs": ("10.0.32.0/26", "10.0.32.64/26"),
+    "availability_zones": ("us-east-1a", "us-east-1b"),
     "api_image": "ghcr.io/<owner>/mlstack-serving:0.1.0",
     "mlflow_image": "ghcr.io/<owner>/mlstack-mlflow:0.1.0",
     "trainer_image": "ghcr.io/<owner>/mlstack-trainer:0.1.0",
@@ -46,8 +48,7 @@ EXAMPLES = {
     "mlflow_database_snapshot": "<snapshot identifier>",
 }
 
-# Keys whose fix is not `pulumi config set <key> <example>`. `--path '<key>[0]'` stores a real
-# list, as Pulumi.yaml's `type: array` asks; the CLI refuses a JSON string for a typed array key.
+# Keys whose fix is not `pulumi config set <key> <example>`: lists of the user's own addresses.
 COMMANDS = {
     "endpoint_public_access_cidrs": (
         "pulumi config set --path 'endpoint_public_access_cidrs[0]' <your address>/32"
@@ -63,7 +64,11 @@ def hint(key: str) -> str:
         return f"pulumi config set {FOREIGN_KEYS[key]} {EXAMPLES.get(key, '<value>')}"
     if key in SECRET_FIELDS:
         return f"pulumi config set --secret {PROJECT}:{key} <value>"
-    return f"pulumi config set {PROJECT}:{key} {EXAMPLES.get(key, '<value>')}"
+    example = EXAMPLES.get(key, "<value>")
+    if isinstance(example, tuple):
+        items = enumerate(example)
+        return " && ".join(f"pulumi config set --path '{key}[{i}]' {item}" for i, item in items)
+    return f"pulumi config set {PROJECT}:{key} {example}"
 
 
 def format_errors(err: ValidationError) -> str:

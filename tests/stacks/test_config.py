@@ -149,7 +149,9 @@ LB = "load_balancer_subnet_cidrs"
 def test_bad_load_balancer_subnets_are_refused(cidrs: list[str], problem: str) -> None:
     (line,) = errors({**EKS, LB: cidrs}).splitlines()[1:]
     assert line.startswith(f"  {LB}: {problem}")
-    assert f"(fix: pulumi config set {PROJECT}:{LB} '[" in line
+    # Item by item: the CLI refuses a JSON string for a key Pulumi.yaml types as an array.
+    fix = f"pulumi config set --path '{LB}[0]' 10.0.32.0/26 && pulumi config set --path '{LB}[1]'"
+    assert f"(fix: {fix} 10.0.32.64/26)" in line
 
 
 def test_load_balancer_subnets_follow_the_node_subnets_count() -> None:
