@@ -116,9 +116,6 @@ class TrustedProxies(Container[Address]):
         self.next_lookup = -math.inf
         self.looking: asyncio.Task[None] | None = None
 
-    def __bool__(self) -> bool:
-        return bool(self.networks or self.names)
-
     def __contains__(self, address: object) -> bool:
         return address in self.addresses or any(address in net for net in self.networks)
 
@@ -128,8 +125,9 @@ class TrustedProxies(Container[Address]):
     async def refresh(self) -> None:
         """Look the names up: the first time before going on (nothing is trusted by name until
         then), later in the background."""
+        first = self.next_lookup == -math.inf
         self.next_lookup = self.clock() + REFRESH_SECONDS
-        if not self.resolved:
+        if first:
             await self.lookup()
             return
         self.looking = asyncio.get_running_loop().create_task(self.lookup())

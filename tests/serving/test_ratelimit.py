@@ -166,6 +166,23 @@ def test_names_are_looked_up_again_so_a_replaced_pod_is_trusted_at_its_new_addre
     assert dns.asked == 4
 
 
+def test_only_the_first_lookup_holds_a_request_even_while_dns_is_down() -> None:
+    dns, clock = Dns(), Clock()
+    dns.answer = None  # no answer from the start
+    trusted = TrustedProxies("ingress.example", resolve=dns, clock=clock)
+
+    async def scenario() -> None:
+        await trusted.refresh()
+        assert trusted.looking is None and not trusted.addresses
+        clock.now += REFRESH_SECONDS
+        await trusted.refresh()
+        assert trusted.looking is not None  # beside the requests, not in front of one
+        await trusted.looking
+
+    asyncio.run(scenario())
+    assert dns.asked == 2
+
+
 def test_probes_and_scrapes_are_never_limited() -> None:
     app = RateLimit(ok, TokenBuckets(60, 1, Clock()))
     for path in ("/healthz", "/readyz", "/metrics") * 5:
